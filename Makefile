@@ -1,0 +1,65 @@
+# Two commands: `make demo` and `make test`. Each installs what is missing (Debian packages,
+# a project-local virtual environment with pinned Python packages), builds the delegate with
+# Bazel, then runs. A second run skips what is already installed.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := demo
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .make
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+APT_PACKAGES := bazel-bootstrap bazel-platforms g++ libgtest-dev libbenchmark-dev \
+	g++-aarch64-linux-gnu qemu-user
+BAZEL := bazel
+BAZEL_FLAGS ?=
+DELEGATE_SO := bazel-bin/delegate/libtf_sparse_delegate.so
+PYTEST_ARGS ?=
+
+.PHONY: demo test deps apt venv delegate test-cc test-py bench clean
+
+demo: deps delegate
+	$(PY) examples/demo.py
+
+test: deps delegate test-cc test-py
+
+deps: apt venv
+
+# Debian packages: installed only when one is missing.
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv python3-pip"; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt: installing$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# The virtual environment is rebuilt when requirements.txt or setup.py change.
+venv: $(STAMPS)/venv
+
+$(STAMPS)/venv: requirements.txt setup.py
+	@mkdir -p $(STAMPS)
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+delegate:
+	$(BAZEL) build $(BAZEL_FLAGS) //delegate:libtf_sparse_delegate.so
+
+test-cc:
+	$(BAZEL) test $(BAZEL_FLAGS) //...
+
+test-py:
+	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+
+bench: deps delegate
+	$(PY) benchmarks/fc_speed.py
+
+clean:
+	$(BAZEL) clean
+	rm -rf $(STAMPS) .pytest_cache .hypothesis

@@ -1,0 +1,50 @@
+"""tf_sparse: prune Keras models into hardware-friendly sparse structures and run them fast.
+
+    import tf_sparse as tfs
+
+    sparse = tfs.sparsify(model, tfs.Block(0.9, block=(1, 4)),
+                          schedule=tfs.PolynomialDecay(0.0, 0.9, begin_step=0, end_step=1000))
+    sparse.compile(...)
+    sparse.fit(x, y, callbacks=[tfs.UpdateMasks()])
+    tfs.export_tflite(tfs.strip(sparse), "model.tflite")
+    interpreter = Interpreter("model.tflite", experimental_delegates=[tfs.load_delegate()])
+
+Importing tf_sparse never imports ``tensorflow_model_optimization`` (which would switch the whole
+process to legacy Keras).
+"""
+
+from tf_sparse.export import export_tflite
+from tf_sparse.layers import SparseDense, sparse_layers, sparsify, strip
+from tf_sparse.runtime import (
+    delegate_isa,
+    delegate_path,
+    delegate_report,
+    delegate_stats,
+    load_delegate,
+    make_interpreter,
+)
+from tf_sparse.structures import Block, Structure, kernel_sparsity
+from tf_sparse.training import ConstantSparsity, PolynomialDecay, PruningSchedule, UpdateMasks
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Block",
+    "ConstantSparsity",
+    "PolynomialDecay",
+    "PruningSchedule",
+    "SparseDense",
+    "Structure",
+    "UpdateMasks",
+    "delegate_isa",
+    "delegate_path",
+    "delegate_report",
+    "delegate_stats",
+    "export_tflite",
+    "kernel_sparsity",
+    "load_delegate",
+    "make_interpreter",
+    "sparse_layers",
+    "sparsify",
+    "strip",
+]

@@ -1,0 +1,22 @@
+"""Runtime: the delegate's library, interpreters that use it, and timing."""
+
+from tf_sparse.runtime.delegate import (
+    delegate_isa,
+    delegate_path,
+    delegate_report,
+    delegate_stats,
+    load_delegate,
+)
+from tf_sparse.runtime.interpreter import make_interpreter, median_latency_us, predict, run
+
+__all__ = [
+    "delegate_isa",
+    "delegate_path",
+    "delegate_report",
+    "delegate_stats",
+    "load_delegate",
+    "make_interpreter",
+    "median_latency_us",
+    "predict",
+    "run",
+]

@@ -1,0 +1,144 @@
+"""Finding, loading and inspecting the tf_sparse TFLite delegate."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+
+_LIB_NAME = "libtf_sparse_delegate.so"
+_ENV_VAR = "TF_SPARSE_DELEGATE"
+_RUNTIMES = ("litert", "tf")
+
+
+def _repo_root():
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _candidates():
+    env = os.environ.get(_ENV_VAR)
+    if env:
+        return [env]
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [
+        os.path.join(here, "lib", _LIB_NAME),  # an installed package
+        os.path.join(_repo_root(), "bazel-bin", "delegate", _LIB_NAME),  # a source checkout
+    ]
+
+
+def delegate_path() -> str:
+    """Path of the delegate's shared library.
+
+    ``$TF_SPARSE_DELEGATE`` wins when set; otherwise the library built in the source tree
+    (``bazel-bin/delegate/libtf_sparse_delegate.so``).
+
+    Raises:
+      FileNotFoundError: with the command that builds it, when it is missing.
+    """
+    candidates = _candidates()
+    for path in candidates:
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(
+        "tf_sparse delegate library not found (looked at: " + ", ".join(candidates) + "). "
+        "Build it with `make delegate` (runs `bazel build //delegate:libtf_sparse_delegate.so` "
+        "in the repository root), or set $TF_SPARSE_DELEGATE to its path."
+    )
+
+
+def _options_to_strings(num_threads, options):
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(f"load_delegate: `num_threads` must be an integer >= 1, got {num_threads!r}")
+    out = {"num_threads": str(num_threads)}
+    for key, value in options.items():
+        if isinstance(value, bool):
+            value = int(value)
+        out[str(key)] = str(value)
+    return out
+
+
+def load_delegate(num_threads: int = 1, runtime: str = "litert", **options):
+    """Loads the tf_sparse delegate for an interpreter's ``experimental_delegates``.
+
+    Args:
+      num_threads: threads of the delegate's own pool (>= 1).
+      runtime: ``"litert"`` for ``ai_edge_litert.interpreter.Interpreter`` (default) or ``"tf"``
+        for ``tf.lite.Interpreter``.
+      **options: passed to the delegate as strings: ``min_sparsity`` (least fraction of zero
+        weights for a node to be considered, in [0, 1)), ``format`` (``"auto"`` or a forced
+        format such as ``"bsr:1x4"``), ``verbose`` (0, 1 or 2: one line per considered node on
+        stderr).
+
+    Returns:
+      The runtime's delegate object.
+
+    Raises:
+      ValueError: an option the delegate rejects (the message names it and the allowed values).
+
+    Example:
+      >>> from ai_edge_litert.interpreter import Interpreter
+      >>> interp = Interpreter("m.tflite", experimental_delegates=[tfs.load_delegate(num_threads=2)])
+    """
+    if runtime not in _RUNTIMES:
+        raise ValueError(f"load_delegate: `runtime` must be one of {_RUNTIMES}, got {runtime!r}")
+    strings = _options_to_strings(num_threads, options)
+    path = delegate_path()
+    if runtime == "litert":
+        from ai_edge_litert.interpreter import load_delegate as _load
+    else:
+        import tensorflow as tf
+
+        _load = tf.lite.experimental.load_delegate
+    return _load(path, strings)
+
+
+def _library():
+    lib = ctypes.CDLL(delegate_path())  # the same handle the interpreter's loader opened
+    lib.tf_sparse_delegate_stats.argtypes = [
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_int64),
+        ctypes.POINTER(ctypes.c_int64),
+    ]
+    lib.tf_sparse_delegate_stats.restype = ctypes.c_int
+    lib.tf_sparse_delegate_report.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    lib.tf_sparse_delegate_report.restype = ctypes.c_size_t
+    lib.tf_sparse_delegate_isa.argtypes = []
+    lib.tf_sparse_delegate_isa.restype = ctypes.c_char_p
+    return lib
+
+
+def _pointer(delegate):
+    ptr = getattr(delegate, "_delegate_ptr", None)
+    if not ptr:
+        raise TypeError(f"expected a delegate returned by tfs.load_delegate, got {delegate!r}")
+    return ctypes.c_void_p(ptr)
+
+
+def delegate_stats(delegate) -> dict:
+    """``{"nodes_claimed": n, "invocations": k}`` counted inside the delegate's library."""
+    claimed, invocations = ctypes.c_int64(0), ctypes.c_int64(0)
+    rc = _library().tf_sparse_delegate_stats(
+        _pointer(delegate), ctypes.byref(claimed), ctypes.byref(invocations)
+    )
+    if rc != 0:
+        raise RuntimeError("delegate_stats: not a tf_sparse delegate")
+    return {"nodes_claimed": claimed.value, "invocations": invocations.value}
+
+
+def delegate_report(delegate) -> list:
+    """The delegate's decision for every node it considered, as a list of dicts.
+
+    Each entry has ``node``, ``op``, ``claimed``, ``reason`` and, where known, ``format``,
+    ``shape`` and ``sparsity``.
+    """
+    lib = _library()
+    ptr = _pointer(delegate)
+    need = lib.tf_sparse_delegate_report(ptr, None, 0)
+    buf = ctypes.create_string_buffer(int(need) + 1)
+    lib.tf_sparse_delegate_report(ptr, buf, len(buf))
+    return json.loads(buf.value.decode("utf-8") or "[]")
+
+
+def delegate_isa() -> str:
+    """Instruction set the delegate's kernels selected on this CPU (e.g. ``"avx512"``)."""
+    return _library().tf_sparse_delegate_isa().decode("utf-8")

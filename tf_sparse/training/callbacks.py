@@ -1,0 +1,53 @@
+"""Keras callbacks that drive mask updates during ``model.fit``."""
+
+from __future__ import annotations
+
+import keras
+
+
+class UpdateMasks(keras.callbacks.Callback):
+    """Updates the masks of every sparse layer on its pruning schedule during ``model.fit``.
+
+    Before each training batch, each sparse layer asks its schedule
+    ``(should_prune, sparsity) = schedule(step)``; when ``should_prune`` is true, the mask is
+    recomputed by projecting the current kernel onto the layer's structure at ``sparsity`` and the
+    pruned weights are zeroed. The step counter lives in the layer (``pruning_step``), so training
+    resumed from a checkpoint continues the schedule. At the end of each epoch the per-layer
+    sparsity is added to the logs as ``sparsity/<layer name>``.
+
+    Example:
+      >>> model.fit(x, y, epochs=4, callbacks=[tfs.UpdateMasks()])
+    """
+
+    def __init__(self, log_sparsity: bool = True):
+        super().__init__()
+        self.log_sparsity = log_sparsity
+        self._layers = []
+        self._steps = []
+
+    def on_train_begin(self, logs=None):
+        from tf_sparse.layers.surgery import sparse_layers  # layers import the schedules
+
+        self._layers = sparse_layers(self.model)
+        if not self._layers:
+            raise ValueError(
+                "UpdateMasks: the model has no tf_sparse layers; use tfs.sparsify(model, ...) or "
+                "tfs.SparseDense first"
+            )
+        self._steps = [int(layer.pruning_step.numpy()) for layer in self._layers]
+
+    def on_train_batch_begin(self, batch, logs=None):
+        for i, layer in enumerate(self._layers):
+            should_prune, sparsity = layer.schedule(self._steps[i])
+            if should_prune:
+                layer.update_mask(sparsity)
+
+    def on_train_batch_end(self, batch, logs=None):
+        for i, layer in enumerate(self._layers):
+            self._steps[i] += 1
+            layer.pruning_step.assign(self._steps[i])
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.log_sparsity and logs is not None:
+            for layer in self._layers:
+                logs[f"sparsity/{layer.name}"] = layer.sparsity()
