@@ -82,12 +82,12 @@ def test_sparsify_nested_model():
 
 def test_sparsify_warns_for_layers_it_cannot_convert():
     inp = keras.Input((8, 8, 1))
-    x = keras.layers.Conv2D(4, 3, name="conv")(inp)
+    x = keras.layers.Conv3D(4, 1, name="conv3d")(keras.layers.Reshape((8, 8, 1, 1))(inp))
     x = keras.layers.Flatten()(x)
     out = keras.layers.Dense(3, name="d")(x)
     model = keras.Model(inp, out)
-    with pytest.warns(UserWarning, match="conv"):
-        sparse = tfs.sparsify(model, {"conv": tfs.Block(0.5), "d": tfs.Block(0.5)})
+    with pytest.warns(UserWarning, match="conv3d"):
+        sparse = tfs.sparsify(model, {"conv3d": tfs.Block(0.5), "d": tfs.Block(0.5)})
     assert type(sparse.get_layer("d")).__name__ == "SparseDense"
 
 

@@ -14,7 +14,16 @@ process to legacy Keras).
 """
 
 from tf_sparse.export import export_tflite
-from tf_sparse.layers import SparseDense, sparse_layers, sparsify, strip
+from tf_sparse.layers import (
+    SparseConv1D,
+    SparseConv2D,
+    SparseDense,
+    SparseDepthwiseConv2D,
+    harden,
+    sparse_layers,
+    sparsify,
+    strip,
+)
 from tf_sparse.runtime import (
     delegate_isa,
     delegate_path,
@@ -33,7 +42,10 @@ __all__ = [
     "ConstantSparsity",
     "PolynomialDecay",
     "PruningSchedule",
+    "SparseConv1D",
+    "SparseConv2D",
     "SparseDense",
+    "SparseDepthwiseConv2D",
     "Structure",
     "UpdateMasks",
     "delegate_isa",
@@ -41,6 +53,7 @@ __all__ = [
     "delegate_report",
     "delegate_stats",
     "export_tflite",
+    "harden",
     "kernel_sparsity",
     "load_delegate",
     "make_interpreter",

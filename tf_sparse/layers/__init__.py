@@ -1,6 +1,18 @@
-"""Sparse Keras layers and model surgery (sparsify, strip)."""
+"""Sparse Keras layers and model surgery (sparsify, strip, harden)."""
 
-from tf_sparse.layers.sparse_dense import SparseDense, SparseLayerMixin
-from tf_sparse.layers.surgery import sparse_layers, sparsify, strip
+from tf_sparse.layers.base import SparseLayerMixin
+from tf_sparse.layers.sparse_conv import SparseConv1D, SparseConv2D, SparseDepthwiseConv2D
+from tf_sparse.layers.sparse_dense import SparseDense
+from tf_sparse.layers.surgery import harden, sparse_layers, sparsify, strip
 
-__all__ = ["SparseDense", "SparseLayerMixin", "sparse_layers", "sparsify", "strip"]
+__all__ = [
+    "SparseConv1D",
+    "SparseConv2D",
+    "SparseDense",
+    "SparseDepthwiseConv2D",
+    "SparseLayerMixin",
+    "harden",
+    "sparse_layers",
+    "sparsify",
+    "strip",
+]

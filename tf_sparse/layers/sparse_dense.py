@@ -6,79 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tf_sparse.structures.base import Structure, deserialize_structure, serialize_structure
-from tf_sparse.training.schedules import (
-    ConstantSparsity,
-    PruningSchedule,
-    deserialize_schedule,
-    serialize_schedule,
-)
-
-
-class SparseLayerMixin:
-    """State and helpers shared by every sparse layer.
-
-    A sparse layer owns a non-trainable ``mask`` of its kernel's shape and a non-trainable
-    ``pruning_step`` counter; it computes with ``kernel * mask``, so a pruned weight contributes
-    nothing and receives no gradient whatever the optimizer does to the stored value. The
-    structure says how masks are computed; the schedule says when and to what sparsity.
-    """
-
-    def _init_sparse(self, structure, schedule):
-        if structure is None:
-            raise ValueError(f"{type(self).__name__} '{self.name}': `structure` is required")
-        structure = deserialize_structure(structure)
-        if not isinstance(structure, Structure):
-            raise TypeError(
-                f"{type(self).__name__} '{self.name}': `structure` must be a tf_sparse structure "
-                f"(e.g. tfs.Block(0.9, block=(1, 4))), got {structure!r}"
-            )
-        schedule = deserialize_schedule(schedule)
-        if schedule is not None and not isinstance(schedule, PruningSchedule) and not callable(schedule):
-            raise TypeError(
-                f"{type(self).__name__} '{self.name}': `schedule` must be a PruningSchedule "
-                f"(e.g. tfs.PolynomialDecay(...)), got {schedule!r}"
-            )
-        self.structure = structure
-        # Without a schedule the layer is pruned once, at step 0, to the structure's target.
-        self.schedule = schedule if schedule is not None else ConstantSparsity(
-            structure.sparsity, begin_step=0, end_step=0, frequency=1
-        )
-        self._schedule_given = schedule is not None
-
-    def _build_sparse(self, kernel_shape):
-        self.mask = self.add_weight(
-            name="mask", shape=kernel_shape, initializer="ones", trainable=False,
-            dtype=self.variable_dtype,
-        )
-        self.pruning_step = self.add_weight(
-            name="pruning_step", shape=(), initializer="zeros", trainable=False, dtype="int64"
-        )
-
-    @property
-    def masked_kernel(self):
-        return ops.multiply(self._kernel_variable(), self.mask)
-
-    def _kernel_variable(self):
-        return self._kernel
-
-    def update_mask(self, sparsity=None):
-        """Recomputes the mask from the current kernel and zeroes the pruned weights."""
-        kernel = np.asarray(keras.ops.convert_to_numpy(self._kernel_variable()))
-        mask = self.structure.mask(kernel, sparsity)
-        self.mask.assign(mask)
-        self._kernel_variable().assign(kernel * mask)
-        return mask
-
-    def sparsity(self) -> float:
-        """Fraction of zero entries of the effective (masked) kernel."""
-        k = np.asarray(keras.ops.convert_to_numpy(self.masked_kernel))
-        return float(np.count_nonzero(k == 0)) / max(1, k.size)
-
-    def _sparse_config(self):
-        config = {"structure": serialize_structure(self.structure)}
-        config["schedule"] = serialize_schedule(self.schedule) if self._schedule_given else None
-        return config
+from tf_sparse.layers.base import SparseLayerMixin
 
 
 @keras.saving.register_keras_serializable(package="tf_sparse")
@@ -96,6 +24,8 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
       structure: a tf_sparse structure, e.g. ``tfs.Block(0.9, block=(1, 4))``.
       schedule: optional pruning schedule (``tfs.PolynomialDecay``, ...). Without one, the layer
         is pruned once to ``structure.sparsity`` at the first training step.
+      admm: create the ADMM state (Z, U, rho) at build time (``tfs.ADMM`` enables it on demand).
+      hardened: the mask is frozen (set by ``tfs.harden``).
 
     Masks are updated by the ``tfs.UpdateMasks`` callback during ``model.fit``.
 
@@ -117,6 +47,8 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
         bias_constraint=None,
         structure=None,
         schedule=None,
+        admm=False,
+        hardened=False,
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
@@ -133,7 +65,7 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
         self.supports_masking = True
-        self._init_sparse(structure, schedule)
+        self._init_sparse(structure, schedule, admm, hardened)
 
     def build(self, input_shape):
         in_dim = input_shape[-1]
@@ -164,6 +96,7 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
         return self._kernel
 
     def call(self, inputs):
+        self._add_sparse_losses()
         x = ops.matmul(inputs, self.masked_kernel)
         if self.bias is not None:
             x = ops.add(x, self.bias)
@@ -174,7 +107,9 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def dense_config(self):
+    keras_class = keras.layers.Dense
+
+    def keras_config(self):
         """Config of the plain ``keras.layers.Dense`` this layer strips to."""
         config = super().get_config()
         config.update(
@@ -193,12 +128,12 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
         return config
 
     def get_config(self):
-        config = self.dense_config()
+        config = self.keras_config()
         config.update(self._sparse_config())
         return config
 
     @classmethod
-    def from_dense(cls, layer, structure, schedule=None):
+    def from_keras(cls, layer, structure, schedule=None):
         """A ``SparseDense`` with the configuration of a built or unbuilt ``keras.layers.Dense``."""
         config = layer.get_config()
         for key in ("lora_rank", "lora_alpha", "quantization_config"):

@@ -7,11 +7,18 @@ import warnings
 import keras
 import numpy as np
 
-from tf_sparse.layers.sparse_dense import SparseDense, SparseLayerMixin
+from tf_sparse.layers.base import SparseLayerMixin
+from tf_sparse.layers.sparse_conv import SparseConv1D, SparseConv2D, SparseDepthwiseConv2D
+from tf_sparse.layers.sparse_dense import SparseDense
 from tf_sparse.structures.base import Structure
 
-# Keras layer class -> (sparse class, converter from the Keras layer).
-_CONVERTIBLE = {keras.layers.Dense: SparseDense}
+# Keras layer class -> its sparse drop-in.
+_CONVERTIBLE = {
+    keras.layers.Dense: SparseDense,
+    keras.layers.Conv2D: SparseConv2D,
+    keras.layers.Conv1D: SparseConv1D,
+    keras.layers.DepthwiseConv2D: SparseDepthwiseConv2D,
+}
 
 
 def _resolve(config, layer):
@@ -70,7 +77,7 @@ def _copy_weights(src_model, dst_model, transform):
 
 
 def sparsify(model, config, schedule=None):
-    """Returns a copy of ``model`` whose Dense layers are sparse layers, weights kept.
+    """Returns a copy of ``model`` whose Dense and convolution layers are sparse layers, weights kept.
 
     Args:
       model: a built Sequential or Functional ``keras.Model`` (nested models are rewritten too).
@@ -98,17 +105,20 @@ def sparsify(model, config, schedule=None):
             return layer.__class__.from_config(layer.get_config())
         if not isinstance(structure, Structure):
             raise TypeError(f"sparsify: structure for layer '{layer.name}' must be a Structure, got {structure!r}")
-        kernel_rank = len(layer.kernel.shape)
-        if kernel_rank not in structure.kernel_ranks:
-            skipped.append(f"{layer.name} ({type(structure).__name__} does not accept this layer)")
+        probe = sparse_cls.from_keras(layer, structure, schedule)
+        view = probe.structure_view(np.zeros(tuple(layer.kernel.shape), dtype=np.float32))
+        try:
+            structure.mask(view)
+        except ValueError as err:
+            skipped.append(f"{layer.name} ({err})")
             return layer.__class__.from_config(layer.get_config())
-        return sparse_cls.from_dense(layer, structure, schedule)
+        return probe
 
     new_model = keras.models.clone_model(model, clone_function=clone_fn, recursive=True)
 
     def transfer(src, dst):
         if isinstance(dst, SparseLayerMixin) and not isinstance(src, SparseLayerMixin):
-            dst.kernel.assign(src.kernel)
+            dst._kernel.assign(src.kernel)
             if dst.bias is not None:
                 dst.bias.assign(src.bias)
             # Weights that are already zero stay masked; a dense layer starts with a full mask.
@@ -132,8 +142,8 @@ def strip(model):
     _check_model(model, "strip")
 
     def clone_fn(layer):
-        if isinstance(layer, SparseDense):
-            return keras.layers.Dense.from_config(layer.dense_config())
+        if isinstance(layer, SparseLayerMixin):
+            return layer.keras_class.from_config(layer.keras_config())
         return layer.__class__.from_config(layer.get_config())
 
     new_model = keras.models.clone_model(model, clone_function=clone_fn, recursive=True)
@@ -154,3 +164,27 @@ def strip(model):
 def sparse_layers(model):
     """All sparse layers of ``model`` (nested models included), in order."""
     return [layer for _, layer in _walk(model) if isinstance(layer, SparseLayerMixin)]
+
+
+def harden(model, sparsity=None):
+    """Projects every sparse layer's kernel onto its structure and freezes its mask.
+
+    The end of an ADMM or regularization phase: from here on ``model.fit`` is masked retraining
+    (pruned weights stay zero, ``tfs.UpdateMasks`` leaves hardened layers alone) and the ADMM
+    term is switched off.
+
+    Args:
+      model: a model with sparse layers.
+      sparsity: override of every layer's target (default: each structure's own).
+
+    Returns:
+      ``{layer name: sparsity after hardening}``.
+    """
+    layers = sparse_layers(model)
+    if not layers:
+        raise ValueError("harden: the model has no tf_sparse layers")
+    result = {}
+    for layer in layers:
+        layer.harden(sparsity)
+        result[layer.name] = layer.sparsity()
+    return result

@@ -38,6 +38,8 @@ class UpdateMasks(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         for i, layer in enumerate(self._layers):
+            if layer.hardened:
+                continue
             should_prune, sparsity = layer.schedule(self._steps[i])
             if should_prune:
                 layer.update_mask(sparsity)
