@@ -33,11 +33,24 @@ from tf_sparse.runtime import (
     make_interpreter,
 )
 from tf_sparse.structures import Block, Structure, kernel_sparsity
-from tf_sparse.training import ConstantSparsity, PolynomialDecay, PruningSchedule, UpdateMasks
+from tf_sparse.training import (
+    ADMM,
+    ConstantSparsity,
+    DynamicRegularization,
+    PolynomialDecay,
+    PruningSchedule,
+    ReweightedGroupLasso,
+    UpdateMasks,
+    progressive_admm,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ADMM",
+    "DynamicRegularization",
+    "ReweightedGroupLasso",
+    "progressive_admm",
     "Block",
     "ConstantSparsity",
     "PolynomialDecay",

@@ -23,9 +23,12 @@ class SparseLayerMixin:
     state is held in weights, so ``.keras`` files and checkpoints carry it:
 
     * ``mask`` (kernel's shape) and ``pruning_step`` (int64), always;
-    * ``admm_z``, ``admm_u`` (kernel's shape) and ``admm_rho`` (scalar), once ADMM is enabled
-      (``enable_admm``; the ``tfs.ADMM`` callback does it). While ``admm_rho > 0`` the layer adds
-      the ADMM term ``rho / 2 * ||W - Z + U||_F^2`` to the model's losses.
+    * ``admm_z``, ``admm_u`` (kernel's shape, one pair per constraint set) and ``admm_rho``,
+      once ADMM is enabled (``enable_admm``; the ``tfs.ADMM`` callback does it). While
+      ``admm_rho > 0`` the layer adds ``rho / 2 * sum_i ||W - Z_i + U_i||_F^2`` to its losses;
+    * ``group_alpha`` (kernel's shape) and ``group_lambda``, once group regularization is enabled
+      (``tfs.ReweightedGroupLasso``, ``tfs.DynamicRegularization``): the loss
+      ``lambda * sum_g alpha_g ||W_g||_F^2``.
 
     The structure says how to project and mask; the schedule says when and to what sparsity
     ``tfs.UpdateMasks`` recomputes the mask. A *hardened* layer (``tfs.harden``) keeps its mask.
@@ -35,7 +38,7 @@ class SparseLayerMixin:
     ``from_structure_view`` when the structure should see the kernel in another layout.
     """
 
-    def _init_sparse(self, structure, schedule, admm=False, hardened=False):
+    def _init_sparse(self, structure, schedule, admm=False, hardened=False, group_reg=False):
         owner = f"{type(self).__name__} '{self.name}'"
         if structure is None:
             raise ValueError(f"{owner}: `structure` is required, e.g. tfs.Block(0.9, block=(1, 4))")
@@ -58,6 +61,7 @@ class SparseLayerMixin:
             structure.sparsity, begin_step=0, end_step=0, frequency=1
         )
         self._admm = bool(admm)
+        self._group_reg = bool(group_reg)
         self.hardened = bool(hardened)
 
     def _build_sparse(self, kernel_shape):
@@ -75,11 +79,26 @@ class SparseLayerMixin:
         )
         if self._admm:
             self._build_admm(kernel_shape)
+        if self._group_reg:
+            self._build_group_reg(kernel_shape)
+
+    def _admm_constraints(self):
+        constraints = getattr(self.structure, "admm_constraints", None)
+        return list(constraints()) if constraints is not None else [self.structure]
 
     def _build_admm(self, kernel_shape):
-        self.admm_z = self.add_weight(name="admm_z", shape=kernel_shape, initializer="zeros", trainable=False)
-        self.admm_u = self.add_weight(name="admm_u", shape=kernel_shape, initializer="zeros", trainable=False)
+        # One (Z, U) pair per constraint set: a structure made of several constraints (kernel
+        # pattern + connectivity) gets a pair for each, as in extended ADMM.
+        self.admm_z, self.admm_u = [], []
+        for i, _ in enumerate(self._admm_constraints()):
+            suffix = "" if i == 0 else f"_{i}"
+            self.admm_z.append(self.add_weight(name=f"admm_z{suffix}", shape=kernel_shape, initializer="zeros", trainable=False))
+            self.admm_u.append(self.add_weight(name=f"admm_u{suffix}", shape=kernel_shape, initializer="zeros", trainable=False))
         self.admm_rho = self.add_weight(name="admm_rho", shape=(), initializer="zeros", trainable=False)
+
+    def _build_group_reg(self, kernel_shape):
+        self.group_alpha = self.add_weight(name="group_alpha", shape=kernel_shape, initializer="zeros", trainable=False)
+        self.group_lambda = self.add_weight(name="group_lambda", shape=(), initializer="zeros", trainable=False)
 
     # --- views ------------------------------------------------------------------------------
     def structure_view(self, kernel: np.ndarray) -> np.ndarray:
@@ -95,7 +114,12 @@ class SparseLayerMixin:
         return ops.multiply(self._kernel, self.mask)
 
     def kernel_numpy(self) -> np.ndarray:
-        return np.asarray(keras.ops.convert_to_numpy(self._kernel))
+        """The effective kernel (``kernel * mask``) as a NumPy array.
+
+        Projections start from it, so a weight pruned earlier stays pruned (masks are nested)
+        whatever an optimizer's momentum did to the stored value.
+        """
+        return np.asarray(keras.ops.convert_to_numpy(self.masked_kernel))
 
     def project_kernel(self, kernel=None, sparsity=None) -> np.ndarray:
         """Projection of ``kernel`` (default: the current kernel) onto the layer's structure."""
@@ -124,6 +148,8 @@ class SparseLayerMixin:
         self._kernel.assign(kernel * mask)
         if self._admm:
             self.admm_rho.assign(0.0)
+        if self._group_reg:
+            self.group_lambda.assign(0.0)
         self.hardened = True
 
     def sparsity(self) -> float:
@@ -131,31 +157,93 @@ class SparseLayerMixin:
         k = np.asarray(keras.ops.convert_to_numpy(self.masked_kernel))
         return float(np.count_nonzero(k == 0)) / max(1, k.size)
 
-    # --- ADMM -------------------------------------------------------------------------------
+    # --- ADMM ---------------------------------------------------------------------------------
     @property
     def admm_enabled(self) -> bool:
         return self._admm
 
-    def enable_admm(self):
-        """Adds the ADMM variables to a built layer (``Z = project(W)``, ``U = 0``, ``rho = 0``)."""
+    def _add_state(self, builder):
+        """Adds weights to a built layer (Keras locks a layer's state after ``build``)."""
         if not self.built:
-            raise ValueError(f"{type(self).__name__} '{self.name}': build the layer before enabling ADMM")
-        if not self._admm:
-            self._tracker.unlock()
-            self._build_admm(tuple(self._kernel.shape))
+            raise ValueError(f"{type(self).__name__} '{self.name}': build the layer first")
+        self._tracker.unlock()
+        try:
+            builder(tuple(self._kernel.shape))
+        finally:
             self._tracker.lock()
+
+    def enable_admm(self):
+        """Adds the ADMM variables to a built layer if needed; ``rho`` starts at 0 (inactive)."""
+        if not self._admm:
+            self._add_state(self._build_admm)
             self._admm = True
-        self.admm_z.assign(self.project_kernel())
-        self.admm_u.assign(np.zeros(self._kernel.shape, dtype=np.float32))
+
+    def admm_reset(self, sparsity=None):
+        """``Z_i = project_i(W)``, ``U_i = 0`` for every constraint set."""
+        kernel = self.kernel_numpy()
+        for constraint, z, u in zip(self._admm_constraints(), self.admm_z, self.admm_u):
+            z.assign(self._project_with(constraint, kernel, sparsity))
+            u.assign(np.zeros(kernel.shape, dtype=np.float32))
+
+    def admm_update(self, sparsity=None):
+        """The Z- and U-steps: ``Z_i = project_i(W + U_i)``, ``U_i += W - Z_i``.
+
+        Returns ``(primal, dual)``: ``sum_i ||W - Z_i||_F`` and ``rho * sum_i ||Z_i - Z_i_prev||_F``.
+        """
+        kernel = self.kernel_numpy()
+        rho = float(keras.ops.convert_to_numpy(self.admm_rho))
+        primal = dual = 0.0
+        for constraint, z, u in zip(self._admm_constraints(), self.admm_z, self.admm_u):
+            u_val = np.asarray(keras.ops.convert_to_numpy(u))
+            z_prev = np.asarray(keras.ops.convert_to_numpy(z))
+            z_new = self._project_with(constraint, kernel + u_val, sparsity)
+            z.assign(z_new)
+            u.assign(u_val + kernel - z_new)
+            primal += float(np.linalg.norm(kernel - z_new))
+            dual += rho * float(np.linalg.norm(z_new - z_prev))
+        return primal, dual
+
+    def admm_residual(self) -> float:
+        """Primal residual ``sum_i ||W - Z_i||_F``."""
+        kernel = self.kernel_numpy()
+        return float(sum(np.linalg.norm(kernel - np.asarray(keras.ops.convert_to_numpy(z))) for z in self.admm_z))
+
+    def _project_with(self, structure, kernel, sparsity=None):
+        view = structure.project(self.structure_view(kernel), sparsity)
+        return self.from_structure_view(view, kernel.shape)
 
     def admm_penalty(self):
-        """``rho / 2 * ||W - Z + U||_F^2`` (the squared Frobenius norm)."""
-        diff = ops.add(ops.subtract(self._kernel, self.admm_z), self.admm_u)
-        return ops.multiply(0.5 * self.admm_rho, ops.sum(ops.square(diff)))
+        """``rho / 2 * sum_i ||W - Z_i + U_i||_F^2`` (squared Frobenius norms)."""
+        total = 0.0
+        for z, u in zip(self.admm_z, self.admm_u):
+            diff = ops.add(ops.subtract(self._kernel, z), u)
+            total = ops.add(total, ops.sum(ops.square(diff)))
+        return ops.multiply(0.5 * self.admm_rho, total)
+
+    # --- group regularization ----------------------------------------------------------------
+    def enable_group_reg(self):
+        """Adds the per-weight group coefficients ``alpha`` and the scalar ``lambda`` (both 0)."""
+        if not self._group_reg:
+            self._add_state(self._build_group_reg)
+            self._group_reg = True
+
+    def group_ids(self) -> np.ndarray:
+        """Group index of every kernel entry, from the structure (element groups by default)."""
+        kernel = self.kernel_numpy()
+        fn = getattr(self.structure, "group_ids", None)
+        if fn is None:
+            return np.arange(kernel.size).reshape(kernel.shape)
+        return self.from_structure_view(fn(self.structure_view(kernel)), kernel.shape)
+
+    def group_penalty(self):
+        """``lambda * sum_g alpha_g ||W_g||_F^2``, with alpha stored per weight."""
+        return ops.multiply(self.group_lambda, ops.sum(ops.multiply(self.group_alpha, ops.square(self._kernel))))
 
     def _add_sparse_losses(self):
         if self._admm:
             self.add_loss(self.admm_penalty())
+        if self._group_reg:
+            self.add_loss(self.group_penalty())
 
     # --- config -----------------------------------------------------------------------------
     def _sparse_config(self):
@@ -163,12 +251,32 @@ class SparseLayerMixin:
             "structure": serialize_structure(self.structure),
             "schedule": serialize_schedule(self.schedule) if self._schedule_given else None,
             "admm": self._admm,
+            "group_reg": self._group_reg,
             "hardened": self.hardened,
         }
 
-    # Keras's conv layers save only kernel and bias; sparse layers save every weight.
+    # Weights are saved by name (kernel, bias, mask, admm_z, ...), not by creation order: ADMM
+    # and group-regularization state may be added after build, in either order.
+    def _own_variables(self):
+        return {v.name: v for v in self._trainable_variables + self._non_trainable_variables}
+
     def save_own_variables(self, store):
-        keras.layers.Layer.save_own_variables(self, store)
+        if not self.built:
+            return
+        for name, variable in self._own_variables().items():
+            store[name] = variable
 
     def load_own_variables(self, store):
-        keras.layers.Layer.load_own_variables(self, store)
+        if not self.built:
+            return
+        own = self._own_variables()
+        keys = set(store.keys())
+        missing = sorted(set(own) - keys)
+        extra = sorted(keys - set(own))
+        if missing or extra:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': saved weights do not match the layer "
+                f"(missing: {missing}, unexpected: {extra})"
+            )
+        for name, variable in own.items():
+            variable.assign(store[name])

@@ -21,11 +21,13 @@ class _SparseConvBase(SparseLayerMixin):
 
     keras_class = None
 
-    def __init__(self, *args, structure=None, schedule=None, admm=False, hardened=False, **kwargs):
+    def __init__(
+        self, *args, structure=None, schedule=None, admm=False, hardened=False, group_reg=False, **kwargs
+    ):
         if kwargs.get("lora_rank"):
             raise ValueError(f"{type(self).__name__}: `lora_rank` is not supported by sparse layers")
         super().__init__(*args, **kwargs)
-        self._init_sparse(structure, schedule, admm, hardened)
+        self._init_sparse(structure, schedule, admm, hardened, group_reg)
 
     def build(self, input_shape):
         super().build(input_shape)

@@ -49,6 +49,7 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
         schedule=None,
         admm=False,
         hardened=False,
+        group_reg=False,
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
@@ -65,7 +66,7 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
         self.supports_masking = True
-        self._init_sparse(structure, schedule, admm, hardened)
+        self._init_sparse(structure, schedule, admm, hardened, group_reg)
 
     def build(self, input_shape):
         in_dim = input_shape[-1]

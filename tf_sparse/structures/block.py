@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from tf_sparse.structures.base import Structure, register_structure
+from tf_sparse.structures.base import Structure, from_gemm, register_structure, to_gemm
 
 
 def _check_block(block, owner="Block"):
@@ -87,6 +87,15 @@ class Block(Structure):
             order = np.argsort(flat, kind="stable")  # ascending, ties by index
             keep[order[:n_prune]] = False
         return expand_blocks(keep.reshape(norms.shape), self.block, w2.shape)
+
+    def group_ids(self, kernel) -> np.ndarray:
+        """Block index (row-major over the GEMM view's block grid) of every kernel entry."""
+        kernel = self._check_kernel(kernel)
+        rows, cols = to_gemm(kernel).shape
+        r, c = self.block
+        bc = -(-cols // c)
+        ids = (np.arange(rows)[:, None] // r) * bc + (np.arange(cols)[None, :] // c)
+        return from_gemm(ids, kernel.shape)
 
     def _is_valid_gemm(self, w2, sparsity):
         norms = block_norms(w2, self.block)

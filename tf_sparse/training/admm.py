@@ -1,0 +1,168 @@
+"""ADMM pruning as a Keras callback, and the progressive (multi-step) driver."""
+
+from __future__ import annotations
+
+import numbers
+
+import keras
+
+
+def _check_positive(value, name, owner, allow_zero=False):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{owner}: `{name}` must be a number {bound}, got {value!r}")
+    return float(value)
+
+
+def _target_layers(model, owner):
+    from tf_sparse.layers.surgery import sparse_layers  # layers import the schedules
+
+    layers = [layer for layer in sparse_layers(model) if not layer.hardened]
+    if not layers:
+        raise ValueError(
+            f"{owner}: the model has no unhardened tf_sparse layers; use tfs.sparsify(model, ...) first"
+        )
+    return layers
+
+
+def _retrace(model):
+    # Penalties are added inside the layers' call; functions traced before they were switched on
+    # would not contain them.
+    model.make_train_function(force=True)
+    model.make_test_function(force=True)
+
+
+class ADMM(keras.callbacks.Callback):
+    """ADMM pruning (Zhang et al. 2018): ``model.fit`` runs the W-step, the callback the Z/U steps.
+
+    For every unhardened sparse layer with structure ``S`` (one or several constraint sets):
+
+    * W-step: the layer adds ``rho / 2 * sum_i ||W - Z_i + U_i||_F^2`` to the loss, so plain
+      ``model.fit`` minimizes ``f(W)`` plus the ADMM term;
+    * every ``update_every`` epochs (or steps): ``Z_i = project_i(W + U_i)``, ``U_i += W - Z_i``,
+      then ``rho *= rho_factor`` (capped at ``rho_max``).
+
+    At the start of training, ``Z_i = project_i(W)`` and ``U_i = 0`` (unless the layer already
+    carries ADMM state with ``rho > 0``, i.e. training resumes from a checkpoint or ``.keras``
+    file). After the ADMM phase call ``tfs.harden(model)`` and retrain with the masks fixed.
+
+    Logs ``admm_residual/<layer>`` (primal residual ``||W - Z||_F``) at each epoch's end.
+
+    Args:
+      rho: initial penalty (co_lib uses 1e-3).
+      update_every: Z/U update period.
+      update_unit: ``"epoch"`` or ``"step"``.
+      rho_factor: multiplier of rho after each update (1 = constant; co_lib's schedule uses 2).
+      rho_max: upper bound on rho.
+      sparsity: overrides every layer's structure target (used by the progressive driver).
+
+    Example:
+      >>> sparse.fit(x, y, epochs=10, callbacks=[tfs.ADMM(rho=1e-3)])
+      >>> tfs.harden(sparse)
+      >>> sparse.fit(x, y, epochs=5)
+    """
+
+    def __init__(self, rho=1e-3, update_every=1, update_unit="epoch", rho_factor=1.0, rho_max=None,
+                 sparsity=None, verbose=0):
+        super().__init__()
+        self.rho = _check_positive(rho, "rho", "ADMM")
+        if isinstance(update_every, bool) or not isinstance(update_every, numbers.Integral) or update_every < 1:
+            raise ValueError(f"ADMM: `update_every` must be an integer >= 1, got {update_every!r}")
+        self.update_every = int(update_every)
+        if update_unit not in ("epoch", "step"):
+            raise ValueError(f"ADMM: `update_unit` must be 'epoch' or 'step', got {update_unit!r}")
+        self.update_unit = update_unit
+        self.rho_factor = _check_positive(rho_factor, "rho_factor", "ADMM")
+        self.rho_max = None if rho_max is None else _check_positive(rho_max, "rho_max", "ADMM")
+        if sparsity is not None:
+            from tf_sparse.structures.base import check_sparsity
+
+            sparsity = check_sparsity(sparsity, owner="ADMM")
+        self.sparsity = sparsity
+        self.verbose = verbose
+        self._layers = []
+        self._step = 0
+        self.history = []
+
+    def on_train_begin(self, logs=None):
+        self._layers = _target_layers(self.model, "ADMM")
+        for layer in self._layers:
+            resuming = layer.admm_enabled and float(layer.admm_rho.numpy()) > 0
+            layer.enable_admm()
+            if not resuming:
+                layer.admm_reset(self.sparsity)
+                layer.admm_rho.assign(self.rho)
+        self._step = 0
+        _retrace(self.model)
+
+    def _update(self):
+        record = {}
+        for layer in self._layers:
+            primal, dual = layer.admm_update(self.sparsity)
+            rho = float(layer.admm_rho.numpy()) * self.rho_factor
+            if self.rho_max is not None:
+                rho = min(rho, self.rho_max)
+            layer.admm_rho.assign(rho)
+            record[layer.name] = (primal, dual, rho)
+        self.history.append(record)
+        if self.verbose:
+            print("ADMM update: " + ", ".join(f"{k}: |W-Z|={v[0]:.4g} rho={v[2]:.3g}" for k, v in record.items()))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self.update_unit == "step" and self._step % self.update_every == 0:
+            self._update()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.update_unit == "epoch" and (epoch + 1) % self.update_every == 0:
+            self._update()
+        if logs is not None:
+            for layer in self._layers:
+                logs[f"admm_residual/{layer.name}"] = layer.admm_residual()
+
+
+def progressive_admm(model, x, y=None, *, targets, admm_epochs, retrain_epochs, rho=1e-3, rho_factor=1.0,
+                     update_every=1, batch_size=None, validation_data=None, callbacks=None, verbose=0):
+    """Progressive (multi-step) ADMM: reaches an extreme target through increasing ones.
+
+    Each step runs ADMM towards ``targets[k]`` for ``admm_epochs``, hardens the model at that
+    target and retrains it with the masks fixed for ``retrain_epochs``; the next step starts
+    from this model (warm start) with fresh Z and U. Masks only shrink from step to step, so
+    pruned weights stay pruned. The model must be compiled.
+
+    Args:
+      model: a compiled model with sparse layers.
+      x, y, batch_size, validation_data, callbacks, verbose: as ``model.fit``.
+      targets: increasing sparsities, e.g. ``[0.5, 0.75, 0.9]``.
+      admm_epochs, retrain_epochs: epochs of each phase per step.
+      rho, rho_factor, update_every: as ``tfs.ADMM``.
+
+    Returns:
+      A list with one dict per step: target, achieved sparsity per layer, and the final logs of
+      the ADMM and retraining phases.
+    """
+    from tf_sparse.layers.surgery import harden, sparse_layers
+    from tf_sparse.structures.base import check_sparsity
+
+    targets = [check_sparsity(t, "targets", "progressive_admm") for t in targets]
+    if not targets or any(b <= a for a, b in zip(targets, targets[1:])):
+        raise ValueError(f"progressive_admm: `targets` must be a non-empty increasing list, got {targets!r}")
+    callbacks = list(callbacks or [])
+    results = []
+    fit_kwargs = {"batch_size": batch_size, "validation_data": validation_data, "verbose": verbose}
+    for target in targets:
+        for layer in sparse_layers(model):
+            layer.hardened = False
+        admm = ADMM(rho=rho, rho_factor=rho_factor, update_every=update_every, sparsity=target)
+        h1 = model.fit(x, y, epochs=admm_epochs, callbacks=callbacks + [admm], **fit_kwargs)
+        achieved = harden(model, sparsity=target)
+        _retrace(model)
+        h2 = model.fit(x, y, epochs=retrain_epochs, callbacks=callbacks, **fit_kwargs) if retrain_epochs else None
+        results.append({
+            "target": target,
+            "sparsity": achieved,
+            "admm_logs": {k: v[-1] for k, v in h1.history.items()},
+            "retrain_logs": {k: v[-1] for k, v in h2.history.items()} if h2 else {},
+        })
+    return results
