@@ -26,6 +26,14 @@ def _target_layers(model, owner):
     return layers
 
 
+def _scope(model):
+    """The model's distribution scope, so state added during training is mirrored like the rest."""
+    import contextlib
+
+    strategy = getattr(model, "distribute_strategy", None)
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
 def _retrace(model):
     # Penalties are added inside the layers' call; functions traced before they were switched on
     # would not contain them.
@@ -89,7 +97,8 @@ class ADMM(keras.callbacks.Callback):
         self._layers = _target_layers(self.model, "ADMM")
         for layer in self._layers:
             resuming = layer.admm_enabled and float(layer.admm_rho.numpy()) > 0
-            layer.enable_admm()
+            with _scope(self.model):
+                layer.enable_admm()
             if not resuming:
                 layer.admm_reset(self.sparsity)
                 layer.admm_rho.assign(self.rho)

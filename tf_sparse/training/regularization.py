@@ -7,7 +7,7 @@ import numbers
 import keras
 import numpy as np
 
-from tf_sparse.training.admm import _check_positive, _retrace, _target_layers
+from tf_sparse.training.admm import _check_positive, _retrace, _scope, _target_layers
 
 
 def group_sq_norms(kernel: np.ndarray, group_ids: np.ndarray) -> np.ndarray:
@@ -42,7 +42,8 @@ class _GroupRegularization(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._layers = _target_layers(self.model, type(self).__name__)
         for layer in self._layers:
-            layer.enable_group_reg()
+            with _scope(self.model):
+                layer.enable_group_reg()
             self._ids[layer.name] = layer.group_ids()
             layer.group_lambda.assign(self.lam)
             self._reweight(layer)
