@@ -117,7 +117,7 @@ def main():
     print("|---|---|")
     print(f"| dense Keras | {dense_acc:.4f} |")
     print(f"| pruned Keras ({args.sparsity:.0%} 1x4 blocks) | {sparse_acc:.4f} |")
-    print(f"| pruned .tflite with tf_sparse delegate | {tflite_acc:.4f} (max |logit diff| vs stock {max_diff:.2e}) |")
+    print(f"| pruned .tflite with tf_sparse delegate | {tflite_acc:.4f} (max abs logit diff vs stock {max_diff:.2e}) |")
     print()
     print("## Sparsity per layer")
     print("| layer | kernel | sparsity |")

@@ -1,0 +1,39 @@
+// The one place that chooses kernels by CPU.
+//
+// The active ISA is the best one the CPU (and OS) supports, capped by the
+// environment variable TF_SPARSE_ISA (scalar, avx2 or avx512; read once) and
+// by SetIsaOverride (for tests). A cap above what the CPU supports has no
+// effect: an unsupported kernel is never selected.
+#ifndef TF_SPARSE_CC_KERNELS_DISPATCH_H_
+#define TF_SPARSE_CC_KERNELS_DISPATCH_H_
+
+#include "cc/kernels/f32_bsr_ukernel.h"
+
+namespace tf_sparse {
+
+const char* IsaName(Isa isa);
+// Parses "scalar", "avx2" or "avx512"; returns false otherwise.
+bool ParseIsa(const char* name, Isa* isa);
+
+// Whether this CPU/OS can run kernels of `isa`.
+bool IsaSupported(Isa isa);
+// The best supported ISA, ignoring caps.
+Isa BestSupportedIsa();
+
+// Caps the ISA for subsequent selections; ClearIsaOverride removes the cap.
+void SetIsaOverride(Isa isa);
+void ClearIsaOverride();
+// The ISA kernels are selected for now: min(best supported, caps).
+Isa ActiveIsa();
+
+// The kernel for r x c blocks on `isa` (which must be supported): the
+// specialised one if the table has it, else the generic one.
+const F32BsrUkernel& SelectF32BsrUkernel(int r, int c, Isa isa);
+// Same for the active ISA.
+const F32BsrUkernel& SelectF32BsrUkernel(int r, int c);
+// Whether `isa` has a kernel specialised for r x c blocks.
+bool HasSpecializedF32BsrUkernel(int r, int c, Isa isa);
+
+}  // namespace tf_sparse
+
+#endif  // TF_SPARSE_CC_KERNELS_DISPATCH_H_

@@ -1,0 +1,167 @@
+// Every kernel of every ISA the CPU supports, against the scalar reference
+// and a dense matrix-vector product, on edge shapes.
+#include <limits>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "cc/kernels/dispatch.h"
+#include "cc/tests/fc_tester.h"
+#include "gtest/gtest.h"
+
+namespace tf_sparse {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+struct BlockShape {
+  int r, c;
+};
+
+// Specialised shapes plus a few that take the generic path.
+const BlockShape kShapes[] = {{1, 4}, {1, 8}, {4, 1}, {8, 1}, {16, 1},
+                              {4, 4}, {1, 1}, {2, 3}, {3, 5}, {8, 4},
+                              {1, 16}, {2, 2}};
+
+std::string ShapeName(const BlockShape& s) {
+  return std::to_string(s.r) + "x" + std::to_string(s.c);
+}
+
+class KernelTest
+    : public ::testing::TestWithParam<std::tuple<Isa, BlockShape>> {
+ protected:
+  void SetUp() override {
+    if (!IsaSupported(isa())) {
+      GTEST_SKIP() << "this CPU lacks " << IsaName(isa());
+    }
+  }
+  Isa isa() const { return std::get<0>(GetParam()); }
+  BlockShape shape() const { return std::get<1>(GetParam()); }
+  FcTester Tester() const {
+    return FcTester().block(shape().r, shape().c);
+  }
+};
+
+TEST_P(KernelTest, EdgeShapes) {
+  const int r = shape().r;
+  const int c = shape().c;
+  const std::vector<std::pair<int, int>> dims = {
+      {1, 1},          {1, c},          {r, 1},         {r, c},
+      {r + 1, c + 1},  {2 * r - 1, 3 * c + 1},          {17, 13},
+      {64, 64},        {33, 70},        {5, 129},       {130, 7},
+      {4 * r + 3, 40 * c + 2}};
+  for (const auto& d : dims) {
+    for (double sparsity : {0.0, 0.5, 0.9}) {
+      Tester().out(d.first).in(d.second).sparsity(sparsity).Test(isa());
+    }
+  }
+}
+
+TEST_P(KernelTest, AllZeroWeights) {
+  Tester().out(37).in(29).sparsity(1.0).Test(isa());
+  Tester().out(37).in(29).sparsity(1.0).bias(false).Test(isa());
+}
+
+TEST_P(KernelTest, FullyDenseWeights) {
+  Tester().out(40).in(48).sparsity(0.0).Test(isa());
+  Tester().out(41).in(47).sparsity(0.0).batch(3).Test(isa());
+}
+
+TEST_P(KernelTest, LongRowsExerciseUnrolledLoops) {
+  Tester().out(24).in(1024).sparsity(0.3).Test(isa());
+  Tester().out(64).in(517).sparsity(0.7).Test(isa());
+}
+
+TEST_P(KernelTest, Batches) {
+  for (int batch : {1, 2, 3, 7}) {
+    Tester().out(35).in(50).sparsity(0.6).batch(batch).Test(isa());
+  }
+}
+
+TEST_P(KernelTest, BiasAndClamps) {
+  const std::vector<std::pair<float, float>> clamps = {
+      {-kInf, kInf}, {0.0f, kInf}, {0.0f, 6.0f}, {-1.0f, 1.0f}, {0.1f, 0.2f}};
+  for (bool bias : {true, false}) {
+    for (const auto& cl : clamps) {
+      Tester()
+          .out(45)
+          .in(38)
+          .sparsity(0.5)
+          .batch(2)
+          .bias(bias)
+          .clamp(cl.first, cl.second)
+          .Test(isa());
+    }
+  }
+}
+
+TEST_P(KernelTest, Threads) {
+  for (int threads : {1, 2, 3}) {
+    for (int batch : {1, 4}) {
+      Tester()
+          .out(301)
+          .in(203)
+          .sparsity(0.6)
+          .batch(batch)
+          .threads(threads)
+          .Test(isa());
+    }
+  }
+  // Too little work to split: must still be right.
+  Tester().out(3).in(5).threads(2).Test(isa());
+}
+
+TEST_P(KernelTest, IndexWidths) {
+  Tester().out(33).in(77).index_width(BsrIndexWidth::k16).Test(isa());
+  Tester().out(33).in(77).index_width(BsrIndexWidth::k32).Test(isa());
+  Tester().out(5).in(70001).sparsity(0.95).Test(isa());  // Needs 32 bits.
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllKernels, KernelTest,
+    ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2,
+                                         Isa::kAvx512),
+                       ::testing::ValuesIn(kShapes)),
+    [](const ::testing::TestParamInfo<KernelTest::ParamType>& info) {
+      return std::string(IsaName(std::get<0>(info.param))) + "_" +
+             ShapeName(std::get<1>(info.param));
+    });
+
+TEST(DispatchTest, SpecialisedShapesHaveKernels) {
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    for (const BlockShape& s :
+         {BlockShape{1, 4}, BlockShape{1, 8}, BlockShape{4, 1},
+          BlockShape{8, 1}, BlockShape{16, 1}, BlockShape{4, 4}}) {
+      EXPECT_TRUE(HasSpecializedF32BsrUkernel(s.r, s.c, isa))
+          << IsaName(isa) << " " << ShapeName(s);
+    }
+    EXPECT_TRUE(HasSpecializedF32BsrUkernel(1, 1, isa));
+    EXPECT_FALSE(HasSpecializedF32BsrUkernel(3, 5, isa));
+  }
+  EXPECT_EQ(std::string(SelectF32BsrUkernel(1, 4, Isa::kAvx512).name),
+            "f32_bsr_minmax_1x4__avx512");
+  EXPECT_EQ(std::string(SelectF32BsrUkernel(3, 5, Isa::kAvx2).name),
+            "f32_bsr_minmax_rxc__avx2");
+}
+
+TEST(DispatchTest, OverrideCapsTheActiveIsa) {
+  const Isa best = ActiveIsa();
+  SetIsaOverride(Isa::kScalar);
+  EXPECT_EQ(ActiveIsa(), Isa::kScalar);
+  EXPECT_EQ(SelectF32BsrUkernel(1, 4).isa, Isa::kScalar);
+  SetIsaOverride(Isa::kAvx512);
+  EXPECT_EQ(ActiveIsa(), best);
+  ClearIsaOverride();
+  EXPECT_EQ(ActiveIsa(), best);
+  EXPECT_TRUE(IsaSupported(ActiveIsa()));
+}
+
+TEST(DispatchTest, ParseIsa) {
+  Isa isa;
+  EXPECT_TRUE(ParseIsa("avx2", &isa));
+  EXPECT_EQ(isa, Isa::kAvx2);
+  EXPECT_FALSE(ParseIsa("sse", &isa));
+}
+
+}  // namespace
+}  // namespace tf_sparse

@@ -1,0 +1,34 @@
+// CPU feature detection for run-time kernel dispatch.
+//
+// A feature counts as present only when the CPU reports it (cpuid) AND the
+// operating system saves the register state it needs (xgetbv): AVX needs the
+// YMM state enabled in XCR0, AVX-512 additionally the opmask and ZMM states.
+// Without the OS check a kernel could fault on a CPU that has the instructions
+// but runs under an OS (or hypervisor) that does not preserve the registers.
+#ifndef TF_SPARSE_CC_UTIL_CPU_FEATURES_H_
+#define TF_SPARSE_CC_UTIL_CPU_FEATURES_H_
+
+namespace tf_sparse {
+
+struct CpuFeatures {
+  bool avx2 = false;     // AVX2 and OS-enabled YMM state.
+  bool fma = false;      // FMA3.
+  bool avx512f = false;  // AVX-512 F with OS-enabled opmask/ZMM state.
+  bool avx512vl = false;
+  bool avx512dq = false;
+  bool avx512bw = false;
+
+  // Convenience: everything the AVX2 kernels are compiled for.
+  bool HasAvx2Fma() const { return avx2 && fma; }
+  // Everything the AVX-512 kernels are compiled for.
+  bool HasAvx512() const {
+    return avx512f && avx512vl && avx512dq && avx512bw && fma;
+  }
+};
+
+// Detects the features once and caches the answer (thread-safe).
+const CpuFeatures& GetCpuFeatures();
+
+}  // namespace tf_sparse
+
+#endif  // TF_SPARSE_CC_UTIL_CPU_FEATURES_H_

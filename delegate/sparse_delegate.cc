@@ -1,0 +1,257 @@
+#include "delegate/sparse_delegate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+#include "cc/kernels/dispatch.h"
+#include "delegate/fc_partition_kernel.h"
+
+namespace tf_sparse {
+namespace {
+
+using namespace tflite_abi;  // NOLINT: the ABI names are prefixed already.
+
+// Live delegates, so that handles coming from Python can be checked before
+// they are dereferenced.
+std::mutex g_live_mutex;
+std::set<const void*>& LiveDelegates() {
+  static std::set<const void*>* live = new std::set<const void*>();
+  return *live;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+std::string JsonNumber(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6g", v);
+  return buf;
+}
+
+std::string BlockName(int r, int c) {
+  return "bsr:" + std::to_string(r) + "x" + std::to_string(c);
+}
+
+}  // namespace
+
+SparseDelegate::SparseDelegate(const DelegateOptions& options)
+    : options_(options) {
+  std::memset(&padded_, 0, sizeof(padded_));
+  padded_.delegate.data_ = this;
+  padded_.delegate.Prepare = &SparseDelegate::PrepareThunk;
+  padded_.delegate.flags = kTfLiteDelegateFlagsAllowDynamicTensors;
+  std::lock_guard<std::mutex> lock(g_live_mutex);
+  LiveDelegates().insert(&padded_.delegate);
+}
+
+SparseDelegate::~SparseDelegate() {
+  std::lock_guard<std::mutex> lock(g_live_mutex);
+  LiveDelegates().erase(&padded_.delegate);
+}
+
+SparseDelegate* SparseDelegate::FromHandle(const void* handle) {
+  if (handle == nullptr) return nullptr;
+  std::lock_guard<std::mutex> lock(g_live_mutex);
+  if (LiveDelegates().count(handle) == 0) return nullptr;
+  return static_cast<SparseDelegate*>(
+      static_cast<const TfLiteDelegate*>(handle)->data_);
+}
+
+ThreadPool* SparseDelegate::AcquirePool() {
+  if (options_.num_threads <= 1) return nullptr;
+  bool expected = false;
+  if (!pool_busy_.compare_exchange_strong(expected, true,
+                                          std::memory_order_acquire)) {
+    return nullptr;
+  }
+  if (pool_ == nullptr) {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    if (pool_ == nullptr) pool_.reset(new ThreadPool(options_.num_threads));
+  }
+  return pool_.get();
+}
+
+void SparseDelegate::ReleasePool() {
+  pool_busy_.store(false, std::memory_order_release);
+}
+
+int64_t SparseDelegate::nodes_claimed() const {
+  std::lock_guard<std::mutex> lock(decisions_mutex_);
+  int64_t n = 0;
+  for (const GraphDecisions& g : graphs_) {
+    for (const FcDecision& d : g.decisions) n += d.claimed ? 1 : 0;
+  }
+  return n;
+}
+
+bool SparseDelegate::FindDecision(const TfLiteContext* context, int node_index,
+                                  FcDecision* decision) const {
+  std::lock_guard<std::mutex> lock(decisions_mutex_);
+  for (const GraphDecisions& g : graphs_) {
+    if (g.context != context) continue;
+    for (const FcDecision& d : g.decisions) {
+      if (d.node_index == node_index) {
+        *decision = d;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::string SparseDelegate::ReportJson() const {
+  std::lock_guard<std::mutex> lock(decisions_mutex_);
+  const Isa isa = ActiveIsa();
+  std::string out = "[";
+  bool first = true;
+  for (const GraphDecisions& g : graphs_) {
+    for (const FcDecision& d : g.decisions) {
+      if (!first) out += ", ";
+      first = false;
+      out += "{\"node\": " + std::to_string(d.node_index);
+      out += ", \"op\": \"FULLY_CONNECTED\"";
+      out += std::string(", \"claimed\": ") + (d.claimed ? "true" : "false");
+      out += ", \"reason\": " + JsonString(d.reason);
+      out += ", \"format\": ";
+      out += d.claimed ? JsonString(BlockName(d.block_height, d.block_width))
+                       : "null";
+      out += ", \"shape\": ";
+      out += d.has_shape ? "[" + std::to_string(d.info.out) + ", " +
+                               std::to_string(d.info.in) + "]"
+                         : "null";
+      out += ", \"sparsity\": ";
+      out += d.sparsity >= 0 ? JsonNumber(d.sparsity) : "null";
+      out += ", \"block_density\": ";
+      out += d.block_height > 0 ? JsonNumber(d.block_density) : "null";
+      out += ", \"cost_vs_dense\": ";
+      out += d.block_height > 0 ? JsonNumber(d.cost_ratio) : "null";
+      out += ", \"kernel\": ";
+      out += d.claimed ? JsonString(SelectF32BsrUkernel(
+                             d.block_height, d.block_width, isa)
+                                        .name)
+                       : "null";
+      out += "}";
+    }
+  }
+  return out + "]";
+}
+
+void SparseDelegate::Log(const FcDecision& d) const {
+  if (options_.verbose < 1) return;
+  std::string shape =
+      d.has_shape
+          ? "[" + std::to_string(d.info.out) + "x" + std::to_string(d.info.in) +
+                "]"
+          : "[?]";
+  if (d.claimed) {
+    std::fprintf(stderr,
+                 "tf_sparse: node %d FULLY_CONNECTED %s: claimed as %s (%s)\n",
+                 d.node_index, shape.c_str(),
+                 BlockName(d.block_height, d.block_width).c_str(),
+                 d.reason.c_str());
+  } else {
+    std::fprintf(stderr,
+                 "tf_sparse: node %d FULLY_CONNECTED %s: declined (%s)\n",
+                 d.node_index, shape.c_str(), d.reason.c_str());
+  }
+  if (options_.verbose >= 2) {
+    for (const BlockCandidate& c : d.candidates) {
+      std::fprintf(stderr,
+                   "tf_sparse:   candidate %s: block density %.3f, estimated "
+                   "cost %.3f of dense\n",
+                   BlockName(c.r, c.c).c_str(), c.density,
+                   c.cost / (static_cast<double>(d.info.out) * d.info.in));
+    }
+    if (d.claimed) {
+      std::fprintf(stderr, "tf_sparse:   kernel %s\n",
+                   SelectF32BsrUkernel(d.block_height, d.block_width).name);
+    }
+  }
+}
+
+TfLiteStatus SparseDelegate::PrepareThunk(TfLiteContext* context,
+                                          TfLiteDelegate* d) {
+  SparseDelegate* self = FromHandle(d);
+  if (self == nullptr) return kTfLiteError;
+  try {
+    return self->Prepare(context);
+  } catch (const std::exception& e) {
+    context->ReportError(context, "tf_sparse: delegate prepare failed: %s",
+                         e.what());
+    return kTfLiteError;
+  }
+}
+
+TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
+  int bad = -1;
+  if (!CheckTensorArray(context, &bad)) {
+    // The runtime's tensor layout is not the one this library was built
+    // for: reading further would be guesswork, so leave the graph alone.
+    context->ReportError(context,
+                         "tf_sparse: TFLite tensor layout check failed at "
+                         "tensor %d; the delegate claims no nodes",
+                         bad);
+    return kTfLiteOk;
+  }
+  TfLiteIntArray* plan = nullptr;
+  if (context->GetExecutionPlan(context, &plan) != kTfLiteOk ||
+      plan == nullptr) {
+    context->ReportError(context, "tf_sparse: cannot read the execution plan");
+    return kTfLiteError;
+  }
+  std::vector<FcDecision> decisions;
+  std::vector<int> claimed;
+  for (int i = 0; i < plan->size; ++i) {
+    const int node_index = plan->data[i];
+    TfLiteNode* node = nullptr;
+    TfLiteRegistration* reg = nullptr;
+    if (context->GetNodeAndRegistration(context, node_index, &node, &reg) !=
+            kTfLiteOk ||
+        node == nullptr || reg == nullptr) {
+      continue;
+    }
+    if (reg->builtin_code != kTfLiteBuiltinFullyConnected) continue;
+    FcDecision d = AnalyzeFcNode(context, node_index, node, options_);
+    Log(d);
+    if (d.claimed) claimed.push_back(node_index);
+    decisions.push_back(std::move(d));
+  }
+  {
+    std::lock_guard<std::mutex> lock(decisions_mutex_);
+    graphs_.erase(std::remove_if(graphs_.begin(), graphs_.end(),
+                                 [&](const GraphDecisions& g) {
+                                   return g.context == context;
+                                 }),
+                  graphs_.end());
+    graphs_.push_back(GraphDecisions{context, std::move(decisions)});
+  }
+  if (claimed.empty()) return kTfLiteOk;
+  TfLiteIntArray* nodes =
+      NewIntArray(claimed.data(), static_cast<int>(claimed.size()));
+  if (nodes == nullptr) return kTfLiteError;
+  const TfLiteStatus status = context->ReplaceNodeSubsetsWithDelegateKernels(
+      context, FcPartitionKernel::Registration(), nodes, &padded_.delegate);
+  std::free(nodes);
+  return status;
+}
+
+}  // namespace tf_sparse

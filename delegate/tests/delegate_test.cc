@@ -1,0 +1,420 @@
+// The delegate against a fake runtime (fake_graph.h), through its exported
+// C API, as TFLite and Python use it.
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cc/kernels/f32_dense_reference.h"
+#include "delegate/tests/fake_graph.h"
+#include "gtest/gtest.h"
+
+extern "C" {
+tf_sparse::tflite_abi::TfLiteDelegate* tflite_plugin_create_delegate(
+    char** keys, char** values, size_t n, void (*report_error)(const char*));
+void tflite_plugin_destroy_delegate(
+    tf_sparse::tflite_abi::TfLiteDelegate* delegate);
+int tf_sparse_delegate_stats(void* delegate, int64_t* nodes_claimed,
+                             int64_t* invocations);
+int tf_sparse_delegate_report(void* delegate, char* buf, size_t n);
+const char* tf_sparse_delegate_isa(void);
+}
+
+namespace tf_sparse {
+namespace testing {
+namespace {
+
+using Opts = std::vector<std::pair<std::string, std::string>>;
+
+std::string g_last_error;
+void RecordError(const char* msg) { g_last_error = msg; }
+
+// Owns a delegate made from string options.
+class Delegate {
+ public:
+  explicit Delegate(const Opts& opts,
+                    size_t count_high_bits = 0) {
+    for (auto& kv : opts) {
+      keys_.push_back(kv.first);
+      values_.push_back(kv.second);
+    }
+    std::vector<char*> k, v;
+    for (size_t i = 0; i < keys_.size(); ++i) {
+      k.push_back(&keys_[i][0]);
+      v.push_back(&values_[i][0]);
+    }
+    g_last_error.clear();
+    d_ = tflite_plugin_create_delegate(k.data(), v.data(),
+                                       keys_.size() | count_high_bits,
+                                       RecordError);
+  }
+  ~Delegate() {
+    if (d_ != nullptr) tflite_plugin_destroy_delegate(d_);
+  }
+  TfLiteDelegate* get() { return d_; }
+  int64_t claimed() {
+    int64_t c = -1, i = -1;
+    EXPECT_EQ(tf_sparse_delegate_stats(d_, &c, &i), 0);
+    return c;
+  }
+  int64_t invocations() {
+    int64_t c = -1, i = -1;
+    EXPECT_EQ(tf_sparse_delegate_stats(d_, &c, &i), 0);
+    return i;
+  }
+  std::string report() {
+    const int n = tf_sparse_delegate_report(d_, nullptr, 0);
+    EXPECT_GE(n, 2);
+    std::string s(n + 1, '\0');
+    EXPECT_EQ(tf_sparse_delegate_report(d_, &s[0], s.size()), n);
+    s.resize(n);
+    return s;
+  }
+
+ private:
+  std::vector<std::string> keys_, values_;
+  TfLiteDelegate* d_ = nullptr;
+};
+
+std::mt19937 g_rng(5);
+
+// [out, in] weights with `sparsity` of the 1 x 4 blocks zeroed.
+std::vector<float> Weights(int out, int in, double sparsity, int r = 1,
+                           int c = 4) {
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> coin(0.0, 1.0);
+  std::vector<float> w(static_cast<size_t>(out) * in);
+  for (float& v : w) v = value(g_rng);
+  for (int bi = 0; bi * r < out; ++bi) {
+    for (int bj = 0; bj * c < in; ++bj) {
+      if (coin(g_rng) >= sparsity) continue;
+      for (int i = bi * r; i < out && i < (bi + 1) * r; ++i) {
+        for (int j = bj * c; j < in && j < (bj + 1) * c; ++j) {
+          w[static_cast<size_t>(i) * in + j] = 0.0f;
+        }
+      }
+    }
+  }
+  return w;
+}
+
+std::vector<float> Random(size_t n) {
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = value(g_rng);
+  return v;
+}
+
+void ExpectNear(const float* actual, const std::vector<float>& expected) {
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_NEAR(actual[i], expected[i], 1e-4 + 1e-5 * std::fabs(expected[i]))
+        << "at " << i;
+  }
+}
+
+// ---- Options. ----
+
+TEST(OptionsTest, UnknownKeyIsRejectedWithItsName) {
+  Delegate d(Opts{{"threads", "2"}});
+  EXPECT_EQ(d.get(), nullptr);
+  EXPECT_NE(g_last_error.find("'threads'"), std::string::npos) << g_last_error;
+  EXPECT_NE(g_last_error.find("num_threads"), std::string::npos);
+}
+
+TEST(OptionsTest, BadValuesNameTheOptionAndAllowedValues) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"num_threads", "0"},     {"num_threads", "two"},
+      {"num_threads", "1.5"},   {"min_sparsity", "1"},
+      {"min_sparsity", "-0.1"}, {"min_sparsity", "x"},
+      {"format", "csr"},        {"format", "bsr:0x4"},
+      {"format", "bsr:4"},      {"format", "bsr:1x4x"},
+      {"verbose", "3"},         {"verbose", ""}};
+  for (const auto& kv : bad) {
+    Delegate d(Opts{kv});
+    EXPECT_EQ(d.get(), nullptr) << kv.first << "=" << kv.second;
+    EXPECT_NE(g_last_error.find(kv.first), std::string::npos) << g_last_error;
+    EXPECT_NE(g_last_error.find("allowed"), std::string::npos) << g_last_error;
+  }
+}
+
+TEST(OptionsTest, GoodValuesAreAccepted) {
+  Delegate d(Opts{{"num_threads", "2"},
+              {"min_sparsity", "0.25"},
+              {"format", "bsr:8x1"},
+              {"verbose", "0"}});
+  EXPECT_NE(d.get(), nullptr) << g_last_error;
+  Delegate a(Opts{{"format", "auto"}});
+  EXPECT_NE(a.get(), nullptr);
+  Delegate none(Opts{});
+  EXPECT_NE(none.get(), nullptr);
+}
+
+TEST(OptionsTest, OnlyTheLow32BitsOfTheCountAreUsed) {
+  Delegate d(Opts{{"num_threads", "1"}}, size_t{0xdead} << 32);
+  EXPECT_NE(d.get(), nullptr) << g_last_error;
+}
+
+TEST(CApiTest, UnknownHandlesAreRefused) {
+  int dummy = 0;
+  int64_t c = 0, i = 0;
+  EXPECT_EQ(tf_sparse_delegate_stats(&dummy, &c, &i), -1);
+  EXPECT_EQ(tf_sparse_delegate_stats(nullptr, &c, &i), -1);
+  char buf[4];
+  EXPECT_EQ(tf_sparse_delegate_report(&dummy, buf, sizeof(buf)), -1);
+  const std::string isa = tf_sparse_delegate_isa();
+  EXPECT_TRUE(isa == "scalar" || isa == "avx2" || isa == "avx512") << isa;
+}
+
+TEST(CApiTest, DelegateStructIsWellFormed) {
+  Delegate d(Opts{});
+  ASSERT_NE(d.get(), nullptr);
+  EXPECT_EQ(d.get()->flags, kTfLiteDelegateFlagsAllowDynamicTensors);
+  EXPECT_NE(d.get()->Prepare, nullptr);
+  EXPECT_EQ(d.get()->opaque_delegate_builder, nullptr);
+  EXPECT_EQ(d.get()->CopyFromBufferHandle, nullptr);
+}
+
+// ---- Claiming and running. ----
+
+struct Fc {
+  int out, in;
+  std::vector<float> w, b;
+};
+
+TEST(DelegateTest, ClaimsASparseChainAndMatchesDense) {
+  FakeGraph g;
+  const int in = 64, hidden = 48, out = 21;
+  Fc l1{hidden, in, Weights(hidden, in, 0.8), Random(hidden)};
+  Fc l2{out, hidden, Weights(out, hidden, 0.8), Random(out)};
+  const int x = g.AddTensor({1, in}, false);
+  const int w1 = g.AddTensor({hidden, in}, true, l1.w);
+  const int b1 = g.AddTensor({hidden}, true, l1.b);
+  const int h = g.AddTensor({1, hidden}, false);
+  const int w2 = g.AddTensor({out, hidden}, true, l2.w);
+  const int y = g.AddTensor({1, out}, false);
+  g.AddFullyConnected(x, w1, b1, h, kTfLiteActRelu);
+  g.AddFullyConnected(h, w2, -1, y, kTfLiteActRelu6);
+  g.SetGraphOutputs({y});
+
+  Delegate d(Opts{{"verbose", "1"}});
+  ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
+  EXPECT_EQ(g.replaced_nodes(), (std::vector<int>{0, 1}));
+  EXPECT_EQ(d.claimed(), 2);
+  EXPECT_EQ(g.tensor(h).allocation_type, kTfLiteMemNone);  // Internal.
+
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int batch : {1, 5, 2}) {
+    g.ResizeInput(x, {batch, in});
+    ASSERT_EQ(g.AllocateTensors(), kTfLiteOk) << g.errors().back();
+    EXPECT_EQ(g.dims(y), (std::vector<int>{batch, out}));
+    const std::vector<float> xv = Random(static_cast<size_t>(batch) * in);
+    std::memcpy(g.data(x), xv.data(), xv.size() * sizeof(float));
+    ASSERT_EQ(g.Invoke(), kTfLiteOk);
+    std::vector<float> hv(static_cast<size_t>(batch) * hidden);
+    std::vector<float> yv(static_cast<size_t>(batch) * out);
+    F32DenseFullyConnectedReference(batch, hidden, in, l1.w.data(),
+                                    l1.b.data(), xv.data(), hv.data(), 0.0f,
+                                    inf);
+    F32DenseFullyConnectedReference(batch, out, hidden, l2.w.data(), nullptr,
+                                    hv.data(), yv.data(), 0.0f, 6.0f);
+    ExpectNear(g.data(y), yv);
+  }
+  EXPECT_EQ(d.invocations(), 6);  // 2 nodes x 3 invokes.
+
+  const std::string report = d.report();
+  EXPECT_NE(report.find("\"node\": 0"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"claimed\": true"), std::string::npos);
+  EXPECT_NE(report.find("\"format\": \"bsr:"), std::string::npos);
+  EXPECT_NE(report.find("\"shape\": [48, 64]"), std::string::npos);
+  EXPECT_EQ(report.front(), '[');
+  EXPECT_EQ(report.back(), ']');
+}
+
+TEST(DelegateTest, ReportTruncatesAndReturnsTheFullLength) {
+  FakeGraph g;
+  const int x = g.AddTensor({1, 8}, false);
+  const int w = g.AddTensor({8, 8}, true, Weights(8, 8, 0.9));
+  const int y = g.AddTensor({1, 8}, false);
+  g.AddFullyConnected(x, w, -1, y);
+  Delegate d(Opts{});
+  ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
+  const std::string full = d.report();
+  char buf[10];
+  std::memset(buf, 'x', sizeof(buf));
+  EXPECT_EQ(tf_sparse_delegate_report(d.get(), buf, sizeof(buf)),
+            static_cast<int>(full.size()));
+  EXPECT_EQ(std::string(buf), full.substr(0, 9));
+}
+
+TEST(DelegateTest, DeclinesDenseAndUnsupportedNodes) {
+  FakeGraph g;
+  const int in = 32, out = 16;
+  const int x = g.AddTensor({1, in}, false);
+  auto fc = [&](const std::vector<float>& w, int activation, int bias = -1) {
+    const int wt = g.AddTensor({out, in}, true, w);
+    const int yt = g.AddTensor({1, out}, false);
+    return g.AddFullyConnected(x, wt, bias, yt, activation);
+  };
+  const std::vector<float> sparse = Weights(out, in, 0.9);
+  const int dense_node = fc(Weights(out, in, 0.0), kTfLiteActNone);
+  const int tanh_node = fc(sparse, kTfLiteActTanh);
+  const int ok_node = fc(sparse, kTfLiteActReluN1To1);
+  // Non-constant weights.
+  const int wv = g.AddTensor({out, in}, false);
+  const int y4 = g.AddTensor({1, out}, false);
+  const int variable_node = g.AddFullyConnected(x, wv, -1, y4);
+  // TFLite's sparse encoding.
+  const int ws = g.AddTensor({out, in}, true, sparse);
+  TfLiteSparsity sparsity;
+  std::memset(&sparsity, 0, sizeof(sparsity));
+  g.tensor(ws).sparsity = &sparsity;
+  const int y5 = g.AddTensor({1, out}, false);
+  const int encoded_node = g.AddFullyConnected(x, ws, -1, y5);
+  // Non-float bias.
+  const int bi = g.AddTensor({out}, true, std::vector<float>(out, 1.0f),
+                             kTfLiteInt32);
+  const int int_bias_node = fc(sparse, kTfLiteActNone, bi);
+  // Some other op.
+  const int y7 = g.AddTensor({1, in}, false);
+  g.AddOtherNode(kTfLiteBuiltinConv2d, {x}, {y7});
+
+  Delegate d(Opts{});
+  ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
+  EXPECT_EQ(g.replaced_nodes(), (std::vector<int>{ok_node}));
+  const std::string report = d.report();
+  auto reason_of = [&](int node) {
+    const std::string key = "{\"node\": " + std::to_string(node) + ",";
+    const size_t at = report.find(key);
+    EXPECT_NE(at, std::string::npos) << key;
+    const size_t r = report.find("\"reason\": ", at);
+    return report.substr(r, report.find("\", ", r) - r);
+  };
+  EXPECT_NE(reason_of(dense_node).find("min_sparsity"), std::string::npos);
+  EXPECT_NE(reason_of(tanh_node).find("activation"), std::string::npos);
+  EXPECT_NE(reason_of(variable_node).find("not constant"), std::string::npos);
+  EXPECT_NE(reason_of(encoded_node).find("sparse encoding"),
+            std::string::npos);
+  EXPECT_NE(reason_of(int_bias_node).find("bias"), std::string::npos);
+  EXPECT_EQ(report.find("{\"node\": 6,"), std::string::npos);  // CONV_2D.
+  EXPECT_EQ(d.claimed(), 1);
+}
+
+TEST(DelegateTest, MinSparsityAndCostDecide) {
+  FakeGraph g;
+  const int x = g.AddTensor({1, 64}, false);
+  const int w = g.AddTensor({32, 64}, true, Weights(32, 64, 0.6));
+  const int y = g.AddTensor({1, 32}, false);
+  g.AddFullyConnected(x, w, -1, y);
+  {
+    Delegate strict(Opts{{"min_sparsity", "0.7"}});
+    ASSERT_EQ(g.ApplyDelegate(strict.get()), kTfLiteOk);
+    EXPECT_EQ(strict.claimed(), 0);
+  }
+  // Unstructured zeros: sparse enough, but blocks are mostly kept.
+  FakeGraph u;
+  std::vector<float> wu = Random(32 * 64);
+  std::bernoulli_distribution zero(0.5);
+  for (float& v : wu) {
+    if (zero(g_rng)) v = 0.0f;
+  }
+  const int ux = u.AddTensor({1, 64}, false);
+  const int uw = u.AddTensor({32, 64}, true, wu);
+  const int uy = u.AddTensor({1, 32}, false);
+  u.AddFullyConnected(ux, uw, -1, uy);
+  Delegate automatic(Opts{{"min_sparsity", "0.3"}});
+  ASSERT_EQ(u.ApplyDelegate(automatic.get()), kTfLiteOk);
+  EXPECT_EQ(automatic.claimed(), 0) << automatic.report();
+  EXPECT_NE(automatic.report().find("cost"), std::string::npos);
+}
+
+TEST(DelegateTest, ForcedFormatIsUsed) {
+  FakeGraph g;
+  const int in = 24, out = 30;
+  const std::vector<float> w = Weights(out, in, 0.7, 4, 1);
+  const std::vector<float> b = Random(out);
+  const int x = g.AddTensor({1, in}, false);
+  const int wt = g.AddTensor({out, in}, true, w);
+  const int bt = g.AddTensor({out}, true, b);
+  const int y = g.AddTensor({1, out}, false);
+  g.AddFullyConnected(x, wt, bt, y);
+  Delegate d(Opts{{"format", "bsr:4x1"}, {"num_threads", "2"}});
+  ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
+  EXPECT_NE(d.report().find("\"format\": \"bsr:4x1\""), std::string::npos)
+      << d.report();
+  ASSERT_EQ(g.AllocateTensors(), kTfLiteOk);
+  const std::vector<float> xv = Random(in);
+  std::memcpy(g.data(x), xv.data(), xv.size() * sizeof(float));
+  ASSERT_EQ(g.Invoke(), kTfLiteOk);
+  std::vector<float> expected(out);
+  const float inf = std::numeric_limits<float>::infinity();
+  F32DenseFullyConnectedReference(1, out, in, w.data(), b.data(), xv.data(),
+                                  expected.data(), -inf, inf);
+  ExpectNear(g.data(y), expected);
+}
+
+TEST(DelegateTest, KeepNumDimsShapesTheOutput) {
+  for (bool keep : {true, false}) {
+    FakeGraph g;
+    const int in = 16, out = 12;
+    const std::vector<float> w = Weights(out, in, 0.8);
+    const int x = g.AddTensor({2, 3, in}, false);
+    const int wt = g.AddTensor({out, in}, true, w);
+    const int y = g.AddTensor({1, out}, false);
+    g.AddFullyConnected(x, wt, -1, y, kTfLiteActNone, keep);
+    Delegate d(Opts{{"format", "bsr:1x4"}, {"min_sparsity", "0"}});
+    ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
+    ASSERT_EQ(d.claimed(), 1) << d.report();
+    ASSERT_EQ(g.AllocateTensors(), kTfLiteOk);
+    EXPECT_EQ(g.dims(y), keep ? (std::vector<int>{2, 3, out})
+                              : (std::vector<int>{6, out}));
+    const std::vector<float> xv = Random(6 * in);
+    std::memcpy(g.data(x), xv.data(), xv.size() * sizeof(float));
+    ASSERT_EQ(g.Invoke(), kTfLiteOk);
+    std::vector<float> expected(6 * out);
+    const float inf = std::numeric_limits<float>::infinity();
+    F32DenseFullyConnectedReference(6, out, in, w.data(), nullptr, xv.data(),
+                                    expected.data(), -inf, inf);
+    ExpectNear(g.data(y), expected);
+    // An input whose last dimension no longer matches is an error.
+    if (keep) {
+      g.ResizeInput(x, {2, 2 * in});
+      EXPECT_NE(g.AllocateTensors(), kTfLiteOk);
+    }
+  }
+}
+
+TEST(DelegateTest, NonTrivialPartitionOutputsAreComputed) {
+  // FC0 feeds FC1 and is also a graph output: both are partition outputs.
+  FakeGraph g;
+  const int n = 20;
+  const std::vector<float> w0 = Weights(n, n, 0.8), w1 = Weights(n, n, 0.8);
+  const int x = g.AddTensor({1, n}, false);
+  const int wt0 = g.AddTensor({n, n}, true, w0);
+  const int h = g.AddTensor({1, n}, false);
+  const int wt1 = g.AddTensor({n, n}, true, w1);
+  const int y = g.AddTensor({1, n}, false);
+  g.AddFullyConnected(x, wt0, -1, h);
+  g.AddFullyConnected(h, wt1, -1, y);
+  g.SetGraphOutputs({h, y});
+  Delegate d(Opts{});
+  ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
+  EXPECT_EQ(g.tensor(h).allocation_type, kTfLiteArenaRw);
+  ASSERT_EQ(g.AllocateTensors(), kTfLiteOk);
+  const std::vector<float> xv = Random(n);
+  std::memcpy(g.data(x), xv.data(), xv.size() * sizeof(float));
+  ASSERT_EQ(g.Invoke(), kTfLiteOk);
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> hv(n), yv(n);
+  F32DenseFullyConnectedReference(1, n, n, w0.data(), nullptr, xv.data(),
+                                  hv.data(), -inf, inf);
+  F32DenseFullyConnectedReference(1, n, n, w1.data(), nullptr, hv.data(),
+                                  yv.data(), -inf, inf);
+  ExpectNear(g.data(h), hv);
+  ExpectNear(g.data(y), yv);
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace tf_sparse
