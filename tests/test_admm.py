@@ -162,3 +162,21 @@ def test_invalid_callback_arguments():
         tfs.ReweightedGroupLasso(lam=-1)
     with pytest.raises(ValueError, match="targets"):
         tfs.progressive_admm(None, None, targets=[0.5, 0.4], admm_epochs=1, retrain_epochs=1)
+
+
+def test_pruning_summaries_write_scalars(tmp_path):
+    import glob
+
+    sparse = _compiled(tfs.Block(0.5, block=(1, 4)))
+    x, y = _data()
+    sparse.fit(x, y, batch_size=32, epochs=2, verbose=0,
+               callbacks=[tfs.UpdateMasks(), tfs.ADMM(rho=1e-2), tfs.PruningSummaries(str(tmp_path))])
+    files = glob.glob(str(tmp_path / "metrics" / "events.out.tfevents.*"))
+    assert files
+    tags = set()
+    for event in tf.compat.v1.train.summary_iterator(files[0]):
+        for value in event.summary.value:
+            tags.add(value.tag)
+    assert {"h1/sparsity", "h1/admm_residual", "logits/admm_rho"} <= tags
+    with pytest.raises(ValueError, match="log_dir"):
+        tfs.PruningSummaries("")

@@ -32,13 +32,28 @@ from tf_sparse.runtime import (
     load_delegate,
     make_interpreter,
 )
-from tf_sparse.structures import Block, Structure, kernel_sparsity
+from tf_sparse import formats
+from tf_sparse.structures import (
+    NM,
+    Block,
+    BlockPunched,
+    Channel,
+    Column,
+    Crossbar,
+    Filter,
+    GatherScatter,
+    KernelPattern,
+    Structure,
+    Unstructured,
+    kernel_sparsity,
+)
 from tf_sparse.training import (
     ADMM,
     ConstantSparsity,
     DynamicRegularization,
     PolynomialDecay,
     PruningSchedule,
+    PruningSummaries,
     ReweightedGroupLasso,
     UpdateMasks,
     progressive_admm,
@@ -48,10 +63,21 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ADMM",
+    "PruningSummaries",
     "DynamicRegularization",
     "ReweightedGroupLasso",
     "progressive_admm",
     "Block",
+    "BlockPunched",
+    "Channel",
+    "Column",
+    "Crossbar",
+    "Filter",
+    "GatherScatter",
+    "KernelPattern",
+    "NM",
+    "Unstructured",
+    "formats",
     "ConstantSparsity",
     "PolynomialDecay",
     "PruningSchedule",

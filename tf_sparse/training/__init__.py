@@ -3,6 +3,7 @@
 from tf_sparse.training.admm import ADMM, progressive_admm
 from tf_sparse.training.callbacks import UpdateMasks
 from tf_sparse.training.regularization import DynamicRegularization, ReweightedGroupLasso
+from tf_sparse.training.summaries import PruningSummaries
 from tf_sparse.training.schedules import ConstantSparsity, PolynomialDecay, PruningSchedule
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "ConstantSparsity",
     "DynamicRegularization",
     "PolynomialDecay",
+    "PruningSummaries",
     "PruningSchedule",
     "ReweightedGroupLasso",
     "UpdateMasks",
