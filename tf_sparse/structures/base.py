@@ -77,8 +77,10 @@ def kernel_sparsity(kernel) -> float:
 class Structure:
     """Base class of every sparsity structure.
 
-    Subclasses implement ``_project_gemm(w2, sparsity) -> w2`` (the projection on the GEMM view)
-    and ``_is_valid_gemm(w2) -> bool``, and list their constructor arguments in ``get_config``.
+    Subclasses implement ``_keep_gemm(w2, sparsity) -> bool mask`` on the GEMM view (optionally
+    ``_project_gemm``) and ``_is_valid_gemm(w2, sparsity) -> bool``, or the kernel-level hooks
+    ``_keep_kernel`` / ``_project_kernel`` / ``_is_valid_kernel`` when they need the kernel's own
+    shape, and list their constructor arguments in ``get_config``.
 
     Args:
       sparsity: target fraction of zero weights, in [0, 1).
@@ -98,22 +100,29 @@ class Structure:
         ``sparsity=None`` means the structure's own target.
         """
         kernel = self._check_kernel(kernel)
-        s = self.sparsity if sparsity is None else check_sparsity(sparsity, owner=type(self).__name__)
-        w2 = self._project_gemm(to_gemm(kernel), s)
-        return from_gemm(w2, kernel.shape).astype(kernel.dtype, copy=False)
+        s = self._resolve_sparsity(sparsity)
+        return self._project_kernel(kernel, s).astype(kernel.dtype, copy=False)
 
     def mask(self, kernel, sparsity=None) -> np.ndarray:
         """0/1 mask (kernel's shape and dtype) of the entries that the projection keeps."""
         kernel = self._check_kernel(kernel)
-        s = self.sparsity if sparsity is None else check_sparsity(sparsity, owner=type(self).__name__)
-        keep = self._keep_gemm(to_gemm(kernel), s)
-        return from_gemm(keep, kernel.shape).astype(kernel.dtype, copy=False)
+        s = self._resolve_sparsity(sparsity)
+        return self._keep_kernel(kernel, s).astype(kernel.dtype, copy=False)
 
     def is_valid(self, kernel, sparsity=None) -> bool:
         """True when ``kernel`` satisfies the structure (at most the allowed nonzero groups)."""
         kernel = self._check_kernel(kernel)
-        s = self.sparsity if sparsity is None else check_sparsity(sparsity, owner=type(self).__name__)
-        return bool(self._is_valid_gemm(to_gemm(kernel), s))
+        s = self._resolve_sparsity(sparsity)
+        return bool(self._is_valid_kernel(kernel, s))
+
+    def achieved_sparsity(self, kernel, sparsity=None) -> float:
+        """Fraction of the kernel's entries that the mask at ``sparsity`` prunes.
+
+        Equals the requested sparsity where the structure allows it exactly; otherwise it is the
+        value the structure reaches (group counts rounded, packs or patterns fixing the density).
+        """
+        m = self.mask(kernel, sparsity)
+        return 1.0 - float(np.count_nonzero(m)) / max(1, m.size)
 
     def get_config(self) -> dict:
         return {"sparsity": self.sparsity}
@@ -133,6 +142,25 @@ class Structure:
         return hash((type(self).__name__, repr(sorted(self.get_config().items()))))
 
     # --- for subclasses ---------------------------------------------------------------------
+    def _resolve_sparsity(self, sparsity) -> float:
+        if sparsity is None:
+            return self.sparsity
+        return check_sparsity(sparsity, owner=type(self).__name__)
+
+    # Kernel-level hooks (Keras layout). By default they go through the GEMM view; structures
+    # that need the kernel's own shape (input channels, 3x3 positions) override them.
+    def _project_kernel(self, kernel: np.ndarray, sparsity: float) -> np.ndarray:
+        if type(self)._project_gemm is not Structure._project_gemm:
+            return from_gemm(self._project_gemm(to_gemm(kernel), sparsity), kernel.shape)
+        return kernel * self._keep_kernel(kernel, sparsity)
+
+    def _keep_kernel(self, kernel: np.ndarray, sparsity: float) -> np.ndarray:
+        return from_gemm(self._keep_gemm(to_gemm(kernel), sparsity), kernel.shape)
+
+    def _is_valid_kernel(self, kernel: np.ndarray, sparsity: float) -> bool:
+        return self._is_valid_gemm(to_gemm(kernel), sparsity)
+
+    # GEMM-view hooks.
     def _project_gemm(self, w2: np.ndarray, sparsity: float) -> np.ndarray:
         return w2 * self._keep_gemm(w2, sparsity)
 
