@@ -86,7 +86,9 @@ def run_method(dense, config, method, x_tr, y_tr, x_te, y_te, epochs, seed):
     phase1 = max(1, (epochs * 2) // 3)
     fit = dict(batch_size=BATCH, verbose=0)
     if method == "gradual":
-        schedule = tfs.PolynomialDecay(0.0, 0.99, begin_step=0, end_step=phase1 * steps, frequency=max(1, steps // 4))
+        freq = max(1, steps // 4)
+        # end_step on a pruning turn, so the final sparsity is really applied
+        schedule = tfs.PolynomialDecay(0.0, 0.99, begin_step=0, end_step=(phase1 * steps // freq) * freq, frequency=freq)
         sparse = _sparsify_with_targets(dense, config, schedule)
         compile_(sparse, 5e-4)
         sparse.fit(x_tr, y_tr, epochs=epochs, callbacks=[tfs.UpdateMasks()], **fit)
