@@ -17,12 +17,12 @@ BAZEL_FLAGS ?=
 DELEGATE_SO := bazel-bin/delegate/libtf_sparse_delegate.so
 PYTEST_ARGS ?=
 
-.PHONY: demo test deps apt venv delegate test-cc test-py bench clean
+.PHONY: demo test deps apt venv delegate test-cc test-arm test-py bench clean
 
 demo: deps delegate
 	$(PY) examples/demo.py
 
-test: deps delegate test-cc test-py
+test: deps delegate test-cc test-arm test-py
 
 deps: apt venv
 
@@ -53,6 +53,11 @@ delegate:
 
 test-cc:
 	$(BAZEL) test $(BAZEL_FLAGS) //...
+
+# The kernel tests cross-compiled for aarch64 and run under qemu-aarch64 (NEON
+# kernels vs the scalar reference); skips with a message without the tools.
+test-arm:
+	cc/tests/arm/run.sh
 
 test-py:
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)

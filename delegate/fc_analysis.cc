@@ -3,8 +3,14 @@
 #include <cstdio>
 #include <limits>
 
+#include <algorithm>
+
 #include "cc/formats/bsr.h"
+#include "cc/formats/csr.h"
+#include "cc/formats/gs.h"
+#include "cc/formats/nm.h"
 #include "cc/kernels/dispatch.h"
+#include "delegate/tflite_sparsity.h"
 
 namespace tf_sparse {
 namespace {
@@ -27,6 +33,21 @@ constexpr double kGenericBlockBase = 12.0;
 constexpr double kGenericBlockPerEntry = 3.0;
 // Finishing one output row: reduction, bias, clamp, store.
 constexpr double kRowOverhead = 2.0;
+// The other formats, per stored entry (CSR panel slot, N:M kept value, GS
+// lane) and per output row or group, measured with
+// cc/bench/f32_csr_nm_gs_bench against a dense matrix-vector product that
+// stays in cache (AMD Zen 5 core, AVX-512): a CSR panel slot (byte index,
+// register permute) costs about one dense weight, an N:M value two, a
+// gathered GS lane about ten (vgatherdps moves about one element a cycle).
+// Large layers are bound by the bytes instead (the memory term).
+constexpr double kCsrPerSlot = 1.1;
+constexpr double kCsrPerRow = 1.0;
+constexpr double kNmPerValueRowGroups = 1.0;  // 16 rows a step, m <= 32.
+constexpr double kNmPerValue = 2.0;           // One row a step, permutes.
+constexpr double kNmPerValueGather = 12.0;  // Chunks wider than 64 inputs.
+constexpr double kNmPerRow = 1.0;
+constexpr double kGsPerLane = 11.0;
+constexpr double kGsPerGroup = 8.0;
 // Claim only when the sparse estimate is below this fraction of dense.
 constexpr double kDenseMargin = 0.8;
 
@@ -40,6 +61,15 @@ std::string Fmt(const char* format, double a, double b) {
   std::snprintf(buf, sizeof(buf), format, a, b);
   return buf;
 }
+
+// ---- Weights in TFLite's own sparse encoding (delegate/tflite_sparsity.h).
+//
+// The stored block shape is used as it is (packed without a dense copy);
+// a forced format repacks through a dense copy. Without us TFLite would run
+// its own sparse kernel on these weights, so a shape we have a specialised
+// kernel for is claimed whatever the cost estimate says of dense.
+void AnalyzeTfLiteSparseFc(const TfLiteContext* context,
+                           const DelegateOptions& options, FcDecision* d);
 
 }  // namespace
 
@@ -73,9 +103,7 @@ std::string ReadFcNode(const TfLiteContext* context, const TfLiteNode* node,
     return "input/output are not float32";
   }
   if (weights.type != kTfLiteFloat32) return "weights are not float32";
-  if (weights.sparsity != nullptr) {
-    return "weights use TFLite's sparse encoding (not handled yet)";
-  }
+  info->tflite_sparse = weights.sparsity != nullptr;
   if (weights.allocation_type != kTfLiteMmapRo || weights.data == nullptr) {
     return "weights are not constant";
   }
@@ -85,7 +113,10 @@ std::string ReadFcNode(const TfLiteContext* context, const TfLiteNode* node,
   info->out = weights.dims->data[0];
   info->in = weights.dims->data[1];
   if (info->out < 1 || info->in < 1) return "weights have an empty dimension";
-  if (weights.bytes != static_cast<size_t>(info->out) * info->in * 4) {
+  if (info->tflite_sparse) {
+    const std::string problem = ReadTfLiteSparsity(weights, nullptr);
+    if (!problem.empty()) return "TFLite sparse encoding: " + problem;
+  } else if (weights.bytes != static_cast<size_t>(info->out) * info->in * 4) {
     return "weights byte size does not match their shape";
   }
   if (info->bias != kTfLiteOptionalTensor) {
@@ -171,6 +202,40 @@ double EstimateBsrCost(int out, int in, int r, int c, long long kept_blocks,
   return compute > memory ? compute : memory;
 }
 
+double EstimateCsrCost(int out, int in, long long slices) {
+  const double slots = static_cast<double>(slices) * kCsrPanelRows;
+  const double compute = slots * kCsrPerSlot + out * kCsrPerRow;
+  const double cells = static_cast<double>((out + kCsrPanelRows - 1) /
+                                           kCsrPanelRows) *
+                       ((in + kCsrPanelCols - 1) / kCsrPanelCols);
+  const double bytes = 4.0 * (cells + 1) + slots * 5.0;
+  return std::max(compute, bytes / 4.0);
+}
+
+double EstimateNmCost(int out, int in, int n, int m) {
+  const double kept =
+      static_cast<double>(NmPackedBytes(out, in, n, m)) /
+      (4.0 + NmIndexBits(m) / 8.0);
+  const double per_value = NmRowGroupsSupported(m) ? kNmPerValueRowGroups
+                           : 16 / n * m <= 64   ? kNmPerValue
+                                                : kNmPerValueGather;
+  const double compute = kept * per_value + out * kNmPerRow;
+  return std::max(compute, NmPackedBytes(out, in, n, m) / 4.0);
+}
+
+double EstimateGsCost(int out, int in, int banks, int elements_per_row,
+                      long long packs) {
+  // Lanes of a partial 16-lane step cost as much as full ones.
+  const double lanes = static_cast<double>(packs) * ((banks + 15) / 16 * 16);
+  const double groups =
+      static_cast<double>(out) / (banks / elements_per_row);
+  const double compute = lanes * kGsPerLane + groups * kGsPerGroup;
+  const double bytes =
+      4.0 * (groups + 1) +
+      static_cast<double>(packs) * banks * (4.0 + (in <= 65536 ? 2 : 4));
+  return std::max(compute, bytes / 4.0);
+}
+
 FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
                          const TfLiteNode* node,
                          const DelegateOptions& options) {
@@ -179,6 +244,10 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
   d.reason = ReadFcNode(context, node, &d.info);
   if (d.info.out > 0 && d.info.in > 0) d.has_shape = true;
   if (!d.reason.empty()) return d;
+  if (d.info.tflite_sparse) {
+    AnalyzeTfLiteSparseFc(context, options, &d);
+    return d;
+  }
 
   const FcNodeInfo& info = d.info;
   const float* w =
@@ -186,8 +255,37 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
   const double total = static_cast<double>(info.out) * info.in;
   const Isa isa = ActiveIsa();
   const double dense_cost = total;
+  long long nonzeros = 0;
+  for (long long i = 0; i < static_cast<long long>(total); ++i) {
+    nonzeros += w[i] != 0.0f;
+  }
+  d.sparsity = 1.0 - nonzeros / total;
+  if (d.sparsity < options.min_sparsity) {
+    d.reason = Fmt("sparsity %.3f is below min_sparsity %.3f", d.sparsity,
+                   options.min_sparsity);
+    return d;
+  }
 
-  auto evaluate = [&](int r, int c) {
+  // Each candidate: a name, a cost, and how to set up the decision.
+  struct Choice {
+    FormatCandidate report;
+    FcFormat format;
+    int a = 0, b = 0;  // r x c, n:m or banks:e.
+  };
+  std::vector<Choice> choices;
+  std::string problem;  // Why a forced format does not fit.
+  auto add = [&](FcFormat f, const std::string& name, double cost, int a,
+                 int b) {
+    Choice ch;
+    ch.report.name = name;
+    ch.report.cost_ratio = cost / dense_cost;
+    ch.format = f;
+    ch.a = a;
+    ch.b = b;
+    choices.push_back(ch);
+  };
+
+  auto evaluate_bsr = [&](int r, int c) {
     BlockCandidate cand;
     cand.r = r;
     cand.c = c;
@@ -195,57 +293,242 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
     cand.density = bd.density();
     cand.cost = EstimateBsrCost(info.out, info.in, r, c, bd.nonzero_blocks,
                                 HasSpecializedF32BsrUkernel(r, c, isa));
-    if (d.sparsity < 0) d.sparsity = 1.0 - bd.nonzeros / total;
     d.candidates.push_back(cand);
+    add(FcFormat::kBsr,
+        "bsr:" + std::to_string(r) + "x" + std::to_string(c), cand.cost, r,
+        c);
+  };
+  // The tightest n for group size m, or 0 when none fits.
+  auto nm_for = [&](int m) {
+    const int most = MaxNonzerosPerGroup(w, info.out, info.in, m);
+    for (int n : {1, 2, 4, 8, 16}) {
+      if (n >= most && n < m) return n;
+    }
+    return 0;
+  };
+  auto evaluate_nm = [&](int n, int m) {
+    add(FcFormat::kNm, "nm:" + std::to_string(n) + ":" + std::to_string(m),
+        EstimateNmCost(info.out, info.in, n, m), n, m);
+  };
+  auto evaluate_gs = [&](int banks, int e) {
+    const GsStats st = MeasureGs(w, info.out, info.in, banks, e);
+    add(FcFormat::kGs,
+        "gs:" + std::to_string(banks) + ":" + std::to_string(e),
+        EstimateGsCost(info.out, info.in, banks, e, st.packs), banks, e);
   };
 
-  if (options.auto_format()) {
-    for (const auto& rc : kCandidates) {
-      if (!CheckBsrShape(info.out, info.in, rc[0], rc[1]).empty()) continue;
-      evaluate(rc[0], rc[1]);
+  switch (options.format) {
+    case FcFormat::kAuto: {
+      for (const auto& rc : kCandidates) {
+        if (!CheckBsrShape(info.out, info.in, rc[0], rc[1]).empty()) continue;
+        evaluate_bsr(rc[0], rc[1]);
+      }
+      add(FcFormat::kCsr, "csr",
+          EstimateCsrCost(info.out, info.in,
+                          CountCsrPanelSlices(w, info.out, info.in)),
+          0, 0);
+      // N:M: the cheapest pattern the weights satisfy.
+      for (int m : {4, 8, 16, 2}) {
+        const int n = nm_for(m);
+        if (n > 0 && CheckNmShape(info.out, info.in, n, m).empty()) {
+          evaluate_nm(n, m);
+        }
+      }
+      for (int banks : {16, 8, 32}) {
+        if (CheckGsShape(info.out, info.in, banks, 1).empty()) {
+          evaluate_gs(banks, 1);
+        }
+      }
+      break;
     }
-  } else {
-    const std::string problem = CheckBsrShape(
-        info.out, info.in, options.block_height, options.block_width);
-    if (!problem.empty()) {
-      d.reason = "cannot pack as " + options.FormatName() + ": " + problem;
-      return d;
+    case FcFormat::kBsr:
+      problem = CheckBsrShape(info.out, info.in, options.block_height,
+                              options.block_width);
+      if (problem.empty()) {
+        evaluate_bsr(options.block_height, options.block_width);
+      }
+      break;
+    case FcFormat::kCsr:
+      problem = CheckCsrShape(info.out, info.in);
+      if (problem.empty()) {
+        add(FcFormat::kCsr, "csr",
+            EstimateCsrCost(info.out, info.in,
+                            CountCsrPanelSlices(w, info.out, info.in)),
+            0, 0);
+      }
+      break;
+    case FcFormat::kNm: {
+      std::vector<std::pair<int, int>> tries;
+      if (options.nm_n > 0) {
+        tries.push_back({options.nm_n, options.nm_m});
+      } else {
+        for (int m : {4, 8, 16, 2}) tries.push_back({nm_for(m), m});
+      }
+      for (const auto& nm : tries) {
+        if (nm.first == 0) continue;
+        const std::string p =
+            CheckNmShape(info.out, info.in, nm.first, nm.second);
+        if (!p.empty()) {
+          problem = p;
+        } else if (MaxNonzerosPerGroup(w, info.out, info.in, nm.second) >
+                   nm.first) {
+          problem = "some group of " + std::to_string(nm.second) +
+                    " inputs holds more than " + std::to_string(nm.first) +
+                    " nonzeros";
+        } else {
+          evaluate_nm(nm.first, nm.second);
+        }
+      }
+      if (choices.empty() && problem.empty()) {
+        problem = "the weights fit no N:M pattern with m in 2, 4, 8, 16";
+      }
+      break;
     }
-    evaluate(options.block_height, options.block_width);
+    case FcFormat::kGs:
+      problem = CheckGsShape(info.out, info.in, options.gs_banks,
+                             options.gs_elements_per_row);
+      if (problem.empty()) {
+        evaluate_gs(options.gs_banks, options.gs_elements_per_row);
+      }
+      break;
   }
-  if (d.candidates.empty()) {
-    d.reason = "no block shape fits";
+  for (const Choice& ch : choices) d.formats.push_back(ch.report);
+  if (choices.empty()) {
+    d.reason = "cannot pack as " + options.FormatName() + ": " +
+               (problem.empty() ? "no format fits" : problem);
     return d;
   }
-  const BlockCandidate* best = &d.candidates[0];
-  for (const BlockCandidate& cand : d.candidates) {
-    if (cand.cost < best->cost) best = &cand;
+  const Choice* best = &choices[0];
+  for (const Choice& ch : choices) {
+    if (ch.report.cost_ratio < best->report.cost_ratio) best = &ch;
   }
-  d.block_height = best->r;
-  d.block_width = best->c;
-  d.block_density = best->density;
-  d.cost_ratio = best->cost / dense_cost;
+  d.format = best->format;
+  d.format_name = best->report.name;
+  d.cost_ratio = best->report.cost_ratio;
+  if (best->format == FcFormat::kBsr) {
+    d.block_height = best->a;
+    d.block_width = best->b;
+    for (const BlockCandidate& c : d.candidates) {
+      if (c.r == best->a && c.c == best->b) d.block_density = c.density;
+    }
+  } else if (best->format == FcFormat::kNm) {
+    d.nm_n = best->a;
+    d.nm_m = best->b;
+  } else if (best->format == FcFormat::kGs) {
+    d.gs_banks = best->a;
+    d.gs_elements_per_row = best->b;
+  }
 
-  if (d.sparsity < options.min_sparsity) {
-    d.reason = Fmt("sparsity %.3f is below min_sparsity %.3f", d.sparsity,
-                   options.min_sparsity);
-    return d;
+  // The runners-up, for the report.
+  std::string others;
+  for (const Choice& ch : choices) {
+    if (&ch == best) continue;
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%s%s %.2f", others.empty() ? "" : ", ",
+                  ch.report.name.c_str(), ch.report.cost_ratio);
+    others += buf;
   }
+  if (!others.empty()) others = "; others: " + others;
+  char buf[200];
   if (options.auto_format() && d.cost_ratio > kDenseMargin) {
-    d.reason = Fmt(
-        "estimated cost is %.2f of dense (needs <= %.2f): zeros are not "
-        "blocked enough",
-        d.cost_ratio, kDenseMargin);
+    std::snprintf(buf, sizeof(buf),
+                  "sparsity %.3f; cheapest format %s has estimated cost %.2f "
+                  "of dense (needs <= %.2f)",
+                  d.sparsity, d.format_name.c_str(), d.cost_ratio,
+                  kDenseMargin);
+    d.reason = buf + others;
     return d;
   }
   d.claimed = true;
-  char buf[160];
   std::snprintf(buf, sizeof(buf),
-                "sparsity %.3f, block density %.3f, estimated cost %.2f of "
-                "dense",
-                d.sparsity, d.block_density, d.cost_ratio);
-  d.reason = buf;
+                "sparsity %.3f; %s %s: estimated cost %.2f of dense",
+                d.sparsity, d.format_name.c_str(),
+                options.auto_format() ? "is the cheapest format" : "forced",
+                d.cost_ratio);
+  d.reason = buf + others;
   return d;
 }
 
+namespace {
+
+void AnalyzeTfLiteSparseFc(const TfLiteContext* context,
+                           const DelegateOptions& options, FcDecision* d) {
+  const FcNodeInfo& info = d->info;
+  const TfLiteTensor& weights = context->tensors[info.weights];
+  if (!options.auto_format() && options.format != FcFormat::kBsr) {
+    d->reason = "TFLite sparse encoding: forced format " +
+                options.FormatName() + " is not offered for it (bsr:RxC is)";
+    return;
+  }
+  TfLiteSparseLayout layout;
+  d->reason = ReadTfLiteSparsity(weights, &layout);
+  if (!d->reason.empty()) return;
+  if (options.auto_format() && !layout.direct_bsr) {
+    d->reason =
+        "TFLite sparse encoding is not block sparse rows (traversal order "
+        "or dimension formats)";
+    return;
+  }
+  const double total = static_cast<double>(info.out) * info.in;
+  d->sparsity = 1.0 - static_cast<double>(layout.stored_nonzeros) / total;
+  BlockCandidate cand;
+  cand.r = options.auto_format() ? layout.block_size[0] : options.block_height;
+  cand.c = options.auto_format() ? layout.block_size[1] : options.block_width;
+  const std::string problem = CheckBsrShape(info.out, info.in, cand.r, cand.c);
+  if (!problem.empty()) {
+    d->reason = "cannot pack as " + options.FormatName() + ": " + problem;
+    return;
+  }
+  // The stored shape converts directly (delegate/tflite_sparsity.h); any
+  // other is measured and packed on a dense copy.
+  const bool direct = layout.direct_bsr && cand.r == layout.block_size[0] &&
+                      cand.c == layout.block_size[1];
+  long long kept_blocks = 0;
+  if (direct) {
+    kept_blocks = layout.num_blocks;
+    const double blocks = static_cast<double>((info.out + cand.r - 1) / cand.r) *
+                          static_cast<double>((info.in + cand.c - 1) / cand.c);
+    cand.density = kept_blocks / blocks;
+  } else {
+    std::vector<float> dense;
+    d->reason = DecodeTfLiteSparsityToDense(weights, &dense);
+    if (!d->reason.empty()) return;
+    const BlockDensity bd =
+        MeasureBlockDensity(dense.data(), info.out, info.in, cand.r, cand.c);
+    kept_blocks = bd.nonzero_blocks;
+    cand.density = bd.density();
+  }
+  const Isa isa = ActiveIsa();
+  const bool specialized = HasSpecializedF32BsrUkernel(cand.r, cand.c, isa);
+  cand.cost = EstimateBsrCost(info.out, info.in, cand.r, cand.c, kept_blocks,
+                              specialized);
+  d->candidates.push_back(cand);
+  d->format = FcFormat::kBsr;
+  d->block_height = cand.r;
+  d->block_width = cand.c;
+  d->block_density = cand.density;
+  d->cost_ratio = cand.cost / total;
+  if (d->sparsity < options.min_sparsity) {
+    d->reason = Fmt("sparsity %.3f is below min_sparsity %.3f", d->sparsity,
+                    options.min_sparsity);
+    return;
+  }
+  if (options.auto_format() && !specialized && d->cost_ratio > kDenseMargin) {
+    d->reason = Fmt(
+        "TFLite sparse encoding: estimated cost is %.2f of dense (needs <= "
+        "%.2f) and no specialised kernel",
+        d->cost_ratio, kDenseMargin);
+    return;
+  }
+  d->claimed = true;
+  char buf[200];
+  std::snprintf(buf, sizeof(buf),
+                "TFLite sparse encoding %dx%d%s: sparsity %.3f, block density "
+                "%.3f, estimated cost %.2f of dense",
+                cand.r, cand.c, direct ? " packed directly" : " repacked",
+                d->sparsity, d->block_density, d->cost_ratio);
+  d->reason = buf;
+}
+
+}  // namespace
 }  // namespace tf_sparse

@@ -3,16 +3,22 @@
 //
 // A node is claimed when all of these hold:
 //  - float32 input, weights, output (and bias, if any);
-//  - weights constant (kTfLiteMmapRo), 2-D [out, in], stored dense (no
-//    TfLiteSparsity: TFLite's own compressed encoding is declined);
+//  - weights constant (kTfLiteMmapRo), 2-D [out, in], stored dense or in
+//    TFLite's own sparse encoding (TfLiteSparsity, read by
+//    delegate/tflite_sparsity.h);
 //  - bias absent or constant 1-D [out];
 //  - fused activation NONE, RELU, RELU_N1_TO_1 or RELU6, default weights
 //    format;
 //  - the input holds whole rows of `in` values (its last dimension is `in`
 //    when keep_num_dims is set);
 //  - at least min_sparsity of the weights are exactly zero;
-//  - with format "auto": the cheapest block shape's estimated cost beats the
-//    dense layer's (see EstimateBsrCost).
+//  - with format "auto": the cheapest candidate's estimated cost is at most
+//    0.8 of the dense layer's. Candidates: BSR block shapes
+//    (EstimateBsrCost), the tightest N:M pattern the weights satisfy
+//    (m = 4, 8, 16, 2; EstimateNmCost), GS with 16, 8 or 32 banks and one
+//    element per row and pack (EstimateGsCost; the weights need not be
+//    GS-balanced, imbalance costs padding lanes) and CSR (EstimateCsrCost).
+//    A forced format is used whenever the weights fit it.
 #ifndef TF_SPARSE_DELEGATE_FC_ANALYSIS_H_
 #define TF_SPARSE_DELEGATE_FC_ANALYSIS_H_
 
@@ -33,6 +39,9 @@ struct FcNodeInfo {
   int out = 0;  // Weights [out, in].
   int in = 0;
   bool keep_num_dims = false;
+  // Weights carry TfLiteSparsity (checked by ReadTfLiteSparsity): their data
+  // is the compressed encoding, not out * in floats.
+  bool tflite_sparse = false;
   float output_min = 0.0f;  // The fused activation as a clamp.
   float output_max = 0.0f;
 };
@@ -59,6 +68,23 @@ struct BlockCandidate {
 double EstimateBsrCost(int out, int in, int r, int c, long long kept_blocks,
                        bool specialized);
 
+// Estimated costs of the other formats, in the same units as
+// EstimateBsrCost (a dense layer costs out * in): the larger of compute
+// (calibrated with cc/bench/f32_csr_nm_gs_bench, see fc_analysis.cc) and
+// memory (packed bytes against 4 bytes per dense weight).
+// CSR runs on row-group panels (cc/formats/csr.h): `slices` is
+// CountCsrPanelSlices of the weights.
+double EstimateCsrCost(int out, int in, long long slices);
+double EstimateNmCost(int out, int in, int n, int m);
+double EstimateGsCost(int out, int in, int banks, int elements_per_row,
+                      long long packs);
+
+// One evaluated candidate of any format, for the report.
+struct FormatCandidate {
+  std::string name;  // "bsr:1x4", "csr", "nm:2:4", "gs:16:1".
+  double cost_ratio = 0.0;  // Estimated cost / dense cost.
+};
+
 // The decision about one considered node, as reported to the user.
 struct FcDecision {
   int node_index = -1;
@@ -72,6 +98,16 @@ struct FcDecision {
   double block_density = 0.0;
   double cost_ratio = 0.0;  // Estimated cost / dense cost of that shape.
   std::vector<BlockCandidate> candidates;
+  // The chosen format: kBsr uses block_height x block_width; the others
+  // their parameters below. format_name is empty for BSR chosen by code
+  // that predates the other formats (then "bsr:RxC").
+  FcFormat format = FcFormat::kBsr;
+  std::string format_name;
+  int nm_n = 0;
+  int nm_m = 0;
+  int gs_banks = 0;
+  int gs_elements_per_row = 0;
+  std::vector<FormatCandidate> formats;  // Every format evaluated.
 };
 
 // Analyses the FULLY_CONNECTED node `node_index`.

@@ -4,6 +4,7 @@
 #include <new>
 
 #include "delegate/sparse_delegate.h"
+#include "delegate/tflite_sparsity.h"
 
 namespace tf_sparse {
 namespace {
@@ -116,10 +117,36 @@ std::string FcPartitionKernel::InitOps(TfLiteContext* context,
             ? static_cast<const float*>(context->tensors[op.info.bias].data)
             : nullptr;
     std::string error;
-    op.fc = F32BsrFullyConnected::Create(
-        static_cast<const float*>(w.data), op.info.out, op.info.in, bias,
-        op.info.output_min, op.info.output_max, fc_options, &error);
-    if (op.fc == nullptr) {
+    if (op.info.tflite_sparse) {
+      // TFLite's own sparse encoding: delegate/tflite_sparsity.h.
+      op.fc = CreateFcFromTfLiteSparsity(w, bias, op.info.output_min,
+                                         op.info.output_max, fc_options,
+                                         &error);
+    } else if (decision.format == FcFormat::kCsr) {
+      op.csr = F32CsrFullyConnected::Create(
+          static_cast<const float*>(w.data), op.info.out, op.info.in, bias,
+          op.info.output_min, op.info.output_max, {}, &error);
+    } else if (decision.format == FcFormat::kNm) {
+      F32NmFullyConnected::Options nm_options;
+      nm_options.n = decision.nm_n;
+      nm_options.m = decision.nm_m;
+      op.nm = F32NmFullyConnected::Create(
+          static_cast<const float*>(w.data), op.info.out, op.info.in, bias,
+          op.info.output_min, op.info.output_max, nm_options, &error);
+    } else if (decision.format == FcFormat::kGs) {
+      F32GsFullyConnected::Options gs_options;
+      gs_options.banks = decision.gs_banks;
+      gs_options.elements_per_row = decision.gs_elements_per_row;
+      op.gs = F32GsFullyConnected::Create(
+          static_cast<const float*>(w.data), op.info.out, op.info.in, bias,
+          op.info.output_min, op.info.output_max, gs_options, &error);
+    } else {
+      op.fc = F32BsrFullyConnected::Create(
+          static_cast<const float*>(w.data), op.info.out, op.info.in, bias,
+          op.info.output_min, op.info.output_max, fc_options, &error);
+    }
+    if (op.fc == nullptr && op.csr == nullptr && op.nm == nullptr &&
+        op.gs == nullptr) {
       return "node " + std::to_string(op.node_index) + ": " + error;
     }
     ops_.push_back(std::move(op));
@@ -239,7 +266,15 @@ TfLiteStatus FcPartitionKernel::DoInvoke(TfLiteContext* context) {
       status = kTfLiteError;
       break;
     }
-    op.fc->Run(op.batch, x, y, pool);
+    if (op.fc != nullptr) {
+      op.fc->Run(op.batch, x, y, pool);
+    } else if (op.csr != nullptr) {
+      op.csr->Run(op.batch, x, y, pool);
+    } else if (op.nm != nullptr) {
+      op.nm->Run(op.batch, x, y, pool);
+    } else {
+      op.gs->Run(op.batch, x, y, pool);
+    }
     ++ran;
   }
   if (pool != nullptr) delegate_->ReleasePool();

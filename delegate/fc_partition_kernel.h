@@ -22,6 +22,9 @@
 #include <vector>
 
 #include "cc/kernels/f32_bsr_fully_connected.h"
+#include "cc/kernels/f32_csr_fully_connected.h"
+#include "cc/kernels/f32_gs_fully_connected.h"
+#include "cc/kernels/f32_nm_fully_connected.h"
 #include "cc/util/aligned_buffer.h"
 #include "delegate/fc_analysis.h"
 #include "delegate/tflite_abi.h"
@@ -39,7 +42,11 @@ class FcPartitionKernel {
   struct Op {
     int node_index = -1;
     FcNodeInfo info;
+    // Exactly one operator is set, by the node's chosen format.
     std::unique_ptr<F32BsrFullyConnected> fc;
+    std::unique_ptr<F32CsrFullyConnected> csr;
+    std::unique_ptr<F32NmFullyConnected> nm;
+    std::unique_ptr<F32GsFullyConnected> gs;
     int input_scratch = -1;  // Index into scratch_, or -1: a TFLite tensor.
     int output_scratch = -1;
     size_t batch = 0;  // Set by prepare.

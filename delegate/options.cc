@@ -50,6 +50,53 @@ bool ParseBsrFormat(const char* s, int* r, int* c) {
   return true;
 }
 
+// "nm", "nm:N:M", "gs", "gs:B", "gs:B:E": integers after the prefix,
+// separated by ':'. Returns false on anything else.
+bool ParseColonInts(const char* s, const char* prefix, int max_count,
+                    int* values, int* count) {
+  const size_t len = std::strlen(prefix);
+  if (std::strncmp(s, prefix, len) != 0) return false;
+  const char* p = s + len;
+  *count = 0;
+  if (*p == '\0') return true;
+  while (*p == ':' && *count < max_count) {
+    ++p;
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(p, &end, 10);
+    if (end == p || errno != 0 || v < 1 || v > 256) return false;
+    values[(*count)++] = static_cast<int>(v);
+    p = end;
+  }
+  return *p == '\0';
+}
+
+bool ParseOtherFormat(const char* s, DelegateOptions* o) {
+  int v[2] = {0, 0};
+  int count = 0;
+  if (std::strcmp(s, "csr") == 0) {
+    o->format = FcFormat::kCsr;
+    return true;
+  }
+  if (ParseColonInts(s, "nm", 2, v, &count) && (count == 0 || count == 2)) {
+    if (count == 2 && (v[0] >= v[1] || 16 % v[0] != 0)) return false;
+    o->format = FcFormat::kNm;
+    o->nm_n = count == 2 ? v[0] : 0;
+    o->nm_m = count == 2 ? v[1] : 0;
+    return true;
+  }
+  if (ParseColonInts(s, "gs", 2, v, &count)) {
+    const int banks = count >= 1 ? v[0] : 16;
+    const int e = count >= 2 ? v[1] : 1;
+    if (banks % e != 0) return false;
+    o->format = FcFormat::kGs;
+    o->gs_banks = banks;
+    o->gs_elements_per_row = e;
+    return true;
+  }
+  return false;
+}
+
 std::string Quote(const char* s) {
   return std::string("'") + (s == nullptr ? "(null)" : s) + "'";
 }
@@ -57,7 +104,21 @@ std::string Quote(const char* s) {
 }  // namespace
 
 std::string DelegateOptions::FormatName() const {
-  if (auto_format()) return "auto";
+  switch (format) {
+    case FcFormat::kAuto:
+      return "auto";
+    case FcFormat::kCsr:
+      return "csr";
+    case FcFormat::kNm:
+      return nm_n == 0 ? "nm"
+                       : "nm:" + std::to_string(nm_n) + ":" +
+                             std::to_string(nm_m);
+    case FcFormat::kGs:
+      return "gs:" + std::to_string(gs_banks) + ":" +
+             std::to_string(gs_elements_per_row);
+    case FcFormat::kBsr:
+      break;
+  }
   return "bsr:" + std::to_string(block_height) + "x" +
          std::to_string(block_width);
 }
@@ -86,14 +147,24 @@ std::string ParseDelegateOptions(const char* const* keys,
       }
       o.min_sparsity = v;
     } else if (std::strcmp(key, "format") == 0) {
+      o.format = FcFormat::kAuto;
+      o.block_height = 0;
+      o.block_width = 0;
+      o.force_patdnn = false;
       if (value != nullptr && std::strcmp(value, "auto") == 0) {
-        o.block_height = 0;
-        o.block_width = 0;
-      } else if (value == nullptr ||
-                 !ParseBsrFormat(value, &o.block_height, &o.block_width)) {
+        // Detect.
+      } else if (value != nullptr && std::strcmp(value, "patdnn") == 0) {
+        o.force_patdnn = true;  // CONV_2D only; other ops stay on "auto".
+      } else if (value != nullptr &&
+                 ParseBsrFormat(value, &o.block_height, &o.block_width)) {
+        o.format = FcFormat::kBsr;
+      } else if (value == nullptr || !ParseOtherFormat(value, &o)) {
         return "tf_sparse delegate: option format=" + Quote(value) +
-               " is invalid; allowed: 'auto' or 'bsr:RxC' with block "
-               "height R and width C >= 1 and R*C <= 1024 (e.g. 'bsr:1x4')";
+               " is invalid; allowed: 'auto', 'bsr:RxC' with block "
+               "height R and width C >= 1 and R*C <= 1024 (e.g. 'bsr:1x4'), "
+               "'csr', 'nm' or 'nm:N:M' (N in 1, 2, 4, 8, 16, N < M <= 256, "
+               "e.g. 'nm:2:4'), 'gs', 'gs:B' or 'gs:B:E' (B <= 256 banks, E "
+               "dividing B; e.g. 'gs:16'), 'patdnn' (3x3 CONV_2D)";
       }
     } else if (std::strcmp(key, "verbose") == 0) {
       long v = 0;

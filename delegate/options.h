@@ -6,9 +6,16 @@
 //   min_sparsity  float in [0, 1), default 0.5. A FULLY_CONNECTED node is
 //                 considered only if at least this fraction of its weights
 //                 is exactly zero.
-//   format        "auto" (default): pick the block shape with the lowest
-//                 estimated cost, and claim only if it beats dense; or
-//                 "bsr:RxC" (e.g. "bsr:1x4") to force R x C blocks.
+//   format        "auto" (default): detect which packed format (BSR block
+//                 shapes, N:M, GS, CSR) has the lowest estimated cost, and
+//                 claim only if it beats dense; or force one: "bsr:RxC"
+//                 (e.g. "bsr:1x4"), "csr", "nm" (the tightest N:M pattern
+//                 the weights satisfy) or "nm:N:M" (e.g. "nm:2:4"), "gs"
+//                 (16 banks) or "gs:B" or "gs:B:E" (B banks, E elements per
+//                 row and pack); or "patdnn": claim every pattern-structured
+//                 3x3 CONV_2D whatever the cost estimate (other ops as
+//                 with "auto"). With a forced FULLY_CONNECTED format,
+//                 CONV_2D nodes are declined.
 //   verbose       0 (default), 1: one line per considered node on stderr
 //                 (claimed or declined, and why), 2: also the candidate
 //                 costs and the kernel chosen.
@@ -20,6 +27,9 @@
 
 namespace tf_sparse {
 
+// The packed format a forced `format` option names.
+enum class FcFormat { kAuto, kBsr, kCsr, kNm, kGs };
+
 struct DelegateOptions {
   int num_threads = 1;
   double min_sparsity = 0.5;
@@ -27,9 +37,15 @@ struct DelegateOptions {
   int block_height = 0;
   int block_width = 0;
   int verbose = 0;
+  FcFormat format = FcFormat::kAuto;
+  int nm_n = 0;  // Forced N:M pattern; 0: detect from the weights.
+  int nm_m = 0;
+  int gs_banks = 16;  // Forced GS banks and elements per row.
+  int gs_elements_per_row = 1;
+  bool force_patdnn = false;  // format=patdnn (CONV_2D).
 
-  bool auto_format() const { return block_height == 0; }
-  std::string FormatName() const;  // "auto" or "bsr:RxC".
+  bool auto_format() const { return format == FcFormat::kAuto; }
+  std::string FormatName() const;  // "auto", "bsr:RxC", "csr", "nm:N:M"...
 };
 
 // Parses n key/value pairs. Returns an empty string on success, else a

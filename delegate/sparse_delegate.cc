@@ -7,6 +7,10 @@
 #include <set>
 
 #include "cc/kernels/dispatch.h"
+#include "cc/kernels/f32_csr_fully_connected.h"
+#include "cc/kernels/f32_gs_fully_connected.h"
+#include "cc/kernels/f32_nm_fully_connected.h"
+#include "delegate/conv_kernel.h"
 #include "delegate/fc_partition_kernel.h"
 
 namespace tf_sparse {
@@ -49,6 +53,26 @@ std::string JsonNumber(double v) {
 
 std::string BlockName(int r, int c) {
   return "bsr:" + std::to_string(r) + "x" + std::to_string(c);
+}
+
+// The chosen format's name ("bsr:1x4", "csr", "nm:2:4", "gs:16:1").
+std::string FormatName(const FcDecision& d) {
+  return d.format_name.empty() ? BlockName(d.block_height, d.block_width)
+                               : d.format_name;
+}
+
+// The kernel that runs a claimed node on `isa`.
+const char* KernelName(const FcDecision& d, Isa isa) {
+  switch (d.format) {
+    case FcFormat::kCsr:
+      return SelectF32CsrUkernel(isa).panel_name;
+    case FcFormat::kNm:
+      return SelectF32NmUkernel(isa).name;
+    case FcFormat::kGs:
+      return SelectF32GsUkernel(isa).name;
+    default:
+      return SelectF32BsrUkernel(d.block_height, d.block_width, isa).name;
+  }
 }
 
 }  // namespace
@@ -99,6 +123,7 @@ int64_t SparseDelegate::nodes_claimed() const {
   int64_t n = 0;
   for (const GraphDecisions& g : graphs_) {
     for (const FcDecision& d : g.decisions) n += d.claimed ? 1 : 0;
+    for (const ConvDecision& d : g.conv_decisions) n += d.claimed ? 1 : 0;
   }
   return n;
 }
@@ -109,6 +134,22 @@ bool SparseDelegate::FindDecision(const TfLiteContext* context, int node_index,
   for (const GraphDecisions& g : graphs_) {
     if (g.context != context) continue;
     for (const FcDecision& d : g.decisions) {
+      if (d.node_index == node_index) {
+        *decision = d;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool SparseDelegate::FindConvDecision(const TfLiteContext* context,
+                                      int node_index,
+                                      ConvDecision* decision) const {
+  std::lock_guard<std::mutex> lock(decisions_mutex_);
+  for (const GraphDecisions& g : graphs_) {
+    if (g.context != context) continue;
+    for (const ConvDecision& d : g.conv_decisions) {
       if (d.node_index == node_index) {
         *decision = d;
         return true;
@@ -132,8 +173,7 @@ std::string SparseDelegate::ReportJson() const {
       out += std::string(", \"claimed\": ") + (d.claimed ? "true" : "false");
       out += ", \"reason\": " + JsonString(d.reason);
       out += ", \"format\": ";
-      out += d.claimed ? JsonString(BlockName(d.block_height, d.block_width))
-                       : "null";
+      out += d.claimed ? JsonString(FormatName(d)) : "null";
       out += ", \"shape\": ";
       out += d.has_shape ? "[" + std::to_string(d.info.out) + ", " +
                                std::to_string(d.info.in) + "]"
@@ -141,15 +181,27 @@ std::string SparseDelegate::ReportJson() const {
       out += ", \"sparsity\": ";
       out += d.sparsity >= 0 ? JsonNumber(d.sparsity) : "null";
       out += ", \"block_density\": ";
-      out += d.block_height > 0 ? JsonNumber(d.block_density) : "null";
+      out += d.block_height > 0 && d.format == FcFormat::kBsr
+                 ? JsonNumber(d.block_density)
+                 : "null";
       out += ", \"cost_vs_dense\": ";
-      out += d.block_height > 0 ? JsonNumber(d.cost_ratio) : "null";
+      out += d.block_height > 0 || !d.format_name.empty()
+                 ? JsonNumber(d.cost_ratio)
+                 : "null";
       out += ", \"kernel\": ";
-      out += d.claimed ? JsonString(SelectF32BsrUkernel(
-                             d.block_height, d.block_width, isa)
-                                        .name)
-                       : "null";
+      out += d.claimed ? JsonString(KernelName(d, isa)) : "null";
+      out += ", \"candidates\": {";
+      for (size_t i = 0; i < d.formats.size(); ++i) {
+        out += (i ? ", " : "") + JsonString(d.formats[i].name) + ": " +
+               JsonNumber(d.formats[i].cost_ratio);
+      }
       out += "}";
+      out += "}";
+    }
+    for (const ConvDecision& d : g.conv_decisions) {
+      if (!first) out += ", ";
+      first = false;
+      out += ConvDecisionJson(d);
     }
   }
   return out + "]";
@@ -166,7 +218,7 @@ void SparseDelegate::Log(const FcDecision& d) const {
     std::fprintf(stderr,
                  "tf_sparse: node %d FULLY_CONNECTED %s: claimed as %s (%s)\n",
                  d.node_index, shape.c_str(),
-                 BlockName(d.block_height, d.block_width).c_str(),
+                 FormatName(d).c_str(),
                  d.reason.c_str());
   } else {
     std::fprintf(stderr,
@@ -183,7 +235,7 @@ void SparseDelegate::Log(const FcDecision& d) const {
     }
     if (d.claimed) {
       std::fprintf(stderr, "tf_sparse:   kernel %s\n",
-                   SelectF32BsrUkernel(d.block_height, d.block_width).name);
+                   KernelName(d, ActiveIsa()));
     }
   }
 }
@@ -219,7 +271,9 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
     return kTfLiteError;
   }
   std::vector<FcDecision> decisions;
+  std::vector<ConvDecision> conv_decisions;
   std::vector<int> claimed;
+  std::vector<int> conv_claimed;
   for (int i = 0; i < plan->size; ++i) {
     const int node_index = plan->data[i];
     TfLiteNode* node = nullptr;
@@ -227,6 +281,13 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
     if (context->GetNodeAndRegistration(context, node_index, &node, &reg) !=
             kTfLiteOk ||
         node == nullptr || reg == nullptr) {
+      continue;
+    }
+    if (reg->builtin_code == kTfLiteBuiltinConv2d) {
+      ConvDecision d = AnalyzeConvNode(context, node_index, node, options_);
+      LogConvDecision(d, options_.verbose);
+      if (d.claimed) conv_claimed.push_back(node_index);
+      conv_decisions.push_back(std::move(d));
       continue;
     }
     if (reg->builtin_code != kTfLiteBuiltinFullyConnected) continue;
@@ -242,16 +303,27 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
                                    return g.context == context;
                                  }),
                   graphs_.end());
-    graphs_.push_back(GraphDecisions{context, std::move(decisions)});
+    graphs_.push_back(GraphDecisions{context, std::move(decisions),
+                                     std::move(conv_decisions)});
   }
-  if (claimed.empty()) return kTfLiteOk;
-  TfLiteIntArray* nodes =
-      NewIntArray(claimed.data(), static_cast<int>(claimed.size()));
-  if (nodes == nullptr) return kTfLiteError;
-  const TfLiteStatus status = context->ReplaceNodeSubsetsWithDelegateKernels(
-      context, FcPartitionKernel::Registration(), nodes, &padded_.delegate);
-  std::free(nodes);
-  return status;
+  // One replacement per kind of kernel: TFLite partitions the current
+  // execution plan each time, so a partition holds one kind of node only.
+  const struct {
+    const std::vector<int>* nodes;
+    TfLiteRegistrationPadded registration;
+  } kinds[] = {{&claimed, FcPartitionKernel::Registration()},
+               {&conv_claimed, ConvPartitionKernel::Registration()}};
+  for (const auto& kind : kinds) {
+    if (kind.nodes->empty()) continue;
+    TfLiteIntArray* nodes =
+        NewIntArray(kind.nodes->data(), static_cast<int>(kind.nodes->size()));
+    if (nodes == nullptr) return kTfLiteError;
+    const TfLiteStatus status = context->ReplaceNodeSubsetsWithDelegateKernels(
+        context, kind.registration, nodes, &padded_.delegate);
+    std::free(nodes);
+    if (status != kTfLiteOk) return status;
+  }
+  return kTfLiteOk;
 }
 
 }  // namespace tf_sparse

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cc/util/thread_pool.h"
+#include "delegate/conv_analysis.h"
 #include "delegate/fc_analysis.h"
 #include "delegate/options.h"
 #include "delegate/tflite_abi.h"
@@ -60,6 +61,9 @@ class SparseDelegate {
   // The decision Prepare made for node `node_index` of `context`'s graph.
   bool FindDecision(const tflite_abi::TfLiteContext* context, int node_index,
                     FcDecision* decision) const;
+  // The same for a CONV_2D node.
+  bool FindConvDecision(const tflite_abi::TfLiteContext* context,
+                        int node_index, ConvDecision* decision) const;
 
   // JSON array, one object per considered node (see plugin.cc).
   std::string ReportJson() const;
@@ -87,6 +91,7 @@ class SparseDelegate {
   struct GraphDecisions {
     const tflite_abi::TfLiteContext* context;
     std::vector<FcDecision> decisions;
+    std::vector<ConvDecision> conv_decisions;
   };
   mutable std::mutex decisions_mutex_;
   std::vector<GraphDecisions> graphs_;

@@ -86,6 +86,12 @@ enum TfLiteFusedActivation : int {
   kTfLiteActSigmoid = 6,
 };
 
+enum TfLitePadding : int {
+  kTfLitePaddingUnknown = 0,
+  kTfLitePaddingSame = 1,
+  kTfLitePaddingValid = 2,
+};
+
 enum TfLiteFullyConnectedWeightsFormat : int {
   kTfLiteFullyConnectedWeightsFormatDefault = 0,
   kTfLiteFullyConnectedWeightsFormatShuffled4x16Int8 = 1,
@@ -250,6 +256,17 @@ struct TfLiteFullyConnectedParams {
   bool asymmetric_quantize_inputs;
 };
 
+// Prefix (the runtime allocates it); quantized_bias_type since CONV_2D v7.
+struct TfLiteConvParams {
+  TfLitePadding padding;
+  int stride_width;
+  int stride_height;
+  TfLiteFusedActivation activation;
+  int dilation_width_factor;
+  int dilation_height_factor;
+  TfLiteType quantized_bias_type;
+};
+
 // ---- Layout checks (64-bit Linux, checked against both runtimes). ----
 
 static_assert(sizeof(TfLiteIntArray) == 4, "TfLiteIntArray header");
@@ -357,9 +374,38 @@ static_assert(offsetof(TfLiteFullyConnectedParams, weights_format) == 4,
 static_assert(offsetof(TfLiteFullyConnectedParams, keep_num_dims) == 8,
               "keep_num_dims");
 
+static_assert(offsetof(TfLiteConvParams, padding) == 0, "padding");
+static_assert(offsetof(TfLiteConvParams, stride_width) == 4, "stride_width");
+static_assert(offsetof(TfLiteConvParams, stride_height) == 8,
+              "stride_height");
+static_assert(offsetof(TfLiteConvParams, activation) == 12, "activation");
+static_assert(offsetof(TfLiteConvParams, dilation_width_factor) == 16,
+              "dilation_width_factor");
+static_assert(offsetof(TfLiteConvParams, dilation_height_factor) == 20,
+              "dilation_height_factor");
+static_assert(offsetof(TfLiteConvParams, quantized_bias_type) == 24,
+              "quantized_bias_type");
+
 static_assert(sizeof(TfLiteSparsity) == 32, "TfLiteSparsity");
+static_assert(offsetof(TfLiteSparsity, traversal_order) == 0,
+              "TfLiteSparsity.traversal_order");
+static_assert(offsetof(TfLiteSparsity, block_map) == 8,
+              "TfLiteSparsity.block_map");
+static_assert(offsetof(TfLiteSparsity, dim_metadata) == 16,
+              "TfLiteSparsity.dim_metadata");
+static_assert(offsetof(TfLiteSparsity, dim_metadata_size) == 24,
+              "TfLiteSparsity.dim_metadata_size");
 static_assert(sizeof(TfLiteDimensionMetadata) == 24,
               "TfLiteDimensionMetadata");
+static_assert(offsetof(TfLiteDimensionMetadata, format) == 0,
+              "TfLiteDimensionMetadata.format");
+static_assert(offsetof(TfLiteDimensionMetadata, dense_size) == 4,
+              "TfLiteDimensionMetadata.dense_size");
+static_assert(offsetof(TfLiteDimensionMetadata, array_segments) == 8,
+              "TfLiteDimensionMetadata.array_segments");
+static_assert(offsetof(TfLiteDimensionMetadata, array_indices) == 16,
+              "TfLiteDimensionMetadata.array_indices");
+static_assert(sizeof(TfLiteDimensionType) == 4, "TfLiteDimensionType");
 
 // ---- Run-time checks. ----
 

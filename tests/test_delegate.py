@@ -118,12 +118,16 @@ def test_declines_int8_weights(tmp_path):
     assert tfs.delegate_stats(delegate)["nodes_claimed"] == 0
 
 
-def test_compact_sparse_encoding_is_declined_but_runs(tmp_path):
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_compact_sparse_encoding_is_claimed(tmp_path, runtime):
+    # TFLite's own 1x4 encoding is read directly (more in test_delegate_compact.py).
     model = _model([128, 16], ["relu", None], 64, 0.9, (1, 4), seed=5)
     path = str(tmp_path / "compact.tflite")
     tfs.export_tflite(model, path, compact=True)
-    delegate = _compare(path, "litert", 1)
-    assert tfs.delegate_stats(delegate)["nodes_claimed"] == 0
+    delegate = _compare(path, runtime, 1)
+    assert tfs.delegate_stats(delegate)["nodes_claimed"] == 2
+    claimed = [r for r in tfs.delegate_report(delegate) if r["claimed"]]
+    assert all("TFLite sparse encoding" in r["reason"] for r in claimed)
 
 
 @pytest.mark.parametrize(
@@ -149,4 +153,4 @@ def test_missing_library_says_how_to_build(monkeypatch):
 
 def test_delegate_path_exists():
     assert os.path.isfile(tfs.delegate_path())
-    assert tfs.delegate_isa() in ("scalar", "avx2", "avx512", "neon")
+    assert tfs.delegate_isa() in ("scalar", "avx2", "avx512", "neon", "sve")

@@ -146,3 +146,14 @@ def test_bad_kernel_rank_names_kernel():
     for structure in CONFIGS:
         with pytest.raises(ValueError, match="kernel"):
             structure.project(np.ones((2, 3, 4), dtype=np.float32))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_memory_layout_does_not_matter(name, rng):
+    make, kinds, out_mult, in_mult = CASES[name]
+    shape = (3, 3, 8, 8) if name == "kernel_pattern" else (16, 16)
+    w = rng.standard_normal((2,) + shape).astype(np.float32)[1]
+    structure = make(0.6)
+    expected = structure.project(np.ascontiguousarray(w))
+    for variant in (np.asfortranarray(w), np.repeat(w, 2, axis=-1)[..., ::2], w.astype(np.float64)):
+        np.testing.assert_array_equal(structure.project(variant), expected.astype(variant.dtype))

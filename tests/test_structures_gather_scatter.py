@@ -147,6 +147,16 @@ def test_already_valid_weights_are_unchanged(rng):
     p = structure.project(w)
     np.testing.assert_array_equal(structure.project(p), p)
     np.testing.assert_array_equal(structure.mask(p), p != 0)
+    # weights sparser than the target: packs may hold zeros, and a second projection keeps them
+    for seed in range(20):
+        g = np.random.default_rng(seed)
+        sparse = g.standard_normal((32, 32)).astype(np.float32) * (g.random((32, 32)) < 0.1)
+        p = tfs.GatherScatter(0.9, banks=8).project(sparse)
+        assert tfs.GatherScatter(0.9, banks=8).is_valid(p)
+        np.testing.assert_array_equal(tfs.GatherScatter(0.9, banks=8).project(p), p)
+    # all-zero weights still get a full mask (T packs), like the other structures
+    zero_mask = structure.mask(np.zeros((32, 32), np.float32))
+    assert zero_mask.sum() == 8 * structure.num_packs(32 * 32)
 
 
 def test_is_valid_counts_packs():

@@ -12,33 +12,66 @@ namespace {
 constexpr int kNoOverride = -1;
 std::atomic<int> g_override{kNoOverride};
 
-// The cap from TF_SPARSE_ISA, read once; kAvx512 (no cap) when unset.
-Isa EnvironmentCap() {
-  static const Isa cap = [] {
+// The cap from TF_SPARSE_ISA, read once; kNoOverride when unset or unknown.
+int EnvironmentCap() {
+  static const int cap = [] {
     const char* env = std::getenv("TF_SPARSE_ISA");
-    Isa isa = Isa::kAvx512;
-    if (env != nullptr && *env != '\0' && !ParseIsa(env, &isa)) {
-      isa = Isa::kAvx512;
+    Isa isa = Isa::kScalar;
+    if (env != nullptr && *env != '\0' && ParseIsa(env, &isa)) {
+      return static_cast<int>(isa);
     }
-    return isa;
+    return kNoOverride;
   }();
   return cap;
 }
 
+// Only the tables built for this architecture are linked in; any other ISA
+// is unsupported here and falls back to the scalar table.
 const F32BsrUkernel* Table(Isa isa, size_t* count) {
   switch (isa) {
+#if defined(__x86_64__)
     case Isa::kAvx512:
       return F32BsrUkernelsAvx512(count);
     case Isa::kAvx2:
       return F32BsrUkernelsAvx2(count);
+#endif
+#if defined(__aarch64__)
+    case Isa::kNeon:
+      return F32BsrUkernelsNeon(count);
+    case Isa::kSve:
+      return F32BsrUkernelsSve(count);
+#endif
     case Isa::kScalar:
     default:
       return F32BsrUkernelsScalar(count);
   }
 }
 
-Isa MinIsa(Isa a, Isa b) {
-  return static_cast<int>(a) < static_cast<int>(b) ? a : b;
+// Preference within an architecture's family: 0 scalar, 1 the baseline
+// vector ISA (AVX2, NEON), 2 the wider one (AVX-512, SVE).
+int Level(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return 0;
+    case Isa::kAvx2:
+    case Isa::kNeon:
+      return 1;
+    case Isa::kAvx512:
+    case Isa::kSve:
+      return 2;
+  }
+  return 0;
+}
+
+// `best` capped by `cap` (an Isa value or kNoOverride). A supported cap is of
+// this CPU's family and lowers the level; an unsupported one (above what the
+// CPU has, or another architecture's) has no effect.
+Isa Cap(Isa best, int cap) {
+  if (cap == kNoOverride) return best;
+  const Isa c = static_cast<Isa>(cap);
+  if (c == Isa::kScalar) return Isa::kScalar;
+  if (!IsaSupported(c)) return best;
+  return Level(c) < Level(best) ? c : best;
 }
 
 }  // namespace
@@ -51,6 +84,10 @@ const char* IsaName(Isa isa) {
       return "avx2";
     case Isa::kAvx512:
       return "avx512";
+    case Isa::kNeon:
+      return "neon";
+    case Isa::kSve:
+      return "sve";
   }
   return "unknown";
 }
@@ -62,6 +99,10 @@ bool ParseIsa(const char* name, Isa* isa) {
     *isa = Isa::kAvx2;
   } else if (std::strcmp(name, "avx512") == 0) {
     *isa = Isa::kAvx512;
+  } else if (std::strcmp(name, "neon") == 0) {
+    *isa = Isa::kNeon;
+  } else if (std::strcmp(name, "sve") == 0) {
+    *isa = Isa::kSve;
   } else {
     return false;
   }
@@ -73,17 +114,28 @@ bool IsaSupported(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
       return true;
+#if defined(__x86_64__)
     case Isa::kAvx2:
       return f.HasAvx2Fma();
     case Isa::kAvx512:
       return f.HasAvx512();
+#endif
+#if defined(__aarch64__)
+    case Isa::kNeon:
+      return f.HasNeonFma();
+    case Isa::kSve:
+      return f.HasNeonFma() && f.sve;
+#endif
+    default:
+      return false;
   }
-  return false;
 }
 
 Isa BestSupportedIsa() {
   if (IsaSupported(Isa::kAvx512)) return Isa::kAvx512;
   if (IsaSupported(Isa::kAvx2)) return Isa::kAvx2;
+  if (IsaSupported(Isa::kSve)) return Isa::kSve;
+  if (IsaSupported(Isa::kNeon)) return Isa::kNeon;
   return Isa::kScalar;
 }
 
@@ -92,10 +144,7 @@ void SetIsaOverride(Isa isa) { g_override.store(static_cast<int>(isa)); }
 void ClearIsaOverride() { g_override.store(kNoOverride); }
 
 Isa ActiveIsa() {
-  Isa isa = MinIsa(BestSupportedIsa(), EnvironmentCap());
-  const int over = g_override.load();
-  if (over != kNoOverride) isa = MinIsa(isa, static_cast<Isa>(over));
-  return isa;
+  return Cap(Cap(BestSupportedIsa(), EnvironmentCap()), g_override.load());
 }
 
 const F32BsrUkernel& SelectF32BsrUkernel(int r, int c, Isa isa) {
@@ -104,6 +153,8 @@ const F32BsrUkernel& SelectF32BsrUkernel(int r, int c, Isa isa) {
   for (size_t i = 0; i + 1 < count; ++i) {
     if (table[i].r == r && table[i].c == c) return table[i];
   }
+  // SVE has kernels only where its gathers help; NEON covers the rest.
+  if (isa == Isa::kSve) return SelectF32BsrUkernel(r, c, Isa::kNeon);
   return table[count - 1];
 }
 

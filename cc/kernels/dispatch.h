@@ -1,9 +1,11 @@
 // The one place that chooses kernels by CPU.
 //
 // The active ISA is the best one the CPU (and OS) supports, capped by the
-// environment variable TF_SPARSE_ISA (scalar, avx2 or avx512; read once) and
-// by SetIsaOverride (for tests). A cap above what the CPU supports has no
-// effect: an unsupported kernel is never selected.
+// environment variable TF_SPARSE_ISA (scalar, avx2, avx512, neon or sve; read
+// once) and by SetIsaOverride (for tests). A cap above what the CPU supports,
+// or of another architecture, has no effect: an unsupported kernel is never
+// selected. x86-64 builds link the AVX2/AVX-512 kernels, aarch64 builds the
+// NEON and SVE ones.
 #ifndef TF_SPARSE_CC_KERNELS_DISPATCH_H_
 #define TF_SPARSE_CC_KERNELS_DISPATCH_H_
 
@@ -12,7 +14,8 @@
 namespace tf_sparse {
 
 const char* IsaName(Isa isa);
-// Parses "scalar", "avx2" or "avx512"; returns false otherwise.
+// Parses "scalar", "avx2", "avx512", "neon" or "sve"; returns false
+// otherwise.
 bool ParseIsa(const char* name, Isa* isa);
 
 // Whether this CPU/OS can run kernels of `isa`.

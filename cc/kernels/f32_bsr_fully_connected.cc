@@ -3,6 +3,7 @@
 #include <cstring>
 #include <new>
 #include <stdexcept>
+#include <utility>
 
 #include "cc/kernels/dispatch.h"
 
@@ -29,6 +30,30 @@ std::unique_ptr<F32BsrFullyConnected> F32BsrFullyConnected::Create(
     *error = problem;
     return nullptr;
   }
+  BsrMatrix matrix;
+  try {
+    matrix = PackBsr(weights, out, in, options.block_height,
+                     options.block_width, options.index_width);
+  } catch (const std::bad_alloc&) {
+    *error = "out of memory while packing weights";
+    return nullptr;
+  } catch (const std::invalid_argument& e) {
+    *error = e.what();
+    return nullptr;
+  }
+  return CreateFromBsr(std::move(matrix), bias, output_min, output_max,
+                       options, error);
+}
+
+std::unique_ptr<F32BsrFullyConnected> F32BsrFullyConnected::CreateFromBsr(
+    BsrMatrix matrix, const float* bias, float output_min, float output_max,
+    const Options& options, std::string* error) {
+  const std::string problem = CheckBsrShape(
+      matrix.rows, matrix.cols, matrix.block_height, matrix.block_width);
+  if (!problem.empty()) {
+    *error = problem;
+    return nullptr;
+  }
   if (!(output_min <= output_max)) {
     *error = "output_min must not exceed output_max";
     return nullptr;
@@ -39,9 +64,11 @@ std::unique_ptr<F32BsrFullyConnected> F32BsrFullyConnected::Create(
     return nullptr;
   }
   std::unique_ptr<F32BsrFullyConnected> op(new F32BsrFullyConnected());
+  const int out = matrix.rows;
+  const int r = matrix.block_height;
+  const int c = matrix.block_width;
   try {
-    op->matrix_ = PackBsr(weights, out, in, options.block_height,
-                          options.block_width, options.index_width);
+    op->matrix_ = std::move(matrix);
     op->bias_.Resize(op->matrix_.padded_rows);
     if (bias != nullptr) {
       std::memcpy(op->bias_.data(), bias, sizeof(float) * out);
@@ -49,15 +76,11 @@ std::unique_ptr<F32BsrFullyConnected> F32BsrFullyConnected::Create(
   } catch (const std::bad_alloc&) {
     *error = "out of memory while packing weights";
     return nullptr;
-  } catch (const std::invalid_argument& e) {
-    *error = e.what();
-    return nullptr;
   }
-  op->kernel_ =
-      SelectF32BsrUkernel(options.block_height, options.block_width, isa);
+  op->kernel_ = SelectF32BsrUkernel(r, c, isa);
   op->output_min_ = output_min;
   op->output_max_ = output_max;
-  op->full_block_rows_ = static_cast<size_t>(out / options.block_height);
+  op->full_block_rows_ = static_cast<size_t>(out / r);
   return op;
 }
 

@@ -41,6 +41,13 @@ class F32BsrFullyConnected {
       float output_min, float output_max, const Options& options,
       std::string* error);
 
+  // Same, for weights already packed (e.g. converted from another sparse
+  // encoding); takes ownership of `matrix`, whose fields must be consistent
+  // (see cc/formats/bsr.h). options.index_width is ignored.
+  static std::unique_ptr<F32BsrFullyConnected> CreateFromBsr(
+      BsrMatrix matrix, const float* bias, float output_min, float output_max,
+      const Options& options, std::string* error);
+
   // x: [batch][in], y: [batch][out], both dense. pool may be null (one
   // thread). Not reentrant: one Run at a time per operator.
   void Run(size_t batch, const float* x, float* y, ThreadPool* pool);

@@ -25,11 +25,17 @@
 
 namespace tf_sparse {
 
-// Instruction sets with kernels, in increasing order of preference.
+// Instruction sets with kernels. Within one architecture's family the
+// values increase with preference (x86-64: scalar < AVX2 < AVX-512;
+// aarch64: scalar < NEON < SVE); dispatch.h compares levels, not raw
+// values.
 enum class Isa : int {
   kScalar = 0,
   kAvx2 = 1,    // AVX2 + FMA3.
   kAvx512 = 2,  // AVX-512 F, VL, DQ, BW (+ FMA3).
+  kNeon = 3,    // AArch64 Advanced SIMD (always has FMA).
+  kSve = 4,     // SVE (any vector length); shapes without an SVE kernel
+                // use the NEON ones.
 };
 
 template <typename Index>
@@ -64,10 +70,14 @@ struct F32BsrUkernel {
 
 // Kernel tables, one per instruction set, each defined in its own
 // translation unit compiled for that ISA. The last entry is the generic
-// kernel. Only call a table's kernels when the CPU supports its ISA.
+// kernel. Only call a table's kernels when the CPU supports its ISA. The
+// x86 tables exist only in x86-64 builds, the NEON and SVE tables only in
+// aarch64 builds.
 const F32BsrUkernel* F32BsrUkernelsScalar(size_t* count);
 const F32BsrUkernel* F32BsrUkernelsAvx2(size_t* count);
 const F32BsrUkernel* F32BsrUkernelsAvx512(size_t* count);
+const F32BsrUkernel* F32BsrUkernelsNeon(size_t* count);
+const F32BsrUkernel* F32BsrUkernelsSve(size_t* count);
 
 }  // namespace tf_sparse
 

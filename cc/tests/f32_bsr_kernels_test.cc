@@ -1,5 +1,6 @@
 // Every kernel of every ISA the CPU supports, against the scalar reference
-// and a dense matrix-vector product, on edge shapes.
+// and a dense matrix-vector product, on edge shapes. Built by Bazel for the
+// host and by cc/tests/arm/run.sh for aarch64 (run under qemu-aarch64).
 #include <limits>
 #include <string>
 #include <tuple>
@@ -120,7 +121,8 @@ TEST_P(KernelTest, IndexWidths) {
 INSTANTIATE_TEST_SUITE_P(
     AllKernels, KernelTest,
     ::testing::Combine(::testing::Values(Isa::kScalar, Isa::kAvx2,
-                                         Isa::kAvx512),
+                                         Isa::kAvx512, Isa::kNeon,
+                                         Isa::kSve),
                        ::testing::ValuesIn(kShapes)),
     [](const ::testing::TestParamInfo<KernelTest::ParamType>& info) {
       return std::string(IsaName(std::get<0>(info.param))) + "_" +
@@ -128,7 +130,15 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(DispatchTest, SpecialisedShapesHaveKernels) {
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+#if defined(__x86_64__)
+  const Isa kVectorIsas[] = {Isa::kAvx2, Isa::kAvx512};
+#elif defined(__aarch64__)
+  const Isa kVectorIsas[] = {Isa::kNeon, Isa::kSve};
+#else
+  GTEST_SKIP() << "no vector kernels on this architecture";
+  const Isa kVectorIsas[] = {Isa::kScalar};
+#endif
+  for (Isa isa : kVectorIsas) {
     for (const BlockShape& s :
          {BlockShape{1, 4}, BlockShape{1, 8}, BlockShape{4, 1},
           BlockShape{8, 1}, BlockShape{16, 1}, BlockShape{4, 4}}) {
@@ -138,10 +148,27 @@ TEST(DispatchTest, SpecialisedShapesHaveKernels) {
     EXPECT_TRUE(HasSpecializedF32BsrUkernel(1, 1, isa));
     EXPECT_FALSE(HasSpecializedF32BsrUkernel(3, 5, isa));
   }
+#if defined(__x86_64__)
   EXPECT_EQ(std::string(SelectF32BsrUkernel(1, 4, Isa::kAvx512).name),
             "f32_bsr_minmax_1x4__avx512");
   EXPECT_EQ(std::string(SelectF32BsrUkernel(3, 5, Isa::kAvx2).name),
             "f32_bsr_minmax_rxc__avx2");
+  EXPECT_FALSE(IsaSupported(Isa::kNeon));
+#elif defined(__aarch64__)
+  EXPECT_EQ(std::string(SelectF32BsrUkernel(1, 4, Isa::kNeon).name),
+            "f32_bsr_minmax_1x4__neonfma");
+  EXPECT_EQ(std::string(SelectF32BsrUkernel(3, 5, Isa::kNeon).name),
+            "f32_bsr_minmax_rxc__neon");
+  EXPECT_TRUE(IsaSupported(Isa::kNeon));
+  EXPECT_EQ(BestSupportedIsa(),
+            IsaSupported(Isa::kSve) ? Isa::kSve : Isa::kNeon);
+  // SVE only where gathers help, NEON for the rest.
+  EXPECT_EQ(std::string(SelectF32BsrUkernel(1, 1, Isa::kSve).name),
+            "f32_bsr_minmax_1x1__sve");
+  EXPECT_EQ(std::string(SelectF32BsrUkernel(1, 4, Isa::kSve).name),
+            "f32_bsr_minmax_1x4__neonfma");
+  EXPECT_FALSE(IsaSupported(Isa::kAvx2));
+#endif
 }
 
 TEST(DispatchTest, OverrideCapsTheActiveIsa) {
@@ -151,6 +178,16 @@ TEST(DispatchTest, OverrideCapsTheActiveIsa) {
   EXPECT_EQ(SelectF32BsrUkernel(1, 4).isa, Isa::kScalar);
   SetIsaOverride(Isa::kAvx512);
   EXPECT_EQ(ActiveIsa(), best);
+  // Another architecture's ISA is no cap; this one's baseline is.
+#if defined(__aarch64__)
+  const Isa foreign = Isa::kAvx2, baseline = Isa::kNeon;
+#else
+  const Isa foreign = Isa::kNeon, baseline = Isa::kAvx2;
+#endif
+  SetIsaOverride(foreign);
+  EXPECT_EQ(ActiveIsa(), best);
+  SetIsaOverride(baseline);
+  EXPECT_EQ(ActiveIsa(), best == Isa::kScalar ? Isa::kScalar : baseline);
   ClearIsaOverride();
   EXPECT_EQ(ActiveIsa(), best);
   EXPECT_TRUE(IsaSupported(ActiveIsa()));
@@ -160,6 +197,10 @@ TEST(DispatchTest, ParseIsa) {
   Isa isa;
   EXPECT_TRUE(ParseIsa("avx2", &isa));
   EXPECT_EQ(isa, Isa::kAvx2);
+  EXPECT_TRUE(ParseIsa("neon", &isa));
+  EXPECT_EQ(isa, Isa::kNeon);
+  EXPECT_TRUE(ParseIsa("sve", &isa));
+  EXPECT_EQ(isa, Isa::kSve);
   EXPECT_FALSE(ParseIsa("sse", &isa));
 }
 

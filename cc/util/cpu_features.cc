@@ -2,6 +2,9 @@
 
 #include <cstdint>
 
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define TF_SPARSE_X86 1
@@ -45,6 +48,12 @@ CpuFeatures Detect() {
     f.avx512bw = (ebx >> 30) & 1;
     f.avx512vl = (ebx >> 31) & 1;
   }
+#endif
+#if defined(__aarch64__)
+  f.neon = true;
+  // HWCAP_SVE, spelled out for older headers.
+  constexpr unsigned long kHwcapSve = 1UL << 22;
+  f.sve = (getauxval(AT_HWCAP) & kHwcapSve) != 0;
 #endif
   return f;
 }

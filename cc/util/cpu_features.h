@@ -5,6 +5,8 @@
 // YMM state enabled in XCR0, AVX-512 additionally the opmask and ZMM states.
 // Without the OS check a kernel could fault on a CPU that has the instructions
 // but runs under an OS (or hypervisor) that does not preserve the registers.
+// On aarch64, Advanced SIMD (with FMA) is architectural: always present; SVE
+// is what the kernel reports in the auxiliary vector (it enables SVE state).
 #ifndef TF_SPARSE_CC_UTIL_CPU_FEATURES_H_
 #define TF_SPARSE_CC_UTIL_CPU_FEATURES_H_
 
@@ -17,6 +19,8 @@ struct CpuFeatures {
   bool avx512vl = false;
   bool avx512dq = false;
   bool avx512bw = false;
+  bool neon = false;  // AArch64 Advanced SIMD (FMA included).
+  bool sve = false;   // SVE, as the kernel reports it (HWCAP_SVE).
 
   // Convenience: everything the AVX2 kernels are compiled for.
   bool HasAvx2Fma() const { return avx2 && fma; }
@@ -24,6 +28,8 @@ struct CpuFeatures {
   bool HasAvx512() const {
     return avx512f && avx512vl && avx512dq && avx512bw && fma;
   }
+  // Everything the NEON kernels are compiled for.
+  bool HasNeonFma() const { return neon; }
 };
 
 // Detects the features once and caches the answer (thread-safe).

@@ -3,9 +3,10 @@
 * Values are float32. Encoders cast their input to float32; round trips are exact for float32
   input.
 * Pointer arrays (``row_ptr``, ``offset``, ``group_ptr``) are int32.
-* Index arrays use the narrowest of uint16 / int32 that holds every value they can take: uint16
-  when the largest possible value is at most 65535, int32 otherwise (:func:`index_dtype`); N:M
-  in-group positions are uint8.
+* Column/row index arrays use the narrowest of uint16 / int32 that holds every value they can
+  take: uint16 when the largest possible value is at most 65535, int32 otherwise
+  (:func:`index_dtype`). FKW's arrays are int32 and N:M positions are bit-packed, as the C++
+  packers store them.
 * Byte order is little-endian; every array starts 64-byte aligned and is zero-padded to a
   multiple of 64 bytes when laid out for a kernel. ``nbytes()`` counts the arrays without that
   padding and without the few int32 header fields.

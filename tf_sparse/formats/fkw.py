@@ -6,23 +6,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tf_sparse.formats.common import index_dtype, pointer_array, value_nbytes
+from tf_sparse.formats.common import pointer_array, value_nbytes
 from tf_sparse.structures.kernel_pattern import assign_patterns, from_kernels_9, kernels_9, supports_9
 
 
 @dataclass(frozen=True, eq=False)
 class FKWKernel:
-    """A pattern-sparse (3, 3, in, out) kernel in filter-kernel-weight layout.
+    """A pattern-sparse (3, 3, in, out) kernel in filter-kernel-weight layout (``cc/formats/patdnn.h``).
 
     Attributes:
       shape: (3, 3, in, out), the Keras kernel shape.
-      patterns: uint16 [P]: the patterns, 9-bit masks (bit ``3*y+x``), 4 bits set each.
-      reorder: uint16/int32 [out]: original filter index of each filter after reordering
-        (filters sorted by number of non-empty kernels, descending; ties by filter index).
+      patterns: uint16 [P]: the patterns, distinct 9-bit masks (bit ``3*y+x``), 4 bits set each.
+      reorder: int32 [out]: original filter index of each filter after reordering (filters
+        sorted by number of non-empty kernels, descending; ties by filter index).
       offset: int32 [out + 1]: kernels of reordered filter f are ``[offset[f], offset[f+1])``.
-      index: uint16/int32 [nnzk]: input channel of each kernel; inside a filter sorted by
-        pattern, then channel.
-      stride: uint16/int32 [out * (P + 1)]: for reordered filter f, ``stride[f*(P+1) + p]`` is the
+      index: int32 [nnzk]: input channel of each kernel; inside a filter sorted by pattern, then
+        channel.
+      stride: int32 [out * (P + 1)]: for reordered filter f, ``stride[f*(P+1) + p]`` is the
         number of its kernels with a pattern before p (starts at 0, ends at the filter's count).
       weight: float32 [nnzk * 4]: the 4 values of each kernel, in ascending position order of
         its pattern.
@@ -99,10 +99,10 @@ def encode_fkw(kernel, library=None) -> FKWKernel:
     return FKWKernel(
         shape=tuple(kernel.shape),
         patterns=patterns,
-        reorder=reorder.astype(index_dtype(cout - 1)),
+        reorder=reorder.astype("<i4"),
         offset=pointer_array(per_filter[reorder]),
-        index=ci.astype(index_dtype(cin - 1)),
-        stride=stride.ravel().astype(index_dtype(cin)),
+        index=ci.astype("<i4"),
+        stride=stride.ravel().astype("<i4"),
         weight=np.ascontiguousarray(weight, dtype=np.float32).reshape(-1),
     )
 

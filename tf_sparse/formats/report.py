@@ -21,7 +21,8 @@ def format_for(structure) -> tuple:
 
     ``encode(kernel)`` takes the Keras kernel. Block-like structures map to BSR with a block
     that their groups fill (at most 32 x 32, the kernels' limit being 1024 entries), N:M to the
-    N:M format, kernel patterns to FKW, GS to packs, and unstructured sparsity to CSR.
+    N:M format (CSR when ``n`` is not 1, 2, 4, 8 or 16), kernel patterns to FKW, GS to packs,
+    and unstructured sparsity to CSR.
     """
     name = type(structure).__name__
     if name == "Block":
@@ -43,7 +44,9 @@ def format_for(structure) -> tuple:
         }[structure.granularity]
         return f"BSR {block[0]}x{block[1]}", lambda k: encode_bsr(to_gemm(k), block)
     if name == "NM":
-        return f"N:M {structure.n}:{structure.m}", lambda k: encode_nm(to_gemm(k), structure.n, structure.m)
+        if 16 % structure.n == 0 and structure.n < structure.m:
+            return f"N:M {structure.n}:{structure.m}", lambda k: encode_nm(to_gemm(k), structure.n, structure.m)
+        return "CSR", lambda k: encode_csr(to_gemm(k))  # n outside 1, 2, 4, 8, 16, or dense
     if name == "KernelPattern":
         return "FKW", lambda k: encode_fkw(k, structure.library)
     if name == "GatherScatter":

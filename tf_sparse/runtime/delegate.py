@@ -66,7 +66,8 @@ def load_delegate(num_threads: int = 1, runtime: str = "litert", **options):
         for ``tf.lite.Interpreter``.
       **options: passed to the delegate as strings: ``min_sparsity`` (least fraction of zero
         weights for a node to be considered, in [0, 1)), ``format`` (``"auto"`` or a forced
-        format such as ``"bsr:1x4"``), ``verbose`` (0, 1 or 2: one line per considered node on
+        format: ``"bsr:1x4"``, ``"csr"``, ``"nm"``, ``"nm:2:4"``, ``"gs"``, ``"gs:16"``,
+        ``"gs:16:1"``), ``verbose`` (0, 1 or 2: one line per considered node on
         stderr).
 
     Returns:

@@ -35,8 +35,8 @@ class BlockPunched(Structure):
     block and each kernel position ``(y, x)``, the ``filters x channels`` weights at that position
     form one group: it is kept or pruned as a whole, so all filters of a block share the same
     surviving ``(position, channel)`` entries and SIMD lanes over the filters stay balanced. In the
-    GEMM view (input channel fastest) a group is an aligned ``filters x channels`` block of rows x
-    consecutive columns.
+    GEMM view (input channel fastest) a group is ``filters`` rows x ``channels`` consecutive
+    columns, an aligned block when ``channels`` divides the input channels.
 
     Closed form: groups are scored by their squared L2 norm and the projection keeps the
     ``n - floor(s * n + 0.5)`` largest (the Euclidean projection onto "at most k non-zero
@@ -59,7 +59,7 @@ class BlockPunched(Structure):
       >>> k = np.ones((3, 3, 4, 8), np.float32)
       >>> k[1, 1] *= 2.0                   # centre position is the strongest
       >>> p = BlockPunched(8 / 9, block=(8, 4)).project(k)
-      >>> np.count_nonzero(p[1, 1]), np.count_nonzero(p)
+      >>> int(np.count_nonzero(p[1, 1])), int(np.count_nonzero(p))
       (32, 32)
     """
 

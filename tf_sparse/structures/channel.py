@@ -19,7 +19,7 @@ class Channel(AxisGroupStructure):
     A pruned input channel lets the previous layer drop the matching filter (a graph edit outside
     this structure).
 
-    Compact format: BSR with ``(rows, 1)`` blocks (one block per kept GEMM column).
+    Compact format: BSR with ``32 x 1`` blocks (a kept channel is dense GEMM columns).
 
     Args:
       sparsity: target fraction of pruned input channels, in [0, 1).

@@ -16,8 +16,9 @@ class Column(AxisGroupStructure):
     columns of largest L2 norm; among equal norms the lower GEMM column index
     (``(y * kw + x) * in + i``) is pruned first.
 
-    Compact format: BSR with ``(rows, 1)`` blocks (one block per kept column), or simply the
-    smaller dense matrix of the kept columns plus their indices (an im2col that skips columns).
+    Compact format: BSR with ``32 x 1`` blocks (a kept column is a dense GEMM column); a
+    runtime may instead keep the smaller dense matrix of the kept columns and an im2col that
+    skips the pruned ones.
 
     Args:
       sparsity: target fraction of pruned columns, in [0, 1).

@@ -50,8 +50,8 @@ class Crossbar(Structure):
     with rows or columns, the sign is chosen first on the whole tile and the groups are ranked
     after that (greedy).
 
-    Compact format: BSR with ``tile``-sized blocks (each kept tile stored whole, as the crossbar
-    holds it), CSR for sparse rows/columns inside tiles.
+    Compact format: BSR whose blocks tile the crossbar tiles (at most 32 x 32; ``1 x ..`` for
+    rows, ``.. x 1`` for columns), see docs/formats.md.
 
     Args:
       sparsity: target fraction of pruned groups, in [0, 1).
@@ -94,19 +94,20 @@ class Crossbar(Structure):
     _SUM_AXES = {"tile": (1, 3), "row": (3,), "column": (1,)}
 
     def _sign_keep(self, t: np.ndarray) -> np.ndarray:
-        if not self.single_sign:
-            return np.ones(t.shape, dtype=bool)
+        """Entries of the dominant sign of their tile: (nI, tr, nJ, tc) bool."""
         pos = np.square(np.maximum(t, 0)).sum(axis=(1, 3), keepdims=True, dtype=np.float64)
         neg = np.square(np.minimum(t, 0)).sum(axis=(1, 3), keepdims=True, dtype=np.float64)
         return np.where(pos >= neg, t > 0, t < 0)
 
     def _keep_gemm(self, w2, sparsity):
         t = _tiles(w2, self.tile)
-        sign_keep = self._sign_keep(t)
+        sign_keep = self._sign_keep(t) if self.single_sign else None
+        scored = t if sign_keep is None else np.where(sign_keep, t, 0)
         axes = self._SUM_AXES[self.granularity]
-        scores = np.square(t * sign_keep).sum(axis=axes, keepdims=True, dtype=np.float64)
-        keep = ~prune_lowest(scores, num_pruned(scores.size, sparsity))
-        keep = np.broadcast_to(keep, t.shape) & sign_keep
+        scores = np.square(scored).sum(axis=axes, keepdims=True, dtype=np.float64)
+        keep = np.broadcast_to(~prune_lowest(scores, num_pruned(scores.size, sparsity)), t.shape)
+        if sign_keep is not None:
+            keep = keep & sign_keep
         rows, cols = w2.shape
         return keep.reshape(t.shape[0] * t.shape[1], -1)[:rows, :cols]
 

@@ -19,7 +19,7 @@ class Filter(AxisGroupStructure):
     A pruned filter removes the output unit; the following layer's matching input channel (and a
     batch-norm's gamma/beta) can then go as well, which is a graph edit outside this structure.
 
-    Compact format: BSR with ``(1, cols)`` blocks (one block per kept filter).
+    Compact format: BSR with ``1 x 32`` blocks (a kept filter is a dense GEMM row).
 
     Args:
       sparsity: target fraction of pruned filters, in [0, 1).

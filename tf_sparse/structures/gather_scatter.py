@@ -72,16 +72,6 @@ class _Layout:
         t = t.reshape(self.nI, self.nJ, self.gpt, self.R, self.L, self.B)
         return t.transpose(0, 1, 2, 3, 5, 4).reshape(self.n_groups, self.R, self.B, self.L)
 
-    def uncells(self, c: np.ndarray, perm) -> np.ndarray:
-        """Inverse of :meth:`cells`."""
-        t = c.reshape(self.nI, self.nJ, self.gpt, self.R, self.B, self.L).transpose(0, 1, 2, 3, 5, 4)
-        t = t.reshape(self.nI, self.nJ, self.tr, self.tc)
-        if perm is not None:
-            out = np.empty_like(t)
-            np.put_along_axis(out, perm[..., None], t, axis=2)
-            t = out
-        return t.transpose(0, 2, 1, 3).reshape(self.rows, self.cols)
-
     def group_rows(self, perm) -> np.ndarray:
         """Dense row index of every (group, local row): (n_groups, R)."""
         local = np.broadcast_to(np.arange(self.tr), (self.nI, self.nJ, self.tr))
@@ -194,8 +184,8 @@ def greedy_packs(sorted_cells: np.ndarray, packs: np.ndarray, e: int) -> np.ndar
     """The greedy pack construction on every row group at once.
 
     Args:
-      sorted_cells: (G, R, B, L) magnitudes, each cell sorted in descending order; cell
-        (g, r, b) holds the L columns of bank b in row r of group g.
+      sorted_cells: (G, R, B, L) magnitudes, each cell sorted in ascending order (its largest
+        candidate last); cell (g, r, b) holds the L columns of bank b in row r of group g.
       packs: (G,) number of packs per group.
       e: elements per row in a pack.
 
@@ -204,37 +194,48 @@ def greedy_packs(sorted_cells: np.ndarray, packs: np.ndarray, e: int) -> np.ndar
       ``packs[g] * e`` entries and every bank ``packs[g]``.
     """
     G, R, B, L = sorted_cells.shape
-    # Energy of the first i candidates of a cell: csum[cell * L + i - 1] (0 for i = 0).
-    csum = np.cumsum(np.square(sorted_cells), axis=-1, dtype=np.float64).reshape(-1)
-    base = (np.arange(G * R * B, dtype=np.int64) * L - 1).reshape(G, R, B)
+    flat = sorted_cells.reshape(-1)
+    last = (np.arange(G * R * B, dtype=np.int64) * L + L - 1).reshape(G, R, B)
 
-    def prefix(i):
-        return np.where(i > 0, csum[b0 + np.clip(i, 1, L)], 0.0)
+    def batch_energy(start, p, m):
+        """Energy of the next m candidates after the first p of some cells (-inf if fewer)."""
+        p, m = np.broadcast_arrays(p, m)
+        k = np.arange(int(m.max()) if m.size else 0)
+        idx = p[..., None] + k
+        vals = flat[start[..., None] - np.minimum(idx, L - 1)].astype(np.float64)
+        energy = np.where((k < m[..., None]) & (idx < L), vals * vals, 0.0).sum(axis=-1)
+        return np.where(p + m <= L, energy, -np.inf)
 
     ptr = np.zeros((G, R, B), dtype=np.int64)
     done = np.zeros(G, dtype=np.int64)
     batch = np.maximum(1, -(-packs // GREEDY_STEPS))
+    # Scores are kept per cell and refreshed only where a pack advanced a cell or a group's
+    # batch size changed: a round touches B cells per group, not R * B.
+    cur_m = np.minimum(batch, packs)
+    score = batch_energy(last, ptr, cur_m[:, None, None])
     while True:
         act = np.flatnonzero(done < packs)
         if act.size == 0:
             break
         m = np.minimum(batch[act], packs[act] - done[act])
-        p = ptr[act]
-        end = p + m[:, None, None]
-        ok = end <= L
-        b0 = base[act]
-        score = np.where(ok, prefix(end) - prefix(p), -np.inf)
-        chosen, complete = _greedy_match(score, e)
+        changed = act[m != cur_m[act]]
+        if changed.size:
+            cur_m[changed] = m[m != cur_m[act]]
+            score[changed] = batch_energy(last[changed], ptr[changed], cur_m[changed][:, None, None])
+        chosen, complete = _greedy_match(score[act], e)
         if not complete.all():
             for i in np.flatnonzero(~complete):
                 if m[i] > 1:  # a smaller batch will fit
                     batch[act[i]] = max(1, int(m[i]) // 2)
                 else:
-                    chosen[i] = _complete_pack(p[i] < L, chosen[i], e)
+                    chosen[i] = _complete_pack(ptr[act[i]] < L, chosen[i], e)
                     complete[i] = True
         sel = act[complete]
-        ptr[sel] += chosen[complete] * m[complete][:, None, None]
+        ci, cr, cb = np.nonzero(chosen[complete])
+        cg = sel[ci]
+        ptr[cg, cr, cb] += cur_m[cg]
         done[sel] += m[complete]
+        score[cg, cr, cb] = batch_energy(last[cg, cr, cb], ptr[cg, cr, cb], cur_m[cg])
     return ptr
 
 
@@ -243,7 +244,7 @@ def keep_largest_per_cell(mag: np.ndarray, lay: "_Layout", perm, counts: np.ndar
     equal magnitudes the lower column is kept first. Works in the matrix's own layout: a
     threshold per cell, then a comparison, with a cumulative count only where ties straddle it."""
     L = lay.L
-    idx = np.clip(counts - 1, 0, max(L - 1, 0))
+    idx = np.clip(L - counts, 0, L - 1)  # ascending order: the counts-th largest
     thr = np.take_along_axis(sorted_cells, idx[..., None], axis=-1)[..., 0]
     thr = np.where(counts > 0, thr, np.inf).astype(np.float32)
 
@@ -255,15 +256,21 @@ def keep_largest_per_cell(mag: np.ndarray, lay: "_Layout", perm, counts: np.ndar
             x = out
         return x.transpose(0, 2, 1, 3)[:, :, :, None, :]
 
-    view = mag.reshape(lay.nI, lay.tr, lay.nJ, L, lay.B)
+    shape5 = (lay.nI, lay.tr, lay.nJ, L, lay.B)
+    view = mag.reshape(shape5)
+    # The mask takes the memory order of mag (that of the kernel), so that turning it back into
+    # the kernel layout is free.
+    keep = np.empty_like(mag, dtype=bool)
+    keep5 = keep.view()
+    keep5.shape = shape5  # raises rather than copying: the writes below must land in keep
     t = to_rows(thr)
-    keep = view > t
+    np.greater(view, t, out=keep5)
     eq = view == t
-    need = to_rows(counts) - keep.sum(axis=3, keepdims=True)
+    need = to_rows(counts) - keep5.sum(axis=3, keepdims=True)
     if np.any(need < eq.sum(axis=3, keepdims=True)):
         eq &= np.cumsum(eq, axis=3) <= need
-    keep |= eq
-    return keep.reshape(lay.rows, lay.cols)
+    keep5 |= eq
+    return keep
 
 
 @register_structure
@@ -284,21 +291,24 @@ class GatherScatter(Structure):
 
     Greedy, not a Euclidean projection (that is a transportation problem per group):
 
-    1. The ``B * T`` largest magnitudes of the layer (ties: lower index) are marked; group g
+    1. The ``B * T`` largest magnitudes of the layer are marked (ties: the lower index is left
+       out first, as in every structure); group g
        gets ``n_g / B`` packs of them, rounded by largest remainders so that the packs sum to
        ``T``. The weight sparsity is therefore exactly ``1 - B * T / n``: the target when ``B``
        divides ``K``, otherwise the nearest multiple of ``B`` (``achieved_sparsity``). (The
        reference rounds each group on its own instead.)
     2. Greedy pack construction, for each group: each row keeps a candidate list per bank
        sorted by magnitude; a pack is built by repeatedly taking, among rows with a free slot,
-       the largest candidate whose bank is still free (ties: lower row, then bank). Packs are
+       the largest candidate whose bank is still free (ties: lower row, then bank, then column
+       taken first). Packs are
        built in batches so that a group needs at most about ``GREEDY_STEPS`` (64) rounds: a batch
        of ``m = ceil(P_g / 64)`` identical-shape packs scores each (row, bank) cell by the energy
        of its next ``m`` candidates. With ``P_g <= 64`` this is exactly the one-pack-at-a-time
        greedy. When the greedy cannot complete a pack, the batch is halved, and a single pack is
        completed by augmenting paths (one always exists).
-    3. Weights that already satisfy the structure with exactly ``B * T`` non-zeros are returned
-       unchanged, so projecting twice changes nothing.
+    3. Weights that already satisfy the structure are returned unchanged (their mask is their
+       non-zero pattern; all-zero weights get a full mask by the steps above), so projecting
+       twice changes nothing. Their sparsity may then exceed the target (``achieved_sparsity``).
 
     Tiles (optional, ``tile = (tile_rows, tile_cols)``): groups and banks are formed inside each
     tile. The rows of a tile are sorted by their count of marked weights (descending, stable) and
@@ -422,10 +432,9 @@ class GatherScatter(Structure):
         n = w2.size
         total = self.num_packs(n, sparsity)
         B = self.banks
-        nnz = int(np.count_nonzero(w2))
-        if nnz == B * total and self._is_valid_gemm(w2, sparsity):
+        if np.any(w2) and self._is_valid_gemm(w2, sparsity):
             return w2 != 0
-        mag = np.ascontiguousarray(np.abs(w2), dtype=np.float32)
+        mag = np.abs(w2).astype(np.float32, copy=False)  # keeps the memory order of w2
         top = ~prune_lowest(mag, n - B * total)
         rb = lay.row_bank_counts(top)  # (nI, nJ, tr, B)
         perm = None
@@ -441,6 +450,5 @@ class GatherScatter(Structure):
             perm = np.take_along_axis(perm, np.lexsort((perm, -p_row), axis=-1), axis=-1)
         cells = np.ascontiguousarray(lay.cells(mag, perm))
         cells.sort(axis=-1)
-        cells = cells[..., ::-1]  # descending
         counts = greedy_packs(cells, packs, self.elements_per_row)
         return keep_largest_per_cell(mag, lay, perm, counts, cells)

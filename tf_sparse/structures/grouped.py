@@ -33,11 +33,6 @@ class AxisGroupStructure(Structure):
         nonzero = np.any(kernel != 0, axis=self.reduce_axes[kernel.ndim])
         return int(np.count_nonzero(nonzero)) <= nonzero.size - num_pruned(nonzero.size, sparsity)
 
-    def num_groups(self, kernel) -> int:
-        kernel = self._check_kernel(kernel)
-        axes = self.reduce_axes[kernel.ndim]
-        return int(np.prod([n for i, n in enumerate(kernel.shape) if i not in axes]))
-
     def group_ids(self, kernel) -> np.ndarray:
         """Group index of every kernel entry (Keras layout)."""
         kernel = self._check_kernel(kernel)

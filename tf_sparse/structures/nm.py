@@ -49,7 +49,8 @@ class NM(Structure):
     schedules: every group keeps ``max(n, m - floor(s * m + 0.5))`` weights, so the constraint
     tightens through ``(m-1):m, (m-2):m, ...`` and never past ``n:m``; ``None`` means ``n:m``.
 
-    Compact format: N:M values + in-group indices (``tf_sparse.formats.encode_nm``).
+    Compact format: N:M values + bit-packed in-group positions (``tf_sparse.formats.encode_nm``)
+    for ``n`` in 1, 2, 4, 8, 16 and ``n < m``; CSR otherwise.
 
     Args:
       n: weights kept per group, ``1 <= n <= m``.

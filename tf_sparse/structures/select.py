@@ -28,32 +28,21 @@ def prune_lowest(scores: np.ndarray, n_prune: int) -> np.ndarray:
     Ties break by flat index: among equal scores the lower index is pruned first.
     """
     scores = np.asarray(scores)
-    flat = scores.ravel()
-    pruned = np.zeros(flat.size, dtype=bool)
     n_prune = int(n_prune)
     if n_prune <= 0:
-        return pruned.reshape(scores.shape)
-    if n_prune >= flat.size:
-        pruned[:] = True
-        return pruned.reshape(scores.shape)
+        return np.zeros(scores.shape, dtype=bool)
+    if n_prune >= scores.size:
+        return np.ones(scores.shape, dtype=bool)
     # The n_prune-th smallest value: everything below it goes, and as many of the entries equal
-    # to it as are still needed, lowest index first.
-    kth = np.partition(flat, n_prune - 1)[n_prune - 1]
-    below = flat < kth
-    need = n_prune - int(np.count_nonzero(below))
-    pruned |= below
+    # to it as are still needed, lowest index first. The partition runs in memory order (no
+    # copy of a transposed view); only the ties need the C order of the indices.
+    kth = np.partition(scores.ravel(order="K"), n_prune - 1)[n_prune - 1]
+    pruned = scores < kth
+    need = n_prune - int(np.count_nonzero(pruned))
     if need > 0:
-        pruned[np.flatnonzero(flat == kth)[:need]] = True
-    return pruned.reshape(scores.shape)
-
-
-def keep_largest(scores: np.ndarray, n_keep: int) -> np.ndarray:
-    """Boolean array: True for the ``n_keep`` largest scores (ties: higher index kept first)."""
-    scores = np.asarray(scores)
-    return ~prune_lowest(scores, scores.size - int(n_keep))
-
-
-def sq_sum(x: np.ndarray, axis) -> np.ndarray:
-    """Sum of squares over ``axis``, accumulated in float64."""
-    x = np.asarray(x)
-    return np.square(x).sum(axis=axis, dtype=np.float64)
+        ties = scores == kth
+        if int(np.count_nonzero(ties)) == need:  # the usual case: no index order needed
+            pruned |= ties
+        else:
+            pruned[tuple(i[:need] for i in np.nonzero(ties))] = True  # nonzero is in C order
+    return pruned

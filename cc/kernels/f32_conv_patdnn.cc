@@ -1,0 +1,306 @@
+#include "cc/kernels/f32_conv_patdnn.h"
+
+#include <algorithm>
+
+#include "cc/kernels/dispatch.h"
+
+namespace tf_sparse {
+namespace {
+
+const F32PatdnnUkernel& UkernelFor(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return F32PatdnnUkernelAvx512();
+    case Isa::kAvx2:
+      return F32PatdnnUkernelAvx2();
+    default:
+      return F32PatdnnUkernelScalar();
+  }
+}
+
+size_t RoundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
+
+}  // namespace
+
+std::unique_ptr<F32PatdnnConv2D> F32PatdnnConv2D::Create(
+    const float* w, int out_c, int in_c, const float* bias,
+    const Params& params, std::string* error) {
+  return Create(w, out_c, in_c, bias, params, ActiveIsa(), error);
+}
+
+std::unique_ptr<F32PatdnnConv2D> F32PatdnnConv2D::Create(
+    const float* w, int out_c, int in_c, const float* bias,
+    const Params& params, Isa isa, std::string* error) {
+  if (w == nullptr || out_c < 1 || in_c < 1) {
+    *error = "weights must be [out >= 1][3][3][in >= 1]";
+    return nullptr;
+  }
+  if (params.stride_h < 1 || params.stride_w < 1) {
+    *error = "strides must be >= 1";
+    return nullptr;
+  }
+  if (!(params.output_min <= params.output_max)) {
+    *error = "output_min must not exceed output_max";
+    return nullptr;
+  }
+  std::unique_ptr<F32PatdnnConv2D> op(new F32PatdnnConv2D());
+  if (!PackPatdnn(w, out_c, in_c, &op->packed_, &op->stats_, error)) {
+    return nullptr;
+  }
+  op->params_ = params;
+  op->bias_.assign(out_c, 0.0f);
+  op->rank_.resize(out_c);
+  for (int f = 0; f < out_c; ++f) op->rank_[op->packed_.reorder[f]] = f;
+  if (bias != nullptr) op->bias_.assign(bias, bias + out_c);
+  op->ukernel_ = &UkernelFor(isa);
+  op->tile_rows_ = op->ukernel_->tile_rows;
+  op->tile_cols_ = op->ukernel_->tile_cols;
+  return op;
+}
+
+bool F32PatdnnConv2D::Reshape(int batch, int in_h, int in_w, int* out_h,
+                              int* out_w, std::string* error) {
+  ConvShape s;
+  s.batch = batch;
+  s.in_h = in_h;
+  s.in_w = in_w;
+  s.in_c = packed_.in_channels;
+  s.out_c = packed_.out_channels;
+  s.stride_h = params_.stride_h;
+  s.stride_w = params_.stride_w;
+  if (batch < 0 ||
+      !ConvOutputSize(params_.padding, in_h, 3, s.stride_h, &s.out_h,
+                      &s.pad_top) ||
+      !ConvOutputSize(params_.padding, in_w, 3, s.stride_w, &s.out_w,
+                      &s.pad_left)) {
+    *error = "input " + std::to_string(in_h) + "x" + std::to_string(in_w) +
+             " gives no output for a 3x3 kernel";
+    return false;
+  }
+  shape_ = s;
+  row_tiles_ = (s.out_h + tile_rows_ - 1) / tile_rows_;
+  col_tiles_ = (s.out_w + tile_cols_ - 1) / tile_cols_;
+  // Tiles read rows up to row_tiles * R - 1 + 2 / stride and columns up to
+  // col_tiles * C - 1 + 2 / stride of a phase plane.
+  planes_rows_ = row_tiles_ * tile_rows_ + 2;
+  // Row length B: one the kernels are specialised for when it fits.
+  size_t b = RoundUp(static_cast<size_t>(col_tiles_) * tile_cols_ + 2, 16);
+  for (size_t fixed : {48, 80, 144}) {
+    if (b <= fixed) {
+      b = fixed;
+      break;
+    }
+  }
+  phase_stride_ = b;
+  row_stride_ = b * s.stride_h * s.stride_w;
+  channel_stride_ = row_stride_ * planes_rows_;
+  filter_fn_ = ukernel_->select(s.stride_h, s.stride_w, static_cast<int>(b));
+  // Bands of tile rows with at least 4 tiles each: one micro-kernel call
+  // covers a band, so its set-up is shared by several tiles.
+  band_rows_ = std::max(1, std::min(row_tiles_, (4 + col_tiles_ - 1) / col_tiles_));
+  bands_ = (row_tiles_ + band_rows_ - 1) / band_rows_;
+  const size_t need = channel_stride_ * s.in_c;
+  if (planar_.size() != need) planar_.Resize(need);  // Zero-filled.
+  else std::fill(planar_.data(), planar_.data() + need, 0.0f);
+  BuildPlan();
+  reshaped_ = true;
+  *out_h = s.out_h;
+  *out_w = s.out_w;
+  return true;
+}
+
+void F32PatdnnConv2D::Transpose(const float* x, int row_begin, int row_end) {
+  const ConvShape& s = shape_;
+  const int sh = s.stride_h, sw = s.stride_w;
+  float* X = planar_.data();
+  for (int iy = row_begin; iy < row_end; ++iy) {
+    const int ry = iy + s.pad_top;
+    const int a = ry / sh;
+    if (a >= planes_rows_) break;
+    const int py = ry % sh;
+    for (int ix = 0; ix < s.in_w; ++ix) {
+      const int rx = ix + s.pad_left;
+      const size_t b = static_cast<size_t>(rx / sw);
+      if (b >= phase_stride_) break;
+      const int px = rx % sw;
+      float* dst = X + static_cast<size_t>(py * sw + px) * phase_stride_ +
+                   a * row_stride_ + b;
+      const float* src = x + (static_cast<size_t>(iy) * s.in_w + ix) * s.in_c;
+      for (int c = 0; c < s.in_c; ++c) dst[c * channel_stride_] = src[c];
+    }
+  }
+}
+
+void F32PatdnnConv2D::BuildPlan() {
+  // One block of all input channels. Blocks sized to keep a band's slice
+  // of X in L1 (8..32 channels) measured slower on 56x56x64 and 28x28x128
+  // layers: the accumulators of every filter then stream through L1
+  // instead, and the groups shrink to a kernel or two.
+  const int in_c = packed_.in_channels;
+  const int out_c = packed_.out_channels;
+  const int P = packed_.num_patterns();
+  block_channels_ = in_c;
+  num_blocks_ = (in_c + block_channels_ - 1) / block_channels_;
+  plan_.clear();
+  plan_offset_.assign(static_cast<size_t>(num_blocks_) * out_c + 1, 0);
+  for (int blk = 0; blk < num_blocks_; ++blk) {
+    const int c0 = blk * block_channels_;
+    const int c1 = std::min(in_c, c0 + block_channels_);
+    for (int f = 0; f < out_c; ++f) {
+      const int32_t* stride = &packed_.stride[static_cast<size_t>(f) * (P + 1)];
+      for (int p = 0; p < P; ++p) {
+        // Inside a pattern group kernels are sorted by channel.
+        const int32_t* first = packed_.index.data() + packed_.offset[f] + stride[p];
+        const int32_t* last = packed_.index.data() + packed_.offset[f] + stride[p + 1];
+        const int32_t* b = std::lower_bound(first, last, c0);
+        const int32_t* e = std::lower_bound(b, last, c1);
+        if (e == b) continue;
+        plan_.push_back(F32PatdnnGroup{
+            packed_.patterns[p],
+            static_cast<int32_t>(b - packed_.index.data()),
+            static_cast<int32_t>(e - b)});
+      }
+      plan_offset_[static_cast<size_t>(blk) * out_c + f + 1] =
+          static_cast<int32_t>(plan_.size());
+    }
+  }
+}
+
+int F32PatdnnConv2D::AcquireSlot(int slots) {
+  for (;;) {
+    for (int i = 0; i < slots; ++i) {
+      bool expected = false;
+      if (slot_busy_[i].compare_exchange_strong(expected, true,
+                                                std::memory_order_acquire)) {
+        return i;
+      }
+    }
+  }
+}
+
+void F32PatdnnConv2D::ComputeBand(int band, int f_begin, int f_step,
+                                  float* acc) {
+  const ConvShape& s = shape_;
+  const int R = tile_rows_;
+  const size_t filter_floats = FilterFloats();
+  F32PatdnnFilterArgs args;
+  args.channel_stride = channel_stride_;
+  args.phase_stride = phase_stride_;
+  args.row_stride = row_stride_;
+  args.stride_h = s.stride_h;
+  args.stride_w = s.stride_w;
+  args.index = packed_.index.data();
+  args.weight = packed_.weight.data();
+  args.tiles_x = col_tiles_;
+  const int rt0 = band * band_rows_;
+  args.tiles_y = std::min(band_rows_, row_tiles_ - rt0);
+  args.x = planar_.data() + static_cast<size_t>(rt0) * R * row_stride_;
+  for (int f = f_begin; f < s.out_c; f += f_step) {
+    float* fa = acc + f * filter_floats;
+    std::fill(fa, fa + filter_floats, 0.0f);
+  }
+  for (int blk = 0; blk < num_blocks_; ++blk) {
+    const int32_t* off = &plan_offset_[static_cast<size_t>(blk) * s.out_c];
+    for (int f = f_begin; f < s.out_c; f += f_step) {
+      const int g0 = off[f], g1 = off[f + 1];
+      if (g0 == g1) continue;
+      args.groups = plan_.data() + g0;
+      args.num_groups = g1 - g0;
+      args.acc = acc + f * filter_floats;
+      filter_fn_(args);
+    }
+  }
+}
+
+void F32PatdnnConv2D::WriteBand(int band, const float* acc, int row_begin,
+                                int row_end, float* y) const {
+  const ConvShape& s = shape_;
+  const int R = tile_rows_, C = tile_cols_;
+  const size_t tile_floats = static_cast<size_t>(R) * C;
+  const size_t filter_floats = FilterFloats();
+  const float lo = params_.output_min, hi = params_.output_max;
+  const int oy_band = band * band_rows_ * R;
+  row_end = std::min(row_end, s.out_h - oy_band);
+  // NHWC order, 16 channels at a time: each pixel's stores fill one cache
+  // line, and the 16 accumulator lines read serve 16 pixels.
+  constexpr int kBlock = 16;
+  const float* base[kBlock];
+  for (int o0 = 0; o0 < s.out_c; o0 += kBlock) {
+    const int nb = std::min(kBlock, s.out_c - o0);
+    for (int j = 0; j < nb; ++j) base[j] = acc + rank_[o0 + j] * filter_floats;
+    const float* bias = bias_.data() + o0;
+    for (int row = row_begin; row < row_end; ++row) {
+      const int ty = row / R, r = row % R;
+      float* out = y + static_cast<size_t>(oy_band + row) * s.out_w * s.out_c + o0;
+      for (int ox = 0; ox < s.out_w; ++ox, out += s.out_c) {
+        const size_t at =
+            (static_cast<size_t>(ty) * col_tiles_ + ox / C) * tile_floats +
+            r * C + ox % C;
+        for (int j = 0; j < nb; ++j) {
+          out[j] = std::min(std::max(base[j][at] + bias[j], lo), hi);
+        }
+      }
+    }
+  }
+}
+
+void F32PatdnnConv2D::Run(const float* x, float* y, ThreadPool* pool) {
+  const ConvShape& s = shape_;
+  if (!reshaped_ || s.batch == 0) return;
+  const int threads = std::min(pool != nullptr ? pool->num_threads() : 1,
+                               kMaxThreads);
+  const size_t in_item = static_cast<size_t>(s.in_h) * s.in_w * s.in_c;
+  const size_t out_item = static_cast<size_t>(s.out_h) * s.out_w * s.out_c;
+  const size_t acc_size = static_cast<size_t>(band_rows_) * col_tiles_ *
+                          tile_rows_ * tile_cols_ * s.out_c;
+  if (acc_.size() < static_cast<size_t>(threads)) acc_.resize(threads);
+  for (int t = 0; t < threads; ++t) {
+    if (acc_[t].size() != acc_size) acc_[t].Resize(acc_size);
+  }
+  const int band_out_rows = band_rows_ * tile_rows_;
+  for (int n = 0; n < s.batch; ++n) {
+    const float* xn = x + n * in_item;
+    float* yn = y + n * out_item;
+    if (threads <= 1) {
+      Transpose(xn, 0, s.in_h);
+      for (int band = 0; band < bands_; ++band) {
+        ComputeBand(band, 0, 1, acc_[0].data());
+        WriteBand(band, acc_[0].data(), 0, band_out_rows, yn);
+      }
+      continue;
+    }
+    const int rows_per = (s.in_h + threads - 1) / threads;
+    auto transpose = [&](int t) {
+      Transpose(xn, std::min(t * rows_per, s.in_h),
+                std::min((t + 1) * rows_per, s.in_h));
+    };
+    pool->Run(threads, transpose);
+    if (bands_ >= 2 * threads) {
+      // A task per band (each core then reads only its own rows of the
+      // input); a late worker still finds bands left. A running task holds
+      // one of `threads` accumulator slots: at most that many run at once.
+      auto bands = [&](int band) {
+        const int slot = AcquireSlot(threads);
+        ComputeBand(band, 0, 1, acc_[slot].data());
+        WriteBand(band, acc_[slot].data(), 0, band_out_rows, yn);
+        slot_busy_[slot].store(false, std::memory_order_release);
+      };
+      pool->Run(bands_, bands);
+    } else {
+      // Few bands: filters per thread, then the band's rows per thread.
+      for (int band = 0; band < bands_; ++band) {
+        auto compute = [&](int t) {
+          ComputeBand(band, t, threads, acc_[0].data());
+        };
+        pool->Run(threads, compute);
+        auto write = [&](int t) {
+          WriteBand(band, acc_[0].data(), band_out_rows * t / threads,
+                    band_out_rows * (t + 1) / threads, yn);
+        };
+        pool->Run(threads, write);
+      }
+    }
+  }
+}
+
+}  // namespace tf_sparse

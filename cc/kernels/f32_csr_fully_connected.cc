@@ -1,0 +1,175 @@
+#include "cc/kernels/f32_csr_fully_connected.h"
+
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+#include "cc/kernels/dispatch.h"
+#include "cc/kernels/row_split.h"
+
+namespace tf_sparse {
+namespace {
+
+// Relative cost of finishing one output row (reduction, bias, clamp,
+// store) against one multiply-add, for balancing the thread split.
+constexpr int64_t kRowCost = 16;
+
+}  // namespace
+
+const F32CsrUkernel& SelectF32CsrUkernel(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return F32CsrUkernelAvx512();
+    case Isa::kAvx2:
+      return F32CsrUkernelAvx2();
+    default:
+      return F32CsrUkernelScalar();
+  }
+}
+
+std::unique_ptr<F32CsrFullyConnected> F32CsrFullyConnected::Create(
+    const float* weights, int out, int in, const float* bias, float output_min,
+    float output_max, const Options& options, std::string* error) {
+  const std::string problem = CheckCsrShape(out, in);
+  if (!problem.empty()) {
+    *error = problem;
+    return nullptr;
+  }
+  if (!(output_min <= output_max)) {
+    *error = "output_min must not exceed output_max";
+    return nullptr;
+  }
+  const Isa isa = options.isa < 0 ? ActiveIsa() : static_cast<Isa>(options.isa);
+  if (!IsaSupported(isa)) {
+    *error = std::string("ISA ") + IsaName(isa) + " is not supported here";
+    return nullptr;
+  }
+  std::unique_ptr<F32CsrFullyConnected> op(new F32CsrFullyConnected());
+  try {
+    op->layout_ = options.layout;
+    if (options.layout == Layout::kPanels) {
+      op->panels_ = PackCsrPanels(weights, out, in);
+    } else {
+      op->matrix_ = PackCsr(weights, out, in);
+    }
+    // Panels read the bias of every lane of the last group.
+    op->bias_.Resize(static_cast<size_t>(out + kCsrPanelRows));
+    if (bias != nullptr)
+      std::memcpy(op->bias_.data(), bias, sizeof(float) * out);
+  } catch (const std::bad_alloc&) {
+    *error = "out of memory while packing weights";
+    return nullptr;
+  } catch (const std::invalid_argument& e) {
+    *error = e.what();
+    return nullptr;
+  }
+  op->kernel_ = &SelectF32CsrUkernel(isa);
+  op->output_min_ = output_min;
+  op->output_max_ = output_max;
+  return op;
+}
+
+void F32CsrFullyConnected::RunRows(size_t batch, const float* x, float* y,
+                                   size_t begin, size_t end) const {
+  const CsrMatrix& m = matrix_;
+  auto fill = [&](auto& a) {
+    a.batch = batch;
+    a.num_rows = end - begin;
+    a.row_ptr = m.row_ptr.data() + begin;
+    a.values = m.values.data();
+    a.bias = bias_.data() + begin;
+    a.x = x;
+    a.x_stride = static_cast<size_t>(m.cols);
+    a.y = y + begin;
+    a.y_stride = static_cast<size_t>(m.rows);
+    a.output_min = output_min_;
+    a.output_max = output_max_;
+  };
+  if (m.index_bytes == 2) {
+    F32CsrArgs<uint16_t> a;
+    fill(a);
+    a.col_idx = m.col_idx16.data();
+    kernel_->fn16(a);
+  } else {
+    F32CsrArgs<int32_t> a;
+    fill(a);
+    a.col_idx = m.col_idx32.data();
+    kernel_->fn32(a);
+  }
+}
+
+void F32CsrFullyConnected::RunGroups(size_t batch, const float* x, float* y,
+                                     size_t begin, size_t end) const {
+  const CsrPanelMatrix& m = panels_;
+  F32CsrPanelArgs a;
+  a.batch = batch;
+  a.num_groups = end - begin;
+  a.num_panels = static_cast<size_t>(m.num_panels);
+  a.num_rows = static_cast<size_t>(m.rows) - begin * kCsrPanelRows;
+  a.cols = static_cast<size_t>(m.cols);
+  a.slice_ptr = m.slice_ptr.data() + begin * a.num_panels;
+  a.values = m.values.data();
+  a.offsets = m.offsets.data();
+  a.bias = bias_.data() + begin * kCsrPanelRows;
+  a.x = x;
+  a.x_stride = static_cast<size_t>(m.cols);
+  a.y = y + begin * kCsrPanelRows;
+  a.y_stride = static_cast<size_t>(m.rows);
+  a.output_min = output_min_;
+  a.output_max = output_max_;
+  kernel_->panel_fn(a);
+}
+
+void F32CsrFullyConnected::Run(size_t batch, const float* x, float* y,
+                               ThreadPool* pool) {
+  if (batch == 0) return;
+  if (layout_ == Layout::kPanels) {
+    const size_t groups = static_cast<size_t>(panels_.num_groups);
+    const size_t P = static_cast<size_t>(panels_.num_panels);
+    int threads = pool == nullptr ? 1 : pool->num_threads();
+    const int64_t work =
+        static_cast<int64_t>(batch) *
+        (panels_.num_slices() * kCsrPanelRows + kRowCost * panels_.rows);
+    while (threads > 1 && work / threads < kSparseMinWorkPerThread) --threads;
+    if (threads <= 1 || groups < 2) {
+      RunGroups(batch, x, y, 0, groups);
+      return;
+    }
+    if (split_threads_ != threads) {
+      const int32_t* sp = panels_.slice_ptr.data();
+      split_ = SplitUnits(groups, threads, kRowCost,
+                          [sp, P](size_t g) { return sp[g * P]; });
+      split_threads_ = threads;
+    }
+    const std::vector<size_t>& split = split_;
+    auto task = [&](int t) {
+      if (split[t] < split[t + 1]) {
+        RunGroups(batch, x, y, split[t], split[t + 1]);
+      }
+    };
+    pool->Run(threads, task);
+    return;
+  }
+  const size_t rows = static_cast<size_t>(matrix_.rows);
+  int threads = pool == nullptr ? 1 : pool->num_threads();
+  const int64_t work =
+      static_cast<int64_t>(batch) * (matrix_.nnz() + kRowCost * matrix_.rows);
+  while (threads > 1 && work / threads < kSparseMinWorkPerThread) --threads;
+  if (threads <= 1 || rows < 2) {
+    RunRows(batch, x, y, 0, rows);
+    return;
+  }
+  if (split_threads_ != threads) {
+    const int32_t* rp = matrix_.row_ptr.data();
+    split_ =
+        SplitUnits(rows, threads, kRowCost, [rp](size_t i) { return rp[i]; });
+    split_threads_ = threads;
+  }
+  const std::vector<size_t>& split = split_;
+  auto task = [&](int t) {
+    if (split[t] < split[t + 1]) RunRows(batch, x, y, split[t], split[t + 1]);
+  };
+  pool->Run(threads, task);
+}
+
+}  // namespace tf_sparse

@@ -1,0 +1,125 @@
+// Builder for checking a pattern-sparse 3x3 convolution against the dense
+// direct reference:
+//   ConvTester().in(9, 7, 5).out_c(6).stride(2).valid().Test(Isa::kAvx512);
+// Weights: every kernel keeps `taps` (<= 4) random taps, or is zero with
+// probability `kernel_zero`; `dense` makes every tap nonzero instead.
+#ifndef TF_SPARSE_CC_TESTS_CONV_TESTER_H_
+#define TF_SPARSE_CC_TESTS_CONV_TESTER_H_
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cc/kernels/f32_conv_patdnn.h"
+#include "cc/kernels/f32_conv_reference.h"
+#include "cc/util/thread_pool.h"
+#include "gtest/gtest.h"
+
+namespace tf_sparse {
+
+class ConvTester {
+ public:
+  ConvTester& in(int h, int w, int c) { h_ = h; w_ = w; c_ = c; return *this; }
+  ConvTester& out_c(int v) { oc_ = v; return *this; }
+  ConvTester& batch(int v) { batch_ = v; return *this; }
+  ConvTester& stride(int v) { sh_ = sw_ = v; return *this; }
+  ConvTester& stride(int h, int w) { sh_ = h; sw_ = w; return *this; }
+  ConvTester& valid() { padding_ = ConvPadding::kValid; return *this; }
+  ConvTester& same() { padding_ = ConvPadding::kSame; return *this; }
+  ConvTester& taps(int v) { taps_ = v; return *this; }
+  ConvTester& kernel_zero(double v) { kernel_zero_ = v; return *this; }
+  ConvTester& library(int v) { library_ = v; return *this; }
+  ConvTester& bias(bool v) { bias_ = v; return *this; }
+  ConvTester& clamp(float lo, float hi) { lo_ = lo; hi_ = hi; return *this; }
+  ConvTester& threads(int v) { threads_ = v; return *this; }
+  ConvTester& seed(uint32_t v) { seed_ = v; return *this; }
+
+  std::vector<float> Weights() const {
+    std::mt19937 rng(seed_);
+    std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+    std::uniform_real_distribution<double> coin(0.0, 1.0);
+    // A small library of random tap sets.
+    std::vector<std::vector<int>> lib;
+    for (int p = 0; p < library_; ++p) {
+      std::vector<int> t = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+      std::shuffle(t.begin(), t.end(), rng);
+      t.resize(taps_);
+      lib.push_back(t);
+    }
+    std::vector<float> w(static_cast<size_t>(oc_) * 9 * c_, 0.0f);
+    for (int o = 0; o < oc_; ++o) {
+      for (int i = 0; i < c_; ++i) {
+        if (coin(rng) < kernel_zero_) continue;
+        const auto& t = lib[rng() % lib.size()];
+        for (int tap : t) {
+          float v = value(rng);
+          if (v == 0.0f) v = 0.5f;
+          w[(static_cast<size_t>(o) * 9 + tap) * c_ + i] = v;
+        }
+      }
+    }
+    return w;
+  }
+
+  void Test(Isa isa) const {
+    std::mt19937 rng(seed_ + 1);
+    std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+    const std::vector<float> w = Weights();
+    std::vector<float> bias(oc_);
+    for (float& b : bias) b = value(rng);
+    F32PatdnnConv2D::Params params;
+    params.stride_h = sh_;
+    params.stride_w = sw_;
+    params.padding = padding_;
+    params.output_min = lo_;
+    params.output_max = hi_;
+    std::string error;
+    auto op = F32PatdnnConv2D::Create(w.data(), oc_, c_,
+                                      bias_ ? bias.data() : nullptr, params,
+                                      isa, &error);
+    ASSERT_NE(op, nullptr) << error;
+    int oh = 0, ow = 0;
+    ASSERT_TRUE(op->Reshape(batch_, h_, w_, &oh, &ow, &error)) << error;
+    std::vector<float> x(static_cast<size_t>(batch_) * h_ * w_ * c_);
+    for (float& v : x) v = value(rng);
+    ConvShape s = op->shape();
+    std::vector<float> expect(static_cast<size_t>(batch_) * oh * ow * oc_);
+    F32ConvReference(s, x.data(), w.data(), bias_ ? bias.data() : nullptr, lo_,
+                     hi_, expect.data());
+    std::unique_ptr<ThreadPool> pool;
+    if (threads_ > 1) pool.reset(new ThreadPool(threads_));
+    // Twice: the second run checks that the scratch borders stay zero.
+    for (int rep = 0; rep < 2; ++rep) {
+      std::vector<float> got(expect.size(),
+                             std::numeric_limits<float>::quiet_NaN());
+      op->Run(x.data(), got.data(), pool.get());
+      for (size_t k = 0; k < got.size(); ++k) {
+        ASSERT_NEAR(got[k], expect[k], 1e-5f * (4 * 9 * c_))
+            << "entry " << k << " (" << op->kernel_name() << ", " << h_ << "x"
+            << w_ << "x" << c_ << " -> " << oh << "x" << ow << "x" << oc_
+            << ", stride " << sh_ << "x" << sw_ << ")";
+      }
+    }
+  }
+
+ private:
+  int h_ = 8, w_ = 8, c_ = 4, oc_ = 4, batch_ = 1;
+  int sh_ = 1, sw_ = 1;
+  ConvPadding padding_ = ConvPadding::kSame;
+  int taps_ = 4;
+  double kernel_zero_ = 0.5;
+  int library_ = 8;
+  bool bias_ = true;
+  float lo_ = -std::numeric_limits<float>::infinity();
+  float hi_ = std::numeric_limits<float>::infinity();
+  int threads_ = 1;
+  uint32_t seed_ = 7;
+};
+
+}  // namespace tf_sparse
+
+#endif  // TF_SPARSE_CC_TESTS_CONV_TESTER_H_

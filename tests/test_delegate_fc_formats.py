@@ -1,0 +1,162 @@
+"""FULLY_CONNECTED on CSR, N:M and GS weights: the delegate vs the stock interpreter.
+
+Weights are built with NumPy directly: unstructured 90%, 2:4 (the 2 largest |w| of every 4
+consecutive inputs of each output unit) and a valid gather-scatter pattern (16 banks, one
+element per row and pack). Every model runs in both runtimes and must match the stock
+interpreter within 1e-5 relative; the report must name the format the weights call for.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+import tf_sparse as tfs
+from tf_sparse.runtime import make_interpreter, run
+
+RUNTIMES = ["litert", "tf"]
+
+
+def unstructured(rng, in_dim, out_dim, sparsity=0.9):
+    kernel = rng.standard_normal((in_dim, out_dim)).astype(np.float32)
+    return np.where(rng.random(kernel.shape) < sparsity, 0.0, kernel).astype(np.float32)
+
+
+def two_of_four(rng, in_dim, out_dim):
+    """Keeps the 2 largest |w| of every 4 consecutive inputs of each output unit."""
+    w2 = rng.standard_normal((out_dim, in_dim)).astype(np.float32)  # GEMM view [out, in]
+    groups = w2.reshape(out_dim, in_dim // 4, 4)
+    order = np.argsort(-np.abs(groups), axis=-1)
+    mask = np.zeros(groups.shape, bool)
+    np.put_along_axis(mask, order[..., :2], True, axis=-1)
+    return np.where(mask, groups, 0.0).reshape(out_dim, in_dim).T.astype(np.float32)
+
+
+def gather_scatter(rng, in_dim, out_dim, banks=16, packs=2):
+    """A valid GS pattern: per group of `banks` output units, `packs` packs; pack p gives
+    every unit of the group one input from a distinct bank (input mod banks), in slot p of
+    that bank, so every unit has `packs` nonzeros and every bank is used `packs` times."""
+    assert out_dim % banks == 0 and in_dim % banks == 0 and packs <= in_dim // banks
+    w2 = np.zeros((out_dim, in_dim), np.float32)
+    for g in range(out_dim // banks):
+        for p in range(packs):
+            bank = rng.permutation(banks)
+            for lane in range(banks):
+                w2[g * banks + lane, p * banks + bank[lane]] = rng.standard_normal()
+    w2[w2 == 0.0] = 0.0
+    return w2.T.copy()
+
+
+def build(path, in_dim, kernels, activations):
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input((in_dim,))]
+    for k, act in zip(kernels, activations):
+        layers.append(keras.layers.Dense(k.shape[1], activation=act))
+    model = keras.Sequential(layers)
+    rng = np.random.default_rng(1)
+    for layer, k in zip(model.layers, kernels):
+        layer.set_weights([k, rng.standard_normal(k.shape[1]).astype(np.float32)])
+    tfs.export_tflite(model, str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fc_formats")
+    rng = np.random.default_rng(0)
+    return {
+        "unstructured": build(
+            d / "u.tflite", 200, [unstructured(rng, 200, 96), unstructured(rng, 96, 45)], ["relu", None]
+        ),
+        "nm24": build(d / "nm.tflite", 128, [two_of_four(rng, 128, 80), two_of_four(rng, 80, 36)], ["relu6", None]),
+        "gs": build(d / "gs.tflite", 320, [gather_scatter(rng, 320, 64)], ["relu"]),
+        # claimed (unstructured 90%) -> declined (dense) -> claimed (2:4)
+        "mixed": build(
+            d / "mixed.tflite",
+            160,
+            [
+                unstructured(rng, 160, 64),
+                rng.standard_normal((64, 48)).astype(np.float32),
+                two_of_four(rng, 48, 24),
+            ],
+            ["relu", "relu", None],
+        ),
+    }
+
+
+def compare(path, runtime, batch, **options):
+    ref, _ = make_interpreter(path, backend="builtin", runtime=runtime)
+    ours, delegate = make_interpreter(path, backend="tf_sparse", runtime=runtime, **options)
+    shape = list(ref.get_input_details()[0]["shape"])
+    shape[0] = batch
+    x = np.random.default_rng(batch).standard_normal(shape).astype(np.float32)
+    expected = run(ref, x)
+    got = run(ours, x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    return delegate
+
+
+def formats(delegate):
+    return [r["format"] for r in tfs.delegate_report(delegate)]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize(
+    "name,expected",
+    [("unstructured", ["csr", "csr"]), ("nm24", ["nm:2:4", "nm:2:4"]), ("mixed", ["csr", None, "nm:2:4"])],
+)
+def test_auto_picks_the_format_and_matches(models, runtime, name, expected):
+    delegate = None
+    for batch in (1, 3):
+        delegate = compare(models[name], runtime, batch)
+    assert formats(delegate) == expected
+    report = tfs.delegate_report(delegate)
+    for r in report:
+        if r["claimed"]:
+            assert r["format"] in r["reason"] and r["kernel"]
+            assert r["cost_vs_dense"] <= 0.8
+        else:
+            assert "estimated cost" in r["reason"] or "sparsity" in r["reason"]
+    stats = tfs.delegate_stats(delegate)
+    assert stats["nodes_claimed"] == sum(f is not None for f in expected)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_gs_weights(models, runtime):
+    # Auto claims GS-patterned weights with the cheapest kernel and reports the GS estimate.
+    delegate = compare(models["gs"], runtime, 2)
+    (r,) = tfs.delegate_report(delegate)
+    assert r["claimed"] and "gs:16:1" in r["candidates"]
+    # Forced, the GS packs themselves run.
+    for forced in ("gs", "gs:16"):
+        delegate = compare(models["gs"], runtime, 3, format=forced)
+        (r,) = tfs.delegate_report(delegate)
+        assert r["claimed"] and r["format"] == "gs:16:1" and "f32_gs_" in r["kernel"]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize(
+    "forced,expected",
+    [
+        ("csr", ["csr", "csr"]),
+        ("nm", ["nm:2:4", "nm:2:4"]),
+        ("nm:4:8", ["nm:4:8", "nm:4:8"]),
+        ("gs:8", ["gs:8:1", None]),  # 36 outputs are not a multiple of 8 rows
+        ("gs:4:2", ["gs:4:2", "gs:4:2"]),
+    ],
+)
+def test_forced_formats_match(models, runtime, forced, expected):
+    delegate = compare(models["nm24"], runtime, 2, format=forced)
+    assert formats(delegate) == expected
+
+
+def test_forced_nm_declines_weights_that_do_not_fit(models):
+    delegate = compare(models["unstructured"], "litert", 1, format="nm:2:4")
+    report = tfs.delegate_report(delegate)
+    assert not any(r["claimed"] for r in report)
+    assert all("more than 2 nonzeros" in r["reason"] for r in report)
+
+
+def test_two_threads(models):
+    for name in ("unstructured", "nm24", "gs"):
+        delegate = compare(models[name], "litert", 1, num_threads=2)
+        assert tfs.delegate_stats(delegate)["nodes_claimed"] >= 1
