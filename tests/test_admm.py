@@ -180,3 +180,24 @@ def test_pruning_summaries_write_scalars(tmp_path):
     assert {"h1/sparsity", "h1/admm_residual", "logits/admm_rho"} <= tags
     with pytest.raises(ValueError, match="log_dir"):
         tfs.PruningSummaries("")
+
+
+def test_pattern_admm_has_two_constraint_sets():
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 4))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv")(inp)
+    model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x))
+    sparse = tfs.sparsify(model, tfs.KernelPattern(num_patterns=4, connectivity=0.5))
+    sparse.compile(keras.optimizers.Adam(1e-2), "mse")
+    rng = np.random.default_rng(0)
+    xs, ys = rng.standard_normal((32, 8, 8, 4)).astype(np.float32), rng.standard_normal((32, 8)).astype(np.float32)
+    sparse.fit(xs, ys, batch_size=8, epochs=2, callbacks=[tfs.ADMM(rho=1e-2)], verbose=0)
+    layer = sparse.get_layer("conv")
+    assert len(layer.admm_z) == 2 and len(layer.admm_u) == 2
+    pattern_only, connectivity = layer.structure.admm_constraints()
+    assert pattern_only.is_valid(layer.admm_z[0].numpy())  # Z: every kernel on a library pattern
+    z1 = layer.admm_z[1].numpy().reshape(9, -1)
+    assert np.count_nonzero(np.any(z1 != 0, axis=0)) == 16  # Y: half of the 32 kernels kept
+    assert connectivity.is_valid(layer.admm_z[1].numpy())
+    tfs.harden(sparse)
+    assert layer.structure.is_valid(layer.kernel_numpy())

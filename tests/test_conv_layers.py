@@ -81,3 +81,15 @@ def test_harden_freezes_masks():
     sparse.fit(_x(8), np.zeros((8, 5)), epochs=1, callbacks=[tfs.UpdateMasks()], verbose=0)
     for layer in tfs.sparse_layers(sparse):
         np.testing.assert_array_equal(layer.mask.numpy(), before[layer.name])
+
+
+def test_sparsify_fits_one_pattern_library_for_the_network():
+    model = _cnn()
+    pattern = tfs.KernelPattern(num_patterns=4, connectivity=0.5)
+    sparse = tfs.sparsify(model, {keras.layers.Conv2D: pattern, "default": None})
+    libraries = {tuple(layer.structure.library) for layer in tfs.sparse_layers(sparse)}
+    assert len(libraries) == 1 and len(next(iter(libraries))) == 4
+    assert pattern.library is None  # the user's object is left alone
+    for layer in tfs.sparse_layers(sparse):
+        layer.update_mask()
+        assert layer.structure.is_valid(np.asarray(layer.masked_kernel))

@@ -78,8 +78,12 @@ class SparseConv1D(_SparseConvBase, keras.layers.Conv1D):
 
     keras_class = keras.layers.Conv1D
 
-    def structure_view(self, kernel):
+    @staticmethod
+    def structure_view_of(kernel):
         return np.reshape(kernel, (1,) + tuple(kernel.shape))
+
+    def structure_view(self, kernel):
+        return self.structure_view_of(kernel)
 
 
 @keras.saving.register_keras_serializable(package="tf_sparse")
@@ -106,9 +110,13 @@ class SparseDepthwiseConv2D(_SparseConvBase, keras.layers.DepthwiseConv2D):
     def kernel(self, value):
         self._kernel = value
 
-    def structure_view(self, kernel):
+    @staticmethod
+    def structure_view_of(kernel):
         kh, kw, cin, mult = kernel.shape
         return np.reshape(kernel, (kh, kw, 1, cin * mult))
+
+    def structure_view(self, kernel):
+        return self.structure_view_of(kernel)
 
     @classmethod
     def from_keras(cls, layer, structure, schedule=None):

@@ -76,6 +76,23 @@ def _copy_weights(src_model, dst_model, transform):
         transform(src[path], dst)
 
 
+def _fit_libraries(model, config):
+    """Structures that learn a library from the weights (kernel patterns) without one get it
+    now, once, from all the layers they are requested for: one library per network, as in
+    PatDNN, fixed for the whole of training."""
+    groups = {}
+    for _, layer in _walk(model):
+        structure = _resolve(config, layer)
+        sparse_cls = _CONVERTIBLE.get(type(layer))
+        if sparse_cls is None or not hasattr(structure, "fit_library") or getattr(structure, "library", 1) is not None:
+            continue
+        kernel = keras.ops.convert_to_numpy(layer.kernel)
+        view = sparse_cls.structure_view_of(kernel) if hasattr(sparse_cls, "structure_view_of") else kernel
+        if view.ndim == 4 and view.shape[:2] == (3, 3):
+            groups.setdefault(id(structure), (structure, []))[1].append(view)
+    return {key: structure.fit_library(views) for key, (structure, views) in groups.items()}
+
+
 def sparsify(model, config, schedule=None):
     """Returns a copy of ``model`` whose Dense and convolution layers are sparse layers, weights kept.
 
@@ -96,8 +113,11 @@ def sparsify(model, config, schedule=None):
     _check_model(model, "sparsify")
     skipped = []
 
+    fitted = _fit_libraries(model, config)
+
     def clone_fn(layer):
         structure = _resolve(config, layer)
+        structure = fitted.get(id(structure), structure)
         sparse_cls = _CONVERTIBLE.get(type(layer))
         if structure is not None and sparse_cls is None:
             skipped.append(f"{layer.name} ({type(layer).__name__}: no sparse version)")

@@ -16,7 +16,7 @@ from tf_sparse.structures.column import Column
 from tf_sparse.structures.crossbar import Crossbar
 from tf_sparse.structures.filter import Filter
 from tf_sparse.structures.gather_scatter import GatherScatter
-from tf_sparse.structures.kernel_pattern import CANDIDATE_PATTERNS, KernelPattern, extract_library
+from tf_sparse.structures.kernel_pattern import CANDIDATE_PATTERNS, Connectivity, KernelPattern, extract_library
 from tf_sparse.structures.nm import NM
 from tf_sparse.structures.unstructured import Unstructured
 
@@ -26,6 +26,7 @@ __all__ = [
     "CANDIDATE_PATTERNS",
     "Channel",
     "Column",
+    "Connectivity",
     "Crossbar",
     "Filter",
     "GatherScatter",

@@ -284,9 +284,57 @@ class KernelPattern(Structure):
         pats, _ = assign_patterns(supports, self.library, max_patterns=self.num_patterns)
         return pats is not None
 
+    def admm_constraints(self):
+        """The two constraint sets of PatDNN's extended ADMM: the pattern set (each kernel on
+        one library pattern) and the connectivity set (at most a fraction of the kernels kept),
+        each with its own Z and U; ``project`` is their exact joint projection, used when
+        hardening."""
+        return [KernelPattern(self.num_patterns, 0.0, self.library), Connectivity(self.connectivity)]
+
     def group_ids(self, kernel) -> np.ndarray:
         """Kernel (connection) index ``o * in + i`` of every entry: the connectivity groups."""
         kernel = self._check_kernel(kernel)
         _, _, cin, cout = kernel.shape
         ids = np.arange(cout * cin).reshape(cout, cin, 1).repeat(9, axis=2)
         return from_kernels_9(ids, kernel.shape)
+
+
+@register_structure
+class Connectivity(Structure):
+    """Connectivity pruning alone: removes a fraction ``connectivity`` of the whole 3x3 kernels
+    (input-output connections) with the smallest L2 norm (ties: the lower ``o * in + i`` first).
+
+    The Euclidean projection onto "at most k nonzero kernels". ADMM uses it, beside
+    ``KernelPattern(..., connectivity=0)``, as the second constraint set of PatDNN's extended
+    ADMM (``KernelPattern.admm_constraints``).
+    """
+
+    kernel_ranks = (4,)
+
+    def __init__(self, connectivity: float = 0.5):
+        self.connectivity = _check_connectivity(connectivity)
+        super().__init__(self.connectivity)
+
+    def get_config(self):
+        return {"connectivity": self.connectivity}
+
+    def _check_kernel(self, kernel):
+        kernel = super()._check_kernel(kernel)
+        _check_3x3(kernel, "Connectivity")
+        return kernel
+
+    def _fraction(self, sparsity):
+        return self.connectivity if sparsity is None else float(sparsity)
+
+    def _keep_kernel(self, kernel, sparsity):
+        k9 = kernels_9(kernel).reshape(-1, 9)
+        energy = np.square(k9, dtype=np.float64).sum(axis=1)
+        pruned = prune_lowest(energy, num_pruned(k9.shape[0], self._fraction(sparsity)))
+        keep = np.repeat(~pruned[:, None], 9, axis=1)
+        return from_kernels_9(keep, kernel.shape)
+
+    def _is_valid_kernel(self, kernel, sparsity):
+        k9 = kernels_9(kernel).reshape(-1, 9)
+        nonzero = np.count_nonzero(np.any(k9 != 0, axis=1))
+        return nonzero <= k9.shape[0] - num_pruned(k9.shape[0], self._fraction(sparsity))
+
