@@ -80,30 +80,38 @@ def compile_(model, lr):
                   metrics=["accuracy"])
 
 
+# ADMM's W-step needs a learning rate that lets W reach Z within the phase (co_lib trains the
+# ADMM phase with lr 0.01); with Adam at 1e-3 the per-step move is too small and the primal
+# residual stays near ||W||. Fine-tuning and masked retraining use finetune_lr.
+HPARAMS = {"rho": 1e-2, "rho_factor": 1.5, "lam": 2e-5, "admm_fraction": 2 / 3, "admm_lr": 1e-2,
+           "finetune_lr": 2e-3}
+
+
 def run_method(dense, config, method, x_tr, y_tr, x_te, y_te, epochs, seed):
     keras.utils.set_random_seed(seed + 17)
     steps = int(np.ceil(len(x_tr) / BATCH))
-    phase1 = max(1, (epochs * 2) // 3)
+    phase1 = max(1, int(round(epochs * HPARAMS["admm_fraction"])))
     fit = dict(batch_size=BATCH, verbose=0)
     if method == "gradual":
         freq = max(1, steps // 4)
         # end_step on a pruning turn, so the final sparsity is really applied
         schedule = tfs.PolynomialDecay(0.0, 0.99, begin_step=0, end_step=(phase1 * steps // freq) * freq, frequency=freq)
         sparse = _sparsify_with_targets(dense, config, schedule)
-        compile_(sparse, 5e-4)
+        compile_(sparse, HPARAMS["finetune_lr"])
         sparse.fit(x_tr, y_tr, epochs=epochs, callbacks=[tfs.UpdateMasks()], **fit)
     else:
         sparse = _sparsify_with_targets(dense, config, None)
         if method == "one-shot":
             tfs.harden(sparse)
-            compile_(sparse, 5e-4)
+            compile_(sparse, HPARAMS["finetune_lr"])
             sparse.fit(x_tr, y_tr, epochs=epochs, **fit)
         else:
-            compile_(sparse, 1e-3)
-            cb = tfs.ADMM(rho=3e-3, rho_factor=1.5) if method == "admm" else tfs.ReweightedGroupLasso(lam=2e-5, eps=1e-3)
+            compile_(sparse, HPARAMS["admm_lr"])
+            cb = (tfs.ADMM(rho=HPARAMS["rho"], rho_factor=HPARAMS["rho_factor"]) if method == "admm"
+                  else tfs.ReweightedGroupLasso(lam=HPARAMS["lam"], eps=1e-3))
             sparse.fit(x_tr, y_tr, epochs=phase1, callbacks=[cb], **fit)
             tfs.harden(sparse)
-            compile_(sparse, 5e-4)
+            compile_(sparse, HPARAMS["finetune_lr"])
             sparse.fit(x_tr, y_tr, epochs=epochs - phase1, **fit)
     acc = sparse.evaluate(x_te, y_te, verbose=0)[1]
     layers = tfs.sparse_layers(sparse)
@@ -138,10 +146,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--models", nargs="+", default=["mlp", "cnn"])
-    ap.add_argument("--pretrain-epochs", type=int, default=20)
+    ap.add_argument("--pretrain-epochs", type=int, default=30)
     ap.add_argument("--epochs", type=int, default=15, help="budget of every pruning method")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    ap.add_argument("--structures", nargs="+", default=None, help="substrings of structure names to run")
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    for key, value in HPARAMS.items():
+        ap.add_argument("--" + key.replace("_", "-"), type=float, default=value)
     args = ap.parse_args()
+    for key in HPARAMS:
+        HPARAMS[key] = getattr(args, key)
     os.makedirs(args.out, exist_ok=True)
     x_tr, x_te, y_tr, y_te = data()
     rows = []
@@ -155,7 +169,9 @@ def main():
             rows.append({"model": model_name, "seed": seed, "structure": "dense", "method": "-",
                          "accuracy": float(dense.evaluate(x_te, y_te, verbose=0)[1]), "sparsity": 0.0})
             for sname, (config, _) in structures(model_name).items():
-                for method in METHODS:
+                if args.structures and not any(f in sname for f in args.structures):
+                    continue
+                for method in args.methods:
                     acc, sp = run_method(dense, config, method, x_tr, y_tr, x_te, y_te, args.epochs, seed)
                     rows.append({"model": model_name, "seed": seed, "structure": sname, "method": method,
                                  "accuracy": acc, "sparsity": sp})
