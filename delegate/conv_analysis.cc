@@ -64,11 +64,13 @@ std::string JsonNumber(double v) {
 
 const F32PatdnnUkernel& ActiveConvUkernel() {
   switch (ActiveIsa()) {
+#if defined(__x86_64__)
     case Isa::kAvx512:
       return F32PatdnnUkernelAvx512();
     case Isa::kAvx2:
       return F32PatdnnUkernelAvx2();
-    default:
+#endif
+    default:  // No NEON pattern kernels yet: the scalar ones.
       return F32PatdnnUkernelScalar();
   }
 }

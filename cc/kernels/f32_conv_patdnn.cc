@@ -1,6 +1,7 @@
 #include "cc/kernels/f32_conv_patdnn.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "cc/kernels/dispatch.h"
 
@@ -9,11 +10,13 @@ namespace {
 
 const F32PatdnnUkernel& UkernelFor(Isa isa) {
   switch (isa) {
+#if defined(__x86_64__)
     case Isa::kAvx512:
       return F32PatdnnUkernelAvx512();
     case Isa::kAvx2:
       return F32PatdnnUkernelAvx2();
-    default:
+#endif
+    default:  // No NEON pattern kernels yet: the scalar ones.
       return F32PatdnnUkernelScalar();
   }
 }
@@ -118,7 +121,35 @@ void F32PatdnnConv2D::Transpose(const float* x, int row_begin, int row_end) {
     const int a = ry / sh;
     if (a >= planes_rows_) break;
     const int py = ry % sh;
-    for (int ix = 0; ix < s.in_w; ++ix) {
+    int ix = 0;
+    const int full_c = s.in_c / 16 * 16;
+    if (ukernel_->write16 != nullptr && sh == 1 && sw == 1 && full_c > 0) {
+      // Stride 1: 16 pixels x 16 channels at a time through the 16 x 16
+      // transpose (no bias, no clamp); leftover channels one by one.
+      static const float kZeros[16] = {};
+      F32PatdnnWriteArgs w;
+      w.bias = kZeros;
+      w.lo = -std::numeric_limits<float>::infinity();
+      w.hi = std::numeric_limits<float>::infinity();
+      w.out_stride = channel_stride_;
+      for (; ix + 16 <= s.in_w &&
+             static_cast<size_t>(ix + s.pad_left) + 16 <= phase_stride_;
+           ix += 16) {
+        const float* src = x + (static_cast<size_t>(iy) * s.in_w + ix) * s.in_c;
+        float* dst = X + a * row_stride_ + (ix + s.pad_left);
+        for (int c0 = 0; c0 < full_c; c0 += 16) {
+          for (int j = 0; j < 16; ++j) w.src[j] = src + j * s.in_c + c0;
+          w.out = dst + c0 * channel_stride_;
+          ukernel_->write16(w);
+        }
+        for (int j = 0; j < 16; ++j) {
+          for (int c = full_c; c < s.in_c; ++c) {
+            dst[c * channel_stride_ + j] = src[j * s.in_c + c];
+          }
+        }
+      }
+    }
+    for (; ix < s.in_w; ++ix) {
       const int rx = ix + s.pad_left;
       const size_t b = static_cast<size_t>(rx / sw);
       if (b >= phase_stride_) break;
@@ -224,15 +255,35 @@ void F32PatdnnConv2D::WriteBand(int band, const float* acc, int row_begin,
   // NHWC order, 16 channels at a time: each pixel's stores fill one cache
   // line, and the 16 accumulator lines read serve 16 pixels.
   constexpr int kBlock = 16;
+  const F32PatdnnWriteFn write16 = ukernel_->write16;
   const float* base[kBlock];
   for (int o0 = 0; o0 < s.out_c; o0 += kBlock) {
     const int nb = std::min(kBlock, s.out_c - o0);
     for (int j = 0; j < nb; ++j) base[j] = acc + rank_[o0 + j] * filter_floats;
     const float* bias = bias_.data() + o0;
+    const bool vector16 = nb == kBlock && write16 != nullptr;
     for (int row = row_begin; row < row_end; ++row) {
       const int ty = row / R, r = row % R;
       float* out = y + static_cast<size_t>(oy_band + row) * s.out_w * s.out_c + o0;
-      for (int ox = 0; ox < s.out_w; ++ox, out += s.out_c) {
+      int ox = 0;
+      if (vector16) {
+        // 16 pixels at a time while they lie in one tile row.
+        F32PatdnnWriteArgs w;
+        w.bias = bias;
+        w.lo = lo;
+        w.hi = hi;
+        w.out_stride = s.out_c;
+        for (; ox + 16 <= s.out_w && ox % C + 16 <= C; ox += 16) {
+          const size_t at =
+              (static_cast<size_t>(ty) * col_tiles_ + ox / C) * tile_floats +
+              r * C + ox % C;
+          for (int j = 0; j < kBlock; ++j) w.src[j] = base[j] + at;
+          w.out = out + static_cast<size_t>(ox) * s.out_c;
+          write16(w);
+        }
+      }
+      out += static_cast<size_t>(ox) * s.out_c;
+      for (; ox < s.out_w; ++ox, out += s.out_c) {
         const size_t at =
             (static_cast<size_t>(ty) * col_tiles_ + ox / C) * tile_floats +
             r * C + ox % C;

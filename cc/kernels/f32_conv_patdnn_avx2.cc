@@ -29,7 +29,8 @@ F32PatdnnFilterFn Select(int stride_h, int stride_w, int row_floats) {
 }
 
 const F32PatdnnUkernel kKernel = {"f32_conv3x3_patdnn_4x16__avx2", Isa::kAvx2,
-                                  kRows, kVecs * Avx2Vec::kLanes, Select};
+                                  kRows, kVecs * Avx2Vec::kLanes, Select,
+                                  nullptr};
 
 }  // namespace
 

@@ -26,7 +26,8 @@ F32PatdnnFilterFn Select(int stride_h, int stride_w, int row_floats) {
 }
 
 const F32PatdnnUkernel kKernel = {"f32_conv3x3_patdnn_4x4__scalar",
-                                  Isa::kScalar, kRows, kVecs, Select};
+                                  Isa::kScalar, kRows, kVecs, Select,
+                                  nullptr};
 
 }  // namespace
 

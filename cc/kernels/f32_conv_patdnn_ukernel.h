@@ -64,6 +64,20 @@ struct F32PatdnnFilterArgs {
 
 using F32PatdnnFilterFn = void (*)(const F32PatdnnFilterArgs& args);
 
+// Output of 16 channels x 16 pixels: out[p * out_stride + j] =
+// min(max(src[j][p] + bias[j], lo), hi) for p, j < 16 (a transpose of the
+// planar accumulators into NHWC).
+struct F32PatdnnWriteArgs {
+  const float* src[16];
+  const float* bias;
+  float lo;
+  float hi;
+  float* out;
+  size_t out_stride;
+};
+
+using F32PatdnnWriteFn = void (*)(const F32PatdnnWriteArgs& args);
+
 struct F32PatdnnUkernel {
   const char* name;
   Isa isa;
@@ -72,10 +86,13 @@ struct F32PatdnnUkernel {
   // The kernel for a stride and row length B: strides 1x1 and 2x2 with B
   // of 48, 80 or 144 fully specialised, others partly or generic.
   F32PatdnnFilterFn (*select)(int stride_h, int stride_w, int row_floats);
+  // The 16 x 16 output transpose, or null (the operator's loop then).
+  F32PatdnnWriteFn write16;
 };
 
 // One per instruction set, each in its own translation unit compiled for
-// it. Only use one whose ISA the CPU supports.
+// it (the x86 ones in x86-64 builds only). Only use one whose ISA the CPU
+// supports.
 const F32PatdnnUkernel& F32PatdnnUkernelScalar();
 const F32PatdnnUkernel& F32PatdnnUkernelAvx2();
 const F32PatdnnUkernel& F32PatdnnUkernelAvx512();

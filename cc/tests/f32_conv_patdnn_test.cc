@@ -146,6 +146,15 @@ TEST_P(PatdnnConvIsa, ClampBatchAndThreads) {
   ConvTester().in(14, 40, 12).out_c(17).threads(3).Test(GetParam());
 }
 
+TEST_P(PatdnnConvIsa, SixteenChannelBlocksAndTails) {
+  // Input and output transposes in 16 x 16 blocks plus ragged channels and
+  // pixels.
+  ConvTester().in(5, 35, 20).out_c(33).Test(GetParam());
+  ConvTester().in(6, 16, 16).out_c(16).valid().Test(GetParam());
+  ConvTester().in(7, 50, 37).out_c(18).clamp(0.0f, 6.0f).threads(2).Test(
+      GetParam());
+}
+
 TEST_P(PatdnnConvIsa, RealShape) {
   ConvTester().in(28, 28, 32).out_c(32).Test(GetParam());
 }
