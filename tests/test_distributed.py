@@ -51,6 +51,16 @@ SCRIPT = textwrap.dedent(
 
 def test_mirrored_strategy_matches_one_device():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600)
+    run = lambda: subprocess.run(  # noqa: E731
+        [sys.executable, "-X", "faulthandler", "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600
+    )
+    out = run()
+    if out.returncode < 0:
+        # Killed by a signal: seen about once in a dozen runs on a heavily loaded 2-core machine,
+        # a crash inside TensorFlow's runtime rather than a wrong result. Run once more; the
+        # first crash's stack (faulthandler) is kept in the failure message.
+        first = out.stderr[-2000:]
+        out = run()
+        assert out.returncode == 0, first + "\n--- retry ---\n" + out.stderr[-2000:]
     assert out.returncode == 0, out.stderr[-4000:]
     assert "OK" in out.stdout
