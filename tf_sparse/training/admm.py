@@ -55,7 +55,11 @@ class ADMM(keras.callbacks.Callback):
     carries ADMM state with ``rho > 0``, i.e. training resumes from a checkpoint or ``.keras``
     file). After the ADMM phase call ``tfs.harden(model)`` and retrain with the masks fixed.
 
-    Logs ``admm_residual/<layer>`` (primal residual ``||W - Z||_F``) at each epoch's end.
+    Logs ``admm_residual/<layer>`` (primal residual ``||W - Z||_F``) at each epoch's end. Watch
+    it: it should fall well below ``||W||`` before hardening. With Adam the W-step moves a weight
+    by at most about the learning rate per step, so an ADMM phase at lr 1e-3 often ends with W far
+    from Z (and hardening then costs accuracy); 1e-2 for the ADMM phase, as in the reference code,
+    worked on digits (``benchmarks/accuracy_digits.py``).
 
     Args:
       rho: initial penalty (co_lib uses 1e-3).
