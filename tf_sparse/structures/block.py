@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from tf_sparse.structures.base import Structure, from_gemm, register_structure, to_gemm
+from tf_sparse.structures.select import prune_lowest
 
 
 def _check_block(block, owner="Block"):
@@ -28,9 +29,13 @@ def block_norms(w2: np.ndarray, block: tuple) -> np.ndarray:
     r, c = block
     rows, cols = w2.shape
     br, bc = -(-rows // r), -(-cols // c)
-    padded = np.zeros((br * r, bc * c), dtype=np.float64)
-    padded[:rows, :cols] = w2
-    return np.square(padded).reshape(br, r, bc, c).sum(axis=(1, 3))
+    if (rows, cols) != (br * r, bc * c):
+        padded = np.zeros((br * r, bc * c), dtype=w2.dtype)
+        padded[:rows, :cols] = w2
+        w2 = padded
+    # Squares in the kernel's precision, sums in float64: deterministic and cheap.
+    sq = np.square(w2)
+    return sq.reshape(br, r, bc, c).sum(axis=(1, 3), dtype=np.float64)
 
 
 def expand_blocks(keep_blocks: np.ndarray, block: tuple, shape: tuple) -> np.ndarray:
@@ -82,10 +87,7 @@ class Block(Structure):
         norms = block_norms(w2, self.block)
         flat = norms.ravel()
         n_prune = self.num_pruned_blocks(flat.size, sparsity)
-        keep = np.ones(flat.size, dtype=bool)
-        if n_prune > 0:
-            order = np.argsort(flat, kind="stable")  # ascending, ties by index
-            keep[order[:n_prune]] = False
+        keep = ~prune_lowest(flat, n_prune)  # ties: the lower block index is pruned first
         return expand_blocks(keep.reshape(norms.shape), self.block, w2.shape)
 
     def group_ids(self, kernel) -> np.ndarray:
