@@ -6,61 +6,30 @@
 
 #include "cc/kernels/dispatch.h"
 #include "cc/kernels/f32_conv_patdnn_ukernel.h"
+#include "delegate/node_util.h"
 
 namespace tf_sparse {
 namespace {
 
 using namespace tflite_abi;  // NOLINT: the ABI names are prefixed already.
 
-// Cost model (see EstimatePatdnnCostRatio), measured with
-// benchmarks/conv_speed.py on an AVX-512 x86-64 core: the pattern kernels
-// spend about 3 dense-XNNPACK multiply-adds per multiply-add of the padded
-// grid (XNNPACK's dense 3x3 convolution runs near FMA peak; ours is bound
-// by loading every input vector from L2 once per tap), the scalar ones
-// about three times that. The transposes cost a few units per value.
-constexpr double kVectorMacCost = 3.0;
-constexpr double kScalarMacCost = 9.0;
-constexpr double kPerInputValue = 3.0;
-constexpr double kPerOutputValue = 3.0;
+// Cost model (see EstimatePatdnnCostRatio), in dense-XNNPACK multiply-adds
+// (XNNPACK's dense 3x3 convolution runs near FMA peak), measured with
+// benchmarks/conv_speed.py on an AVX-512 x86-64 core. Per multiply-add of
+// the padded grid the pattern kernels spend 1.5 at stride 1 (one aligned
+// L1 load per FMA) and about 2.4 at stride 2 (misaligned loads, scalar
+// transpose); the constant takes the strided figure, so stride-1 estimates
+// run about 30% high, on the safe side. The scalar kernels take about
+// three times the vector ones. Per value, the input transpose (three
+// shifted copies at stride 1) and the output transpose with bias and clamp
+// cost about 30 and 20.
+constexpr double kVectorMacCost = 2.4;
+constexpr double kScalarMacCost = 8.0;
+constexpr double kPerInputValue = 30.0;
+constexpr double kPerOutputValue = 20.0;
 // Claim only when the sparse estimate is below this fraction of dense (the
 // estimate is within about 15% on the layers measured).
 constexpr double kDenseMargin = 0.9;
-
-bool IsConstFloat(const TfLiteTensor& t) {
-  return t.type == kTfLiteFloat32 && t.allocation_type == kTfLiteMmapRo &&
-         t.data != nullptr;
-}
-
-std::string Fmt(const char* format, double a, double b) {
-  char buf[200];
-  std::snprintf(buf, sizeof(buf), format, a, b);
-  return buf;
-}
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-std::string JsonNumber(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.6g", v);
-  return buf;
-}
 
 const F32PatdnnUkernel& ActiveConvUkernel() {
   switch (ActiveIsa()) {
@@ -83,37 +52,17 @@ std::string ShapeText(const ConvNodeInfo& i) {
 }  // namespace
 
 std::string ReadConvNode(const TfLiteContext* context, const TfLiteNode* node,
-                         ConvNodeInfo* info) {
-  const int num_tensors = static_cast<int>(context->tensors_size);
-  auto valid = [&](int t) { return t >= 0 && t < num_tensors; };
-  if (node->inputs == nullptr || node->outputs == nullptr) {
-    return "node has no input or output list";
-  }
-  if (node->inputs->size < 2 || node->inputs->size > 3) {
-    return "expected 2 or 3 inputs, got " + std::to_string(node->inputs->size);
-  }
-  if (node->outputs->size != 1) {
-    return "expected 1 output, got " + std::to_string(node->outputs->size);
-  }
-  info->input = node->inputs->data[0];
-  info->weights = node->inputs->data[1];
-  info->bias =
-      node->inputs->size == 3 ? node->inputs->data[2] : kTfLiteOptionalTensor;
-  info->output = node->outputs->data[0];
-  if (!valid(info->input) || !valid(info->weights) || !valid(info->output) ||
-      (info->bias != kTfLiteOptionalTensor && !valid(info->bias))) {
-    return "tensor index out of range";
-  }
+                         ConvNodeInfo* info, const DensifySource* densify) {
+  const std::string problem = ReadWeightedNode(context, node, densify, info);
+  if (!problem.empty()) return problem;
   const TfLiteTensor& input = context->tensors[info->input];
   const TfLiteTensor& weights = context->tensors[info->weights];
-  const TfLiteTensor& output = context->tensors[info->output];
-  if (input.type != kTfLiteFloat32 || output.type != kTfLiteFloat32) {
-    return "input or output is not float32";
+  if (info->densify_node < 0) {
+    if (weights.sparsity != nullptr) {
+      return "weights use TFLite's sparse encoding";
+    }
+    if (!IsConstFloat(weights)) return "weights are not constant float32";
   }
-  if (weights.sparsity != nullptr) {
-    return "weights use TFLite's sparse encoding";
-  }
-  if (!IsConstFloat(weights)) return "weights are not constant float32";
   if (weights.dims == nullptr || weights.dims->size != 4) {
     return "weights are not 4-D";
   }
@@ -168,29 +117,8 @@ std::string ReadConvNode(const TfLiteContext* context, const TfLiteNode* node,
     default:
       return "unknown padding " + std::to_string(params->padding);
   }
-  constexpr float kInf = std::numeric_limits<float>::infinity();
-  switch (params->activation) {
-    case kTfLiteActNone:
-      info->output_min = -kInf;
-      info->output_max = kInf;
-      break;
-    case kTfLiteActRelu:
-      info->output_min = 0.0f;
-      info->output_max = kInf;
-      break;
-    case kTfLiteActReluN1To1:
-      info->output_min = -1.0f;
-      info->output_max = 1.0f;
-      break;
-    case kTfLiteActRelu6:
-      info->output_min = 0.0f;
-      info->output_max = 6.0f;
-      break;
-    default:
-      return "fused activation " + std::to_string(params->activation) +
-             " is not supported";
-  }
-  return "";
+  return ActivationClamp(params->activation, &info->output_min,
+                         &info->output_max);
 }
 
 double EstimatePatdnnCostRatio(const ConvNodeInfo& info, long long kernels,
@@ -215,10 +143,11 @@ double EstimatePatdnnCostRatio(const ConvNodeInfo& info, long long kernels,
 
 ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
                              const TfLiteNode* node,
-                             const DelegateOptions& options) {
+                             const DelegateOptions& options,
+                             const DensifySource* densify) {
   ConvDecision d;
   d.node_index = node_index;
-  d.reason = ReadConvNode(context, node, &d.info);
+  d.reason = ReadConvNode(context, node, &d.info, densify);
   if (!d.reason.empty()) return d;
   d.has_shape = true;
   if (!options.force_patdnn && !options.auto_format()) {
@@ -226,8 +155,10 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
                " is a FULLY_CONNECTED format";
     return d;
   }
-  const float* w =
-      static_cast<const float*>(context->tensors[d.info.weights].data);
+  std::vector<float> decoded;
+  const float* w = DenseWeights(context, d.info.weights, d.info.densify_input,
+                                &decoded, &d.reason);
+  if (w == nullptr) return d;
   d.stats = MeasurePatterns(w, d.info.out, d.info.in);
   d.has_stats = true;
   if (!d.stats.pattern_structured()) {
@@ -290,6 +221,9 @@ std::string ConvDecisionJson(const ConvDecision& d) {
   out += d.cost_ratio >= 0 ? JsonNumber(d.cost_ratio) : "null";
   out += ", \"kernel\": ";
   out += d.claimed ? JsonString(ActiveConvUkernel().name) : "null";
+  out += ", \"densify_node\": ";
+  out += d.info.densify_node >= 0 ? std::to_string(d.info.densify_node)
+                                  : "null";
   return out + "}";
 }
 

@@ -4,7 +4,10 @@
 // A node is claimed when all of these hold:
 //  - float32 input, weights, output (and bias, if any);
 //  - weights constant (kTfLiteMmapRo), 4-D [out, 3, 3, in], stored dense (no
-//    TfLiteSparsity); input 4-D NHWC with `in` channels (no grouped conv);
+//    TfLiteSparsity), or produced by a DENSIFY node from a constant in
+//    TFLite's sparse encoding that nothing else reads (decoded and decided
+//    as dense weights; the DENSIFY node is taken over with the node);
+//    input 4-D NHWC with `in` channels (no grouped conv);
 //  - bias absent or constant 1-D [out];
 //  - dilation 1x1; padding SAME or VALID, any stride; fused activation NONE,
 //    RELU, RELU_N1_TO_1 or RELU6;
@@ -21,17 +24,14 @@
 
 #include "cc/formats/patdnn.h"
 #include "cc/kernels/f32_conv_reference.h"
+#include "delegate/node_util.h"
 #include "delegate/options.h"
 #include "delegate/tflite_abi.h"
 
 namespace tf_sparse {
 
 // What a CONV_2D node is made of, read from the graph.
-struct ConvNodeInfo {
-  int input = -1;  // Tensor indices; bias is -1 when absent.
-  int weights = -1;
-  int bias = -1;
-  int output = -1;
+struct ConvNodeInfo : WeightedNodeInfo {
   int out = 0;  // Weights [out, kh, kw, in].
   int kernel_h = 0;
   int kernel_w = 0;
@@ -39,8 +39,6 @@ struct ConvNodeInfo {
   int stride_h = 1;
   int stride_w = 1;
   ConvPadding padding = ConvPadding::kSame;
-  float output_min = 0.0f;  // The fused activation as a clamp.
-  float output_max = 0.0f;
   // Input spatial size when the graph knows it (else 0).
   int in_h = 0;
   int in_w = 0;
@@ -48,9 +46,11 @@ struct ConvNodeInfo {
 
 // Reads and checks a node's structure (everything but its weights' values).
 // Returns an empty string if the node can run on this delegate, else why not.
+// `densify`, when given, says the weights come from that DENSIFY node.
 std::string ReadConvNode(const tflite_abi::TfLiteContext* context,
                          const tflite_abi::TfLiteNode* node,
-                         ConvNodeInfo* info);
+                         ConvNodeInfo* info,
+                         const DensifySource* densify = nullptr);
 
 // Estimated cost of the pattern-sparse convolution over the dense one (both
 // per batch item). Units: one multiply-add of a dense 3x3 convolution as
@@ -75,7 +75,8 @@ struct ConvDecision {
 
 ConvDecision AnalyzeConvNode(const tflite_abi::TfLiteContext* context,
                              int node_index, const tflite_abi::TfLiteNode* node,
-                             const DelegateOptions& options);
+                             const DelegateOptions& options,
+                             const DensifySource* densify = nullptr);
 
 // The decision as a JSON object (one entry of tfs.delegate_report()).
 std::string ConvDecisionJson(const ConvDecision& d);

@@ -10,6 +10,7 @@
 #include "cc/formats/gs.h"
 #include "cc/formats/nm.h"
 #include "cc/kernels/dispatch.h"
+#include "delegate/node_util.h"
 #include "delegate/tflite_sparsity.h"
 
 namespace tf_sparse {
@@ -51,17 +52,6 @@ constexpr double kGsPerGroup = 8.0;
 // Claim only when the sparse estimate is below this fraction of dense.
 constexpr double kDenseMargin = 0.8;
 
-bool IsConstFloat(const TfLiteTensor& t) {
-  return t.type == kTfLiteFloat32 && t.allocation_type == kTfLiteMmapRo &&
-         t.data != nullptr;
-}
-
-std::string Fmt(const char* format, double a, double b) {
-  char buf[160];
-  std::snprintf(buf, sizeof(buf), format, a, b);
-  return buf;
-}
-
 // ---- Weights in TFLite's own sparse encoding (delegate/tflite_sparsity.h).
 //
 // The stored block shape is used as it is (packed without a dense copy);
@@ -74,38 +64,17 @@ void AnalyzeTfLiteSparseFc(const TfLiteContext* context,
 }  // namespace
 
 std::string ReadFcNode(const TfLiteContext* context, const TfLiteNode* node,
-                       FcNodeInfo* info) {
-  const int num_tensors = static_cast<int>(context->tensors_size);
-  auto valid = [&](int t) { return t >= 0 && t < num_tensors; };
-  if (node->inputs == nullptr || node->outputs == nullptr) {
-    return "node has no input or output list";
-  }
-  if (node->inputs->size < 2 || node->inputs->size > 3) {
-    return "expected 2 or 3 inputs, got " +
-           std::to_string(node->inputs->size);
-  }
-  if (node->outputs->size != 1) {
-    return "expected 1 output, got " + std::to_string(node->outputs->size);
-  }
-  info->input = node->inputs->data[0];
-  info->weights = node->inputs->data[1];
-  info->bias =
-      node->inputs->size == 3 ? node->inputs->data[2] : kTfLiteOptionalTensor;
-  info->output = node->outputs->data[0];
-  if (!valid(info->input) || !valid(info->weights) || !valid(info->output) ||
-      (info->bias != kTfLiteOptionalTensor && !valid(info->bias))) {
-    return "tensor index out of range";
-  }
+                       FcNodeInfo* info, const DensifySource* densify) {
+  std::string problem = ReadWeightedNode(context, node, densify, info);
+  if (!problem.empty()) return problem;
   const TfLiteTensor& input = context->tensors[info->input];
   const TfLiteTensor& weights = context->tensors[info->weights];
-  const TfLiteTensor& output = context->tensors[info->output];
-  if (input.type != kTfLiteFloat32 || output.type != kTfLiteFloat32) {
-    return "input/output are not float32";
-  }
   if (weights.type != kTfLiteFloat32) return "weights are not float32";
-  info->tflite_sparse = weights.sparsity != nullptr;
-  if (weights.allocation_type != kTfLiteMmapRo || weights.data == nullptr) {
-    return "weights are not constant";
+  if (info->densify_node < 0) {
+    info->tflite_sparse = weights.sparsity != nullptr;
+    if (weights.allocation_type != kTfLiteMmapRo || weights.data == nullptr) {
+      return "weights are not constant";
+    }
   }
   if (weights.dims == nullptr || weights.dims->size != 2) {
     return "weights are not 2-D";
@@ -114,9 +83,10 @@ std::string ReadFcNode(const TfLiteContext* context, const TfLiteNode* node,
   info->in = weights.dims->data[1];
   if (info->out < 1 || info->in < 1) return "weights have an empty dimension";
   if (info->tflite_sparse) {
-    const std::string problem = ReadTfLiteSparsity(weights, nullptr);
+    problem = ReadTfLiteSparsity(weights, nullptr);
     if (!problem.empty()) return "TFLite sparse encoding: " + problem;
-  } else if (weights.bytes != static_cast<size_t>(info->out) * info->in * 4) {
+  } else if (info->densify_input < 0 &&
+             weights.bytes != static_cast<size_t>(info->out) * info->in * 4) {
     return "weights byte size does not match their shape";
   }
   if (info->bias != kTfLiteOptionalTensor) {
@@ -133,28 +103,9 @@ std::string ReadFcNode(const TfLiteContext* context, const TfLiteNode* node,
   if (params->weights_format != kTfLiteFullyConnectedWeightsFormatDefault) {
     return "weights format is not the default";
   }
-  const float inf = std::numeric_limits<float>::infinity();
-  switch (params->activation) {
-    case kTfLiteActNone:
-      info->output_min = -inf;
-      info->output_max = inf;
-      break;
-    case kTfLiteActRelu:
-      info->output_min = 0.0f;
-      info->output_max = inf;
-      break;
-    case kTfLiteActReluN1To1:
-      info->output_min = -1.0f;
-      info->output_max = 1.0f;
-      break;
-    case kTfLiteActRelu6:
-      info->output_min = 0.0f;
-      info->output_max = 6.0f;
-      break;
-    default:
-      return "fused activation " + std::to_string(params->activation) +
-             " is not supported (only NONE, RELU, RELU_N1_TO_1, RELU6)";
-  }
+  problem =
+      ActivationClamp(params->activation, &info->output_min, &info->output_max);
+  if (!problem.empty()) return problem;
   info->keep_num_dims = params->keep_num_dims;
   if (input.dims == nullptr || input.dims->size < 1) {
     return "input has no shape";
@@ -238,10 +189,11 @@ double EstimateGsCost(int out, int in, int banks, int elements_per_row,
 
 FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
                          const TfLiteNode* node,
-                         const DelegateOptions& options) {
+                         const DelegateOptions& options,
+                         const DensifySource* densify) {
   FcDecision d;
   d.node_index = node_index;
-  d.reason = ReadFcNode(context, node, &d.info);
+  d.reason = ReadFcNode(context, node, &d.info, densify);
   if (d.info.out > 0 && d.info.in > 0) d.has_shape = true;
   if (!d.reason.empty()) return d;
   if (d.info.tflite_sparse) {
@@ -250,8 +202,10 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
   }
 
   const FcNodeInfo& info = d.info;
-  const float* w =
-      static_cast<const float*>(context->tensors[info.weights].data);
+  std::vector<float> decoded;
+  const float* w = DenseWeights(context, info.weights, info.densify_input,
+                                &decoded, &d.reason);
+  if (w == nullptr) return d;
   const double total = static_cast<double>(info.out) * info.in;
   const Isa isa = ActiveIsa();
   const double dense_cost = total;

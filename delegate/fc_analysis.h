@@ -5,7 +5,9 @@
 //  - float32 input, weights, output (and bias, if any);
 //  - weights constant (kTfLiteMmapRo), 2-D [out, in], stored dense or in
 //    TFLite's own sparse encoding (TfLiteSparsity, read by
-//    delegate/tflite_sparsity.h);
+//    delegate/tflite_sparsity.h), or produced by a DENSIFY node from such a
+//    constant that nothing else reads (then decided as dense weights, and
+//    the DENSIFY node is taken over with the node);
 //  - bias absent or constant 1-D [out];
 //  - fused activation NONE, RELU, RELU_N1_TO_1 or RELU6, default weights
 //    format;
@@ -25,31 +27,28 @@
 #include <string>
 #include <vector>
 
+#include "delegate/node_util.h"
 #include "delegate/options.h"
 #include "delegate/tflite_abi.h"
 
 namespace tf_sparse {
 
 // What a FULLY_CONNECTED node is made of, read from the graph.
-struct FcNodeInfo {
-  int input = -1;  // Tensor indices; bias is -1 when absent.
-  int weights = -1;
-  int bias = -1;
-  int output = -1;
+struct FcNodeInfo : WeightedNodeInfo {
   int out = 0;  // Weights [out, in].
   int in = 0;
   bool keep_num_dims = false;
   // Weights carry TfLiteSparsity (checked by ReadTfLiteSparsity): their data
   // is the compressed encoding, not out * in floats.
   bool tflite_sparse = false;
-  float output_min = 0.0f;  // The fused activation as a clamp.
-  float output_max = 0.0f;
 };
 
 // Reads and checks a node's structure (everything but its weights' values).
 // Returns an empty string if the node can run on this delegate, else why not.
+// `densify`, when given, says the weights come from that DENSIFY node.
 std::string ReadFcNode(const tflite_abi::TfLiteContext* context,
-                       const tflite_abi::TfLiteNode* node, FcNodeInfo* info);
+                       const tflite_abi::TfLiteNode* node, FcNodeInfo* info,
+                       const DensifySource* densify = nullptr);
 
 // The estimated cost of one candidate block shape, in units of one weight
 // of a dense matrix-vector product (a dense layer costs out * in).
@@ -113,7 +112,8 @@ struct FcDecision {
 // Analyses the FULLY_CONNECTED node `node_index`.
 FcDecision AnalyzeFcNode(const tflite_abi::TfLiteContext* context,
                          int node_index, const tflite_abi::TfLiteNode* node,
-                         const DelegateOptions& options);
+                         const DelegateOptions& options,
+                         const DensifySource* densify = nullptr);
 
 }  // namespace tf_sparse
 

@@ -10,7 +10,8 @@
 //   void tflite_plugin_destroy_delegate(TfLiteDelegate* delegate)
 //   int tf_sparse_delegate_stats(void* delegate, int64_t* nodes_claimed,
 //                                int64_t* invocations)
-//       nodes_claimed: FULLY_CONNECTED nodes this delegate runs (over all
+//       nodes_claimed: FULLY_CONNECTED and CONV_2D nodes this delegate runs
+//       (DENSIFY nodes taken over with them not counted; over all
 //       graphs it prepared); invocations: node computations done by this
 //       library for it (a partition of k nodes adds k per Invoke). Either
 //       pointer may be NULL. Returns 0, or -1 if `delegate` is not a live
@@ -21,9 +22,11 @@
 //         {"node": 3, "op": "FULLY_CONNECTED", "claimed": true,
 //          "reason": "...", "format": "bsr:1x4", "shape": [1024, 1024],
 //          "sparsity": 0.9, "block_density": 0.1, "cost_vs_dense": 0.13,
-//          "kernel": "f32_bsr_minmax_1x4__avx512"}
+//          "kernel": "f32_bsr_minmax_1x4__avx512", "densify_node": null}
 //       ("format" and "kernel" are null for declined nodes; "shape" and
-//       "sparsity" null when unknown). Returns the full length without the
+//       "sparsity" null when unknown; "densify_node" is the DENSIFY node
+//       whose output the node reads as weights, handed over with it when
+//       the node is claimed, else null). Returns the full length without the
 //       NUL (call again with a larger buffer if it is >= n), or -1 if
 //       `delegate` is unknown.
 //   const char* tf_sparse_delegate_isa(void)

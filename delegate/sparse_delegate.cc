@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "cc/kernels/dispatch.h"
@@ -12,6 +13,7 @@
 #include "cc/kernels/f32_nm_fully_connected.h"
 #include "delegate/conv_kernel.h"
 #include "delegate/fc_partition_kernel.h"
+#include "delegate/node_util.h"
 
 namespace tf_sparse {
 namespace {
@@ -24,31 +26,6 @@ std::mutex g_live_mutex;
 std::set<const void*>& LiveDelegates() {
   static std::set<const void*>* live = new std::set<const void*>();
   return *live;
-}
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-std::string JsonNumber(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.6g", v);
-  return buf;
 }
 
 std::string BlockName(int r, int c) {
@@ -128,12 +105,14 @@ int64_t SparseDelegate::nodes_claimed() const {
   return n;
 }
 
-bool SparseDelegate::FindDecision(const TfLiteContext* context, int node_index,
-                                  FcDecision* decision) const {
+template <class Decision>
+bool SparseDelegate::Find(const TfLiteContext* context, int node_index,
+                          std::vector<Decision> GraphDecisions::*list,
+                          Decision* decision) const {
   std::lock_guard<std::mutex> lock(decisions_mutex_);
   for (const GraphDecisions& g : graphs_) {
     if (g.context != context) continue;
-    for (const FcDecision& d : g.decisions) {
+    for (const Decision& d : g.*list) {
       if (d.node_index == node_index) {
         *decision = d;
         return true;
@@ -143,20 +122,15 @@ bool SparseDelegate::FindDecision(const TfLiteContext* context, int node_index,
   return false;
 }
 
+bool SparseDelegate::FindDecision(const TfLiteContext* context, int node_index,
+                                  FcDecision* decision) const {
+  return Find(context, node_index, &GraphDecisions::decisions, decision);
+}
+
 bool SparseDelegate::FindConvDecision(const TfLiteContext* context,
                                       int node_index,
                                       ConvDecision* decision) const {
-  std::lock_guard<std::mutex> lock(decisions_mutex_);
-  for (const GraphDecisions& g : graphs_) {
-    if (g.context != context) continue;
-    for (const ConvDecision& d : g.conv_decisions) {
-      if (d.node_index == node_index) {
-        *decision = d;
-        return true;
-      }
-    }
-  }
-  return false;
+  return Find(context, node_index, &GraphDecisions::conv_decisions, decision);
 }
 
 std::string SparseDelegate::ReportJson() const {
@@ -196,6 +170,9 @@ std::string SparseDelegate::ReportJson() const {
                JsonNumber(d.formats[i].cost_ratio);
       }
       out += "}";
+      out += ", \"densify_node\": ";
+      out += d.info.densify_node >= 0 ? std::to_string(d.info.densify_node)
+                                      : "null";
       out += "}";
     }
     for (const ConvDecision& d : g.conv_decisions) {
@@ -270,12 +247,21 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
     context->ReportError(context, "tf_sparse: cannot read the execution plan");
     return kTfLiteError;
   }
-  std::vector<FcDecision> decisions;
-  std::vector<ConvDecision> conv_decisions;
-  std::vector<int> claimed;
-  std::vector<int> conv_claimed;
-  for (int i = 0; i < plan->size; ++i) {
-    const int node_index = plan->data[i];
+  // The plan array belongs to the runtime and is freed by the next
+  // GetExecutionPlan call (and changes with every replacement): copy it.
+  const std::vector<int> plan_nodes(plan->data, plan->data + plan->size);
+  // DENSIFY outputs (tensor -> where from) and how many node inputs read
+  // each tensor: a DENSIFY is taken over with its consumer only when that
+  // consumer is its output's sole reader.
+  std::map<int, DensifySource> densified;
+  std::map<int, int> readers;
+  struct PlanNode {
+    int index;
+    TfLiteNode* node;
+    TfLiteRegistration* reg;
+  };
+  std::vector<PlanNode> nodes;
+  for (const int node_index : plan_nodes) {
     TfLiteNode* node = nullptr;
     TfLiteRegistration* reg = nullptr;
     if (context->GetNodeAndRegistration(context, node_index, &node, &reg) !=
@@ -283,17 +269,60 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
         node == nullptr || reg == nullptr) {
       continue;
     }
-    if (reg->builtin_code == kTfLiteBuiltinConv2d) {
-      ConvDecision d = AnalyzeConvNode(context, node_index, node, options_);
+    nodes.push_back(PlanNode{node_index, node, reg});
+    if (node->inputs != nullptr) {
+      for (int j = 0; j < node->inputs->size; ++j) {
+        ++readers[node->inputs->data[j]];
+      }
+    }
+    if (reg->builtin_code == kTfLiteBuiltinDensify && node->inputs != nullptr &&
+        node->outputs != nullptr && node->inputs->size == 1 &&
+        node->outputs->size == 1) {
+      densified[node->outputs->data[0]] =
+          DensifySource{node_index, node->inputs->data[0]};
+    }
+  }
+  std::vector<FcDecision> decisions;
+  std::vector<ConvDecision> conv_decisions;
+  std::vector<int> claimed;
+  std::vector<int> conv_claimed;
+  for (const PlanNode& n : nodes) {
+    const int node_index = n.index;
+    const TfLiteNode* node = n.node;
+    const TfLiteRegistration* reg = n.reg;
+    const bool is_conv = reg->builtin_code == kTfLiteBuiltinConv2d;
+    if (!is_conv && reg->builtin_code != kTfLiteBuiltinFullyConnected) {
+      continue;
+    }
+    // Weights from a DENSIFY node: taken over together when nothing else
+    // reads them; otherwise the node sees non-constant weights and declines.
+    const DensifySource* densify = nullptr;
+    if (node->inputs != nullptr && node->inputs->size >= 2) {
+      const int weights = node->inputs->data[1];
+      const auto it = densified.find(weights);
+      if (it != densified.end() && readers[weights] == 1) {
+        densify = &it->second;
+      }
+    }
+    if (is_conv) {
+      ConvDecision d =
+          AnalyzeConvNode(context, node_index, node, options_, densify);
       LogConvDecision(d, options_.verbose);
-      if (d.claimed) conv_claimed.push_back(node_index);
+      if (d.claimed) {
+        conv_claimed.push_back(node_index);
+        if (d.info.densify_node >= 0) {
+          conv_claimed.push_back(d.info.densify_node);
+        }
+      }
       conv_decisions.push_back(std::move(d));
       continue;
     }
-    if (reg->builtin_code != kTfLiteBuiltinFullyConnected) continue;
-    FcDecision d = AnalyzeFcNode(context, node_index, node, options_);
+    FcDecision d = AnalyzeFcNode(context, node_index, node, options_, densify);
     Log(d);
-    if (d.claimed) claimed.push_back(node_index);
+    if (d.claimed) {
+      claimed.push_back(node_index);
+      if (d.info.densify_node >= 0) claimed.push_back(d.info.densify_node);
+    }
     decisions.push_back(std::move(d));
   }
   {

@@ -7,11 +7,14 @@
 //     SparseDelegate (plugin.cc).
 //  2. The interpreter calls Prepare once per subgraph when it is built (with
 //     kTfLiteDelegateFlagsAllowDynamicTensors, resizes do not re-prepare).
-//     Prepare analyses every FULLY_CONNECTED node (fc_analysis.h), records a
-//     decision per node and hands the claimed nodes to TFLite, which groups
-//     connected ones into partitions.
-//  3. Each partition becomes one FcPartitionKernel (fc_partition_kernel.h):
-//     init packs the weights, prepare sizes outputs, invoke computes.
+//     Prepare analyses every FULLY_CONNECTED and CONV_2D node
+//     (fc_analysis.h, conv_analysis.h), records a decision per node and
+//     hands the claimed nodes to TFLite, which groups connected ones into
+//     partitions. A DENSIFY node whose output only a claimed node reads (as
+//     its weights) is handed over with that node (node_util.h).
+//  3. Each partition becomes one FcPartitionKernel or ConvPartitionKernel
+//     (partition_kernel.h): init packs the weights, prepare sizes outputs,
+//     invoke computes.
 #ifndef TF_SPARSE_DELEGATE_SPARSE_DELEGATE_H_
 #define TF_SPARSE_DELEGATE_SPARSE_DELEGATE_H_
 
@@ -93,6 +96,12 @@ class SparseDelegate {
     std::vector<FcDecision> decisions;
     std::vector<ConvDecision> conv_decisions;
   };
+  // The decision for node `node_index` of `context` in `list`.
+  template <class Decision>
+  bool Find(const tflite_abi::TfLiteContext* context, int node_index,
+            std::vector<Decision> GraphDecisions::*list,
+            Decision* decision) const;
+
   mutable std::mutex decisions_mutex_;
   std::vector<GraphDecisions> graphs_;
 };

@@ -19,8 +19,9 @@
 // out, SPARSE_CSR over in / 4 block columns, DENSE 4}: exactly BSR with
 // r = 1, c = 4 (row_ptr = segments, starting column = 4 * index, values as
 // stored). Other shapes it stores (1x1, or anything else it does not run
-// itself) come with a DENSIFY op in front of the consumer; those tensors are
-// not FULLY_CONNECTED weights and are declined (see docs/formats.md).
+// itself) come with a DENSIFY op in front of the consumer; the delegate decodes
+// those with DecodeTfLiteSparsityToDense and takes the DENSIFY over with its
+// consumer (see docs/formats.md).
 //
 // Everything here distrusts the tensor: every array size, permutation,
 // segment and index is checked before use.

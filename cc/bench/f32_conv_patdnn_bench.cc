@@ -2,7 +2,8 @@
 // 4-of-9 patterns from a library of 8 and half the kernels removed, per
 // supported ISA; median of timed runs, and the rate of useful FMAs.
 //
-//   bazel run //cc/bench:f32_conv_patdnn_bench [-- --runs=N --threads=T]
+//   bazel run //cc/bench:f32_conv_patdnn_bench [-- --runs=N --threads=T
+//       --isa=avx512 --layer=28x28x128->128]
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -51,11 +52,15 @@ std::vector<float> PatternWeights(int out_c, int in_c, std::mt19937* rng) {
 int Main(int argc, char** argv) {
   int runs = 300;
   int threads = 1;
+  const char* only = nullptr;  // --isa=scalar|avx2|avx512: that one only.
+  const char* layer = nullptr;  // --layer=56x56x64->64: that one only.
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--runs=", 7) == 0) runs = std::atoi(argv[i] + 7);
     if (std::strncmp(argv[i], "--threads=", 10) == 0) {
       threads = std::atoi(argv[i] + 10);
     }
+    if (std::strncmp(argv[i], "--isa=", 6) == 0) only = argv[i] + 6;
+    if (std::strncmp(argv[i], "--layer=", 8) == 0) layer = argv[i] + 8;
   }
   const Case cases[] = {{"56x56x64->64", 56, 56, 64, 64, 1},
                         {"28x28x128->128", 28, 28, 128, 128, 1},
@@ -66,12 +71,14 @@ int Main(int argc, char** argv) {
   std::printf("%-18s %-34s %10s %12s %14s\n", "layer", "kernel", "median us",
               "GFMA/s useful", "caller cpu us");
   for (const Case& c : cases) {
+    if (layer != nullptr && std::strcmp(layer, c.name) != 0) continue;
     std::mt19937 rng(1);
     const std::vector<float> w = PatternWeights(c.out_c, c.in_c, &rng);
     std::vector<float> x(static_cast<size_t>(c.h) * c.w * c.in_c);
     for (float& v : x) v = static_cast<float>(rng() % 1000) / 1000.0f;
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
       if (!IsaSupported(isa)) continue;
+      if (only != nullptr && std::strcmp(only, IsaName(isa)) != 0) continue;
       F32PatdnnConv2D::Params p;
       p.stride_h = p.stride_w = c.stride;
       std::string error;

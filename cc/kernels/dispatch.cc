@@ -166,4 +166,16 @@ bool HasSpecializedF32BsrUkernel(int r, int c, Isa isa) {
   return SelectF32BsrUkernel(r, c, isa).r != 0;
 }
 
+std::string CheckClampAndIsa(float output_min, float output_max,
+                             int requested_isa, Isa* isa) {
+  if (!(output_min <= output_max)) {
+    return "output_min must not exceed output_max";
+  }
+  *isa = requested_isa < 0 ? ActiveIsa() : static_cast<Isa>(requested_isa);
+  if (!IsaSupported(*isa)) {
+    return std::string("ISA ") + IsaName(*isa) + " is not supported here";
+  }
+  return "";
+}
+
 }  // namespace tf_sparse

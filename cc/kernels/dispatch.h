@@ -9,6 +9,8 @@
 #ifndef TF_SPARSE_CC_KERNELS_DISPATCH_H_
 #define TF_SPARSE_CC_KERNELS_DISPATCH_H_
 
+#include <string>
+
 #include "cc/kernels/f32_bsr_ukernel.h"
 
 namespace tf_sparse {
@@ -28,6 +30,12 @@ void SetIsaOverride(Isa isa);
 void ClearIsaOverride();
 // The ISA kernels are selected for now: min(best supported, caps).
 Isa ActiveIsa();
+
+// What every sparse operator's Create checks besides its shape: the clamp
+// is ordered and `requested_isa` (an Isa value, or negative for the active
+// ISA) runs here. Returns an empty string and sets *isa, or what is wrong.
+std::string CheckClampAndIsa(float output_min, float output_max,
+                             int requested_isa, Isa* isa);
 
 // The kernel for r x c blocks on `isa` (which must be supported): the
 // specialised one if the table has it, else the generic one.

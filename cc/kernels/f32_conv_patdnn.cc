@@ -1,6 +1,7 @@
 #include "cc/kernels/f32_conv_patdnn.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 
 #include "cc/kernels/dispatch.h"
@@ -94,15 +95,23 @@ bool F32PatdnnConv2D::Reshape(int batch, int in_h, int in_w, int* out_h,
       break;
     }
   }
-  phase_stride_ = b;
-  row_stride_ = b * s.stride_h * s.stride_w;
+  row_floats_ = b;
+  copies_ = PatdnnShiftCopies(s.stride_w);
+  phase_stride_ = b * copies_;
+  row_stride_ = phase_stride_ * s.stride_h * s.stride_w;
   channel_stride_ = row_stride_ * planes_rows_;
   filter_fn_ = ukernel_->select(s.stride_h, s.stride_w, static_cast<int>(b));
-  // Bands of tile rows with at least 4 tiles each: one micro-kernel call
-  // covers a band, so its set-up is shared by several tiles.
-  band_rows_ = std::max(1, std::min(row_tiles_, (4 + col_tiles_ - 1) / col_tiles_));
+  // Bands of one tile row: the smallest slice of X per input channel, so
+  // that a block of channels in L1 is as deep as possible (measured faster
+  // than bands of 2 or 4 tile rows, which share a call's set-up among more
+  // tiles).
+  band_rows_ = 1;
   bands_ = (row_tiles_ + band_rows_ - 1) / band_rows_;
   const size_t need = channel_stride_ * s.in_c;
+  if (need > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    *error = "input too large for 32-bit tap offsets";
+    return false;
+  }
   if (planar_.size() != need) planar_.Resize(need);  // Zero-filled.
   else std::fill(planar_.data(), planar_.data() + need, 0.0f);
   BuildPlan();
@@ -116,6 +125,10 @@ void F32PatdnnConv2D::Transpose(const float* x, int row_begin, int row_end) {
   const ConvShape& s = shape_;
   const int sh = s.stride_h, sw = s.stride_w;
   float* X = planar_.data();
+  // Copy k of column b lies k * (B - 1) floats after copy 0 of column b + k.
+  // Entries that land before column 0 of copy k fall in the unread tail of
+  // copy k - 1 (B exceeds the columns read by at least 2).
+  const ptrdiff_t copy_step = static_cast<ptrdiff_t>(row_floats_) - 1;
   for (int iy = row_begin; iy < row_end; ++iy) {
     const int ry = iy + s.pad_top;
     const int a = ry / sh;
@@ -132,11 +145,16 @@ void F32PatdnnConv2D::Transpose(const float* x, int row_begin, int row_end) {
       w.lo = -std::numeric_limits<float>::infinity();
       w.hi = std::numeric_limits<float>::infinity();
       w.out_stride = channel_stride_;
-      for (; ix + 16 <= s.in_w &&
-             static_cast<size_t>(ix + s.pad_left) + 16 <= phase_stride_;
-           ix += 16) {
-        const float* src = x + (static_cast<size_t>(iy) * s.in_w + ix) * s.in_c;
-        float* dst = X + a * row_stride_ + (ix + s.pad_left);
+      w.pixels = 16;
+      w.copies = copies_;
+      w.copy_step = copy_step;
+      const auto fits = [&](int at) {
+        return at >= 0 && at + 16 <= s.in_w &&
+               static_cast<size_t>(at + s.pad_left) + 16 <= row_floats_;
+      };
+      const auto chunk = [&](int at) {
+        const float* src = x + (static_cast<size_t>(iy) * s.in_w + at) * s.in_c;
+        float* dst = X + a * row_stride_ + (at + s.pad_left);
         for (int c0 = 0; c0 < full_c; c0 += 16) {
           for (int j = 0; j < 16; ++j) w.src[j] = src + j * s.in_c + c0;
           w.out = dst + c0 * channel_stride_;
@@ -144,55 +162,109 @@ void F32PatdnnConv2D::Transpose(const float* x, int row_begin, int row_end) {
         }
         for (int j = 0; j < 16; ++j) {
           for (int c = full_c; c < s.in_c; ++c) {
-            dst[c * channel_stride_ + j] = src[j * s.in_c + c];
+            const float v = src[j * s.in_c + c];
+            for (int k = 0; k < copies_; ++k) {
+              dst[c * channel_stride_ + j + k * copy_step] = v;
+            }
           }
         }
+      };
+      for (; fits(ix); ix += 16) chunk(ix);
+      if (ix < s.in_w && fits(s.in_w - 16)) {
+        // A last chunk overlapping the one before (its pixels written twice
+        // with the same values) instead of the scalar loop.
+        chunk(s.in_w - 16);
+        ix = s.in_w;
       }
     }
     for (; ix < s.in_w; ++ix) {
       const int rx = ix + s.pad_left;
       const size_t b = static_cast<size_t>(rx / sw);
-      if (b >= phase_stride_) break;
+      if (b >= row_floats_) break;
       const int px = rx % sw;
       float* dst = X + static_cast<size_t>(py * sw + px) * phase_stride_ +
                    a * row_stride_ + b;
       const float* src = x + (static_cast<size_t>(iy) * s.in_w + ix) * s.in_c;
-      for (int c = 0; c < s.in_c; ++c) dst[c * channel_stride_] = src[c];
+      const int copies = std::min<int>(copies_, static_cast<int>(b) + 1);
+      for (int c = 0; c < s.in_c; ++c) {
+        for (int k = 0; k < copies; ++k) {
+          dst[c * channel_stride_ + k * copy_step] = src[c];
+        }
+      }
     }
   }
 }
 
 void F32PatdnnConv2D::BuildPlan() {
-  // One block of all input channels. Blocks sized to keep a band's slice
-  // of X in L1 (8..32 channels) measured slower on 56x56x64 and 28x28x128
-  // layers: the accumulators of every filter then stream through L1
-  // instead, and the groups shrink to a kernel or two.
+  // Blocks of input channels whose slice of X for one band stays in L1
+  // while every filter runs over it: each tap's loads then hit L1, and the
+  // accumulators of a filter's tiles (a few lines per filter and block)
+  // are what streams from L2.
+  const ConvShape& s = shape_;
   const int in_c = packed_.in_channels;
   const int out_c = packed_.out_channels;
   const int P = packed_.num_patterns();
-  block_channels_ = in_c;
+  // Floats of one channel that a band's tiles read: its rows (and the 2 /
+  // stride_h below) of every phase and copy, the tiles' columns of each
+  // (plus the 2 / stride_w that a misaligned load reaches at stride > 1).
+  const int sh = s.stride_h, sw = s.stride_w;
+  const size_t band_floats =
+      static_cast<size_t>(band_rows_ * tile_rows_ + 2 / sh) * sh * sw *
+      copies_ *
+      std::min(row_floats_, RoundUp(col_tiles_ * tile_cols_ +
+                                        (copies_ > 1 ? 0 : 2 / sw),
+                                    16));
+  block_channels_ = static_cast<int>(std::max<size_t>(
+      1, std::min<size_t>(in_c, kL1Floats / band_floats)));
   num_blocks_ = (in_c + block_channels_ - 1) / block_channels_;
-  plan_.clear();
+  std::vector<PatternTaps> taps(P);
+  for (int p = 0; p < P; ++p) taps[p] = TapsOf(packed_.patterns[p]);
+  // Kernels of each filter as (channel, kernel, pattern), by channel.
+  std::vector<std::vector<std::array<int32_t, 3>>> by_filter(out_c);
+  for (int f = 0; f < out_c; ++f) {
+    const int32_t* stride = &packed_.stride[static_cast<size_t>(f) * (P + 1)];
+    for (int p = 0; p < P; ++p) {
+      for (int32_t k = packed_.offset[f] + stride[p];
+           k < packed_.offset[f] + stride[p + 1]; ++k) {
+        by_filter[f].push_back({packed_.index[k], k, p});
+      }
+    }
+    std::sort(by_filter[f].begin(), by_filter[f].end());
+  }
+  tap_.clear();
+  tap_weight_.clear();
+  tap_.reserve(4 * packed_.num_kernels());
+  tap_weight_.reserve(4 * packed_.num_kernels());
   plan_offset_.assign(static_cast<size_t>(num_blocks_) * out_c + 1, 0);
+  std::vector<size_t> next(out_c, 0);
+  first_block_.assign(out_c, num_blocks_);
   for (int blk = 0; blk < num_blocks_; ++blk) {
-    const int c0 = blk * block_channels_;
-    const int c1 = std::min(in_c, c0 + block_channels_);
+    const int c1 = std::min(in_c, (blk + 1) * block_channels_);
     for (int f = 0; f < out_c; ++f) {
-      const int32_t* stride = &packed_.stride[static_cast<size_t>(f) * (P + 1)];
-      for (int p = 0; p < P; ++p) {
-        // Inside a pattern group kernels are sorted by channel.
-        const int32_t* first = packed_.index.data() + packed_.offset[f] + stride[p];
-        const int32_t* last = packed_.index.data() + packed_.offset[f] + stride[p + 1];
-        const int32_t* b = std::lower_bound(first, last, c0);
-        const int32_t* e = std::lower_bound(b, last, c1);
-        if (e == b) continue;
-        plan_.push_back(F32PatdnnGroup{
-            packed_.patterns[p],
-            static_cast<int32_t>(b - packed_.index.data()),
-            static_cast<int32_t>(e - b)});
+      const auto& ks = by_filter[f];
+      for (size_t& i = next[f]; i < ks.size() && ks[i][0] < c1; ++i) {
+        const int32_t c = ks[i][0], k = ks[i][1];
+        const PatternTaps& t = taps[ks[i][2]];
+        for (int j = 0; j < kPatdnnTaps; ++j) {
+          const int dy = t.dy[j], dx = t.dx[j];
+          const int copy = std::min(dx / sw, copies_ - 1);
+          const size_t at = static_cast<size_t>(c) * channel_stride_ +
+                            static_cast<size_t>((dy % sh) * sw + dx % sw) *
+                                phase_stride_ +
+                            static_cast<size_t>(copy) * row_floats_ +
+                            static_cast<size_t>(dy / sh) * row_stride_ +
+                            (dx / sw - copy);
+          tap_.push_back(static_cast<int32_t>(at));
+          tap_weight_.push_back(packed_.weight[4 * static_cast<size_t>(k) + j]);
+        }
       }
       plan_offset_[static_cast<size_t>(blk) * out_c + f + 1] =
-          static_cast<int32_t>(plan_.size());
+          static_cast<int32_t>(tap_.size() / 4);
+      if (first_block_[f] == num_blocks_ &&
+          plan_offset_[static_cast<size_t>(blk) * out_c + f + 1] !=
+              plan_offset_[static_cast<size_t>(blk) * out_c + f]) {
+        first_block_[f] = blk;
+      }
     }
   }
 }
@@ -215,28 +287,26 @@ void F32PatdnnConv2D::ComputeBand(int band, int f_begin, int f_step,
   const int R = tile_rows_;
   const size_t filter_floats = FilterFloats();
   F32PatdnnFilterArgs args;
-  args.channel_stride = channel_stride_;
-  args.phase_stride = phase_stride_;
   args.row_stride = row_stride_;
-  args.stride_h = s.stride_h;
-  args.stride_w = s.stride_w;
-  args.index = packed_.index.data();
-  args.weight = packed_.weight.data();
   args.tiles_x = col_tiles_;
   const int rt0 = band * band_rows_;
   args.tiles_y = std::min(band_rows_, row_tiles_ - rt0);
   args.x = planar_.data() + static_cast<size_t>(rt0) * R * row_stride_;
   for (int f = f_begin; f < s.out_c; f += f_step) {
-    float* fa = acc + f * filter_floats;
-    std::fill(fa, fa + filter_floats, 0.0f);
+    if (first_block_[f] == num_blocks_) {  // No kernels: bias only.
+      float* fa = acc + f * filter_floats;
+      std::fill(fa, fa + filter_floats, 0.0f);
+    }
   }
   for (int blk = 0; blk < num_blocks_; ++blk) {
     const int32_t* off = &plan_offset_[static_cast<size_t>(blk) * s.out_c];
     for (int f = f_begin; f < s.out_c; f += f_step) {
-      const int g0 = off[f], g1 = off[f + 1];
-      if (g0 == g1) continue;
-      args.groups = plan_.data() + g0;
-      args.num_groups = g1 - g0;
+      const int k0 = off[f], k1 = off[f + 1];
+      if (k0 == k1) continue;
+      args.tap = tap_.data() + 4 * static_cast<size_t>(k0);
+      args.weight = tap_weight_.data() + 4 * static_cast<size_t>(k0);
+      args.num_kernels = k1 - k0;
+      args.accumulate = blk != first_block_[f];
       args.acc = acc + f * filter_floats;
       filter_fn_(args);
     }
@@ -267,13 +337,17 @@ void F32PatdnnConv2D::WriteBand(int band, const float* acc, int row_begin,
       float* out = y + static_cast<size_t>(oy_band + row) * s.out_w * s.out_c + o0;
       int ox = 0;
       if (vector16) {
-        // 16 pixels at a time while they lie in one tile row.
+        // 16 pixels at a time (fewer at the row's end: the tile's padding
+        // columns are read, not written) while they lie in one tile row.
         F32PatdnnWriteArgs w;
         w.bias = bias;
         w.lo = lo;
         w.hi = hi;
         w.out_stride = s.out_c;
-        for (; ox + 16 <= s.out_w && ox % C + 16 <= C; ox += 16) {
+        w.copies = 1;
+        w.copy_step = 0;
+        for (; ox < s.out_w && ox % C + 16 <= C; ox += 16) {
+          w.pixels = std::min(16, s.out_w - ox);
           const size_t at =
               (static_cast<size_t>(ty) * col_tiles_ + ox / C) * tile_floats +
               r * C + ox % C;
@@ -282,6 +356,7 @@ void F32PatdnnConv2D::WriteBand(int band, const float* acc, int row_begin,
           write16(w);
         }
       }
+      ox = std::min(ox, s.out_w);
       out += static_cast<size_t>(ox) * s.out_c;
       for (; ox < s.out_w; ++ox, out += s.out_c) {
         const size_t at =
@@ -313,8 +388,17 @@ void F32PatdnnConv2D::Run(const float* x, float* y, ThreadPool* pool) {
     const float* xn = x + n * in_item;
     float* yn = y + n * out_item;
     if (threads <= 1) {
-      Transpose(xn, 0, s.in_h);
+      // Each band transposes the input rows it is the first to read, so
+      // that its slice of X is still in L2 when the kernels read it.
+      int transposed = 0;
       for (int band = 0; band < bands_; ++band) {
+        const int a_end = (band + 1) * band_out_rows + 2;
+        const int rows =
+            std::min(s.in_h, std::max(0, a_end * s.stride_h - s.pad_top));
+        if (rows > transposed) {
+          Transpose(xn, transposed, rows);
+          transposed = rows;
+        }
         ComputeBand(band, 0, 1, acc_[0].data());
         WriteBand(band, acc_[0].data(), 0, band_out_rows, yn);
       }

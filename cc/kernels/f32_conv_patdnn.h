@@ -3,24 +3,26 @@
 //
 // Create packs the weights once and picks the micro-kernel for the CPU
 // (ActiveIsa, or the ISA given). Reshape sizes the scratch for an input
-// shape. Run, per batch item:
+// shape and resolves every kernel's taps to offsets in X, ordered by block
+// of input channels, then filter. Run, per batch item:
 //  1. transposes the input into the zero-bordered channel-planar,
-//     stride-phase-split layout of f32_conv_patdnn_ukernel.h (split over
-//     input rows between threads; border entries are never written, so
-//     they stay zero from Reshape on);
-//  2. for each band of output rows (a few tile rows, so that one
-//     micro-kernel call covers at least 4 tiles) and each filter: one
-//     micro-kernel call that runs all the filter's pattern groups over the
-//     band's tiles with the accumulators in registers (the band's slice of
-//     the planar input is reused by every filter from the core's cache);
+//     stride-phase-split layout with shifted copies of
+//     f32_conv_patdnn_ukernel.h (split over input rows between threads;
+//     border entries are never written, so they stay zero from Reshape on);
+//  2. for each band of output rows (one tile row), each block of input
+//     channels (as many as keep the band's slice of X in L1) and each
+//     filter: one micro-kernel call that runs the filter's kernels of the
+//     block over the band's tiles, the accumulators in registers (and
+//     between blocks in the band's accumulator buffer);
 //  3. adds the bias, clamps and writes the band to the NHWC output, 16
 //     channels at a time (contiguous stores).
 // Threads take bands when there are at least two per thread, else
 // interleaved filters (FKW sorts filters by kernel count, so interleaving
 // balances the work).
-// Costs per item: the transpose touches in_h * in_w * in_c values; the
-// groups do 4 FMAs per kept kernel per output of the padded output grid
-// (out_h, out_w rounded up to the tile).
+// Costs per item: the transpose touches in_h * in_w * in_c values (three
+// stores each at stride 1); the kernels do 4 FMAs per kept kernel per
+// output of the padded output grid (out_h, out_w rounded up to the tile),
+// each FMA with one load from X, aligned at stride 1, from L1 mostly.
 #ifndef TF_SPARSE_CC_KERNELS_F32_CONV_PATDNN_H_
 #define TF_SPARSE_CC_KERNELS_F32_CONV_PATDNN_H_
 
@@ -77,7 +79,8 @@ class F32PatdnnConv2D {
  private:
   F32PatdnnConv2D() = default;
   void Transpose(const float* x, int row_begin, int row_end);
-  // Splits each filter's pattern groups by block of input channels.
+  // Orders each filter's kernels by block of input channels and resolves
+  // their taps to offsets in X.
   void BuildPlan();
   // Accumulates band `band` of reordered filters f_begin, f_begin + f_step,
   // ... into acc (FilterFloats() per reordered filter).
@@ -106,17 +109,30 @@ class F32PatdnnConv2D {
   int row_tiles_ = 0, col_tiles_ = 0;
   int band_rows_ = 1, bands_ = 0;  // Tile rows per band, bands.
   int planes_rows_ = 0;  // A: rows of a phase plane.
+  size_t row_floats_ = 0;  // B.
+  int copies_ = 1;         // S.
   size_t row_stride_ = 0, phase_stride_ = 0, channel_stride_ = 0;
   AlignedBuffer<float> planar_;
   // Per thread: one band's tiles of every filter.
   std::vector<AlignedBuffer<float>> acc_;
   static constexpr int kMaxThreads = 64;
   std::atomic<bool> slot_busy_[kMaxThreads] = {};
-  // Execution plan: the groups of reordered filter f in channel block blk
-  // are plan_[plan_offset_[blk * out_c + f] .. plan_offset_[... + 1]).
+  // Execution plan, per shape: the kernels of reordered filter f with input
+  // channels in block blk are entries plan_offset_[blk * out_c + f] ..
+  // plan_offset_[blk * out_c + f + 1] of tap_ (4 offsets in X each) and
+  // tap_weight_ (4 values each).
+  // Floats of X that a band's tiles read per block of channels: 48 KiB,
+  // the size of a Zen 5 L1 (the accumulators of the tile in flight and the
+  // weights then contend with X; measured best among 24..256 KiB on
+  // 56x56x64 and 28x28x128 layers).
+  static constexpr size_t kL1Floats = 12 * 1024;
   int block_channels_ = 1, num_blocks_ = 1;
-  std::vector<F32PatdnnGroup> plan_;
+  std::vector<int32_t> tap_;
+  std::vector<float> tap_weight_;
   std::vector<int32_t> plan_offset_;
+  // The first block with kernels of each reordered filter (num_blocks_ if
+  // none): its call starts the accumulators from zero.
+  std::vector<int32_t> first_block_;
 };
 
 }  // namespace tf_sparse

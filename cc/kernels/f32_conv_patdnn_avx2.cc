@@ -1,4 +1,4 @@
-// AVX2 + FMA pattern-group kernels. Compiled with -mavx2 -mfma; only reached
+// AVX2 + FMA pattern kernels. Compiled with -mavx2 -mfma; only reached
 // when the CPU supports both.
 #include <immintrin.h>
 
@@ -19,12 +19,14 @@ struct Avx2Vec {
   static T Fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
 };
 
-// 4 rows x 2 registers: 8 accumulators and 4 weights of 16 registers.
+// 4 rows x 2 registers: 8 accumulators (one chain each: two would spill)
+// and 4 weights of 16 registers.
 constexpr int kRows = 4;
 constexpr int kVecs = 2;
+constexpr int kChains = 1;
 
 F32PatdnnFilterFn Select(int stride_h, int stride_w, int row_floats) {
-  return patdnn_internal::SelectFilter<Avx2Vec, kRows, kVecs>(
+  return patdnn_internal::SelectFilter<Avx2Vec, kRows, kVecs, kChains>(
       stride_h, stride_w, row_floats);
 }
 

@@ -1,5 +1,11 @@
-// AVX-512 pattern-group kernels. Compiled with -mavx512f -mfma; only reached
+// AVX-512 pattern kernels (7 x 32 tiles: 14 accumulators, one chain each)
+// and the 16 x 16 transposes. Compiled with -mavx512f -mfma; only reached
 // when the CPU and OS support AVX-512.
+//
+// GCC 12's AVX-512 shuffles pass _mm512_undefined_ps() (a self-initialised
+// variable), which -Wuninitialized reports once they are inlined here.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 #include <immintrin.h>
 
 #include "cc/kernels/f32_conv_patdnn_generic.inc.h"
@@ -19,7 +25,9 @@ struct Avx512Vec {
   static T Fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
 };
 
-constexpr int kRows = 4;
+// 7 rows: 56, 28, 14 and 7 output rows (ResNet stages) split without a
+// padded row, and 14 accumulators share each weight broadcast.
+constexpr int kRows = 7;
 constexpr int kVecs = 2;
 
 F32PatdnnFilterFn Select(int stride_h, int stride_w, int row_floats) {
@@ -51,8 +59,12 @@ void f32_conv_patdnn_write16x16__avx512(const F32PatdnnWriteArgs& a) {
   const __m512 lo = _mm512_set1_ps(a.lo);
   const __m512 hi = _mm512_set1_ps(a.hi);
   auto store = [&](int pixel, __m512 v) {
+    if (pixel >= a.pixels) return;
     v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, bias), lo), hi);
-    _mm512_storeu_ps(a.out + pixel * a.out_stride, v);
+    float* out = a.out + pixel * a.out_stride;
+    for (int k = 0; k < a.copies; ++k) {
+      _mm512_storeu_ps(out + k * a.copy_step, v);
+    }
   };
   for (int i = 0; i < 4; ++i) {
     const __m512 v0 = _mm512_shuffle_f32x4(u[i], u[4 + i], 0x88);
@@ -66,7 +78,7 @@ void f32_conv_patdnn_write16x16__avx512(const F32PatdnnWriteArgs& a) {
   }
 }
 
-const F32PatdnnUkernel kKernel = {"f32_conv3x3_patdnn_4x32__avx512",
+const F32PatdnnUkernel kKernel = {"f32_conv3x3_patdnn_7x32__avx512",
                                   Isa::kAvx512,
                                   kRows,
                                   kVecs * Avx512Vec::kLanes,

@@ -1,4 +1,4 @@
-// Scalar pattern-group kernels: the fallback on CPUs without AVX2, and the
+// Scalar pattern kernels: the fallback on CPUs without AVX2, and the
 // PatDNN path that the vector kernels are tested against.
 #include "cc/kernels/f32_conv_patdnn_generic.inc.h"
 #include "cc/kernels/f32_conv_patdnn_ukernel.h"

@@ -18,10 +18,17 @@ constexpr int64_t kRowCost = 16;
 
 const F32CsrUkernel& SelectF32CsrUkernel(Isa isa) {
   switch (isa) {
+#if defined(__x86_64__)
     case Isa::kAvx512:
       return F32CsrUkernelAvx512();
     case Isa::kAvx2:
       return F32CsrUkernelAvx2();
+#endif
+#if defined(__aarch64__)
+    case Isa::kSve:  // No SVE kernel for this format: NEON.
+    case Isa::kNeon:
+      return F32CsrUkernelNeon();
+#endif
     default:
       return F32CsrUkernelScalar();
   }
@@ -35,15 +42,9 @@ std::unique_ptr<F32CsrFullyConnected> F32CsrFullyConnected::Create(
     *error = problem;
     return nullptr;
   }
-  if (!(output_min <= output_max)) {
-    *error = "output_min must not exceed output_max";
-    return nullptr;
-  }
-  const Isa isa = options.isa < 0 ? ActiveIsa() : static_cast<Isa>(options.isa);
-  if (!IsaSupported(isa)) {
-    *error = std::string("ISA ") + IsaName(isa) + " is not supported here";
-    return nullptr;
-  }
+  Isa isa;
+  *error = CheckClampAndIsa(output_min, output_max, options.isa, &isa);
+  if (!error->empty()) return nullptr;
   std::unique_ptr<F32CsrFullyConnected> op(new F32CsrFullyConnected());
   try {
     op->layout_ = options.layout;
@@ -126,50 +127,30 @@ void F32CsrFullyConnected::Run(size_t batch, const float* x, float* y,
   if (layout_ == Layout::kPanels) {
     const size_t groups = static_cast<size_t>(panels_.num_groups);
     const size_t P = static_cast<size_t>(panels_.num_panels);
-    int threads = pool == nullptr ? 1 : pool->num_threads();
     const int64_t work =
         static_cast<int64_t>(batch) *
         (panels_.num_slices() * kCsrPanelRows + kRowCost * panels_.rows);
-    while (threads > 1 && work / threads < kSparseMinWorkPerThread) --threads;
-    if (threads <= 1 || groups < 2) {
-      RunGroups(batch, x, y, 0, groups);
-      return;
-    }
-    if (split_threads_ != threads) {
-      const int32_t* sp = panels_.slice_ptr.data();
-      split_ = SplitUnits(groups, threads, kRowCost,
-                          [sp, P](size_t g) { return sp[g * P]; });
-      split_threads_ = threads;
-    }
-    const std::vector<size_t>& split = split_;
-    auto task = [&](int t) {
-      if (split[t] < split[t + 1]) {
-        RunGroups(batch, x, y, split[t], split[t + 1]);
-      }
-    };
-    pool->Run(threads, task);
+    const int32_t* sp = panels_.slice_ptr.data();
+    RunInShares(
+        pool, work, groups,
+        [&](int threads) -> const std::vector<size_t>& {
+          return split_.Get(groups, threads, kRowCost,
+                            [sp, P](size_t g) { return sp[g * P]; });
+        },
+        [&](size_t begin, size_t end) { RunGroups(batch, x, y, begin, end); });
     return;
   }
   const size_t rows = static_cast<size_t>(matrix_.rows);
-  int threads = pool == nullptr ? 1 : pool->num_threads();
   const int64_t work =
       static_cast<int64_t>(batch) * (matrix_.nnz() + kRowCost * matrix_.rows);
-  while (threads > 1 && work / threads < kSparseMinWorkPerThread) --threads;
-  if (threads <= 1 || rows < 2) {
-    RunRows(batch, x, y, 0, rows);
-    return;
-  }
-  if (split_threads_ != threads) {
-    const int32_t* rp = matrix_.row_ptr.data();
-    split_ =
-        SplitUnits(rows, threads, kRowCost, [rp](size_t i) { return rp[i]; });
-    split_threads_ = threads;
-  }
-  const std::vector<size_t>& split = split_;
-  auto task = [&](int t) {
-    if (split[t] < split[t + 1]) RunRows(batch, x, y, split[t], split[t + 1]);
-  };
-  pool->Run(threads, task);
+  const int32_t* rp = matrix_.row_ptr.data();
+  RunInShares(
+      pool, work, rows,
+      [&](int threads) -> const std::vector<size_t>& {
+        return split_.Get(rows, threads, kRowCost,
+                          [rp](size_t i) { return rp[i]; });
+      },
+      [&](size_t begin, size_t end) { RunRows(batch, x, y, begin, end); });
 }
 
 }  // namespace tf_sparse

@@ -14,6 +14,7 @@
 
 #include "cc/formats/csr.h"
 #include "cc/kernels/f32_csr_ukernel.h"
+#include "cc/kernels/row_split.h"
 #include "cc/util/aligned_buffer.h"
 #include "cc/util/thread_pool.h"
 
@@ -65,8 +66,7 @@ class F32CsrFullyConnected {
   AlignedBuffer<float> bias_;
   float output_min_ = 0.0f;
   float output_max_ = 0.0f;
-  std::vector<size_t> split_;
-  int split_threads_ = 0;
+  SplitCache split_;  // Shares of the work per thread count.
 };
 
 }  // namespace tf_sparse

@@ -73,6 +73,7 @@ struct F32CsrUkernel {
 const F32CsrUkernel& F32CsrUkernelScalar();
 const F32CsrUkernel& F32CsrUkernelAvx2();
 const F32CsrUkernel& F32CsrUkernelAvx512();
+const F32CsrUkernel& F32CsrUkernelNeon();  // aarch64 builds only.
 
 }  // namespace tf_sparse
 

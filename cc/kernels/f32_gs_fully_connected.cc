@@ -17,10 +17,18 @@ constexpr int64_t kGroupCost = 2;
 
 const F32GsUkernel& SelectF32GsUkernel(Isa isa) {
   switch (isa) {
+#if defined(__x86_64__)
     case Isa::kAvx512:
       return F32GsUkernelAvx512();
     case Isa::kAvx2:
       return F32GsUkernelAvx2();
+#endif
+#if defined(__aarch64__)
+    case Isa::kSve:
+      return F32GsUkernelSve();
+    case Isa::kNeon:
+      return F32GsUkernelNeon();
+#endif
     default:
       return F32GsUkernelScalar();
   }
@@ -35,15 +43,9 @@ std::unique_ptr<F32GsFullyConnected> F32GsFullyConnected::Create(
     *error = problem;
     return nullptr;
   }
-  if (!(output_min <= output_max)) {
-    *error = "output_min must not exceed output_max";
-    return nullptr;
-  }
-  const Isa isa = options.isa < 0 ? ActiveIsa() : static_cast<Isa>(options.isa);
-  if (!IsaSupported(isa)) {
-    *error = std::string("ISA ") + IsaName(isa) + " is not supported here";
-    return nullptr;
-  }
+  Isa isa;
+  *error = CheckClampAndIsa(output_min, output_max, options.isa, &isa);
+  if (!error->empty()) return nullptr;
   std::unique_ptr<F32GsFullyConnected> op(new F32GsFullyConnected());
   try {
     op->matrix_ =
@@ -101,24 +103,15 @@ void F32GsFullyConnected::Run(size_t batch, const float* x, float* y,
   if (batch == 0) return;
   const GsMatrix& m = matrix_;
   const size_t groups = static_cast<size_t>(m.num_groups);
-  int threads = pool == nullptr ? 1 : pool->num_threads();
   const int64_t work = static_cast<int64_t>(batch) * m.num_packs() * m.banks;
-  while (threads > 1 && work / threads < kSparseMinWorkPerThread) --threads;
-  if (threads <= 1 || groups < 2) {
-    RunGroups(batch, x, y, 0, groups);
-    return;
-  }
-  if (split_threads_ != threads) {
-    const int32_t* gp = m.group_ptr.data();
-    split_ = SplitUnits(groups, threads, kGroupCost,
-                        [gp](size_t i) { return gp[i]; });
-    split_threads_ = threads;
-  }
-  const std::vector<size_t>& split = split_;
-  auto task = [&](int t) {
-    if (split[t] < split[t + 1]) RunGroups(batch, x, y, split[t], split[t + 1]);
-  };
-  pool->Run(threads, task);
+  const int32_t* gp = m.group_ptr.data();
+  RunInShares(
+      pool, work, groups,
+      [&](int threads) -> const std::vector<size_t>& {
+        return split_.Get(groups, threads, kGroupCost,
+                          [gp](size_t i) { return gp[i]; });
+      },
+      [&](size_t begin, size_t end) { RunGroups(batch, x, y, begin, end); });
 }
 
 }  // namespace tf_sparse

@@ -12,6 +12,7 @@
 
 #include "cc/formats/gs.h"
 #include "cc/kernels/f32_gs_ukernel.h"
+#include "cc/kernels/row_split.h"
 #include "cc/util/aligned_buffer.h"
 #include "cc/util/thread_pool.h"
 
@@ -46,8 +47,7 @@ class F32GsFullyConnected {
   AlignedBuffer<float> bias_;
   float output_min_ = 0.0f;
   float output_max_ = 0.0f;
-  std::vector<size_t> split_;
-  int split_threads_ = 0;
+  SplitCache split_;  // Shares of the work per thread count.
 };
 
 }  // namespace tf_sparse

@@ -11,10 +11,17 @@ namespace tf_sparse {
 
 const F32NmUkernel& SelectF32NmUkernel(Isa isa) {
   switch (isa) {
+#if defined(__x86_64__)
     case Isa::kAvx512:
       return F32NmUkernelAvx512();
     case Isa::kAvx2:
       return F32NmUkernelAvx2();
+#endif
+#if defined(__aarch64__)
+    case Isa::kSve:  // No SVE kernel for this format: NEON.
+    case Isa::kNeon:
+      return F32NmUkernelNeon();
+#endif
     default:
       return F32NmUkernelScalar();
   }
@@ -28,15 +35,9 @@ std::unique_ptr<F32NmFullyConnected> F32NmFullyConnected::Create(
     *error = problem;
     return nullptr;
   }
-  if (!(output_min <= output_max)) {
-    *error = "output_min must not exceed output_max";
-    return nullptr;
-  }
-  const Isa isa = options.isa < 0 ? ActiveIsa() : static_cast<Isa>(options.isa);
-  if (!IsaSupported(isa)) {
-    *error = std::string("ISA ") + IsaName(isa) + " is not supported here";
-    return nullptr;
-  }
+  Isa isa;
+  *error = CheckClampAndIsa(output_min, output_max, options.isa, &isa);
+  if (!error->empty()) return nullptr;
   std::unique_ptr<F32NmFullyConnected> op(new F32NmFullyConnected());
   try {
     op->row_groups_ =
@@ -114,22 +115,17 @@ void F32NmFullyConnected::RunGroups(size_t batch, const float* x, float* y,
 void F32NmFullyConnected::Run(size_t batch, const float* x, float* y,
                               ThreadPool* pool) {
   if (batch == 0) return;
+  // Every row (group) costs the same: equal shares.
+  auto equal = [](size_t units) {
+    return [units](int threads) { return EqualShares(units, threads); };
+  };
   if (row_groups_) {
     const size_t groups = static_cast<size_t>(groups_.num_row_groups);
-    int threads = pool == nullptr ? 1 : pool->num_threads();
     const int64_t work =
         static_cast<int64_t>(batch) * groups * 16 * groups_.kept;
-    while (threads > 1 && work / threads < kSparseMinWorkPerThread) --threads;
-    if (threads <= 1 || groups < 2) {
-      RunGroups(batch, x, y, 0, groups);
-      return;
-    }
-    auto task = [&](int t) {
-      const size_t begin = groups * t / threads;
-      const size_t end = groups * (t + 1) / threads;
-      if (begin < end) RunGroups(batch, x, y, begin, end);
-    };
-    pool->Run(threads, task);
+    RunInShares(
+        pool, work, groups, equal(groups),
+        [&](size_t begin, size_t end) { RunGroups(batch, x, y, begin, end); });
     return;
   }
   const NmMatrix& p = matrix_;
@@ -147,20 +143,10 @@ void F32NmFullyConnected::Run(size_t batch, const float* x, float* y,
     x_stride = padded;
   }
   const size_t rows = static_cast<size_t>(p.rows);
-  int threads = pool == nullptr ? 1 : pool->num_threads();
   const int64_t work = static_cast<int64_t>(batch) * rows * p.kept_per_row;
-  while (threads > 1 && work / threads < kSparseMinWorkPerThread) --threads;
-  if (threads <= 1 || rows < 2) {
-    RunRows(batch, xs, x_stride, y, 0, rows);
-    return;
-  }
-  // Every row costs the same: equal shares of rows.
-  auto task = [&](int t) {
-    const size_t begin = rows * t / threads;
-    const size_t end = rows * (t + 1) / threads;
-    if (begin < end) RunRows(batch, xs, x_stride, y, begin, end);
-  };
-  pool->Run(threads, task);
+  RunInShares(pool, work, rows, equal(rows), [&](size_t begin, size_t end) {
+    RunRows(batch, xs, x_stride, y, begin, end);
+  });
 }
 
 }  // namespace tf_sparse

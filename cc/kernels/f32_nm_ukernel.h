@@ -74,6 +74,7 @@ struct F32NmUkernel {
 const F32NmUkernel& F32NmUkernelScalar();
 const F32NmUkernel& F32NmUkernelAvx2();
 const F32NmUkernel& F32NmUkernelAvx512();
+const F32NmUkernel& F32NmUkernelNeon();  // aarch64 builds only.
 
 }  // namespace tf_sparse
 

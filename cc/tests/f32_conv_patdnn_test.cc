@@ -159,9 +159,19 @@ TEST_P(PatdnnConvIsa, RealShape) {
   ConvTester().in(28, 28, 32).out_c(32).Test(GetParam());
 }
 
+TEST_P(PatdnnConvIsa, ManyChannelBlocksAndRowTails) {
+  // Input channels split into several L1 blocks; widths whose last 16
+  // pixels overlap the chunk before (input transpose) and end inside a
+  // vector (output).
+  ConvTester().in(6, 56, 96).out_c(20).Test(GetParam());
+  ConvTester().in(5, 27, 80).out_c(17).valid().threads(2).Test(GetParam());
+  ConvTester().in(7, 45, 48).out_c(9).stride(2).Test(GetParam());
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, PatdnnConvIsa,
                          ::testing::Values(Isa::kScalar, Isa::kAvx2,
-                                           Isa::kAvx512),
+                                           Isa::kAvx512, Isa::kNeon,
+                                           Isa::kSve),
                          [](const ::testing::TestParamInfo<Isa>& info) {
                            return std::string(IsaName(info.param));
                          });

@@ -1,5 +1,6 @@
 // The delegate against a fake runtime (fake_graph.h), through its exported
 // C API, as TFLite and Python use it.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -7,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "cc/kernels/dispatch.h"
 #include "cc/kernels/f32_dense_reference.h"
 #include "delegate/tests/fake_graph.h"
+#include "delegate/tests/tflite_encoding.h"
 #include "gtest/gtest.h"
 
 extern "C" {
@@ -172,7 +175,9 @@ TEST(CApiTest, UnknownHandlesAreRefused) {
   char buf[4];
   EXPECT_EQ(tf_sparse_delegate_report(&dummy, buf, sizeof(buf)), -1);
   const std::string isa = tf_sparse_delegate_isa();
-  EXPECT_TRUE(isa == "scalar" || isa == "avx2" || isa == "avx512") << isa;
+  Isa parsed = Isa::kScalar;
+  EXPECT_TRUE(ParseIsa(isa.c_str(), &parsed)) << isa;
+  EXPECT_TRUE(IsaSupported(parsed)) << isa;
 }
 
 TEST(CApiTest, DelegateStructIsWellFormed) {
@@ -423,6 +428,81 @@ TEST(DelegateTest, NonTrivialPartitionOutputsAreComputed) {
                                   yv.data(), -inf, inf);
   ExpectNear(g.data(h), hv);
   ExpectNear(g.data(y), yv);
+}
+
+// ---- DENSIFY in front of the weights (compact files). ----
+
+// x [2, in] -> FC(weights = DENSIFY(sparse constant)) -> y; the DENSIFY
+// output is also read by `extra_readers` RESHAPE nodes.
+struct DensifyGraph {
+  static constexpr int kOut = 24, kIn = 40;
+  std::vector<float> w = Weights(kOut, kIn, 0.9, 1, 1);
+  Encoded enc{w, kOut, kIn, 1, 1};  // Outlives g, which points into it.
+  FakeGraph g;
+  int x, sparse, dense, y, densify_node, fc_node;
+
+  explicit DensifyGraph(int extra_readers) {
+    x = g.AddTensor({2, kIn}, false);
+    sparse = g.AddTensor({kOut, kIn}, true, {0.0f});
+    dense = g.AddTensor({kOut, kIn}, false);
+    y = g.AddTensor({2, kOut}, false);
+    std::vector<int> extra;
+    for (int i = 0; i < extra_readers; ++i) {
+      extra.push_back(g.AddTensor({kOut * kIn}, false));
+    }
+    densify_node = g.AddOtherNode(kTfLiteBuiltinDensify, {sparse}, {dense});
+    fc_node = g.AddFullyConnected(x, dense, -1, y, kTfLiteActRelu);
+    for (int t : extra) g.AddOtherNode(22 /* RESHAPE */, {dense}, {t});
+    g.SetGraphOutputs({y});
+    TfLiteTensor& s = g.tensor(sparse);
+    s.data = enc.tensor().data;
+    s.bytes = enc.tensor().bytes;
+    s.sparsity = &enc.sparsity();
+  }
+};
+
+TEST(DelegateTest, DensifyIsTakenOverWithItsOnlyReader) {
+  DensifyGraph dg(0);
+  FakeGraph& g = dg.g;
+  Delegate d(Opts{{"format", "csr"}});
+  ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
+  std::vector<int> replaced = g.replaced_nodes();
+  std::sort(replaced.begin(), replaced.end());
+  EXPECT_EQ(replaced, (std::vector<int>{dg.densify_node, dg.fc_node}));
+  EXPECT_EQ(g.num_partitions(), 1);
+  EXPECT_EQ(d.claimed(), 1);
+  // The DENSIFY output is internal to the partition: no memory.
+  EXPECT_EQ(g.tensor(dg.dense).allocation_type, kTfLiteMemNone);
+  EXPECT_NE(d.report().find("\"densify_node\": " +
+                            std::to_string(dg.densify_node)),
+            std::string::npos);
+  ASSERT_EQ(g.AllocateTensors(), kTfLiteOk);
+  const std::vector<float> xv = Random(2 * DensifyGraph::kIn);
+  std::memcpy(g.data(dg.x), xv.data(), xv.size() * sizeof(float));
+  ASSERT_EQ(g.Invoke(), kTfLiteOk);
+  std::vector<float> yv(2 * DensifyGraph::kOut);
+  F32DenseFullyConnectedReference(2, DensifyGraph::kOut, DensifyGraph::kIn,
+                                  dg.w.data(), nullptr, xv.data(), yv.data(),
+                                  0.0f, std::numeric_limits<float>::infinity());
+  ExpectNear(g.data(dg.y), yv);
+}
+
+TEST(DelegateTest, DensifyWithAnotherReaderIsLeftAlone) {
+  DensifyGraph dg(1);
+  Delegate d(Opts{{"format", "csr"}});
+  ASSERT_EQ(dg.g.ApplyDelegate(d.get()), kTfLiteOk);
+  EXPECT_TRUE(dg.g.replaced_nodes().empty());
+  EXPECT_EQ(d.claimed(), 0);
+  EXPECT_NE(d.report().find("not constant"), std::string::npos);
+}
+
+TEST(DelegateTest, DensifyWithABrokenEncodingIsDeclined) {
+  DensifyGraph dg(0);
+  dg.enc.sparsity().traversal_order = nullptr;
+  Delegate d(Opts{{"format", "csr"}});
+  ASSERT_EQ(dg.g.ApplyDelegate(d.get()), kTfLiteOk);
+  EXPECT_TRUE(dg.g.replaced_nodes().empty());
+  EXPECT_NE(d.report().find("sparse encoding"), std::string::npos);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Cross-compiles the C++ kernel, format, utility and TFLite-sparsity tests for
-# aarch64 and runs them under qemu-aarch64, so the NEON kernels are checked
-# against the scalar reference on an x86-64 host (the same gtest sources and
-# edge shapes as `bazel test //cc/tests:... //delegate/tests:...`).
+# Cross-compiles the C++ library (kernels, formats, utilities, delegate: every
+# source an aarch64 build compiles) and all its gtests for aarch64, checks
+# that the delegate's shared library links, and runs the tests under
+# qemu-aarch64, so the NEON (and SVE) kernels and the scalar fallbacks are
+# checked against the scalar reference on an x86-64 host (the same gtest
+# sources and edge shapes as `bazel test //cc/tests/... //delegate/tests/...`).
 #
 # GoogleTest itself is compiled from Debian's sources (/usr/src/googletest,
 # package googletest, pulled in by libgtest-dev): the installed libgtest.a is
@@ -45,29 +47,25 @@ if [ ! -f "$GTEST_SRC/src/gtest-all.cc" ]; then
   exit 1
 fi
 
-CXXFLAGS=(-O2 -std=c++17 -pthread -Wall -Wextra -Wno-unused-parameter
+# -fPIC: the same objects also link the delegate's shared library.
+CXXFLAGS=(-O2 -std=c++17 -pthread -fPIC -Wall -Wextra -Wno-unused-parameter
           -fno-strict-aliasing -I. -isystem "$GTEST_SRC/include")
 
-# The library code under test: everything cc/kernels/dispatch links on
-# aarch64, plus the operator, the reference and the utilities.
-LIB_SRCS=(
-  cc/formats/bsr.cc
-  cc/kernels/dispatch.cc
-  cc/kernels/f32_bsr_scalar.cc
-  cc/kernels/f32_bsr_neon.cc
-  cc/kernels/f32_bsr_sve.cc
-  cc/kernels/f32_bsr_fully_connected.cc
-  cc/kernels/f32_dense_reference.cc
-  cc/util/cpu_features.cc
-  cc/util/thread_pool.cc
-  delegate/tflite_sparsity.cc
-)
-TESTS=(
-  cc/tests/f32_bsr_kernels_test.cc
-  cc/tests/bsr_test.cc
-  cc/tests/util_test.cc
-  delegate/tests/tflite_sparsity_test.cc
-)
+# The library: every source of the kernels, formats, utilities and the
+# delegate that an aarch64 build compiles, i.e. all but the x86-64 ISA files
+# (*_avx2.cc, *_avx512.cc). Globbing keeps the arm build honest: a new
+# source that does not compile for aarch64 fails here.
+LIB_SRCS=()
+for src in cc/formats/*.cc cc/kernels/*.cc cc/util/*.cc delegate/*.cc; do
+  case "$src" in *_avx2.cc | *_avx512.cc) continue ;; esac
+  LIB_SRCS+=("$src")
+done
+# Test support linked into every test.
+SUPPORT_SRCS=(delegate/tests/fake_graph.cc)
+TESTS=(cc/tests/*_test.cc delegate/tests/*_test.cc)
+# Tests that run once per ISA: the NEON (and, on qemu's max CPU, SVE) cases
+# must run, not skip or vanish.
+ISA_TESTS=(f32_bsr_kernels_test f32_csr_nm_gs_test f32_conv_patdnn_test)
 
 mkdir -p "$OUT/obj"
 
@@ -77,6 +75,13 @@ headers_changed=yes
 if [ -f "$OUT/.stamp" ] &&
    [ -z "$(find cc delegate -name '*.h' -newer "$OUT/.stamp" | head -1)" ]; then
   headers_changed=no
+fi
+# Other compiler or flags than the cached objects were built with: rebuild
+# them all.
+flags="$("$CXX" --version | head -1) ${CXXFLAGS[*]}"
+if [ ! -f "$OUT/.flags" ] || [ "$(cat "$OUT/.flags")" != "$flags" ]; then
+  rm -f "$OUT"/obj/*.o
+  echo "$flags" >"$OUT/.flags"
 fi
 
 # compile SRC OBJ USES_PROJECT_HEADERS [flags...]: skipped when OBJ is newer
@@ -106,7 +111,7 @@ gtest_obj="$OUT/obj/gtest-all.o"
 gtest_main_obj="$OUT/obj/gtest_main.o"
 start_job "$GTEST_SRC/src/gtest-all.cc" "$gtest_obj" no -I"$GTEST_SRC"
 start_job "$GTEST_SRC/src/gtest_main.cc" "$gtest_main_obj" no -I"$GTEST_SRC"
-for src in "${LIB_SRCS[@]}" "${TESTS[@]}"; do
+for src in "${LIB_SRCS[@]}" "${SUPPORT_SRCS[@]}" "${TESTS[@]}"; do
   obj="$OUT/obj/$(echo "${src%.cc}" | tr / _).o"
   objs+=("$obj")
   extra=()
@@ -120,20 +125,33 @@ if [ "$status" -ne 0 ]; then
 fi
 touch "$OUT/.stamp"
 
+obj_of() { echo "$OUT/obj/$(echo "${1%.cc}" | tr / _).o"; }
 lib_objs=()
-for src in "${LIB_SRCS[@]}"; do
-  lib_objs+=("$OUT/obj/$(echo "${src%.cc}" | tr / _).o")
-done
+for src in "${LIB_SRCS[@]}"; do lib_objs+=("$(obj_of "$src")"); done
+support_objs=()
+for src in "${SUPPORT_SRCS[@]}"; do support_objs+=("$(obj_of "$src")"); done
+
+# The delegate library links for aarch64 with nothing undefined (what
+# `bazel build //delegate:libtf_sparse_delegate.so` checks on an arm host).
+so="$OUT/libtf_sparse_delegate.so"
+if ! "$CXX" -shared -pthread -o "$so" "${lib_objs[@]}" \
+    -Wl,--version-script=delegate/exports.lds -Wl,--no-undefined \
+    >"$OUT/libtf_sparse_delegate.link.log" 2>&1; then
+  cat "$OUT/libtf_sparse_delegate.link.log" >&2
+  echo "test-arm: FAIL: linking the aarch64 delegate library failed" >&2
+  exit 1
+fi
+echo "test-arm: $(basename "$so") links for aarch64 (${#lib_objs[@]} sources)"
 
 failed=()
 for src in "${TESTS[@]}"; do
   name="$(basename "${src%.cc}")"
-  obj="$OUT/obj/$(echo "${src%.cc}" | tr / _).o"
+  obj="$(obj_of "$src")"
   bin="$OUT/$name"
   # The static link warns about gtest's unused network streaming code; show
   # the linker's output only when it fails.
   if ! "$CXX" -static -pthread -o "$bin" "$obj" "${lib_objs[@]}" \
-      "$gtest_main_obj" "$gtest_obj" >"$OUT/$name.link.log" 2>&1; then
+      "${support_objs[@]}" "$gtest_main_obj" "$gtest_obj" >"$OUT/$name.link.log" 2>&1; then
     cat "$OUT/$name.link.log" >&2
     echo "test-arm: FAIL: linking $name failed" >&2
     exit 1
@@ -141,29 +159,38 @@ for src in "${TESTS[@]}"; do
   echo "test-arm: $name (aarch64, $QEMU)"
   log="$OUT/$name.log"
   # TF_SPARSE_ISA would cap the dispatcher: the tests choose ISAs themselves.
-  if env -u TF_SPARSE_ISA "$QEMU" "$bin" --gtest_brief=1 "$@" >"$log" 2>&1; then
-    tail -n 2 "$log"
+  # The full log names every case that ran: the ISA check below reads it.
+  if env -u TF_SPARSE_ISA "$QEMU" "$bin" "$@" >"$log" 2>&1; then
+    grep -E '^\[==========\] [0-9]+ tests? from .* ran|^\[  (PASSED  |SKIPPED )\] [0-9]+ test' \
+      "$log" | sed 's/, listed below://'
   else
     cat "$log"
     failed+=("$name")
   fi
 done
 
-# A silently skipped NEON suite must not pass as a success.
-if [ "$#" -eq 0 ] && ! grep -q "PASSED" "$OUT/f32_bsr_kernels_test.log"; then
-  failed+=("f32_bsr_kernels_test (no PASSED line)")
-fi
+# A silently skipped NEON suite must not pass as a success: each per-ISA
+# suite must list and run (not skip) cases of every required ISA.
 # NEON is architectural; SVE is required only of qemu's "max" CPU (the
 # default here): with another QEMU_CPU its tests may skip.
 required=(neon)
 if [ "$QEMU_CPU" = max ]; then required+=(sve); fi
 if [ "$#" -eq 0 ]; then
-  for isa in "${required[@]}"; do
-    skipped="$(env -u TF_SPARSE_ISA "$QEMU" "$OUT/f32_bsr_kernels_test" \
-      --gtest_filter="*${isa}_*" --gtest_brief=1 2>&1 | grep -c SKIPPED || true)"
-    if [ "$skipped" != "0" ]; then
-      failed+=("the $isa kernel tests were skipped: dispatch does not see $isa under $QEMU (QEMU_CPU=$QEMU_CPU)")
+  for name in "${ISA_TESTS[@]}"; do
+    if ! grep -q "PASSED" "$OUT/$name.log"; then
+      failed+=("$name (no PASSED line)")
+      continue
     fi
+    for isa in "${required[@]}"; do
+      # Parameterised names end in /<isa> or /<isa>_<shape>.
+      listed="$(grep -cE "^\[       OK \] [^ ]*/${isa}(_[^ ]*)? \(" \
+        "$OUT/$name.log" || true)"
+      skipped="$(grep -cE "^\[  SKIPPED \] [^ ]*/${isa}(_[^ ]*)? " \
+        "$OUT/$name.log" || true)"
+      if [ "$listed" = "0" ] || [ "$skipped" != "0" ]; then
+        failed+=("the $isa cases of $name did not all run ($listed passed, $skipped skipped; QEMU_CPU=$QEMU_CPU)")
+      fi
+    done
   done
 fi
 

@@ -1,0 +1,177 @@
+#include "delegate/node_util.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <new>
+
+#include "delegate/tflite_sparsity.h"
+
+namespace tf_sparse {
+
+using namespace tflite_abi;  // NOLINT: the ABI names are prefixed already.
+
+bool IntArrayContains(const TfLiteIntArray* a, int v) {
+  if (a == nullptr) return false;
+  for (int i = 0; i < a->size; ++i) {
+    if (a->data[i] == v) return true;
+  }
+  return false;
+}
+
+std::vector<int> TensorDims(const TfLiteTensor& t) {
+  std::vector<int> dims;
+  if (t.dims != nullptr) dims.assign(t.dims->data, t.dims->data + t.dims->size);
+  return dims;
+}
+
+bool IsConstFloat(const TfLiteTensor& t) {
+  return t.type == kTfLiteFloat32 && t.allocation_type == kTfLiteMmapRo &&
+         t.data != nullptr;
+}
+
+std::string Fmt(const char* format, double a, double b) {
+  char buf[200];
+  std::snprintf(buf, sizeof(buf), format, a, b);
+  return buf;
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+std::string JsonNumber(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6g", v);
+  return buf;
+}
+
+std::string ActivationClamp(int activation, float* output_min,
+                            float* output_max) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  switch (activation) {
+    case kTfLiteActNone:
+      *output_min = -kInf;
+      *output_max = kInf;
+      return "";
+    case kTfLiteActRelu:
+      *output_min = 0.0f;
+      *output_max = kInf;
+      return "";
+    case kTfLiteActReluN1To1:
+      *output_min = -1.0f;
+      *output_max = 1.0f;
+      return "";
+    case kTfLiteActRelu6:
+      *output_min = 0.0f;
+      *output_max = 6.0f;
+      return "";
+    default:
+      return "fused activation " + std::to_string(activation) +
+             " is not supported (only NONE, RELU, RELU_N1_TO_1, RELU6)";
+  }
+}
+
+std::string ReadNodeTensors(const TfLiteContext* context,
+                            const TfLiteNode* node, NodeTensors* tensors) {
+  const int num_tensors = static_cast<int>(context->tensors_size);
+  auto valid = [&](int t) { return t >= 0 && t < num_tensors; };
+  if (node->inputs == nullptr || node->outputs == nullptr) {
+    return "node has no input or output list";
+  }
+  if (node->inputs->size < 2 || node->inputs->size > 3) {
+    return "expected 2 or 3 inputs, got " + std::to_string(node->inputs->size);
+  }
+  if (node->outputs->size != 1) {
+    return "expected 1 output, got " + std::to_string(node->outputs->size);
+  }
+  tensors->input = node->inputs->data[0];
+  tensors->weights = node->inputs->data[1];
+  tensors->bias =
+      node->inputs->size == 3 ? node->inputs->data[2] : kTfLiteOptionalTensor;
+  tensors->output = node->outputs->data[0];
+  if (!valid(tensors->input) || !valid(tensors->weights) ||
+      !valid(tensors->output) ||
+      (tensors->bias != kTfLiteOptionalTensor && !valid(tensors->bias))) {
+    return "tensor index out of range";
+  }
+  if (context->tensors[tensors->input].type != kTfLiteFloat32 ||
+      context->tensors[tensors->output].type != kTfLiteFloat32) {
+    return "input or output is not float32";
+  }
+  return "";
+}
+
+std::string ReadWeightedNode(const TfLiteContext* context,
+                             const TfLiteNode* node,
+                             const DensifySource* densify,
+                             WeightedNodeInfo* info) {
+  NodeTensors t;
+  std::string problem = ReadNodeTensors(context, node, &t);
+  if (!problem.empty()) return problem;
+  info->input = t.input;
+  info->weights = t.weights;
+  info->bias = t.bias;
+  info->output = t.output;
+  if (densify == nullptr || densify->node < 0) return "";
+  problem = CheckDensifiedWeights(context, info->weights, *densify);
+  if (!problem.empty()) return problem;
+  info->densify_node = densify->node;
+  info->densify_input = densify->input;
+  return "";
+}
+
+std::string CheckDensifiedWeights(const TfLiteContext* context, int weights,
+                                  const DensifySource& source) {
+  const int num_tensors = static_cast<int>(context->tensors_size);
+  if (source.input < 0 || source.input >= num_tensors) {
+    return "DENSIFY input out of range";
+  }
+  const TfLiteTensor& sparse = context->tensors[source.input];
+  const TfLiteTensor& dense = context->tensors[weights];
+  if (sparse.sparsity == nullptr || sparse.type != kTfLiteFloat32 ||
+      sparse.allocation_type != kTfLiteMmapRo || sparse.data == nullptr) {
+    return "DENSIFY input is not a constant sparse float32 tensor";
+  }
+  if (dense.type != kTfLiteFloat32) return "weights are not float32";
+  TfLiteSparseLayout layout;
+  const std::string problem = ReadTfLiteSparsity(sparse, &layout);
+  if (!problem.empty()) return "TFLite sparse encoding: " + problem;
+  if (layout.dims != TensorDims(dense)) {
+    return "DENSIFY output shape differs from its input's dense shape";
+  }
+  return "";
+}
+
+const float* DenseWeights(const TfLiteContext* context, int weights,
+                          int densify_input, std::vector<float>* storage,
+                          std::string* error) {
+  if (densify_input < 0) {
+    return static_cast<const float*>(context->tensors[weights].data);
+  }
+  try {
+    *error = DecodeTfLiteSparsityToDense(context->tensors[densify_input],
+                                         storage);
+  } catch (const std::bad_alloc&) {
+    *error = "out of memory while decoding the sparse encoding";
+  }
+  if (!error->empty()) return nullptr;
+  return storage->data();
+}
+
+}  // namespace tf_sparse

@@ -1,0 +1,101 @@
+// Helpers shared by the node analyses (fc_analysis, conv_analysis) and the
+// delegate: reading a node's tensors, its fused activation, weights stored
+// behind a DENSIFY op, and the small text/JSON formatting of the report.
+#ifndef TF_SPARSE_DELEGATE_NODE_UTIL_H_
+#define TF_SPARSE_DELEGATE_NODE_UTIL_H_
+
+#include <string>
+#include <vector>
+
+#include "delegate/tflite_abi.h"
+
+namespace tf_sparse {
+
+bool IntArrayContains(const tflite_abi::TfLiteIntArray* a, int v);
+
+// The tensor's dims (empty when it has none).
+std::vector<int> TensorDims(const tflite_abi::TfLiteTensor& t);
+
+// Constant (kTfLiteMmapRo) float32 data.
+bool IsConstFloat(const tflite_abi::TfLiteTensor& t);
+
+// snprintf with two doubles, for decision reasons.
+std::string Fmt(const char* format, double a, double b);
+
+// A JSON string literal (quoted, escaped) and a JSON number (null when not
+// finite).
+std::string JsonString(const std::string& s);
+std::string JsonNumber(double v);
+
+// TFLite's fused activation `activation` (TfLiteFusedActivation) as an
+// output clamp. Returns an empty string, or why it is not supported (only
+// NONE, RELU, RELU_N1_TO_1 and RELU6 are).
+std::string ActivationClamp(int activation, float* output_min,
+                            float* output_max);
+
+// The tensors of a node with inputs {input, weights[, bias]} and one output,
+// as FULLY_CONNECTED and CONV_2D have them. bias is kTfLiteOptionalTensor
+// when absent.
+struct NodeTensors {
+  int input = -1;
+  int weights = -1;
+  int bias = -1;
+  int output = -1;
+};
+
+// Reads those indices and checks their count and range, and that input and
+// output are float32. Returns an empty string or what is wrong.
+std::string ReadNodeTensors(const tflite_abi::TfLiteContext* context,
+                            const tflite_abi::TfLiteNode* node,
+                            NodeTensors* tensors);
+
+
+// Weights produced by a DENSIFY node that the delegate takes over together
+// with their consumer. With Optimize.EXPERIMENTAL_SPARSITY the converter
+// stores such weights as a constant tensor in TFLite's sparse encoding
+// (delegate/tflite_sparsity.h) and inserts DENSIFY in front of the
+// consumer; the delegate reads the encoding at init and the DENSIFY output
+// (internal to the partition, so without memory) is never read.
+struct DensifySource {
+  int node = -1;   // The DENSIFY node; -1: weights are a plain tensor.
+  int input = -1;  // Its constant sparse input tensor.
+};
+
+// What FULLY_CONNECTED and CONV_2D nodes share, read from the graph.
+struct WeightedNodeInfo {
+  int input = -1;  // Tensor indices; bias is -1 when absent.
+  int weights = -1;
+  int bias = -1;
+  int output = -1;
+  // Weights produced by DENSIFY node densify_node from the constant sparse
+  // tensor densify_input (both -1 when the weights are a plain tensor).
+  int densify_node = -1;
+  int densify_input = -1;
+  float output_min = 0.0f;  // The fused activation as a clamp.
+  float output_max = 0.0f;
+};
+
+// ReadNodeTensors into *info and, when `densify` names a DENSIFY node,
+// CheckDensifiedWeights and the densify fields. Returns an empty string or
+// what is wrong.
+std::string ReadWeightedNode(const tflite_abi::TfLiteContext* context,
+                             const tflite_abi::TfLiteNode* node,
+                             const DensifySource* densify,
+                             WeightedNodeInfo* info);
+
+// Checks that `source`'s input is a constant float32 tensor with a valid
+// TfLiteSparsity whose dense shape is the DENSIFY output `weights`'s.
+// Returns an empty string or what is wrong.
+std::string CheckDensifiedWeights(const tflite_abi::TfLiteContext* context,
+                                  int weights, const DensifySource& source);
+
+// The dense float weights of a node: tensor `weights`'s data, or when
+// `densify_input` >= 0 that tensor's sparse encoding decoded into *storage.
+// Null and *error on failure.
+const float* DenseWeights(const tflite_abi::TfLiteContext* context,
+                          int weights, int densify_input,
+                          std::vector<float>* storage, std::string* error);
+
+}  // namespace tf_sparse
+
+#endif  // TF_SPARSE_DELEGATE_NODE_UTIL_H_
