@@ -39,7 +39,12 @@ const F32PatdnnUkernel& ActiveConvUkernel() {
     case Isa::kAvx2:
       return F32PatdnnUkernelAvx2();
 #endif
-    default:  // No NEON pattern kernels yet: the scalar ones.
+#if defined(__aarch64__)
+    case Isa::kSve:  // No SVE pattern kernels: NEON's.
+    case Isa::kNeon:
+      return F32PatdnnUkernelNeon();
+#endif
+    default:
       return F32PatdnnUkernelScalar();
   }
 }

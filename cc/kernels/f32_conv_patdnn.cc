@@ -17,7 +17,12 @@ const F32PatdnnUkernel& UkernelFor(Isa isa) {
     case Isa::kAvx2:
       return F32PatdnnUkernelAvx2();
 #endif
-    default:  // No NEON pattern kernels yet: the scalar ones.
+#if defined(__aarch64__)
+    case Isa::kSve:  // No SVE pattern kernels: NEON's.
+    case Isa::kNeon:
+      return F32PatdnnUkernelNeon();
+#endif
+    default:
       return F32PatdnnUkernelScalar();
   }
 }

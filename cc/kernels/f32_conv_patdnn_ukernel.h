@@ -104,6 +104,7 @@ struct F32PatdnnUkernel {
 const F32PatdnnUkernel& F32PatdnnUkernelScalar();
 const F32PatdnnUkernel& F32PatdnnUkernelAvx2();
 const F32PatdnnUkernel& F32PatdnnUkernelAvx512();
+const F32PatdnnUkernel& F32PatdnnUkernelNeon();  // aarch64 builds only.
 
 }  // namespace tf_sparse
 

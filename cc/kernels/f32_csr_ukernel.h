@@ -71,9 +71,9 @@ struct F32CsrUkernel {
 // One per ISA, each in its own translation unit; only call the kernels of
 // an ISA the CPU supports.
 const F32CsrUkernel& F32CsrUkernelScalar();
-const F32CsrUkernel& F32CsrUkernelAvx2();
-const F32CsrUkernel& F32CsrUkernelAvx512();
-const F32CsrUkernel& F32CsrUkernelNeon();  // aarch64 builds only.
+const F32CsrUkernel& F32CsrUkernelAvx2();    // x86-64 builds only.
+const F32CsrUkernel& F32CsrUkernelAvx512();  // x86-64 builds only.
+const F32CsrUkernel& F32CsrUkernelNeon();    // aarch64 builds only.
 
 }  // namespace tf_sparse
 

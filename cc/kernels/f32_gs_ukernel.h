@@ -45,10 +45,10 @@ struct F32GsUkernel {
 };
 
 const F32GsUkernel& F32GsUkernelScalar();
-const F32GsUkernel& F32GsUkernelAvx2();
-const F32GsUkernel& F32GsUkernelAvx512();
-const F32GsUkernel& F32GsUkernelNeon();  // aarch64 builds only.
-const F32GsUkernel& F32GsUkernelSve();   // aarch64 builds only.
+const F32GsUkernel& F32GsUkernelAvx2();    // x86-64 builds only.
+const F32GsUkernel& F32GsUkernelAvx512();  // x86-64 builds only.
+const F32GsUkernel& F32GsUkernelNeon();    // aarch64 builds only.
+const F32GsUkernel& F32GsUkernelSve();     // aarch64 builds only.
 
 // Writes the R rows of one group from its B lane sums (shared by all ISAs).
 inline void F32GsFinishGroup(const float* lanes, size_t banks, size_t e,

@@ -72,9 +72,9 @@ struct F32NmUkernel {
 };
 
 const F32NmUkernel& F32NmUkernelScalar();
-const F32NmUkernel& F32NmUkernelAvx2();
-const F32NmUkernel& F32NmUkernelAvx512();
-const F32NmUkernel& F32NmUkernelNeon();  // aarch64 builds only.
+const F32NmUkernel& F32NmUkernelAvx2();    // x86-64 builds only.
+const F32NmUkernel& F32NmUkernelAvx512();  // x86-64 builds only.
+const F32NmUkernel& F32NmUkernelNeon();    // aarch64 builds only.
 
 }  // namespace tf_sparse
 
