@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "cc/kernels/dispatch.h"
+#include "cc/kernels/f32_conv_patdnn.h"
 #include "cc/kernels/f32_conv_patdnn_ukernel.h"
 #include "delegate/node_util.h"
 
@@ -31,23 +32,7 @@ constexpr double kPerOutputValue = 20.0;
 // estimate is within about 15% on the layers measured).
 constexpr double kDenseMargin = 0.9;
 
-const F32PatdnnUkernel& ActiveConvUkernel() {
-  switch (ActiveIsa()) {
-#if defined(__x86_64__)
-    case Isa::kAvx512:
-      return F32PatdnnUkernelAvx512();
-    case Isa::kAvx2:
-      return F32PatdnnUkernelAvx2();
-#endif
-#if defined(__aarch64__)
-    case Isa::kSve:  // No SVE pattern kernels: NEON's.
-    case Isa::kNeon:
-      return F32PatdnnUkernelNeon();
-#endif
-    default:
-      return F32PatdnnUkernelScalar();
-  }
-}
+const F32PatdnnUkernel& ActiveConvUkernel() { return F32PatdnnUkernelFor(ActiveIsa()); }
 
 std::string ShapeText(const ConvNodeInfo& i) {
   return "[" + std::to_string(i.out) + "x" + std::to_string(i.kernel_h) + "x" +

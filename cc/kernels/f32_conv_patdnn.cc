@@ -9,7 +9,11 @@
 namespace tf_sparse {
 namespace {
 
-const F32PatdnnUkernel& UkernelFor(Isa isa) {
+size_t RoundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
+
+}  // namespace
+
+const F32PatdnnUkernel& F32PatdnnUkernelFor(Isa isa) {
   switch (isa) {
 #if defined(__x86_64__)
     case Isa::kAvx512:
@@ -26,10 +30,6 @@ const F32PatdnnUkernel& UkernelFor(Isa isa) {
       return F32PatdnnUkernelScalar();
   }
 }
-
-size_t RoundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
-
-}  // namespace
 
 std::unique_ptr<F32PatdnnConv2D> F32PatdnnConv2D::Create(
     const float* w, int out_c, int in_c, const float* bias,
@@ -61,7 +61,7 @@ std::unique_ptr<F32PatdnnConv2D> F32PatdnnConv2D::Create(
   op->rank_.resize(out_c);
   for (int f = 0; f < out_c; ++f) op->rank_[op->packed_.reorder[f]] = f;
   if (bias != nullptr) op->bias_.assign(bias, bias + out_c);
-  op->ukernel_ = &UkernelFor(isa);
+  op->ukernel_ = &F32PatdnnUkernelFor(isa);
   op->tile_rows_ = op->ukernel_->tile_rows;
   op->tile_cols_ = op->ukernel_->tile_cols;
   return op;
