@@ -92,6 +92,7 @@ def main():
     }
 
     ours, delegate = make_interpreter(paths["pruned"], backend="tf_sparse", num_threads=args.threads)
+    ours_compact, _ = make_interpreter(paths["pruned_compact"], backend="tf_sparse", num_threads=args.threads)
     xnn, _ = make_interpreter(paths["pruned"], backend="xnnpack", num_threads=args.threads)
     builtin, _ = make_interpreter(paths["pruned_compact"], backend="builtin", num_threads=args.threads)
     xnn_dense, _ = make_interpreter(paths["dense"], backend="xnnpack", num_threads=args.threads)
@@ -100,10 +101,12 @@ def main():
     logits_ref = predict(xnn, x_test, batch_size=len(x_test))
     tflite_acc = float(np.mean(np.argmax(logits_ours, 1) == y_test))
     max_diff = float(np.max(np.abs(logits_ours - logits_ref)))
+    compact_acc = float(np.mean(np.argmax(predict(ours_compact, x_test, batch_size=len(x_test)), 1) == y_test))
 
     sample = x_test[:1]
     lat = {
         "tf_sparse delegate (pruned)": median_latency_us(ours, sample, runs=args.runs),
+        "tf_sparse delegate (compact file)": median_latency_us(ours_compact, sample, runs=args.runs),
         "XNNPACK dense kernels (pruned)": median_latency_us(xnn, sample, runs=args.runs),
         "TFLite built-in sparse FC (compact)": median_latency_us(builtin, sample, runs=args.runs),
         "XNNPACK (unpruned model)": median_latency_us(xnn_dense, sample, runs=args.runs),
@@ -118,6 +121,7 @@ def main():
     print(f"| dense Keras | {dense_acc:.4f} |")
     print(f"| pruned Keras ({args.sparsity:.0%} 1x4 blocks) | {sparse_acc:.4f} |")
     print(f"| pruned .tflite with tf_sparse delegate | {tflite_acc:.4f} (max abs logit diff vs stock {max_diff:.2e}) |")
+    print(f"| compact .tflite with tf_sparse delegate | {compact_acc:.4f} |")
     print()
     print("## Sparsity per layer")
     print("| layer | kernel | sparsity |")
