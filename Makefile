@@ -64,6 +64,8 @@ test-py:
 
 bench: deps delegate
 	$(PY) benchmarks/fc_speed.py
+	$(PY) benchmarks/conv_speed.py
+	$(PY) benchmarks/structures_speed.py
 
 clean:
 	$(BAZEL) clean
