@@ -34,8 +34,8 @@ class SparseLayerMixin:
     ``tfs.UpdateMasks`` recomputes the mask. A *hardened* layer (``tfs.harden``) keeps its mask.
 
     Subclasses call ``_init_sparse`` in ``__init__`` and ``_build_sparse`` in ``build``, keep the
-    raw kernel variable in ``self._kernel``, and may override ``structure_view`` /
-    ``from_structure_view`` when the structure should see the kernel in another layout.
+    raw kernel variable in ``self._kernel``, and may override the static ``structure_view_of``
+    / ``from_structure_view`` when the structure should see the kernel in another layout.
     """
 
     def _init_sparse(self, structure, schedule, admm=False, hardened=False, group_reg=False):
@@ -101,9 +101,13 @@ class SparseLayerMixin:
         self.group_lambda = self.add_weight(name="group_lambda", shape=(), initializer="zeros", trainable=False)
 
     # --- views ------------------------------------------------------------------------------
-    def structure_view(self, kernel: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def structure_view_of(kernel: np.ndarray) -> np.ndarray:
         """The kernel in the layout the structure works on (Keras's own layout by default)."""
         return kernel
+
+    def structure_view(self, kernel: np.ndarray) -> np.ndarray:
+        return self.structure_view_of(kernel)
 
     def from_structure_view(self, view: np.ndarray, kernel_shape) -> np.ndarray:
         return np.reshape(view, kernel_shape)
@@ -142,10 +146,7 @@ class SparseLayerMixin:
 
     def harden(self, sparsity=None):
         """Projects the kernel onto the structure and freezes the mask (masked retraining next)."""
-        kernel = self.kernel_numpy()
-        mask = self.mask_for(kernel, sparsity)
-        self.mask.assign(mask)
-        self._kernel.assign(kernel * mask)
+        self.update_mask(sparsity)
         if self._admm:
             self.admm_rho.assign(0.0)
         if self._group_reg:
@@ -154,7 +155,7 @@ class SparseLayerMixin:
 
     def sparsity(self) -> float:
         """Fraction of zero entries of the effective (masked) kernel."""
-        k = np.asarray(keras.ops.convert_to_numpy(self.masked_kernel))
+        k = self.kernel_numpy()
         return float(np.count_nonzero(k == 0)) / max(1, k.size)
 
     # --- ADMM ---------------------------------------------------------------------------------

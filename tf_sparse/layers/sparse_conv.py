@@ -82,9 +82,6 @@ class SparseConv1D(_SparseConvBase, keras.layers.Conv1D):
     def structure_view_of(kernel):
         return np.reshape(kernel, (1,) + tuple(kernel.shape))
 
-    def structure_view(self, kernel):
-        return self.structure_view_of(kernel)
-
 
 @keras.saving.register_keras_serializable(package="tf_sparse")
 class SparseDepthwiseConv2D(_SparseConvBase, keras.layers.DepthwiseConv2D):
@@ -102,7 +99,7 @@ class SparseDepthwiseConv2D(_SparseConvBase, keras.layers.DepthwiseConv2D):
     # ``self._kernel`` and hand out the masked value.
     @property
     def kernel(self):
-        if "mask" not in self.__dict__ and not hasattr(self, "mask"):
+        if not hasattr(self, "mask"):  # during Keras's own build, before the mask exists
             return self._kernel
         return self.masked_kernel
 
@@ -114,10 +111,3 @@ class SparseDepthwiseConv2D(_SparseConvBase, keras.layers.DepthwiseConv2D):
     def structure_view_of(kernel):
         kh, kw, cin, mult = kernel.shape
         return np.reshape(kernel, (kh, kw, 1, cin * mult))
-
-    def structure_view(self, kernel):
-        return self.structure_view_of(kernel)
-
-    @classmethod
-    def from_keras(cls, layer, structure, schedule=None):
-        return cls(structure=structure, schedule=schedule, **layer.get_config())

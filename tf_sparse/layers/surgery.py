@@ -87,7 +87,7 @@ def _fit_libraries(model, config):
         if sparse_cls is None or not hasattr(structure, "fit_library") or getattr(structure, "library", 1) is not None:
             continue
         kernel = keras.ops.convert_to_numpy(layer.kernel)
-        view = sparse_cls.structure_view_of(kernel) if hasattr(sparse_cls, "structure_view_of") else kernel
+        view = sparse_cls.structure_view_of(kernel)
         if view.ndim == 4 and view.shape[:2] == (3, 3):
             groups.setdefault(id(structure), (structure, []))[1].append(view)
     return {key: structure.fit_library(views) for key, (structure, views) in groups.items()}
@@ -126,7 +126,7 @@ def sparsify(model, config, schedule=None):
         if not isinstance(structure, Structure):
             raise TypeError(f"sparsify: structure for layer '{layer.name}' must be a Structure, got {structure!r}")
         probe = sparse_cls.from_keras(layer, structure, schedule)
-        view = probe.structure_view(np.zeros(tuple(layer.kernel.shape), dtype=np.float32))
+        view = sparse_cls.structure_view_of(np.zeros(tuple(layer.kernel.shape), dtype=np.float32))
         try:
             structure.mask(view)
         except ValueError as err:

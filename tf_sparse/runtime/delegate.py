@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 
@@ -94,7 +95,12 @@ def load_delegate(num_threads: int = 1, runtime: str = "litert", **options):
 
 
 def _library():
-    lib = ctypes.CDLL(delegate_path())  # the same handle the interpreter's loader opened
+    return _open_library(delegate_path())
+
+
+@functools.lru_cache(maxsize=None)
+def _open_library(path):
+    lib = ctypes.CDLL(path)  # the same handle the interpreter's loader opened
     lib.tf_sparse_delegate_stats.argtypes = [
         ctypes.c_void_p,
         ctypes.POINTER(ctypes.c_int64),
