@@ -154,3 +154,13 @@ def test_missing_library_says_how_to_build(monkeypatch):
 def test_delegate_path_exists():
     assert os.path.isfile(tfs.delegate_path())
     assert tfs.delegate_isa() in ("scalar", "avx2", "avx512", "neon", "sve")
+
+
+def test_report_and_stats_reject_a_foreign_delegate():
+    class Foreign:
+        _delegate_ptr = 12345
+
+    with pytest.raises(RuntimeError, match="not a tf_sparse delegate"):
+        tfs.delegate_report(Foreign())
+    with pytest.raises(RuntimeError, match="not a tf_sparse delegate"):
+        tfs.delegate_stats(Foreign())

@@ -108,7 +108,7 @@ def _open_library(path):
     ]
     lib.tf_sparse_delegate_stats.restype = ctypes.c_int
     lib.tf_sparse_delegate_report.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
-    lib.tf_sparse_delegate_report.restype = ctypes.c_size_t
+    lib.tf_sparse_delegate_report.restype = ctypes.c_int  # -1: not a tf_sparse delegate
     lib.tf_sparse_delegate_isa.argtypes = []
     lib.tf_sparse_delegate_isa.restype = ctypes.c_char_p
     return lib
@@ -141,6 +141,8 @@ def delegate_report(delegate) -> list:
     lib = _library()
     ptr = _pointer(delegate)
     need = lib.tf_sparse_delegate_report(ptr, None, 0)
+    if need < 0:
+        raise RuntimeError("delegate_report: not a tf_sparse delegate")
     buf = ctypes.create_string_buffer(int(need) + 1)
     lib.tf_sparse_delegate_report(ptr, buf, len(buf))
     return json.loads(buf.value.decode("utf-8") or "[]")
