@@ -6,13 +6,10 @@
 #include <utility>
 
 #include "cc/kernels/dispatch.h"
+#include "cc/kernels/row_split.h"
 
 namespace tf_sparse {
 namespace {
-
-// Below this many multiply-adds a call stays on one thread: waking workers
-// costs more than it saves.
-constexpr int64_t kMinWorkPerThread = 8192;
 
 // Relative cost of finishing one dense output row (reduction, bias, clamp,
 // store) against one multiply-add, for balancing the thread split.
@@ -54,15 +51,9 @@ std::unique_ptr<F32BsrFullyConnected> F32BsrFullyConnected::CreateFromBsr(
     *error = problem;
     return nullptr;
   }
-  if (!(output_min <= output_max)) {
-    *error = "output_min must not exceed output_max";
-    return nullptr;
-  }
-  Isa isa = options.isa < 0 ? ActiveIsa() : static_cast<Isa>(options.isa);
-  if (!IsaSupported(isa)) {
-    *error = std::string("ISA ") + IsaName(isa) + " is not supported here";
-    return nullptr;
-  }
+  Isa isa;
+  *error = CheckClampAndIsa(output_min, output_max, options.isa, &isa);
+  if (!error->empty()) return nullptr;
   std::unique_ptr<F32BsrFullyConnected> op(new F32BsrFullyConnected());
   const int out = matrix.rows;
   const int r = matrix.block_height;
@@ -146,27 +137,13 @@ void F32BsrFullyConnected::RunBlockRows(size_t batch, const float* x,
 }
 
 const std::vector<size_t>& F32BsrFullyConnected::Split(int num_threads) {
-  if (split_threads_ == num_threads) return split_;
   const BsrMatrix& m = matrix_;
-  const size_t n = static_cast<size_t>(m.num_block_rows);
   const int64_t block_cost =
       static_cast<int64_t>(m.block_height) * m.block_width;
-  const int64_t row_cost = kRowCost * m.block_height;
-  const int64_t total = m.num_blocks() * block_cost + row_cost * n;
-  split_.assign(num_threads + 1, n);
-  split_[0] = 0;
-  size_t i = 0;
-  int64_t acc = 0;
-  for (int t = 1; t < num_threads; ++t) {
-    const int64_t target = total * t / num_threads;
-    while (i < n && acc < target) {
-      acc += (m.row_ptr[i + 1] - m.row_ptr[i]) * block_cost + row_cost;
-      ++i;
-    }
-    split_[t] = i;
-  }
-  split_threads_ = num_threads;
-  return split_;
+  return split_.Get(static_cast<size_t>(m.num_block_rows), num_threads,
+                    kRowCost * m.block_height, [&](size_t i) {
+                      return static_cast<int64_t>(m.row_ptr[i]) * block_cost;
+                    });
 }
 
 void F32BsrFullyConnected::Run(size_t batch, const float* x, float* y,
@@ -196,23 +173,16 @@ void F32BsrFullyConnected::Run(size_t batch, const float* x, float* y,
   }
 
   const size_t n = static_cast<size_t>(m.num_block_rows);
-  int threads = pool == nullptr ? 1 : pool->num_threads();
   const int64_t work = static_cast<int64_t>(batch) *
                        (m.num_blocks() * m.block_height * m.block_width +
                         static_cast<int64_t>(m.padded_rows));
-  while (threads > 1 && work / threads < kMinWorkPerThread) --threads;
-  if (threads <= 1 || n < 2) {
-    RunBlockRows(batch, xs, x_stride, y, 0, n);
-    return;
-  }
-  const std::vector<size_t>& split = Split(threads);
-  // One task per share; whichever thread is free takes the next one.
-  auto task = [&](int t) {
-    if (split[t] < split[t + 1]) {
-      RunBlockRows(batch, xs, x_stride, y, split[t], split[t + 1]);
-    }
-  };
-  pool->Run(threads, task);
+  RunInShares(
+      pool, work, n, [&](int threads) -> const std::vector<size_t>& {
+        return Split(threads);
+      },
+      [&](size_t begin, size_t end) {
+        RunBlockRows(batch, xs, x_stride, y, begin, end);
+      });
 }
 
 }  // namespace tf_sparse

@@ -18,6 +18,7 @@
 
 #include "cc/formats/bsr.h"
 #include "cc/kernels/f32_bsr_ukernel.h"
+#include "cc/kernels/row_split.h"
 #include "cc/util/aligned_buffer.h"
 #include "cc/util/thread_pool.h"
 
@@ -72,8 +73,7 @@ class F32BsrFullyConnected {
   AlignedBuffer<float> bias_;   // padded_rows entries, zeros past `out`.
   AlignedBuffer<float> x_pad_;  // [batch][padded_cols] when in % c != 0.
   AlignedBuffer<float> y_tail_;  // [batch][r] for the ragged block row.
-  std::vector<size_t> split_;   // Block-row boundaries per thread.
-  int split_threads_ = 0;
+  SplitCache split_;  // Block-row boundaries per thread count.
 };
 
 }  // namespace tf_sparse
