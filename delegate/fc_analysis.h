@@ -71,7 +71,7 @@ double EstimateBsrCost(int out, int in, int r, int c, long long kept_blocks,
 // EstimateBsrCost (a dense layer costs out * in): the larger of compute
 // (calibrated with cc/bench/f32_csr_nm_gs_bench, see fc_analysis.cc) and
 // memory (packed bytes against 4 bytes per dense weight).
-// CSR runs on row-group panels (cc/formats/csr.h): `slices` is
+// CSR runs on row-group quads (cc/formats/csr.h): `slices` is
 // CountCsrPanelSlices of the weights.
 double EstimateCsrCost(int out, int in, long long slices);
 double EstimateNmCost(int out, int in, int n, int m);

@@ -16,6 +16,7 @@
 #ifndef TF_SPARSE_CC_FORMATS_CSR_H_
 #define TF_SPARSE_CC_FORMATS_CSR_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -41,30 +42,46 @@ struct CsrMatrix {
 
 // The kernels' layout of an unstructured matrix: CSR regrouped so that one
 // 16-lane vector step serves 16 rows at once (no horizontal sums) and every
-// index is one byte (docs/formats.md, "CSR row-group panels").
+// index is one byte (docs/formats.md, "CSR row-group quads").
 //
 // Rows are taken 16 at a time (row group g = rows 16g .. 16g+15, lane l =
-// row 16g + l) and columns 32 at a time (panel q = columns 32q .. 32q+31).
-// The nonzeros of a (group, panel) cell are stored as `slices`: slice s of
-// the cell holds, in lane l, row l's s-th nonzero of the panel (ascending
-// column), or a 0.0f filler when that row has fewer. A cell has as many
-// slices as its fullest row.
+// row 16g + l). A group's nonzeros are stored as `quads` of 4 slices of 16
+// lanes. A quad has a window of 64 columns starting at base[q]; in lane l
+// its 4 slices hold the next (up to) 4 nonzeros of row l (ascending column)
+// that fall in the window, fillers (0.0f) after. The packer slides the
+// window to the lowest column any row of the group still needs, so rows
+// never wait on a fixed panel boundary. A kernel loads the window once per
+// quad (four 512-bit registers) and fetches each slice's x by permutes.
 //
-//   slice_ptr[num_groups * num_panels + 1]  int32; slices of cell (g, q)
-//                       are [slice_ptr[g * num_panels + q], ... + 1).
-//   values[num_slices][16]   float32, fillers 0.0f.
-//   offsets[num_slices][16]  uint8, column - 32q (0..31); fillers 0.
+//   slice_ptr[num_groups + 1]  int32; slices of group g are
+//                              [slice_ptr[g], slice_ptr[g + 1]), a
+//                              multiple of 4 (whole quads).
+//   base[num_slices / 4]       int32, the window's first column of each
+//                              quad; 0 <= base <= max(0, cols - 64), so the
+//                              window lies inside x when cols >= 64.
+//   values[num_slices][16]     float32, fillers 0.0f.
+//   offsets[num_slices / 4][16][4]
+//                              uint8, column - base (0..63), fillers 0; the
+//                              offset of lane l of slice s is byte
+//                              CsrPanelOffsetAt(s, l) = 64 (s / 4) + 4 l +
+//                              s % 4: one 64-byte load holds, in byte k of
+//                              each 32-bit lane, the offsets of slice k (a
+//                              kernel shifts instead of widening bytes).
 //
 // Lanes of rows >= rows (a ragged last group) are fillers only.
 constexpr int kCsrPanelRows = 16;
-constexpr int kCsrPanelCols = 32;
+constexpr int kCsrPanelCols = 64;
+constexpr int kCsrPanelQuad = 4;
+
+// Byte of offsets that holds lane `lane` of slice `slice`.
+size_t CsrPanelOffsetAt(int64_t slice, int lane);
 
 struct CsrPanelMatrix {
   int32_t rows = 0;
   int32_t cols = 0;
   int32_t num_groups = 0;  // ceil(rows / 16).
-  int32_t num_panels = 0;  // ceil(cols / 32).
   AlignedBuffer<int32_t> slice_ptr;
+  AlignedBuffer<int32_t> base;  // One per quad.
   AlignedBuffer<float> values;
   AlignedBuffer<uint8_t> offsets;
 
@@ -73,7 +90,7 @@ struct CsrPanelMatrix {
   }
   int64_t PackedBytes() const {
     return 4 * static_cast<int64_t>(slice_ptr.size()) +
-           num_slices() * kCsrPanelRows * 5;
+           num_slices() * (kCsrPanelRows * 5 + 1);
   }
 };
 

@@ -53,8 +53,8 @@ void CsrAvx2(const F32CsrArgs<Index>& a) {
   }
 }
 
-// Panels: each slice is two 8-lane halves, x fetched by
-// _mm256_i32gather_ps from the panel's columns.
+// Quads: each slice is two 8-lane halves, x fetched by _mm256_i32gather_ps
+// from the quad's window (only the lanes' own columns are read).
 void CsrPanelAvx2(const F32CsrPanelArgs& a) {
   constexpr size_t L = 16;
   const __m256 vmin = _mm256_set1_ps(a.output_min);
@@ -65,47 +65,28 @@ void CsrPanelAvx2(const F32CsrPanelArgs& a) {
       const float* x = a.x + b * a.x_stride;
       __m256 lo0 = _mm256_setzero_ps(), hi0 = _mm256_setzero_ps();
       __m256 lo1 = _mm256_setzero_ps(), hi1 = _mm256_setzero_ps();
-      for (size_t q = 0; q < a.num_panels; ++q) {
-        const int32_t* sp = a.slice_ptr + g * a.num_panels + q;
-        const float* xq = x + 32 * q;
-        int32_t s = sp[0];
-        for (; s + 2 <= sp[1]; s += 2) {
-          const uint8_t* off = a.offsets + static_cast<size_t>(s) * L;
-          const float* v = a.values + static_cast<size_t>(s) * L;
-          const __m128i o0 =
-              _mm_loadu_si128(reinterpret_cast<const __m128i*>(off));
-          const __m128i o1 =
-              _mm_loadu_si128(reinterpret_cast<const __m128i*>(off + L));
-          lo0 = _mm256_fmadd_ps(
-              _mm256_loadu_ps(v),
-              _mm256_i32gather_ps(xq, _mm256_cvtepu8_epi32(o0), 4), lo0);
-          hi0 = _mm256_fmadd_ps(
-              _mm256_loadu_ps(v + 8),
-              _mm256_i32gather_ps(
-                  xq, _mm256_cvtepu8_epi32(_mm_srli_si128(o0, 8)), 4),
-              hi0);
-          lo1 = _mm256_fmadd_ps(
-              _mm256_loadu_ps(v + L),
-              _mm256_i32gather_ps(xq, _mm256_cvtepu8_epi32(o1), 4), lo1);
-          hi1 = _mm256_fmadd_ps(
-              _mm256_loadu_ps(v + L + 8),
-              _mm256_i32gather_ps(
-                  xq, _mm256_cvtepu8_epi32(_mm_srli_si128(o1, 8)), 4),
-              hi1);
-        }
-        if (s < sp[1]) {
-          const uint8_t* off = a.offsets + static_cast<size_t>(s) * L;
-          const float* v = a.values + static_cast<size_t>(s) * L;
-          const __m128i o0 =
-              _mm_loadu_si128(reinterpret_cast<const __m128i*>(off));
-          lo0 = _mm256_fmadd_ps(
-              _mm256_loadu_ps(v),
-              _mm256_i32gather_ps(xq, _mm256_cvtepu8_epi32(o0), 4), lo0);
-          hi0 = _mm256_fmadd_ps(
-              _mm256_loadu_ps(v + 8),
-              _mm256_i32gather_ps(
-                  xq, _mm256_cvtepu8_epi32(_mm_srli_si128(o0, 8)), 4),
-              hi0);
+      // A quad's offsets: 16 lanes x 4 slices, slice k in byte k of each
+      // 32-bit lane (cc/formats/csr.h); 32 bytes hold 8 lanes.
+      const __m256i byte = _mm256_set1_epi32(0xFF);
+      for (int32_t s = a.slice_ptr[g]; s < a.slice_ptr[g + 1]; s += 4) {
+        const uint8_t* off = a.offsets + static_cast<size_t>(s) * L;
+        const float* v = a.values + static_cast<size_t>(s) * L;
+        const __m256i q_lo =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off));
+        const __m256i q_hi =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off + 32));
+        const float* xq = x + a.base[s / 4];
+        for (int k = 0; k < 4; ++k) {
+          const __m256i i_lo = _mm256_and_si256(
+              _mm256_srlv_epi32(q_lo, _mm256_set1_epi32(8 * k)), byte);
+          const __m256i i_hi = _mm256_and_si256(
+              _mm256_srlv_epi32(q_hi, _mm256_set1_epi32(8 * k)), byte);
+          __m256& sum_lo = (k & 1) ? lo1 : lo0;
+          __m256& sum_hi = (k & 1) ? hi1 : hi0;
+          sum_lo = _mm256_fmadd_ps(_mm256_loadu_ps(v + k * L),
+                                   _mm256_i32gather_ps(xq, i_lo, 4), sum_lo);
+          sum_hi = _mm256_fmadd_ps(_mm256_loadu_ps(v + k * L + 8),
+                                   _mm256_i32gather_ps(xq, i_hi, 4), sum_hi);
         }
       }
       __m256 lo = _mm256_add_ps(_mm256_add_ps(lo0, lo1),
@@ -133,7 +114,7 @@ const F32CsrUkernel& F32CsrUkernelAvx2() {
   static const F32CsrUkernel k = {
       &CsrAvx2<uint16_t>,     &CsrAvx2<int32_t>,
       "f32_csr_minmax__avx2", Isa::kAvx2,
-      &CsrPanelAvx2,          "f32_csr_panel_minmax_16x32__avx2"};
+      &CsrPanelAvx2,          "f32_csr_panel_minmax_16x64__avx2"};
   return k;
 }
 

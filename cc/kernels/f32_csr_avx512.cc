@@ -57,55 +57,63 @@ void CsrAvx512(const F32CsrArgs<Index>& a) {
   }
 }
 
-// Panels: the 32 columns of a panel sit in two registers and one vpermt2ps
-// per slice fetches each lane's x, so a slice of 16 nonzeros costs a byte
-// widening, a permute and an FMA; four accumulators hide the FMA latency.
-void CsrPanelAvx512(const F32CsrPanelArgs& a) {
+// Quads: the 64 columns of a quad's window sit in four registers, loaded
+// once for its 4 slices, and each slice fetches its lanes' x with two
+// vpermt2ps (one per 32-column half) and a blend on bit 5 of the offset:
+// per slice a values load, a quarter of an offsets load and of the window,
+// a shift, two permutes, a test, a blend and an FMA. The four slices of a
+// quad use four accumulators, which hides the FMA latency. With fewer than
+// 64 columns every window starts at 0 and is loaded once, masked.
+template <bool kShort>
+void CsrPanelAvx512Impl(const F32CsrPanelArgs& a) {
   constexpr size_t L = 16;
   const __m512 vmin = _mm512_set1_ps(a.output_min);
   const __m512 vmax = _mm512_set1_ps(a.output_max);
-  const size_t full_panels = a.cols / 32;
-  const int tail = static_cast<int>(a.cols % 32);
-  const __mmask16 tail_lo =
-      static_cast<__mmask16>(tail >= 16 ? 0xFFFF : (1u << tail) - 1);
-  const __mmask16 tail_hi =
-      static_cast<__mmask16>(tail <= 16 ? 0 : (1u << (tail - 16)) - 1);
+  const __m512i bit5 = _mm512_set1_epi32(32);
+  __mmask16 short_mask[4];
+  for (int i = 0; i < 4; ++i) {
+    const int n = static_cast<int>(a.cols) - 16 * i;
+    short_mask[i] = static_cast<__mmask16>(
+        n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1);
+  }
   for (size_t g = 0; g < a.num_groups; ++g) {
-    const int32_t* sp = a.slice_ptr + g * a.num_panels;
     for (size_t b = 0; b < a.batch; ++b) {
       const float* x = a.x + b * a.x_stride;
       __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
       __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
-      for (size_t q = 0; q < a.num_panels; ++q) {
-        int32_t s = sp[q];
-        const int32_t end = sp[q + 1];
-        if (s == end) continue;
-        const float* xq = x + 32 * q;
-        __m512 xlo, xhi;
-        if (q < full_panels) {
-          xlo = _mm512_loadu_ps(xq);
-          xhi = _mm512_loadu_ps(xq + 16);
-        } else {
-          xlo = _mm512_maskz_loadu_ps(tail_lo, xq);
-          xhi = _mm512_maskz_loadu_ps(tail_hi, xq + 16);
+      __m512 w0 = _mm512_setzero_ps(), w1 = w0, w2 = w0, w3 = w0;
+      if (kShort) {
+        w0 = _mm512_maskz_loadu_ps(short_mask[0], x);
+        w1 = _mm512_maskz_loadu_ps(short_mask[1], x + 16);
+        w2 = _mm512_maskz_loadu_ps(short_mask[2], x + 32);
+        w3 = _mm512_maskz_loadu_ps(short_mask[3], x + 48);
+      }
+      const int32_t end = a.slice_ptr[g + 1];
+      for (int32_t s = a.slice_ptr[g]; s < end; s += 4) {
+        if (!kShort) {
+          const float* xs = x + a.base[s / 4];
+          w0 = _mm512_loadu_ps(xs);
+          w1 = _mm512_loadu_ps(xs + 16);
+          w2 = _mm512_loadu_ps(xs + 32);
+          w3 = _mm512_loadu_ps(xs + 48);
         }
         const float* v = a.values + static_cast<size_t>(s) * L;
-        const uint8_t* off = a.offsets + static_cast<size_t>(s) * L;
-        auto step = [&](__m512 acc, int k) {
-          const __m512i idx = _mm512_cvtepu8_epi32(
-              _mm_loadu_si128(reinterpret_cast<const __m128i*>(off + k * L)));
-          return _mm512_fmadd_ps(_mm512_loadu_ps(v + k * L),
-                                 _mm512_permutex2var_ps(xlo, idx, xhi), acc);
+        // One load holds the quad's offsets, slice k in byte k of each
+        // lane; vpermt2ps reads only bits 0..4 of an index, so a shift by
+        // 8k selects slice k's, and bit 5 picks the half.
+        const __m512i q =
+            _mm512_loadu_si512(a.offsets + static_cast<size_t>(s) * L);
+        auto step = [&](__m512 acc, int k, __m512i idx) {
+          const __m512 lo = _mm512_permutex2var_ps(w0, idx, w1);
+          const __m512 hi = _mm512_permutex2var_ps(w2, idx, w3);
+          const __m512 xv =
+              _mm512_mask_mov_ps(lo, _mm512_test_epi32_mask(idx, bit5), hi);
+          return _mm512_fmadd_ps(_mm512_loadu_ps(v + k * L), xv, acc);
         };
-        for (; s + 4 <= end; s += 4, v += 4 * L, off += 4 * L) {
-          acc0 = step(acc0, 0);
-          acc1 = step(acc1, 1);
-          acc2 = step(acc2, 2);
-          acc3 = step(acc3, 3);
-        }
-        if (s < end) acc0 = step(acc0, 0);
-        if (s + 1 < end) acc1 = step(acc1, 1);
-        if (s + 2 < end) acc2 = step(acc2, 2);
+        acc0 = step(acc0, 0, q);
+        acc1 = step(acc1, 1, _mm512_srli_epi32(q, 8));
+        acc2 = step(acc2, 2, _mm512_srli_epi32(q, 16));
+        acc3 = step(acc3, 3, _mm512_srli_epi32(q, 24));
       }
       __m512 r =
           _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
@@ -122,13 +130,21 @@ void CsrPanelAvx512(const F32CsrPanelArgs& a) {
   }
 }
 
+void CsrPanelAvx512(const F32CsrPanelArgs& a) {
+  if (a.cols < 64) {
+    CsrPanelAvx512Impl<true>(a);
+  } else {
+    CsrPanelAvx512Impl<false>(a);
+  }
+}
+
 }  // namespace
 
 const F32CsrUkernel& F32CsrUkernelAvx512() {
   static const F32CsrUkernel k = {
       &CsrAvx512<uint16_t>,     &CsrAvx512<int32_t>,
       "f32_csr_minmax__avx512", Isa::kAvx512,
-      &CsrPanelAvx512,          "f32_csr_panel_minmax_16x32__avx512"};
+      &CsrPanelAvx512,          "f32_csr_panel_minmax_16x64__avx512"};
   return k;
 }
 

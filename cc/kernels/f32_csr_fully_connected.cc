@@ -105,10 +105,10 @@ void F32CsrFullyConnected::RunGroups(size_t batch, const float* x, float* y,
   F32CsrPanelArgs a;
   a.batch = batch;
   a.num_groups = end - begin;
-  a.num_panels = static_cast<size_t>(m.num_panels);
   a.num_rows = static_cast<size_t>(m.rows) - begin * kCsrPanelRows;
   a.cols = static_cast<size_t>(m.cols);
-  a.slice_ptr = m.slice_ptr.data() + begin * a.num_panels;
+  a.slice_ptr = m.slice_ptr.data() + begin;
+  a.base = m.base.data();
   a.values = m.values.data();
   a.offsets = m.offsets.data();
   a.bias = bias_.data() + begin * kCsrPanelRows;
@@ -126,7 +126,6 @@ void F32CsrFullyConnected::Run(size_t batch, const float* x, float* y,
   if (batch == 0) return;
   if (layout_ == Layout::kPanels) {
     const size_t groups = static_cast<size_t>(panels_.num_groups);
-    const size_t P = static_cast<size_t>(panels_.num_panels);
     const int64_t work =
         static_cast<int64_t>(batch) *
         (panels_.num_slices() * kCsrPanelRows + kRowCost * panels_.rows);
@@ -135,7 +134,7 @@ void F32CsrFullyConnected::Run(size_t batch, const float* x, float* y,
         pool, work, groups,
         [&](int threads) -> const std::vector<size_t>& {
           return split_.Get(groups, threads, kRowCost,
-                            [sp, P](size_t g) { return sp[g * P]; });
+                            [sp](size_t g) { return sp[g]; });
         },
         [&](size_t begin, size_t end) { RunGroups(batch, x, y, begin, end); });
     return;

@@ -2,8 +2,8 @@
 //   y[b][o] = clamp(sum_k W[o][k] * x[b][k] + bias[o], output_min, output_max)
 // Create packs once and picks the kernel for the ISA; Run only computes,
 // splitting the rows (or row groups) over the pool's threads in shares of
-// equal work. Two layouts: row-group panels (the default; 16 rows per
-// vector step, one-byte indices, x fetched by register permutes on
+// equal work. Two layouts: row-group quads (the default; 16 rows per
+// vector step, sliding 64-column windows, one-byte indices, x fetched by register permutes on
 // AVX-512) and plain CSR (one row at a time, x fetched by gathers).
 #ifndef TF_SPARSE_CC_KERNELS_F32_CSR_FULLY_CONNECTED_H_
 #define TF_SPARSE_CC_KERNELS_F32_CSR_FULLY_CONNECTED_H_

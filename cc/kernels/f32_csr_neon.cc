@@ -1,10 +1,8 @@
 // NEON (AArch64 Advanced SIMD with FMA) CSR kernels.
 //
 // Rows: eight entries per step, x assembled lane by lane (NEON has no
-// gather), two accumulators, the remaining entries scalar. Panels: the 32
-// columns of a panel sit in eight registers and each slice's 16 one-byte
-// offsets select its x values by table lookups (Window32), so a slice is
-// four FMAs with no scalar load; cells without slices skip the window load.
+// gather), two accumulators, the remaining entries scalar. Quads (16 rows x 4
+// slices on a 64-column window): x loaded lane by lane from the window.
 // Only built for aarch64 (cc/kernels/BUILD; cc/tests/arm/run.sh).
 #if !defined(__aarch64__)
 #error "f32_csr_neon.cc is for aarch64 only"
@@ -51,46 +49,32 @@ void f32_csr_minmax__neonfma(const F32CsrArgs<Index>& a) {
   }
 }
 
-void f32_csr_panel_minmax_16x32__neonfma(const F32CsrPanelArgs& a) {
+void f32_csr_panel_minmax_16x64__neonfma(const F32CsrPanelArgs& a) {
   constexpr size_t L = 16;  // Rows per group: one lane each.
-  const neon::WindowLookup lookup;
   const float32x4_t vmin = vdupq_n_f32(a.output_min);
   const float32x4_t vmax = vdupq_n_f32(a.output_max);
-  const size_t full_panels = a.cols / 32;
-  const size_t tail = a.cols % 32;
   for (size_t g = 0; g < a.num_groups; ++g) {
-    const int32_t* sp = a.slice_ptr + g * a.num_panels;
     for (size_t b = 0; b < a.batch; ++b) {
       const float* x = a.x + b * a.x_stride;
       float32x4_t acc[4], acc2[4];
       for (int i = 0; i < 4; ++i) acc[i] = acc2[i] = vdupq_n_f32(0.0f);
-      for (size_t q = 0; q < a.num_panels; ++q) {
-        int32_t s = sp[q];
-        const int32_t s_end = sp[q + 1];
-        if (s == s_end) continue;
-        neon::Window32 w;
-        if (q < full_panels) {
-          w.Load(x + 32 * q);
-        } else {
-          w.LoadPartial(x + 32 * q, tail);
-        }
-        float32x4_t xv[4], xv2[4];
-        for (; s + 2 <= s_end; s += 2) {
-          const float* v = a.values + static_cast<size_t>(s) * L;
-          const uint8_t* off = a.offsets + static_cast<size_t>(s) * L;
-          w.Fetch(lookup, vld1q_u8(off), xv);
-          w.Fetch(lookup, vld1q_u8(off + L), xv2);
+      const int32_t s_end = a.slice_ptr[g + 1];
+      for (int32_t s = a.slice_ptr[g]; s < s_end; s += 4) {
+        const float* xs = x + a.base[s / 4];
+        // The quad's offsets, interleaved: byte 4 l + k is lane l of
+        // slice k. A 64-column window does not fit NEON's 64-byte table
+        // lookups, so lanes are loaded one by one.
+        const uint8_t* off = a.offsets + static_cast<size_t>(s) * L;
+        const float* v = a.values + static_cast<size_t>(s) * L;
+        for (int k = 0; k < 4; ++k) {
+          float32x4_t* sum = (k & 1) ? acc2 : acc;
           for (int i = 0; i < 4; ++i) {
-            acc[i] = vfmaq_f32(acc[i], vld1q_f32(v + 4 * i), xv[i]);
-            acc2[i] = vfmaq_f32(acc2[i], vld1q_f32(v + L + 4 * i), xv2[i]);
-          }
-        }
-        if (s < s_end) {
-          const float* v = a.values + static_cast<size_t>(s) * L;
-          w.Fetch(lookup, vld1q_u8(a.offsets + static_cast<size_t>(s) * L),
-                  xv);
-          for (int i = 0; i < 4; ++i) {
-            acc[i] = vfmaq_f32(acc[i], vld1q_f32(v + 4 * i), xv[i]);
+            const uint8_t* o = off + 16 * i + k;
+            float32x4_t xv = vld1q_dup_f32(xs + o[0]);
+            xv = vld1q_lane_f32(xs + o[4], xv, 1);
+            xv = vld1q_lane_f32(xs + o[8], xv, 2);
+            xv = vld1q_lane_f32(xs + o[12], xv, 3);
+            sum[i] = vfmaq_f32(sum[i], vld1q_f32(v + k * L + 4 * i), xv);
           }
         }
       }
@@ -120,8 +104,8 @@ const F32CsrUkernel& F32CsrUkernelNeon() {
                                   &f32_csr_minmax__neonfma<int32_t>,
                                   "f32_csr_minmax__neonfma",
                                   Isa::kNeon,
-                                  &f32_csr_panel_minmax_16x32__neonfma,
-                                  "f32_csr_panel_minmax_16x32__neonfma"};
+                                  &f32_csr_panel_minmax_16x64__neonfma,
+                                  "f32_csr_panel_minmax_16x64__neonfma"};
   return k;
 }
 

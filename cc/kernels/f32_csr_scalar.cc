@@ -27,14 +27,13 @@ void CsrPanelScalar(const F32CsrPanelArgs& a) {
     for (size_t b = 0; b < a.batch; ++b) {
       const float* x = a.x + b * a.x_stride;
       float acc[L] = {};
-      for (size_t q = 0; q < a.num_panels; ++q) {
-        const int32_t* sp = a.slice_ptr + g * a.num_panels + q;
-        const float* xq = x + 32 * q;
-        for (int32_t s = sp[0]; s < sp[1]; ++s) {
-          const float* v = a.values + static_cast<size_t>(s) * L;
-          const uint8_t* off = a.offsets + static_cast<size_t>(s) * L;
-          for (size_t l = 0; l < L; ++l) acc[l] += v[l] * xq[off[l]];
-        }
+      for (int32_t s = a.slice_ptr[g]; s < a.slice_ptr[g + 1]; ++s) {
+        const float* xs = x + a.base[s / 4];
+        const float* v = a.values + static_cast<size_t>(s) * L;
+        // Offsets of a quad's slices are interleaved: byte 4 l + s % 4.
+        const uint8_t* off = a.offsets + static_cast<size_t>(s / 4) * 4 * L +
+                             s % 4;
+        for (size_t l = 0; l < L; ++l) acc[l] += v[l] * xs[off[4 * l]];
       }
       for (size_t l = 0; l < L && g * L + l < a.num_rows; ++l) {
         float r = a.bias[g * L + l] + acc[l];
@@ -52,7 +51,7 @@ const F32CsrUkernel& F32CsrUkernelScalar() {
   static const F32CsrUkernel k = {
       &CsrScalar<uint16_t>,     &CsrScalar<int32_t>,
       "f32_csr_minmax__scalar", Isa::kScalar,
-      &CsrPanelScalar,          "f32_csr_panel_minmax_16x32__scalar"};
+      &CsrPanelScalar,          "f32_csr_panel_minmax_16x64__scalar"};
   return k;
 }
 

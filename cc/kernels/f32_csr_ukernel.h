@@ -35,19 +35,22 @@ struct F32CsrArgs {
   float output_max;
 };
 
-// The same product on the row-group panel layout (CsrPanelMatrix): for
-// each group g handed in, lane l of every slice of cell (g, q) accumulates
-//   acc[l] += values[s][l] * x[b * x_stride + 32 q + offsets[s][l]]
-// and row 16 g + l gets clamp(bias + acc[l]) when it is below num_rows.
-// slice_ptr, bias and y point at the first group's cell / row; bias is
-// readable for every lane of every group handed in.
+// The same product on the row-group quad layout (CsrPanelMatrix): for
+// each group g handed in, lane l of every slice s of the group accumulates
+//   acc[l] += values[s][l] * x[b * x_stride + base[s / 4] + offset(s, l)]
+// (offset(s, l) = offsets[CsrPanelOffsetAt(s, l)]) and row 16 g + l gets
+// clamp(bias + acc[l]) when it is below num_rows. slice_ptr, bias and y
+// point at the first group's entry / row; slice indices, and so base and
+// offsets, are absolute; bias is readable for every lane of every group
+// handed in. x[base[q] .. base[q] + 64) is readable when cols >= 64; with
+// fewer columns every base is 0 and only x[0 .. cols) may be read.
 struct F32CsrPanelArgs {
   size_t batch;
   size_t num_groups;
-  size_t num_panels;
   size_t num_rows;  // Rows from the first group's first row on.
   size_t cols;      // x is readable up to cols (not beyond).
   const int32_t* slice_ptr;
+  const int32_t* base;
   const float* values;
   const uint8_t* offsets;
   const float* bias;

@@ -116,8 +116,37 @@ TEST(CsrFormat, PanelsRoundTrip) {
       std::vector<float> back(w.size());
       UnpackCsrPanels(m, back.data());
       EXPECT_EQ(back, w) << rows << "x" << cols;
+      // Every window lies inside x (or starts at 0 when x is shorter).
+      EXPECT_EQ(m.num_slices() % kCsrPanelQuad, 0);
+      for (int64_t s = 0; s < m.num_slices(); ++s) {
+        const int base = m.base[s / kCsrPanelQuad];
+        EXPECT_GE(base, 0);
+        EXPECT_LE(base, std::max(0, cols - kCsrPanelCols));
+        for (int l = 0; l < kCsrPanelRows; ++l) {
+          const int off = m.offsets[CsrPanelOffsetAt(s, l)];
+          EXPECT_LT(off, kCsrPanelCols);
+          EXPECT_LT(base + off, cols);
+        }
+      }
     }
   }
+}
+
+// The sliding window's point: at 90% random sparsity a fixed 32-column
+// panel needs as many slices as its fullest row (~2 slots a nonzero); the
+// 64-column window that follows the lagging row needs far fewer (~1.3).
+TEST(CsrFormat, SlidingWindowsPadLittle) {
+  const int rows = 64, cols = 1024;
+  const std::vector<float> w = Unstructured(rows, cols, 0.9, 8);
+  int64_t nnz = 0;
+  for (float v : w) nnz += v != 0.0f;
+  const CsrPanelMatrix m = PackCsrPanels(w.data(), rows, cols);
+  const double slots_per_nonzero =
+      static_cast<double>(m.num_slices()) * kCsrPanelRows / nnz;
+  EXPECT_LT(slots_per_nonzero, 1.45);
+  // Dense rows: 4 nonzeros a row per quad, no fillers.
+  const std::vector<float> dense(16 * 128, 1.0f);
+  EXPECT_EQ(PackCsrPanels(dense.data(), 16, 128).num_slices(), 128);
 }
 
 TEST(NmFormat, RoundTripAndLayout) {
@@ -241,7 +270,7 @@ TEST(SparseKernelSelection, KernelsOfThisArchitecture) {
   for (const Expected& c : cases) {
     EXPECT_EQ(SelectF32CsrUkernel(c.isa).name, "f32_csr_minmax" + c.csr_nm);
     EXPECT_EQ(SelectF32CsrUkernel(c.isa).panel_name,
-              "f32_csr_panel_minmax_16x32" + c.csr_nm);
+              "f32_csr_panel_minmax_16x64" + c.csr_nm);
     EXPECT_EQ(SelectF32NmUkernel(c.isa).name, "f32_nm_minmax" + c.csr_nm);
     EXPECT_EQ(SelectF32NmUkernel(c.isa).row_group_name,
               "f32_nm_rowgroup_minmax_16" + c.csr_nm);
@@ -261,7 +290,9 @@ TEST_P(SparseKernels, Csr) {
   for (const Shape& s :
        {Shape{1, 1, 0.0, 1}, Shape{1, 37, 0.5, 1}, Shape{17, 13, 0.9, 3},
         Shape{33, 100, 0.0, 2}, Shape{20, 50, 1.0, 1}, Shape{64, 257, 0.9, 5},
-        Shape{7, 70000, 0.999, 1}}) {
+        Shape{7, 70000, 0.999, 1}, Shape{16, 32, 0.7, 2},
+        Shape{16, 31, 0.3, 1}, Shape{48, 33, 0.6, 2}, Shape{16, 64, 0.2, 1},
+        Shape{20, 65, 0.5, 2}, Shape{16, 130, 0.95, 1}}) {
     SparseFcTester t;
     t.out(s.out).in(s.in).batch(s.batch);
     const std::vector<float> w = Unstructured(s.out, s.in, s.sparsity, 1);
