@@ -68,9 +68,18 @@ def predict(interpreter, x: np.ndarray, batch_size: int = 1) -> np.ndarray:
     return np.concatenate(outs, axis=0)
 
 
-def median_latency_us(interpreter, x: np.ndarray, runs: int = 300, warmup: int = 30) -> float:
-    """Median wall time of one ``invoke`` in microseconds, after ``warmup`` invocations."""
+def median_latency_us(
+    interpreter, x: np.ndarray, runs: int = 300, warmup: int = 30, settle_s: float = 0.02
+) -> float:
+    """Median wall time of one ``invoke`` in microseconds, after ``warmup`` invocations.
+
+    ``settle_s``: seconds to sleep first, so that the worker threads of other interpreters
+    measured just before in this process (ours, XNNPACK's, ruy's: all busy-wait for a while
+    after a call) have gone to sleep instead of competing for the cores with this one.
+    """
     inp = interpreter.get_input_details()[0]
+    if settle_s > 0:
+        time.sleep(settle_s)
     run(interpreter, x)
     interpreter.set_tensor(inp["index"], np.asarray(x, dtype=inp["dtype"]))
     for _ in range(warmup):
