@@ -17,13 +17,14 @@ using namespace tflite_abi;  // NOLINT: the ABI names are prefixed already.
 // Cost model (see EstimatePatdnnCostRatio), in dense-XNNPACK multiply-adds
 // (XNNPACK's dense 3x3 convolution runs near FMA peak), measured with
 // benchmarks/conv_speed.py on an AVX-512 x86-64 core. Per multiply-add of
-// the padded grid the pattern kernels spend 1.5 at stride 1 (one aligned
-// L1 load per FMA) and about 2.4 at stride 2 (misaligned loads, scalar
-// transpose); the constant takes the strided figure, so stride-1 estimates
-// run about 30% high, on the safe side. The scalar kernels take about
-// three times the vector ones. Per value, the input transpose (three
+// the padded grid the pattern kernels spend about 1.8 at stride 1 (one
+// aligned L1 load per FMA; 56x56x64->64 and 28x28x128->128 measured at
+// 0.55 and 0.48 of dense, estimated 0.54 and 0.50) and about 2.4 at larger
+// strides (misaligned loads, scalar transpose). The scalar kernels take
+// about three times the vector ones. Per value, the input transpose (three
 // shifted copies at stride 1) and the output transpose with bias and clamp
 // cost about 30 and 20.
+constexpr double kVectorMacCostStride1 = 1.8;
 constexpr double kVectorMacCost = 2.4;
 constexpr double kScalarMacCost = 8.0;
 constexpr double kPerInputValue = 30.0;
@@ -123,7 +124,10 @@ double EstimatePatdnnCostRatio(const ConvNodeInfo& info, long long kernels,
   const double padded_h = std::ceil(double(out_h) / tile_rows) * tile_rows;
   const double padded_w = std::ceil(double(out_w) / tile_cols) * tile_cols;
   const double sparse =
-      (vector_isa ? kVectorMacCost : kScalarMacCost) * 4.0 * kernels *
+      (!vector_isa                                ? kScalarMacCost
+       : info.stride_h == 1 && info.stride_w == 1 ? kVectorMacCostStride1
+                                                  : kVectorMacCost) *
+          4.0 * kernels *
           padded_h * padded_w +
       kPerInputValue * double(in_h) * in_w * info.in +
       kPerOutputValue * double(out_h) * out_w * info.out;
