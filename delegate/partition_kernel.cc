@@ -1,5 +1,6 @@
 #include "delegate/partition_kernel.h"
 
+#include <cstring>
 #include <exception>
 
 #include "delegate/node_util.h"
@@ -49,6 +50,23 @@ std::string PartitionKernel::InitNodes(TfLiteContext* context,
     if (!absorbed) {
       return "DENSIFY node " + std::to_string(densify) +
              " has no consumer in the partition";
+    }
+    // Its output is normally internal (its consumer is its only reader),
+    // but when it is also a graph output the runtime expects the dense
+    // weights there: decode them once and copy them out on every call.
+    TfLiteNode* node = nullptr;
+    TfLiteRegistration* reg = nullptr;
+    context->GetNodeAndRegistration(context, densify, &node, &reg);
+    const int out = node->outputs->data[0];
+    if (IntArrayContains(params->output_tensors, out)) {
+      DensifyOutput d;
+      d.tensor = out;
+      std::string error;
+      if (DenseWeights(context, out, node->inputs->data[0], &d.values,
+                       &error) == nullptr) {
+        return "DENSIFY node " + std::to_string(densify) + ": " + error;
+      }
+      densify_outputs_.push_back(std::move(d));
     }
   }
   for (const Slot& s : slots_) {
@@ -105,6 +123,14 @@ TfLiteStatus PartitionKernel::DoPrepare(TfLiteContext* context) {
     context->ReportError(context, "tf_sparse: %s", init_error_.c_str());
     return kTfLiteError;
   }
+  for (const DensifyOutput& d : densify_outputs_) {
+    if (context->tensors[d.tensor].type != kTfLiteFloat32) {
+      context->ReportError(context,
+                           "tf_sparse: DENSIFY output %d is not float32",
+                           d.tensor);
+      return kTfLiteError;
+    }
+  }
   for (size_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
     const std::vector<int> in_dims =
@@ -146,6 +172,17 @@ TfLiteStatus PartitionKernel::Invoke(TfLiteContext* context,
 }
 
 TfLiteStatus PartitionKernel::DoInvoke(TfLiteContext* context) {
+  for (const DensifyOutput& d : densify_outputs_) {
+    TfLiteTensor& t = context->tensors[d.tensor];
+    if (t.data == nullptr || t.bytes != d.values.size() * sizeof(float)) {
+      context->ReportError(context,
+                           "tf_sparse: DENSIFY output %d has %zu bytes, the "
+                           "weights %zu",
+                           d.tensor, t.bytes, d.values.size() * sizeof(float));
+      return kTfLiteError;
+    }
+    std::memcpy(t.data, d.values.data(), t.bytes);
+  }
   ThreadPool* pool = delegate_->AcquirePool();
   TfLiteStatus status = kTfLiteOk;
   int64_t ran = 0;

@@ -114,7 +114,16 @@ class PartitionKernel {
   tflite_abi::TfLiteStatus DoInvoke(tflite_abi::TfLiteContext* context);
   int ScratchIndex(int tensor) const;
 
+  // Absorbed DENSIFY outputs that the graph also reads from outside the
+  // partition (e.g. a graph output): their dense weights, copied out on
+  // every call.
+  struct DensifyOutput {
+    int tensor = -1;
+    std::vector<float> values;
+  };
+
   SparseDelegate* delegate_ = nullptr;
+  std::vector<DensifyOutput> densify_outputs_;
   std::vector<Slot> slots_;
   std::vector<Scratch> scratch_;
   std::string init_error_;

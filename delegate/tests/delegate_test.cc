@@ -487,6 +487,29 @@ TEST(DelegateTest, DensifyIsTakenOverWithItsOnlyReader) {
   ExpectNear(g.data(dg.y), yv);
 }
 
+// Weights that are also a graph output: the partition exports them, and
+// the kernel writes the dense weights there on every call.
+TEST(DelegateTest, DensifyOutputThatIsAGraphOutputIsWritten) {
+  DensifyGraph dg(0);
+  FakeGraph& g = dg.g;
+  g.SetGraphOutputs({dg.y, dg.dense});
+  Delegate d(Opts{{"format", "csr"}});
+  ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
+  EXPECT_EQ(d.claimed(), 1);
+  ASSERT_EQ(g.AllocateTensors(), kTfLiteOk);
+  const std::vector<float> xv = Random(2 * DensifyGraph::kIn);
+  std::memcpy(g.data(dg.x), xv.data(), xv.size() * sizeof(float));
+  ASSERT_EQ(g.Invoke(), kTfLiteOk);
+  const float* dense = g.data(dg.dense);
+  ASSERT_NE(dense, nullptr);
+  EXPECT_EQ(std::vector<float>(dense, dense + dg.w.size()), dg.w);
+  std::vector<float> yv(2 * DensifyGraph::kOut);
+  F32DenseFullyConnectedReference(2, DensifyGraph::kOut, DensifyGraph::kIn,
+                                  dg.w.data(), nullptr, xv.data(), yv.data(),
+                                  0.0f, std::numeric_limits<float>::infinity());
+  ExpectNear(g.data(dg.y), yv);
+}
+
 TEST(DelegateTest, DensifyWithAnotherReaderIsLeftAlone) {
   DensifyGraph dg(1);
   Delegate d(Opts{{"format", "csr"}});
