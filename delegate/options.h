@@ -14,8 +14,10 @@
 //                 (16 banks) or "gs:B" or "gs:B:E" (B banks, E elements per
 //                 row and pack); or "patdnn": claim every pattern-structured
 //                 3x3 CONV_2D whatever the cost estimate (other ops as
-//                 with "auto"). With a forced FULLY_CONNECTED format,
-//                 CONV_2D nodes are declined.
+//                 with "auto"); or "dwtaps": claim every supported 3x3
+//                 DEPTHWISE_CONV_2D whatever the cost estimate (other ops
+//                 as with "auto"). With a forced FULLY_CONNECTED format,
+//                 CONV_2D and DEPTHWISE_CONV_2D nodes are declined.
 //   verbose       0 (default), 1: one line per considered node on stderr
 //                 (claimed or declined, and why), 2: also the candidate
 //                 costs and the kernel chosen.
@@ -43,6 +45,7 @@ struct DelegateOptions {
   int gs_banks = 16;  // Forced GS banks and elements per row.
   int gs_elements_per_row = 1;
   bool force_patdnn = false;  // format=patdnn (CONV_2D).
+  bool force_dwtaps = false;  // format=dwtaps (DEPTHWISE_CONV_2D).
 
   bool auto_format() const { return format == FcFormat::kAuto; }
   std::string FormatName() const;  // "auto", "bsr:RxC", "csr", "nm:N:M"...

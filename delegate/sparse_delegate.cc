@@ -12,6 +12,7 @@
 #include "cc/kernels/f32_gs_fully_connected.h"
 #include "cc/kernels/f32_nm_fully_connected.h"
 #include "delegate/conv_kernel.h"
+#include "delegate/dwconv_kernel.h"
 #include "delegate/fc_partition_kernel.h"
 #include "delegate/node_util.h"
 
@@ -101,6 +102,7 @@ int64_t SparseDelegate::nodes_claimed() const {
   for (const GraphDecisions& g : graphs_) {
     for (const FcDecision& d : g.decisions) n += d.claimed ? 1 : 0;
     for (const ConvDecision& d : g.conv_decisions) n += d.claimed ? 1 : 0;
+    for (const DwConvDecision& d : g.dw_decisions) n += d.claimed ? 1 : 0;
   }
   return n;
 }
@@ -131,6 +133,12 @@ bool SparseDelegate::FindConvDecision(const TfLiteContext* context,
                                       int node_index,
                                       ConvDecision* decision) const {
   return Find(context, node_index, &GraphDecisions::conv_decisions, decision);
+}
+
+bool SparseDelegate::FindDwConvDecision(const TfLiteContext* context,
+                                        int node_index,
+                                        DwConvDecision* decision) const {
+  return Find(context, node_index, &GraphDecisions::dw_decisions, decision);
 }
 
 std::string SparseDelegate::ReportJson() const {
@@ -179,6 +187,11 @@ std::string SparseDelegate::ReportJson() const {
       if (!first) out += ", ";
       first = false;
       out += ConvDecisionJson(d);
+    }
+    for (const DwConvDecision& d : g.dw_decisions) {
+      if (!first) out += ", ";
+      first = false;
+      out += DwConvDecisionJson(d);
     }
   }
   return out + "]";
@@ -286,12 +299,16 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
   std::vector<ConvDecision> conv_decisions;
   std::vector<int> claimed;
   std::vector<int> conv_claimed;
+  std::vector<DwConvDecision> dw_decisions;
+  std::vector<int> dw_claimed;
   for (const PlanNode& n : nodes) {
     const int node_index = n.index;
     const TfLiteNode* node = n.node;
     const TfLiteRegistration* reg = n.reg;
     const bool is_conv = reg->builtin_code == kTfLiteBuiltinConv2d;
-    if (!is_conv && reg->builtin_code != kTfLiteBuiltinFullyConnected) {
+    const bool is_dw = reg->builtin_code == kTfLiteBuiltinDepthwiseConv2d;
+    if (!is_conv && !is_dw &&
+        reg->builtin_code != kTfLiteBuiltinFullyConnected) {
       continue;
     }
     // Weights from a DENSIFY node: taken over together when nothing else
@@ -303,6 +320,17 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
       if (it != densified.end() && readers[weights] == 1) {
         densify = &it->second;
       }
+    }
+    if (is_dw) {
+      DwConvDecision d =
+          AnalyzeDwConvNode(context, node_index, node, options_, densify);
+      LogDwConvDecision(d, options_.verbose);
+      if (d.claimed) {
+        dw_claimed.push_back(node_index);
+        if (d.info.densify_node >= 0) dw_claimed.push_back(d.info.densify_node);
+      }
+      dw_decisions.push_back(std::move(d));
+      continue;
     }
     if (is_conv) {
       ConvDecision d =
@@ -333,7 +361,8 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
                                  }),
                   graphs_.end());
     graphs_.push_back(GraphDecisions{context, std::move(decisions),
-                                     std::move(conv_decisions)});
+                                     std::move(conv_decisions),
+                                     std::move(dw_decisions)});
   }
   // One replacement per kind of kernel: TFLite partitions the current
   // execution plan each time, so a partition holds one kind of node only.
@@ -341,7 +370,8 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
     const std::vector<int>* nodes;
     TfLiteRegistrationPadded registration;
   } kinds[] = {{&claimed, FcPartitionKernel::Registration()},
-               {&conv_claimed, ConvPartitionKernel::Registration()}};
+               {&conv_claimed, ConvPartitionKernel::Registration()},
+               {&dw_claimed, DwConvPartitionKernel::Registration()}};
   for (const auto& kind : kinds) {
     if (kind.nodes->empty()) continue;
     TfLiteIntArray* nodes =

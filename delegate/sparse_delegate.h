@@ -7,13 +7,13 @@
 //     SparseDelegate (plugin.cc).
 //  2. The interpreter calls Prepare once per subgraph when it is built (with
 //     kTfLiteDelegateFlagsAllowDynamicTensors, resizes do not re-prepare).
-//     Prepare analyses every FULLY_CONNECTED and CONV_2D node
-//     (fc_analysis.h, conv_analysis.h), records a decision per node and
+//     Prepare analyses every FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D
+//     node (fc_analysis.h, conv_analysis.h, dwconv_analysis.h), records a decision per node and
 //     hands the claimed nodes to TFLite, which groups connected ones into
 //     partitions. A DENSIFY node whose output only a claimed node reads (as
 //     its weights) is handed over with that node (node_util.h).
-//  3. Each partition becomes one FcPartitionKernel or ConvPartitionKernel
-//     (partition_kernel.h): init packs the weights, prepare sizes outputs,
+//  3. Each partition becomes one FcPartitionKernel, ConvPartitionKernel or
+//     DwConvPartitionKernel (partition_kernel.h): init packs the weights, prepare sizes outputs,
 //     invoke computes.
 #ifndef TF_SPARSE_DELEGATE_SPARSE_DELEGATE_H_
 #define TF_SPARSE_DELEGATE_SPARSE_DELEGATE_H_
@@ -27,6 +27,7 @@
 
 #include "cc/util/thread_pool.h"
 #include "delegate/conv_analysis.h"
+#include "delegate/dwconv_analysis.h"
 #include "delegate/fc_analysis.h"
 #include "delegate/options.h"
 #include "delegate/tflite_abi.h"
@@ -67,6 +68,9 @@ class SparseDelegate {
   // The same for a CONV_2D node.
   bool FindConvDecision(const tflite_abi::TfLiteContext* context,
                         int node_index, ConvDecision* decision) const;
+  // The same for a DEPTHWISE_CONV_2D node.
+  bool FindDwConvDecision(const tflite_abi::TfLiteContext* context,
+                          int node_index, DwConvDecision* decision) const;
 
   // JSON array, one object per considered node (see plugin.cc).
   std::string ReportJson() const;
@@ -95,6 +99,7 @@ class SparseDelegate {
     const tflite_abi::TfLiteContext* context;
     std::vector<FcDecision> decisions;
     std::vector<ConvDecision> conv_decisions;
+    std::vector<DwConvDecision> dw_decisions;
   };
   // The decision for node `node_index` of `context` in `list`.
   template <class Decision>

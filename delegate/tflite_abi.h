@@ -267,6 +267,18 @@ struct TfLiteConvParams {
   TfLiteType quantized_bias_type;
 };
 
+// builtin_op_data.h; depth_multiplier is informational since TF 2.0 (the
+// kernels derive it from the shapes, and so does the delegate).
+struct TfLiteDepthwiseConvParams {
+  TfLitePadding padding;
+  int stride_width;
+  int stride_height;
+  int depth_multiplier;
+  TfLiteFusedActivation activation;
+  int dilation_width_factor;
+  int dilation_height_factor;
+};
+
 // ---- Layout checks (64-bit Linux, checked against both runtimes). ----
 
 static_assert(sizeof(TfLiteIntArray) == 4, "TfLiteIntArray header");
@@ -385,6 +397,16 @@ static_assert(offsetof(TfLiteConvParams, dilation_height_factor) == 20,
               "dilation_height_factor");
 static_assert(offsetof(TfLiteConvParams, quantized_bias_type) == 24,
               "quantized_bias_type");
+
+static_assert(sizeof(TfLiteDepthwiseConvParams) == 28,
+              "TfLiteDepthwiseConvParams");
+static_assert(offsetof(TfLiteDepthwiseConvParams, depth_multiplier) == 12,
+              "TfLiteDepthwiseConvParams.depth_multiplier");
+static_assert(offsetof(TfLiteDepthwiseConvParams, activation) == 16,
+              "TfLiteDepthwiseConvParams.activation");
+static_assert(offsetof(TfLiteDepthwiseConvParams, dilation_height_factor) ==
+                  24,
+              "TfLiteDepthwiseConvParams.dilation_height_factor");
 
 static_assert(sizeof(TfLiteSparsity) == 32, "TfLiteSparsity");
 static_assert(offsetof(TfLiteSparsity, traversal_order) == 0,

@@ -37,6 +37,11 @@ class FakeGraph {
   // Any other builtin op (never claimed), inputs -> outputs.
   int AddOtherNode(int builtin_code, const std::vector<int>& inputs,
                    const std::vector<int>& outputs);
+  // The builtin parameters of node `node` (e.g. a TfLiteDepthwiseConvParams
+  // for a node made by AddOtherNode); `data` must outlive the graph.
+  void SetBuiltinData(int node, void* data) {
+    nodes_[node].node.builtin_data = data;
+  }
   void SetGraphOutputs(const std::vector<int>& outputs) { outputs_ = outputs; }
   TfLiteTensor& tensor(int i) { return tensors_[i]; }
 

@@ -65,7 +65,8 @@ SUPPORT_SRCS=(delegate/tests/fake_graph.cc)
 TESTS=(cc/tests/*_test.cc delegate/tests/*_test.cc)
 # Tests that run once per ISA: the NEON (and, on qemu's max CPU, SVE) cases
 # must run, not skip or vanish.
-ISA_TESTS=(f32_bsr_kernels_test f32_csr_nm_gs_test f32_conv_patdnn_test)
+ISA_TESTS=(f32_bsr_kernels_test f32_csr_nm_gs_test f32_conv_patdnn_test
+           f32_dwconv3x3_sparse_test)
 
 mkdir -p "$OUT/obj"
 
