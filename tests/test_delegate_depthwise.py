@@ -118,6 +118,19 @@ def models(tmp_path_factory):
     layer.update_mask()
     paths["structure"] = str(d / "structure.tflite")
     tfs.export_tflite(structured, paths["structure"])
+    # KernelPattern with filter blocks of 16 channels (the AVX-512 vector): a library of 8
+    # patterns, yet every vector runs 4 taps, and removed blocks none.
+    for block in (16, 1):
+        keras.utils.set_random_seed(5)
+        inputs = keras.Input((28, 28, 128))
+        structure = tfs.KernelPattern(num_patterns=8, connectivity=0.5, filter_block=block)
+        layer = tfs.SparseDepthwiseConv2D(3, padding="same", activation="relu6", structure=structure)
+        structured = keras.Model(inputs, layer(inputs))
+        kernel = layer.structure_view(keras.ops.convert_to_numpy(layer._kernel))
+        layer.structure = structure.fit_library([kernel])
+        layer.update_mask()
+        paths[f"filter_block_{block}"] = str(d / f"filter_block_{block}.tflite")
+        tfs.export_tflite(structured, paths[f"filter_block_{block}"])
     return paths
 
 
@@ -210,3 +223,16 @@ def test_mobilenet_block_and_structure_layer(models, runtime):
     (entry,) = _dw_entries(delegate)
     assert entry["claimed"], entry
     assert entry["max_channel_taps"] == 4 and entry["zero_channels"] == 24
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_kernel_pattern_filter_blocks_line_up_with_the_vectors(models, runtime):
+    delegate = _compare(models["filter_block_16"], runtime, 1)
+    (entry,) = _dw_entries(delegate)
+    assert entry["claimed"], entry
+    assert entry["max_channel_taps"] == 4 and entry["zero_channels"] == 64, entry
+    assert entry["executed_tap_fraction"] == pytest.approx(4 / 9 * 0.5), entry
+    # The same structure with each channel on its own pattern: vectors keep most taps.
+    delegate = _compare(models["filter_block_1"], runtime, 1)
+    (entry,) = _dw_entries(delegate)
+    assert not entry["claimed"] and entry["executed_tap_fraction"] > 0.5, entry

@@ -149,3 +149,61 @@ def test_library_as_arrays():
     s = tfs.KernelPattern(1, library=[pattern_to_array(CROSS)])
     assert s.library == [CROSS]
     assert tfs.KernelPattern.from_config(s.get_config()) == s
+
+
+def test_filter_blocks_share_one_pattern_and_are_removed_together(rng):
+    from tf_sparse.structures.kernel_pattern import kernels_9
+
+    # A depthwise layer's structure view: 40 channels are 40 filters of one input channel.
+    k = rng.standard_normal((3, 3, 1, 40)).astype(np.float32)
+    s = tfs.KernelPattern(4, connectivity=0.4, filter_block=16).fit_library([k])
+    p = s.project(k)
+    k9 = kernels_9(p)[:, 0, :]  # (40, 9)
+    blocks = [k9[0:16], k9[16:32], k9[32:40]]
+    kept = [b for b in blocks if np.any(b)]
+    assert len(kept) == 2  # 3 blocks, floor(0.4 * 3 + 0.5) = 1 removed
+    for b in kept:
+        support = (b != 0).any(axis=0)
+        assert support.sum() == 4 and int(sum(1 << t for t in np.flatnonzero(support))) in s.library
+        assert np.all((b != 0) == support)  # every channel of the block on the block's pattern
+    assert s.is_valid(p) and np.array_equal(s.project(p), p)
+    # Per-channel patterns break the shared-pattern constraint.
+    per_channel = tfs.KernelPattern(4, connectivity=0.4, library=s.library).project(k)
+    assert not s.is_valid(per_channel)
+    assert type(s)(**s.get_config()).filter_block == 16
+    ids = s.group_ids(k)
+    assert ids.shape == k.shape and len(np.unique(ids)) == 3
+    c = tfs.structures.Connectivity(0.4, filter_block=16)
+    assert [type(x) for x in s.admm_constraints()] == [tfs.KernelPattern, tfs.structures.Connectivity]
+    q = c.project(k)
+    assert c.is_valid(q) and sum(np.any(kernels_9(q)[i : i + 16]) for i in (0, 16, 32)) == 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), connectivity=st.floats(0.0, 0.9))
+def test_filter_block_projection_is_the_brute_force_optimum(seed, connectivity):
+    rng = np.random.default_rng(seed)
+    k = rng.standard_normal((3, 3, 1, 4))
+    library = [CANDIDATE_PATTERNS[i] for i in rng.choice(56, 2, replace=False)]
+    s = tfs.KernelPattern(2, connectivity=connectivity, library=library, filter_block=2)
+    p = s.project(k)
+    keep = 2 - int(np.floor(connectivity * 2 + 0.5))
+    best = np.inf
+    for choice in itertools.product([None] + library, repeat=2):
+        if sum(c is not None for c in choice) > keep:
+            continue
+        q = np.zeros_like(k)
+        for unit, pat in enumerate(choice):
+            if pat is not None:
+                for o in (2 * unit, 2 * unit + 1):
+                    q[:, :, 0, o] = k[:, :, 0, o] * pattern_to_array(pat)
+        best = min(best, float(np.sum((k - q) ** 2)))
+    assert float(np.sum((k - p) ** 2)) == pytest.approx(best, rel=1e-9, abs=1e-12)
+
+
+def test_filter_block_must_be_a_positive_integer():
+    for bad in (0, -1, 1.5, True, "16"):
+        with pytest.raises(ValueError, match="filter_block"):
+            tfs.KernelPattern(4, filter_block=bad)
+        with pytest.raises(ValueError, match="filter_block"):
+            tfs.structures.Connectivity(0.5, filter_block=bad)
