@@ -1,8 +1,11 @@
-// Builder for checking a pattern-sparse 3x3 convolution against the dense
-// direct reference:
+// Builder for checking a sparse 3x3 convolution operator (F32PatdnnConv2D
+// by default, or F32Conv3x3Vtaps) against the dense direct reference:
 //   ConvTester().in(9, 7, 5).out_c(6).stride(2).valid().Test(Isa::kAvx512);
-// Weights: every kernel keeps `taps` (<= 4) random taps, or is zero with
-// probability `kernel_zero`; `dense` makes every tap nonzero instead.
+//   ConvTester().filter_block(16).Test<F32Conv3x3Vtaps>(Isa::kAvx512);
+// Weights: every kernel keeps `taps` random taps (one of `library` tap
+// sets), or is zero with probability `kernel_zero`; with filter_block(g)
+// the kernels of g consecutive filters at one input channel share the tap
+// set and the zero draw (values stay random).
 #ifndef TF_SPARSE_CC_TESTS_CONV_TESTER_H_
 #define TF_SPARSE_CC_TESTS_CONV_TESTER_H_
 
@@ -14,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "cc/kernels/f32_conv3x3_vtaps.h"
 #include "cc/kernels/f32_conv_patdnn.h"
 #include "cc/kernels/f32_conv_reference.h"
 #include "cc/util/thread_pool.h"
@@ -37,6 +41,7 @@ class ConvTester {
   ConvTester& clamp(float lo, float hi) { lo_ = lo; hi_ = hi; return *this; }
   ConvTester& threads(int v) { threads_ = v; return *this; }
   ConvTester& seed(uint32_t v) { seed_ = v; return *this; }
+  ConvTester& filter_block(int v) { filter_block_ = v; return *this; }
 
   std::vector<float> Weights() const {
     std::mt19937 rng(seed_);
@@ -51,10 +56,17 @@ class ConvTester {
       lib.push_back(t);
     }
     std::vector<float> w(static_cast<size_t>(oc_) * 9 * c_, 0.0f);
+    // One draw per unit (block of filters, input channel).
+    const int blocks = (oc_ + filter_block_ - 1) / filter_block_;
+    std::vector<int> unit_lib(static_cast<size_t>(blocks) * c_);
+    for (int& u : unit_lib) {
+      u = coin(rng) < kernel_zero_ ? -1 : static_cast<int>(rng() % lib.size());
+    }
     for (int o = 0; o < oc_; ++o) {
       for (int i = 0; i < c_; ++i) {
-        if (coin(rng) < kernel_zero_) continue;
-        const auto& t = lib[rng() % lib.size()];
+        const int u = unit_lib[static_cast<size_t>(o / filter_block_) * c_ + i];
+        if (u < 0) continue;
+        const auto& t = lib[u];
         for (int tap : t) {
           float v = value(rng);
           if (v == 0.0f) v = 0.5f;
@@ -65,22 +77,22 @@ class ConvTester {
     return w;
   }
 
+  template <class Op = F32PatdnnConv2D>
   void Test(Isa isa) const {
     std::mt19937 rng(seed_ + 1);
     std::uniform_real_distribution<float> value(-1.0f, 1.0f);
     const std::vector<float> w = Weights();
     std::vector<float> bias(oc_);
     for (float& b : bias) b = value(rng);
-    F32PatdnnConv2D::Params params;
+    typename Op::Params params;
     params.stride_h = sh_;
     params.stride_w = sw_;
     params.padding = padding_;
     params.output_min = lo_;
     params.output_max = hi_;
     std::string error;
-    auto op = F32PatdnnConv2D::Create(w.data(), oc_, c_,
-                                      bias_ ? bias.data() : nullptr, params,
-                                      isa, &error);
+    auto op = Op::Create(w.data(), oc_, c_, bias_ ? bias.data() : nullptr,
+                         params, isa, &error);
     ASSERT_NE(op, nullptr) << error;
     int oh = 0, ow = 0;
     ASSERT_TRUE(op->Reshape(batch_, h_, w_, &oh, &ow, &error)) << error;
@@ -118,6 +130,7 @@ class ConvTester {
   float hi_ = std::numeric_limits<float>::infinity();
   int threads_ = 1;
   uint32_t seed_ = 7;
+  int filter_block_ = 1;
 };
 
 }  // namespace tf_sparse

@@ -1,0 +1,135 @@
+// The filter-vector-taps (VT) 3x3 convolution against the dense direct
+// reference, for every ISA this machine (or qemu) runs, on edge shapes:
+// tails of the pixel tile and of the 16-filter block, one channel, strides,
+// paddings, clamps, batches, threads, and weights with and without the
+// block structure (VT runs any weights; the structure only makes it fast).
+#include <string>
+#include <vector>
+
+#include "cc/kernels/dispatch.h"
+#include "cc/kernels/f32_conv3x3_vtaps.h"
+#include "cc/tests/conv_tester.h"
+#include "gtest/gtest.h"
+
+namespace tf_sparse {
+namespace {
+
+TEST(VtapsFormat, StatsCountBlockUnions) {
+  // 20 filters (blocks of 16 and 4), 3 channels. Block 0: channel 0 taps
+  // {0, 4} (two filters with different taps), channel 1 nothing, channel 2
+  // tap 8; block 1: channel 1 tap 4.
+  const int out = 20, in = 3;
+  std::vector<float> w(static_cast<size_t>(out) * 9 * in, 0.0f);
+  auto at = [&](int o, int t, int c) -> float& {
+    return w[(static_cast<size_t>(o) * 9 + t) * in + c];
+  };
+  at(0, 0, 0) = 1.0f;
+  at(5, 4, 0) = 2.0f;
+  at(15, 8, 2) = 3.0f;
+  at(17, 4, 1) = 4.0f;
+  const VtapsStats s = MeasureVtaps(w.data(), out, in);
+  EXPECT_EQ(s.blocks, 2);
+  EXPECT_EQ(s.pairs, 4);
+  EXPECT_EQ(s.zero_blocks, 3);  // (0, 1), (1, 0), (1, 2).
+  EXPECT_EQ(s.max_block_taps, 2);
+  EXPECT_EQ(s.zero_weights, static_cast<long long>(w.size()) - 4);
+  EXPECT_DOUBLE_EQ(s.executed_fraction(), 4.0 / (9 * 2 * 3));
+}
+
+TEST(VtapsConv, BadArguments) {
+  std::string error;
+  const std::vector<float> w(9, 1.0f);
+  F32Conv3x3Vtaps::Params p;
+  EXPECT_EQ(F32Conv3x3Vtaps::Create(w.data(), 0, 1, nullptr, p, &error),
+            nullptr);
+  EXPECT_NE(error.find("out >= 1"), std::string::npos);
+  p.stride_h = 0;
+  EXPECT_EQ(F32Conv3x3Vtaps::Create(w.data(), 1, 1, nullptr, p, &error),
+            nullptr);
+  EXPECT_NE(error.find("strides"), std::string::npos);
+  p.stride_h = 1;
+  p.output_min = 1.0f;
+  p.output_max = 0.0f;
+  EXPECT_EQ(F32Conv3x3Vtaps::Create(w.data(), 1, 1, nullptr, p, &error),
+            nullptr);
+  p.output_min = 0.0f;
+  auto op = F32Conv3x3Vtaps::Create(w.data(), 1, 1, nullptr, p, &error);
+  ASSERT_NE(op, nullptr) << error;
+  int oh = 0, ow = 0;
+  p.padding = ConvPadding::kValid;
+  auto valid = F32Conv3x3Vtaps::Create(w.data(), 1, 1, nullptr, p, &error);
+  EXPECT_FALSE(valid->Reshape(1, 2, 2, &oh, &ow, &error));
+  EXPECT_NE(error.find("no output"), std::string::npos);
+}
+
+class VtapsConvIsa : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    if (!IsaSupported(GetParam())) GTEST_SKIP() << "ISA not supported here";
+  }
+};
+
+TEST_P(VtapsConvIsa, BlockStructuredStride1) {
+  for (int w : {1, 5, 13, 14, 15, 29}) {
+    ConvTester().in(7, w, 5).out_c(32).filter_block(16).Test<F32Conv3x3Vtaps>(
+        GetParam());
+    ConvTester().in(6, w + 2, 3).out_c(16).filter_block(16).valid().Test<
+        F32Conv3x3Vtaps>(GetParam());
+  }
+}
+
+TEST_P(VtapsConvIsa, FilterTailsAndOneChannel) {
+  for (int oc : {1, 7, 17, 40}) {
+    ConvTester().in(5, 9, 1).out_c(oc).filter_block(16).Test<F32Conv3x3Vtaps>(
+        GetParam());
+    ConvTester().in(4, 6, 18).out_c(oc).filter_block(8).Test<F32Conv3x3Vtaps>(
+        GetParam());
+  }
+}
+
+TEST_P(VtapsConvIsa, Strides) {
+  for (int s : {2, 3}) {
+    ConvTester().in(11, 17, 6).out_c(20).stride(s).filter_block(16).Test<
+        F32Conv3x3Vtaps>(GetParam());
+    ConvTester().in(10, 30, 4).out_c(16).stride(s).valid().filter_block(16)
+        .Test<F32Conv3x3Vtaps>(GetParam());
+  }
+  ConvTester().in(9, 12, 3).out_c(16).stride(1, 2).filter_block(16).Test<
+      F32Conv3x3Vtaps>(GetParam());
+  ConvTester().in(9, 12, 3).out_c(16).stride(2, 1).valid().filter_block(16)
+      .Test<F32Conv3x3Vtaps>(GetParam());
+}
+
+TEST_P(VtapsConvIsa, AnyWeights) {
+  // Per-kernel patterns, dense kernels and all-zero weights: slow or
+  // trivial, never wrong.
+  ConvTester().in(8, 10, 6).out_c(24).Test<F32Conv3x3Vtaps>(GetParam());
+  ConvTester().in(8, 10, 6).out_c(24).taps(9).kernel_zero(0.0).Test<
+      F32Conv3x3Vtaps>(GetParam());
+  ConvTester().in(5, 5, 4).out_c(16).kernel_zero(1.0).Test<F32Conv3x3Vtaps>(
+      GetParam());
+}
+
+TEST_P(VtapsConvIsa, ClampBatchThreadsAndWideChannels) {
+  ConvTester()
+      .in(9, 14, 40)
+      .out_c(48)
+      .filter_block(16)
+      .clamp(-0.5f, 0.75f)
+      .batch(3)
+      .threads(3)
+      .Test<F32Conv3x3Vtaps>(GetParam());
+  ConvTester().in(14, 28, 32).out_c(32).filter_block(16).bias(false).threads(2)
+      .Test<F32Conv3x3Vtaps>(GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, VtapsConvIsa,
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2,
+                                           Isa::kAvx512, Isa::kNeon,
+                                           Isa::kSve),
+                         [](const ::testing::TestParamInfo<Isa>& info) {
+                           return std::string(IsaName(info.param));
+                         });
+
+}  // namespace
+}  // namespace tf_sparse
