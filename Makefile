@@ -65,6 +65,7 @@ test-py:
 bench: deps delegate
 	$(PY) benchmarks/fc_speed.py
 	$(PY) benchmarks/conv_speed.py
+	$(PY) benchmarks/dwconv_speed.py
 	$(PY) benchmarks/structures_speed.py
 
 clean:
