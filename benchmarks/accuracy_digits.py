@@ -72,6 +72,11 @@ def structures(model_name):
         pattern = tfs.KernelPattern(num_patterns=8, connectivity=1 - 0.125 * 9 / 4)
         configs["pattern K=8 + connectivity (8x conv)"] = (
             {keras.layers.Conv2D: pattern, "conv1": None, "default": None}, 0.875)
+        # The same, with pattern and removal shared by each block of 16 filters: what the
+        # delegate's filter-vector-taps (VT) kernels run near FMA peak.
+        blocked = tfs.KernelPattern(num_patterns=8, connectivity=1 - 0.125 * 9 / 4, filter_block=16)
+        configs["pattern K=8 + connectivity, 16-filter blocks (8x conv)"] = (
+            {keras.layers.Conv2D: blocked, "conv1": None, "default": None}, 0.875)
     return configs
 
 
