@@ -1,11 +1,18 @@
-"""Batch-1 3x3 CONV_2D speed: tf_sparse (PatDNN FKW) vs XNNPACK dense vs TFLite's built-in kernels.
+"""Batch-1 3x3 CONV_2D speed: tf_sparse (PatDNN FKW or filter-vector taps, as the delegate picks)
+vs XNNPACK dense vs TFLite's built-in kernels.
 
-Every number comes from this one process and run. Each layer is pattern-pruned like PatDNN: every
-3x3 kernel keeps the centre and 3 of its other 8 taps, chosen from a library of 8 patterns, and the
-weaker half of the kernels (by L2 norm) is removed, for a density of 4/9 * 1/2 = 0.22. The model is
-exported with zeros (our delegate; XNNPACK runs it dense) and in TFLite's compact sparse encoding
-(TFLite's built-in kernels, which densify it, no XNNPACK). Prints median invoke times, ratios, and
-the roofline: useful flops per second against this core's AVX-512 FMA peak.
+Every number comes from this one process and run. Each layer is pruned two ways, both to a density
+of 4/9 * 1/2 = 0.22:
+  - per kernel, like PatDNN: every 3x3 kernel keeps the centre and 3 of its other 8 taps, chosen
+    from a library of 8 patterns, and the weaker half of the kernels (by L2 norm) is removed (the
+    delegate picks FKW: 16-filter blocks keep most taps, so VT would run nearly dense);
+  - per block of 16 filters: tfs.KernelPattern(8, connectivity=0.5, filter_block=16), the 16
+    kernels of a block at one input channel share one pattern or are removed together (the
+    delegate picks VT: one vector FMA per kept (block, channel, tap) and pixel).
+The model is exported with zeros (our delegate, format=auto; XNNPACK runs it dense) and in TFLite's
+compact sparse encoding (TFLite's built-in kernels, which densify it, no XNNPACK). Prints median
+invoke times, ratios, the format the delegate claimed the layer with, and the roofline: useful
+flops per second against this core's AVX-512 FMA peak.
 
     python benchmarks/conv_speed.py [--runs 300] [--threads 1 2] [--ghz 2.6]
 """
@@ -44,13 +51,38 @@ def cpu_name():
     return platform.processor()
 
 
-def one_conv(size, cin, cout, seed=0):
+STRUCTURES = {
+    "kernel": "4-of-9 patterns (8) + half the kernels",
+    "block16": "4-of-9 patterns (8) per 16-filter block + half the kernels (KernelPattern filter_block=16)",
+}
+
+
+def one_conv(size, cin, cout, structure, seed=0):
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input((size, size, cin)), keras.layers.Conv2D(cout, 3, padding="same")])
     rng = np.random.default_rng(seed)
-    kernel = pattern_prune(rng.standard_normal((3, 3, cin, cout)).astype(np.float32), rng)
+    kernel = rng.standard_normal((3, 3, cin, cout)).astype(np.float32)
+    if structure == "kernel":
+        kernel = pattern_prune(kernel, rng)
+    else:
+        pattern = tfs.KernelPattern(num_patterns=8, connectivity=0.5, filter_block=16).fit_library([kernel])
+        kernel = np.asarray(pattern.project(kernel), np.float32)
     model.layers[0].set_weights([kernel, rng.standard_normal(cout).astype(np.float32)])
     return model, kernel
+
+
+def packed_kb(kernel, fmt):
+    """Bytes of the packed weights the delegate runs (FKW: cc/formats/patdnn.h; VT: 16 weights, an
+    int32 offset and a tap byte per kept (16-filter block, channel, tap), f32_conv3x3_vtaps.h)."""
+    cin, cout = kernel.shape[2], kernel.shape[3]
+    if fmt == "vtaps":
+        blocks = -(-cout // 16)
+        padded = np.zeros((9, cin, blocks * 16), bool)
+        padded[:, :, :cout] = kernel.reshape(9, cin, cout) != 0
+        pairs = int(np.count_nonzero(padded.reshape(9, cin, blocks, 16).any(axis=3)))
+        return (pairs * (4 * 16 + 4 + 1) + 4 * (blocks + 1) + 4 * 16 * blocks) / 1024
+    nnzk = int(np.count_nonzero(np.abs(kernel).sum(axis=(0, 1))))
+    return (4 * (cout + cout + 1 + nnzk + cout * 9) + 16 * nnzk) / 1024
 
 
 def main():
@@ -69,48 +101,54 @@ def main():
     print(f"CPU: {cpu_name()} ({os.cpu_count()} cores, {ghz:.2f} GHz nominal); delegate ISA: "
           f"{tfs.delegate_isa()}; batch 1; float32; median of {args.runs} invokes after warm-up")
     print()
-    print("| layer | structure | threads | tf_sparse us | XNNPACK dense us | TFLite builtin (compact) us "
-          "| vs XNNPACK | vs builtin | useful GFLOP/s ours | dense GFLOP/s XNNPACK | kernel |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| layer | structure | threads | format | tf_sparse us | XNNPACK dense us | TFLite builtin (compact) us "
+          "| vs XNNPACK | vs builtin | useful GFLOP/s ours | dense GFLOP/s XNNPACK | estimated cost vs dense "
+          "| kernel |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     notes = []
     best_xnn = 0.0
     for size, cin, cout in LAYERS:
-        model, kernel = one_conv(size, cin, cout)
-        density = np.count_nonzero(kernel) / kernel.size
-        zeros = os.path.join(tmp, "zeros.tflite")
-        compact = os.path.join(tmp, "compact.tflite")
-        tfs.export_tflite(model, zeros)
-        tfs.export_tflite(model, compact, compact=True)
-        x = np.random.default_rng(1).standard_normal((1, size, size, cin)).astype(np.float32)
-        dense_flops = 2.0 * size * size * cout * cin * 9
-        useful_flops = dense_flops * density
-        for threads in args.threads:
-            ours, delegate = make_interpreter(zeros, backend="tf_sparse", num_threads=threads)
-            xnn, _ = make_interpreter(zeros, backend="xnnpack", num_threads=threads)
-            builtin, _ = make_interpreter(compact, backend="builtin", num_threads=threads)
-            # Interleaved, so that drift and neighbours' load hit every backend alike.
-            t_ours, t_xnn, t_bi = [], [], []
-            for _ in range(3):
-                t_ours.append(median_latency_us(ours, x, runs=args.runs // 3 + 1))
-                t_xnn.append(median_latency_us(xnn, x, runs=args.runs // 3 + 1))
-                t_bi.append(median_latency_us(builtin, x, runs=max(args.runs // 15, 5)))
-            a, b, c = np.median(t_ours), np.median(t_xnn), np.median(t_bi)
-            report = [r for r in tfs.delegate_report(delegate) if r["op"] == "CONV_2D"]
-            kern = report[0]["kernel"] if report and report[0]["claimed"] else "declined"
-            g_ours = useful_flops / a / 1e3
-            g_xnn = dense_flops / b / 1e3
-            if threads == 1:
-                best_xnn = max(best_xnn, g_xnn)
-            print(f"| Conv 3x3 {size}x{size}x{cin}->{cout} | 4-of-9 patterns (8) + half the kernels, "
-                  f"density {density:.3f} | {threads} | {a:.0f} | {b:.0f} | {c:.0f} | {b / a:.2f}x | {c / a:.2f}x | "
-                  f"{g_ours:.0f} | {g_xnn:.0f} | {kern} |")
-        nnzk = int(np.count_nonzero(np.abs(kernel).sum(axis=(0, 1))))
-        fkw_kb = (4 * (cout + cout + 1 + nnzk + cout * 9) + 16 * nnzk) / 1024
-        notes.append(
-            f"- {size}x{size}x{cin}->{cout}: {nnzk} of {cin * cout} kernels kept; bytes per invoke: input "
-            f"{x.nbytes / 1024:.0f} KB (read, written as 3 column-shifted planar copies, re-read ~once), output "
-            f"{4 * size * size * cout / 1024:.0f} KB, FKW weights {fkw_kb:.0f} KB (dense {kernel.nbytes / 1024:.0f} KB); "
-            f"useful work {useful_flops / 1e6:.0f} MFLOP of {dense_flops / 1e6:.0f} dense")
+        for structure, label in STRUCTURES.items():
+            model, kernel = one_conv(size, cin, cout, structure)
+            density = np.count_nonzero(kernel) / kernel.size
+            zeros = os.path.join(tmp, "zeros.tflite")
+            compact = os.path.join(tmp, "compact.tflite")
+            tfs.export_tflite(model, zeros)
+            tfs.export_tflite(model, compact, compact=True)
+            x = np.random.default_rng(1).standard_normal((1, size, size, cin)).astype(np.float32)
+            dense_flops = 2.0 * size * size * cout * cin * 9
+            useful_flops = dense_flops * density
+            fmt = None
+            for threads in args.threads:
+                ours, delegate = make_interpreter(zeros, backend="tf_sparse", num_threads=threads)
+                xnn, _ = make_interpreter(zeros, backend="xnnpack", num_threads=threads)
+                builtin, _ = make_interpreter(compact, backend="builtin", num_threads=threads)
+                # Interleaved, so that drift and neighbours' load hit every backend alike.
+                t_ours, t_xnn, t_bi = [], [], []
+                for _ in range(3):
+                    t_ours.append(median_latency_us(ours, x, runs=args.runs // 3 + 1))
+                    t_xnn.append(median_latency_us(xnn, x, runs=args.runs // 3 + 1))
+                    t_bi.append(median_latency_us(builtin, x, runs=max(args.runs // 15, 5)))
+                a, b, c = np.median(t_ours), np.median(t_xnn), np.median(t_bi)
+                report = [r for r in tfs.delegate_report(delegate) if r["op"] == "CONV_2D"]
+                claimed = bool(report) and report[0]["claimed"]
+                kern = report[0]["kernel"] if claimed else "declined"
+                fmt = report[0]["format"] if claimed else "declined"
+                est = report[0]["cost_vs_dense"] if report else None
+                g_ours = useful_flops / a / 1e3
+                g_xnn = dense_flops / b / 1e3
+                if threads == 1:
+                    best_xnn = max(best_xnn, g_xnn)
+                est_text = f"{est:.2f}" if est is not None else "-"
+                print(f"| Conv 3x3 {size}x{size}x{cin}->{cout} | {label}, density {density:.3f} | {threads} | "
+                      f"{fmt} | {a:.0f} | {b:.0f} | {c:.0f} | {b / a:.2f}x | {c / a:.2f}x | "
+                      f"{g_ours:.0f} | {g_xnn:.0f} | {est_text} | {kern} |")
+            if fmt in ("patdnn", "vtaps"):
+                notes.append(
+                    f"- {size}x{size}x{cin}->{cout}, {structure}: {fmt} weights {packed_kb(kernel, fmt):.0f} KB "
+                    f"(dense {kernel.nbytes / 1024:.0f} KB); input {x.nbytes / 1024:.0f} KB, output "
+                    f"{4 * size * size * cout / 1024:.0f} KB; useful work {useful_flops / 1e6:.0f} MFLOP of "
+                    f"{dense_flops / 1e6:.0f} dense")
     peak = max(nominal_peak, best_xnn)
     print()
     print(f"Roofline, one core: AVX-512 FMA peak {nominal_peak:.0f} GFLOP/s at the nominal {ghz:.2f} GHz; "

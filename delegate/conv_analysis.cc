@@ -1,10 +1,12 @@
 #include "delegate/conv_analysis.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 
 #include "cc/kernels/dispatch.h"
+#include "cc/kernels/f32_conv3x3_vtaps.h"
 #include "cc/kernels/f32_conv_patdnn.h"
 #include "cc/kernels/f32_conv_patdnn_ukernel.h"
 #include "delegate/node_util.h"
@@ -23,17 +25,127 @@ using namespace tflite_abi;  // NOLINT: the ABI names are prefixed already.
 // strides (misaligned loads, scalar transpose). The scalar kernels take
 // about three times the vector ones. Per value, the input transpose (three
 // shifted copies at stride 1) and the output transpose with bias and clamp
-// cost about 30 and 20.
+// cost about 30 and 20. The dense side is DenseMacs (filters rounded up to
+// XNNPACK's tile), which changes nothing at 64 and 128 filters and brings
+// 28x28x96->72 (measured 0.36-0.38 of dense) from an estimate of 0.53 to
+// 0.40.
 constexpr double kVectorMacCostStride1 = 1.8;
 constexpr double kVectorMacCost = 2.4;
 constexpr double kScalarMacCost = 8.0;
 constexpr double kPerInputValue = 30.0;
 constexpr double kPerOutputValue = 20.0;
-// Claim only when the sparse estimate is below this fraction of dense (the
-// estimate is within about 15% on the layers measured).
+// Per node: fixed work of the pattern operator (bands, accumulator slots,
+// per-filter calls) that the terms above leave out. Small layers (13x17x8
+// ->16, 8x10x8->12 stride 2, 9x7x6->8, 6x6x5->8) took 1.2 to 2.4 us more
+// than those terms give; 2e5 multiply-adds is about 1.5 us of XNNPACK's
+// dense rate on this core (~127 G/s), 0.2% of the layers above.
+constexpr double kPerNode = 2.0e5;
+// Claim only when the cheaper format's estimate is below this fraction of
+// dense (the estimates are within about 15% on the layers measured).
 constexpr double kDenseMargin = 0.9;
 
-const F32PatdnnUkernel& ActiveConvUkernel() { return F32PatdnnUkernelFor(ActiveIsa()); }
+// VT cost model (see EstimateVtapsCostRatio), in the same units, fitted
+// (non-negative least squares on relative error) to 32 layers measured
+// against XNNPACK, one thread, on this AVX-512 core (AMD EPYC, Zen 5):
+// 56x56x64->64, 28x28x128->128, 14x14x256->256, 56x56x64->128 stride 2
+// and 28x28x96->72, each at executed fractions 0.22 (KernelPattern
+// filter_block=16, connectivity 0.5), 0.44 (the same without
+// connectivity), ~0.5 (half the (block, channel) units, all 9 taps), ~0.9
+// (per-kernel patterns) and 1.0 (dense), plus dense 28x28x96->24..96. The
+// fit is within 7% on all of them (rms 6%) but the 24-filter dense layer
+// (estimated 1.25, measured 0.99: XNNPACK is least efficient there).
+// Per kept pair and padded output pixel (the micro-kernel always computes
+// a whole tile; the pair's weight loads are spread over the tile): one
+// 16-filter vector FMA and one broadcast load. XNNPACK would pay 16 for
+// the same 16 multiply-adds, so the VT loop runs at 16/19.5 = 0.82 of
+// XNNPACK's FMA rate: dense weights (fraction 1) measure 1.26-1.28 of
+// dense at 32-multiple filter counts, and must be declined.
+constexpr double kVtPerPairPixel = 19.5;
+// Per input value: the transpose to X[row][channel][column] (one copy,
+// through 16 x 16 register transposes; leftover pixels of a row in scalar).
+constexpr double kVtPerInputValue = 24.0;
+// Per output value of the padded grid, 16 per block (the last block
+// zero-padded): bias, clamp and the NHWC store.
+constexpr double kVtPerOutputValue = 6.0;
+// The scalar VT kernel against XNNPACK's vector one (builds without AVX2
+// or NEON only; not measured: 16 scalar FMAs where the vector kernel runs
+// one, taken as the depthwise model's 8x).
+constexpr double kVtScalarFactor = 8.0;
+
+// The dense side of both models: XNNPACK computes whole tiles of output
+// channels, so a layer costs as much as if its filters were rounded up to
+// the tile. On this AVX-512 core the tile is 32: dense 28x28x96->N
+// measured 223 us for N = 24, 338-345 us for N = 40..64 and 504-514 us for
+// N = 72..96. AVX2 and NEON XNNPACK kernels use 16 and 8 (not measured
+// here).
+int XnnpackFilterTile(Isa isa) {
+  return isa == Isa::kAvx512 ? 32 : isa == Isa::kAvx2 ? 16 : 8;
+}
+
+// Dense multiply-adds of the layer as XNNPACK computes them.
+double DenseMacs(const ConvNodeInfo& info, int out_h, int out_w, Isa isa) {
+  const int tile = XnnpackFilterTile(isa);
+  const double filters = std::ceil(double(info.out) / tile) * tile;
+  return 9.0 * filters * info.in * double(out_h) * out_w;
+}
+
+const F32PatdnnUkernel& ActivePatdnnUkernel() {
+  return F32PatdnnUkernelFor(ActiveIsa());
+}
+const F32VtapsUkernel& ActiveVtapsUkernel() {
+  return F32VtapsUkernelFor(ActiveIsa());
+}
+
+// The micro-kernel a claimed node runs on.
+const char* KernelName(const ConvDecision& d) {
+  return d.format == ConvFormat::kPatdnn  ? ActivePatdnnUkernel().name
+         : d.format == ConvFormat::kVtaps ? ActiveVtapsUkernel().name
+                                          : "";
+}
+
+// Why VT cannot run the node at the input size the graph gives, or "".
+// VT resolves every pair to an int32 offset into the transposed input
+// X[rows][in][cols] (zero-bordered, columns padded to whole tiles), so X
+// must hold at most 2^31 - 1 floats; F32Conv3x3Vtaps::Reshape checks the
+// same (this mirrors its sizes), but a claimed node that then fails to
+// reshape would fail the whole interpreter.
+std::string VtapsShapeProblem(const ConvNodeInfo& info, int tile) {
+  if (info.in_h <= 0 || info.in_w <= 0) return "";  // Known at run time only.
+  int out_h = 0, out_w = 0, pad_top = 0, pad_left = 0;
+  if (!ConvOutputSize(info.padding, info.in_h, 3, info.stride_h, &out_h,
+                      &pad_top) ||
+      !ConvOutputSize(info.padding, info.in_w, 3, info.stride_w, &out_w,
+                      &pad_left)) {
+    return "";  // No output: the estimate is infinite, never claimed.
+  }
+  const double tiles = std::ceil(double(out_w) / tile);
+  const double rows = double(out_h - 1) * info.stride_h + 3;
+  const double cols = std::max(double(pad_left) + info.in_w,
+                               (tiles * tile - 1) * info.stride_w + 3);
+  if (rows * info.in * cols > 2147483647.0) {
+    return "the transposed input of " + std::to_string(info.in_h) + "x" +
+           std::to_string(info.in_w) + "x" + std::to_string(info.in) +
+           " does not fit int32 offsets";
+  }
+  return "";
+}
+
+// Both formats' estimates for a reason text, e.g. "patdnn 0.512 of dense
+// (kernel density 0.222), vtaps 0.305 of dense (executed fraction 0.222)".
+std::string EstimatesText(const ConvDecision& d, const std::string& fkw_problem,
+                          const std::string& vt_problem) {
+  std::string out = "patdnn ";
+  out += fkw_problem.empty()
+             ? Fmt("%.3f of dense (kernel density %.3f)", d.patdnn_cost,
+                   d.stats.kernel_density())
+             : "n/a (" + fkw_problem + ")";
+  out += ", vtaps ";
+  out += vt_problem.empty()
+             ? Fmt("%.3f of dense (executed fraction %.3f)", d.vtaps_cost,
+                   d.vt_stats.executed_fraction())
+             : "n/a (" + vt_problem + ")";
+  return out;
+}
 
 std::string ShapeText(const ConvNodeInfo& i) {
   return "[" + std::to_string(i.out) + "x" + std::to_string(i.kernel_h) + "x" +
@@ -113,7 +225,8 @@ std::string ReadConvNode(const TfLiteContext* context, const TfLiteNode* node,
 }
 
 double EstimatePatdnnCostRatio(const ConvNodeInfo& info, long long kernels,
-                               int tile_rows, int tile_cols, bool vector_isa) {
+                               int tile_rows, int tile_cols, Isa isa) {
+  const bool vector_isa = isa != Isa::kScalar;
   int out_h = 1, out_w = 1, pad = 0;
   const int in_h = info.in_h > 0 ? info.in_h : 56;
   const int in_w = info.in_w > 0 ? info.in_w : 56;
@@ -130,9 +243,42 @@ double EstimatePatdnnCostRatio(const ConvNodeInfo& info, long long kernels,
           4.0 * kernels *
           padded_h * padded_w +
       kPerInputValue * double(in_h) * in_w * info.in +
-      kPerOutputValue * double(out_h) * out_w * info.out;
-  const double dense = 9.0 * info.out * info.in * double(out_h) * out_w;
-  return sparse / dense;
+      kPerOutputValue * double(out_h) * out_w * info.out + kPerNode;
+  return sparse / DenseMacs(info, out_h, out_w, isa);
+}
+
+double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
+                              int tile, Isa isa) {
+  int out_h = 1, out_w = 1, pad = 0;
+  const int in_h = info.in_h > 0 ? info.in_h : 56;
+  const int in_w = info.in_w > 0 ? info.in_w : 56;
+  if (!ConvOutputSize(info.padding, in_h, 3, info.stride_h, &out_h, &pad) ||
+      !ConvOutputSize(info.padding, in_w, 3, info.stride_w, &out_w, &pad) ||
+      stats.blocks < 1 || tile < 1) {
+    return std::numeric_limits<double>::infinity();
+  }
+  // Each output row runs in whole tiles of `tile` pixels.
+  const double padded_pixels =
+      double(out_h) * std::ceil(double(out_w) / tile) * tile;
+  const double sparse =
+      (isa != Isa::kScalar ? 1.0 : kVtScalarFactor) *
+      (kVtPerPairPixel * double(stats.pairs) * padded_pixels +
+       kVtPerInputValue * double(in_h) * in_w * info.in +
+       kVtPerOutputValue * double(stats.blocks) * kVtapsBlock *
+           padded_pixels);
+  return sparse / DenseMacs(info, out_h, out_w, isa);
+}
+
+const char* ConvFormatName(ConvFormat format) {
+  switch (format) {
+    case ConvFormat::kPatdnn:
+      return "patdnn";
+    case ConvFormat::kVtaps:
+      return "vtaps";
+    case ConvFormat::kNone:
+      break;
+  }
+  return "none";
 }
 
 ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
@@ -144,7 +290,8 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
   d.reason = ReadConvNode(context, node, &d.info, densify);
   if (!d.reason.empty()) return d;
   d.has_shape = true;
-  if (!options.force_patdnn && !options.auto_format()) {
+  if (!options.force_patdnn && !options.force_vtaps &&
+      !options.auto_format()) {
     d.reason = "format " + options.FormatName() +
                " is a FULLY_CONNECTED format";
     return d;
@@ -154,37 +301,79 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
                                 &decoded, &d.reason);
   if (w == nullptr) return d;
   d.stats = MeasurePatterns(w, d.info.out, d.info.in);
+  d.vt_stats = MeasureVtaps(w, d.info.out, d.info.in);
   d.has_stats = true;
-  if (!d.stats.pattern_structured()) {
-    d.reason = "not pattern-structured: a 3x3 kernel has " +
-               std::to_string(d.stats.max_kernel_nonzeros) +
-               " nonzero taps (at most 4)";
-    return d;
+
+  // Both estimates first, so that every decline can name them.
+  const std::string fkw_problem =
+      d.stats.pattern_structured()
+          ? std::string()
+          : "not pattern-structured: a 3x3 kernel has " +
+                std::to_string(d.stats.max_kernel_nonzeros) +
+                " nonzero taps (at most 4)";
+  if (fkw_problem.empty()) {
+    const F32PatdnnUkernel& uk = ActivePatdnnUkernel();
+    d.patdnn_cost = EstimatePatdnnCostRatio(
+        d.info, d.stats.nonzero_kernels, uk.tile_rows, uk.tile_cols, uk.isa);
   }
+  const F32VtapsUkernel& vt_uk = ActiveVtapsUkernel();
+  const std::string vt_problem = VtapsShapeProblem(d.info, vt_uk.tile);
+  if (vt_problem.empty()) {
+    d.vtaps_cost =
+        EstimateVtapsCostRatio(d.info, d.vt_stats, vt_uk.tile, vt_uk.isa);
+  }
+  const std::string estimates = EstimatesText(d, fkw_problem, vt_problem);
+  // The cheaper candidate (FKW on a tie: the format this delegate had
+  // first, measured on more layers).
+  ConvFormat best = ConvFormat::kNone;
+  if (d.patdnn_cost >= 0) best = ConvFormat::kPatdnn;
+  if (d.vtaps_cost >= 0 && (best == ConvFormat::kNone ||
+                            d.vtaps_cost < d.patdnn_cost)) {
+    best = ConvFormat::kVtaps;
+  }
+  d.cost_ratio = best == ConvFormat::kPatdnn  ? d.patdnn_cost
+                 : best == ConvFormat::kVtaps ? d.vtaps_cost
+                                              : -1.0;
+
   if (d.stats.sparsity() < options.min_sparsity) {
     d.reason = Fmt("sparsity %.3f is below min_sparsity %.3f",
-                   d.stats.sparsity(), options.min_sparsity);
+                   d.stats.sparsity(), options.min_sparsity) +
+               " (" + estimates + ")";
     return d;
   }
-  const F32PatdnnUkernel& uk = ActiveConvUkernel();
-  d.cost_ratio =
-      EstimatePatdnnCostRatio(d.info, d.stats.nonzero_kernels, uk.tile_rows,
-                              uk.tile_cols, uk.isa != Isa::kScalar);
-  if (options.force_patdnn) {
+  if (options.force_patdnn || options.force_vtaps) {
+    const ConvFormat forced =
+        options.force_patdnn ? ConvFormat::kPatdnn : ConvFormat::kVtaps;
+    const std::string& problem =
+        forced == ConvFormat::kPatdnn ? fkw_problem : vt_problem;
+    if (!problem.empty()) {
+      d.reason = "format " + std::string(ConvFormatName(forced)) +
+                 " forced, but " + problem;
+      return d;
+    }
+    d.format = forced;
+    d.cost_ratio =
+        forced == ConvFormat::kPatdnn ? d.patdnn_cost : d.vtaps_cost;
     d.claimed = true;
-    d.reason = Fmt("format patdnn forced (estimated cost %.3f of dense, "
-                   "kernel density %.3f)",
-                   d.cost_ratio, d.stats.kernel_density());
+    d.reason = "format " + std::string(ConvFormatName(forced)) +
+               " forced (" + estimates + ")";
+    return d;
+  }
+  if (best == ConvFormat::kNone) {
+    // Unreachable while VT runs every shape ReadConvNode accepts; kept so
+    // that a future VT limit declines instead of claiming.
+    d.reason = fkw_problem + "; " + vt_problem;
     return d;
   }
   if (!(d.cost_ratio <= kDenseMargin)) {
-    d.reason = Fmt("estimated cost %.3f of dense is above %.2f", d.cost_ratio,
-                   kDenseMargin);
+    d.reason = Fmt("estimated cost above %.2f of dense: ", kDenseMargin, 0) +
+               estimates;
     return d;
   }
+  d.format = best;
   d.claimed = true;
-  d.reason = Fmt("estimated cost %.3f of dense (kernel density %.3f)",
-                 d.cost_ratio, d.stats.kernel_density());
+  d.reason = "estimated cost: " + estimates + "; " + ConvFormatName(best) +
+             Fmt(" is the cheaper and at most %.2f of dense", kDenseMargin, 0);
   return d;
 }
 
@@ -194,7 +383,7 @@ std::string ConvDecisionJson(const ConvDecision& d) {
   out += std::string(", \"claimed\": ") + (d.claimed ? "true" : "false");
   out += ", \"reason\": " + JsonString(d.reason);
   out += ", \"format\": ";
-  out += d.claimed ? "\"patdnn\"" : "null";
+  out += d.claimed ? JsonString(ConvFormatName(d.format)) : "null";
   out += ", \"shape\": ";
   out += d.has_shape ? "[" + std::to_string(d.info.out) + ", " +
                            std::to_string(d.info.kernel_h) + ", " +
@@ -211,10 +400,18 @@ std::string ConvDecisionJson(const ConvDecision& d) {
   out += d.has_stats ? JsonNumber(d.stats.kernel_density()) : "null";
   out += ", \"max_kernel_nonzeros\": ";
   out += d.has_stats ? std::to_string(d.stats.max_kernel_nonzeros) : "null";
+  out += ", \"vtaps_executed_fraction\": ";
+  out += d.has_stats ? JsonNumber(d.vt_stats.executed_fraction()) : "null";
+  out += ", \"vtaps_zero_blocks\": ";
+  out += d.has_stats ? std::to_string(d.vt_stats.zero_blocks) : "null";
+  out += ", \"patdnn_cost_vs_dense\": ";
+  out += d.patdnn_cost >= 0 ? JsonNumber(d.patdnn_cost) : "null";
+  out += ", \"vtaps_cost_vs_dense\": ";
+  out += d.vtaps_cost >= 0 ? JsonNumber(d.vtaps_cost) : "null";
   out += ", \"cost_vs_dense\": ";
   out += d.cost_ratio >= 0 ? JsonNumber(d.cost_ratio) : "null";
   out += ", \"kernel\": ";
-  out += d.claimed ? JsonString(ActiveConvUkernel().name) : "null";
+  out += d.claimed ? JsonString(KernelName(d)) : "null";
   out += ", \"densify_node\": ";
   out += d.info.densify_node >= 0 ? std::to_string(d.info.densify_node)
                                   : "null";
@@ -224,16 +421,21 @@ std::string ConvDecisionJson(const ConvDecision& d) {
 void LogConvDecision(const ConvDecision& d, int verbose) {
   if (verbose < 1) return;
   const std::string shape = d.has_shape ? ShapeText(d.info) : "[?]";
+  const std::string verdict =
+      d.claimed ? std::string("claimed as ") + ConvFormatName(d.format)
+                : std::string("declined");
   std::fprintf(stderr, "tf_sparse: node %d CONV_2D %s: %s (%s)\n",
-               d.node_index, shape.c_str(),
-               d.claimed ? "claimed as patdnn" : "declined", d.reason.c_str());
+               d.node_index, shape.c_str(), verdict.c_str(), d.reason.c_str());
   if (verbose >= 2 && d.has_stats) {
     std::fprintf(stderr,
                  "tf_sparse:   sparsity %.3f, kernel density %.3f, at most %d "
-                 "taps a kernel%s%s\n",
+                 "taps a kernel; VT: %lld of %lld (block, channel, tap) "
+                 "vectors kept (%.3f), %lld empty (block, channel)%s%s\n",
                  d.stats.sparsity(), d.stats.kernel_density(),
-                 d.stats.max_kernel_nonzeros, d.claimed ? ", kernel " : "",
-                 d.claimed ? ActiveConvUkernel().name : "");
+                 d.stats.max_kernel_nonzeros, d.vt_stats.pairs,
+                 9LL * d.vt_stats.blocks * d.vt_stats.in_channels,
+                 d.vt_stats.executed_fraction(), d.vt_stats.zero_blocks,
+                 d.claimed ? ", kernel " : "", d.claimed ? KernelName(d) : "");
   }
 }
 

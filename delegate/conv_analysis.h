@@ -1,7 +1,11 @@
-// Deciding whether the delegate runs a CONV_2D node on pattern-sparse
-// (PatDNN FKW) weights.
+// Deciding whether the delegate runs a CONV_2D node, and on which of its two
+// sparse 3x3 formats: PatDNN FKW (cc/kernels/f32_conv_patdnn.h: every 3x3
+// kernel on one 4-tap pattern, a vector across output pixels) or
+// filter-vector taps, VT (cc/kernels/f32_conv3x3_vtaps.h: any weights, a
+// vector across 16 consecutive filters, paying one vector FMA per pixel for
+// every (block of 16 filters, input channel, tap) with a nonzero weight).
 //
-// A node is claimed when all of these hold:
+// A node is considered when all of these hold:
 //  - float32 input, weights, output (and bias, if any);
 //  - weights constant (kTfLiteMmapRo), 4-D [out, 3, 3, in], stored dense (no
 //    TfLiteSparsity), or produced by a DENSIFY node from a constant in
@@ -11,18 +15,27 @@
 //  - bias absent or constant 1-D [out];
 //  - dilation 1x1; padding SAME or VALID, any stride; fused activation NONE,
 //    RELU, RELU_N1_TO_1 or RELU6;
-//  - every 3x3 kernel has at most 4 nonzero taps (pattern-structured;
-//    all-zero kernels are simply absent);
-//  - at least min_sparsity of the weights are exactly zero;
-//  - format "auto": the estimated cost (EstimatePatdnnCostRatio) is at most
-//    0.9 of the dense convolution's; format "patdnn" skips this test; any other
-//    forced format is a FULLY_CONNECTED format and declines the node.
+//  - at least min_sparsity of the weights are exactly zero (whatever the
+//    format, forced or not).
+// Each format then has an estimated cost against XNNPACK's dense
+// convolution (EstimatePatdnnCostRatio, EstimateVtapsCostRatio). FKW is a
+// candidate only when every 3x3 kernel has at most 4 nonzero taps
+// (all-zero kernels are simply absent); VT runs any weights, but only
+// pays when blocks of 16 filters share their zeros (KernelPattern with
+// filter_block=16, block-punched or channel-pruned weights).
+//  - format "auto": the cheaper candidate is claimed when its estimate is at
+//    most 0.9 of dense;
+//  - format "patdnn": FKW whatever the estimate (declined when not
+//    pattern-structured); "vtaps": VT whatever the estimate;
+//  - any other forced format is a FULLY_CONNECTED format and declines the
+//    node.
 #ifndef TF_SPARSE_DELEGATE_CONV_ANALYSIS_H_
 #define TF_SPARSE_DELEGATE_CONV_ANALYSIS_H_
 
 #include <string>
 
 #include "cc/formats/patdnn.h"
+#include "cc/kernels/f32_conv3x3_vtaps.h"
 #include "cc/kernels/f32_conv_reference.h"
 #include "delegate/node_util.h"
 #include "delegate/options.h"
@@ -54,23 +67,47 @@ std::string ReadConvNode(const tflite_abi::TfLiteContext* context,
 
 // Estimated cost of the pattern-sparse convolution over the dense one (both
 // per batch item). Units: one multiply-add of a dense 3x3 convolution as
-// XNNPACK runs it. The sparse side pays per multiply-add of the padded
-// output grid (tiles of tile_rows x tile_cols), per input value transposed
-// and per output value stored; calibrated with cc/bench and
-// benchmarks/conv_speed.py on 56x56x64 and 28x28x128 layers.
+// XNNPACK runs it, with its filters rounded up to XNNPACK's tile of output
+// channels (32 on AVX-512). The sparse side pays per multiply-add of the
+// padded output grid (tiles of tile_rows x tile_cols), per input value
+// transposed and per output value stored; calibrated with cc/bench and
+// benchmarks/conv_speed.py on 56x56x64 and 28x28x128 layers. `isa`: the
+// kernels' instruction set (scalar ones cost more).
 double EstimatePatdnnCostRatio(const ConvNodeInfo& info, long long kernels,
-                               int tile_rows, int tile_cols, bool vector_isa);
+                               int tile_rows, int tile_cols, Isa isa);
+
+// Estimated cost of the filter-vector tap (VT) convolution over the dense
+// one, in the same units. The sparse side pays per kept (block, channel,
+// tap) pair and output pixel of the grid padded to whole tiles of `tile`
+// pixels (one 16-filter vector FMA), per input value transposed and per
+// output value stored (16 per block); calibrated against XNNPACK on
+// ResNet-sized layers (see conv_analysis.cc).
+double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
+                              int tile, Isa isa);
+
+// The sparse formats a CONV_2D node can run on.
+enum class ConvFormat { kNone, kPatdnn, kVtaps };
+// "patdnn", "vtaps" ("none" for kNone).
+const char* ConvFormatName(ConvFormat format);
 
 // The decision about one considered node, as reported to the user.
 struct ConvDecision {
   int node_index = -1;
   bool claimed = false;
+  // The format claimed with (kNone when declined).
+  ConvFormat format = ConvFormat::kNone;
   std::string reason;
   ConvNodeInfo info;
   bool has_shape = false;
-  PatternStats stats;
-  bool has_stats = false;
-  double cost_ratio = -1.0;  // < 0: not estimated.
+  PatternStats stats;  // FKW's view of the weights.
+  VtapsStats vt_stats;  // VT's view of the weights.
+  bool has_stats = false;  // Both stats are filled.
+  // Estimates against dense; < 0: not estimated (FKW also when the weights
+  // are not pattern-structured).
+  double patdnn_cost = -1.0;
+  double vtaps_cost = -1.0;
+  // The claimed format's estimate, or the cheaper one when declined.
+  double cost_ratio = -1.0;
 };
 
 ConvDecision AnalyzeConvNode(const tflite_abi::TfLiteContext* context,

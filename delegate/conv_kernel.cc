@@ -7,6 +7,22 @@ namespace tf_sparse {
 
 using namespace tflite_abi;  // NOLINT: the ABI names are prefixed already.
 
+namespace {
+
+// Either operator's Params (same fields) from the node.
+template <typename Params>
+Params ConvParams(const ConvNodeInfo& info) {
+  Params p;
+  p.stride_h = info.stride_h;
+  p.stride_w = info.stride_w;
+  p.padding = info.padding;
+  p.output_min = info.output_min;
+  p.output_max = info.output_max;
+  return p;
+}
+
+}  // namespace
+
 std::string ConvPartitionKernel::AddNode(TfLiteContext* context, int node_index,
                                          const TfLiteNode* node, NodeIo* io) {
   const std::string where = "node " + std::to_string(node_index);
@@ -20,12 +36,6 @@ std::string ConvPartitionKernel::AddNode(TfLiteContext* context, int node_index,
                               decision.info.densify_input};
   std::string problem = ReadConvNode(context, node, &op.info, &densify);
   if (!problem.empty()) return where + ": " + problem;
-  F32PatdnnConv2D::Params p;
-  p.stride_h = op.info.stride_h;
-  p.stride_w = op.info.stride_w;
-  p.padding = op.info.padding;
-  p.output_min = op.info.output_min;
-  p.output_max = op.info.output_max;
   std::vector<float> decoded;
   const float* w = DenseWeights(context, op.info.weights,
                                 op.info.densify_input, &decoded, &problem);
@@ -34,9 +44,22 @@ std::string ConvPartitionKernel::AddNode(TfLiteContext* context, int node_index,
       op.info.bias >= 0
           ? static_cast<const float*>(context->tensors[op.info.bias].data)
           : nullptr;
-  op.conv =
-      F32PatdnnConv2D::Create(w, op.info.out, op.info.in, bias, p, &problem);
-  if (op.conv == nullptr) return where + ": " + problem;
+  switch (decision.format) {
+    case ConvFormat::kPatdnn:
+      op.patdnn = F32PatdnnConv2D::Create(
+          w, op.info.out, op.info.in, bias,
+          ConvParams<F32PatdnnConv2D::Params>(op.info), &problem);
+      if (op.patdnn == nullptr) return where + ": " + problem;
+      break;
+    case ConvFormat::kVtaps:
+      op.vtaps = F32Conv3x3Vtaps::Create(
+          w, op.info.out, op.info.in, bias,
+          ConvParams<F32Conv3x3Vtaps::Params>(op.info), &problem);
+      if (op.vtaps == nullptr) return where + ": " + problem;
+      break;
+    case ConvFormat::kNone:
+      return where + " was claimed without a format";
+  }
   io->input = op.info.input;
   io->output = op.info.output;
   io->densify_node = op.info.densify_node;
@@ -54,17 +77,25 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
   }
   int out_h = 0, out_w = 0;
   std::string error;
-  if (!op.conv->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h, &out_w,
-                        &error)) {
-    return error;
-  }
+  const bool ok =
+      op.patdnn != nullptr
+          ? op.patdnn->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h,
+                               &out_w, &error)
+          : op.vtaps->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h,
+                              &out_w, &error);
+  if (!ok) return error;
   *out_dims = {in_dims[0], out_h, out_w, op.info.out};
   return "";
 }
 
 void ConvPartitionKernel::RunNode(size_t index, const float* x, float* y,
                                   ThreadPool* pool) {
-  ops_[index].conv->Run(x, y, pool);
+  Op& op = ops_[index];
+  if (op.patdnn != nullptr) {
+    op.patdnn->Run(x, y, pool);
+  } else {
+    op.vtaps->Run(x, y, pool);
+  }
 }
 
 }  // namespace tf_sparse

@@ -1,8 +1,10 @@
 // The kernel TFLite runs in place of one partition of claimed CONV_2D
 // nodes (and the DENSIFY nodes feeding their weights). The delegate hands
 // CONV_2D nodes over separately from FULLY_CONNECTED ones, so a partition
-// holds convolutions only. Every node is one F32PatdnnConv2D, packed at
-// init; the partition plumbing is PartitionKernel's.
+// holds convolutions only. Every node is one F32PatdnnConv2D (PatDNN FKW)
+// or one F32Conv3x3Vtaps (filter-vector taps), as its decision says, packed
+// at init; the two share the Reshape/Run API. The partition plumbing is
+// PartitionKernel's.
 #ifndef TF_SPARSE_DELEGATE_CONV_KERNEL_H_
 #define TF_SPARSE_DELEGATE_CONV_KERNEL_H_
 
@@ -10,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cc/kernels/f32_conv3x3_vtaps.h"
 #include "cc/kernels/f32_conv_patdnn.h"
 #include "delegate/conv_analysis.h"
 #include "delegate/partition_kernel.h"
@@ -25,9 +28,11 @@ class ConvPartitionKernel : public PartitionKernel {
   }
 
  private:
+  // Exactly one of patdnn and vtaps is set.
   struct Op {
     ConvNodeInfo info;
-    std::unique_ptr<F32PatdnnConv2D> conv;
+    std::unique_ptr<F32PatdnnConv2D> patdnn;
+    std::unique_ptr<F32Conv3x3Vtaps> vtaps;
   };
 
   std::string AddNode(tflite_abi::TfLiteContext* context, int node_index,

@@ -151,11 +151,14 @@ std::string ParseDelegateOptions(const char* const* keys,
       o.block_height = 0;
       o.block_width = 0;
       o.force_patdnn = false;
+      o.force_vtaps = false;
       o.force_dwtaps = false;
       if (value != nullptr && std::strcmp(value, "auto") == 0) {
         // Detect.
       } else if (value != nullptr && std::strcmp(value, "patdnn") == 0) {
         o.force_patdnn = true;  // CONV_2D only; other ops stay on "auto".
+      } else if (value != nullptr && std::strcmp(value, "vtaps") == 0) {
+        o.force_vtaps = true;  // CONV_2D only; other ops stay on "auto".
       } else if (value != nullptr && std::strcmp(value, "dwtaps") == 0) {
         // DEPTHWISE_CONV_2D only; other ops stay on "auto".
         o.force_dwtaps = true;
@@ -168,8 +171,8 @@ std::string ParseDelegateOptions(const char* const* keys,
                "height R and width C >= 1 and R*C <= 1024 (e.g. 'bsr:1x4'), "
                "'csr', 'nm' or 'nm:N:M' (N in 1, 2, 4, 8, 16, N < M <= 256, "
                "e.g. 'nm:2:4'), 'gs', 'gs:B' or 'gs:B:E' (B <= 256 banks, E "
-               "dividing B; e.g. 'gs:16'), 'patdnn' (3x3 CONV_2D), 'dwtaps' (3x3 "
-               "DEPTHWISE_CONV_2D)";
+               "dividing B; e.g. 'gs:16'), 'patdnn' or 'vtaps' (3x3 CONV_2D), "
+               "'dwtaps' (3x3 DEPTHWISE_CONV_2D)";
       }
     } else if (std::strcmp(key, "verbose") == 0) {
       long v = 0;

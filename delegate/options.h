@@ -13,8 +13,11 @@
 //                 the weights satisfy) or "nm:N:M" (e.g. "nm:2:4"), "gs"
 //                 (16 banks) or "gs:B" or "gs:B:E" (B banks, E elements per
 //                 row and pack); or "patdnn": claim every pattern-structured
-//                 3x3 CONV_2D whatever the cost estimate (other ops as
-//                 with "auto"); or "dwtaps": claim every supported 3x3
+//                 3x3 CONV_2D on the PatDNN FKW kernels whatever the cost
+//                 estimate (other ops as with "auto"); or "vtaps": claim
+//                 every supported 3x3 CONV_2D on the filter-vector tap (VT)
+//                 kernels whatever the cost estimate (other ops as with
+//                 "auto"); or "dwtaps": claim every supported 3x3
 //                 DEPTHWISE_CONV_2D whatever the cost estimate (other ops
 //                 as with "auto"). With a forced FULLY_CONNECTED format,
 //                 CONV_2D and DEPTHWISE_CONV_2D nodes are declined.
@@ -45,6 +48,7 @@ struct DelegateOptions {
   int gs_banks = 16;  // Forced GS banks and elements per row.
   int gs_elements_per_row = 1;
   bool force_patdnn = false;  // format=patdnn (CONV_2D).
+  bool force_vtaps = false;   // format=vtaps (CONV_2D).
   bool force_dwtaps = false;  // format=dwtaps (DEPTHWISE_CONV_2D).
 
   bool auto_format() const { return format == FcFormat::kAuto; }

@@ -1,4 +1,5 @@
-"""Pattern-sparse 3x3 CONV_2D in the delegate against the stock interpreter."""
+"""Sparse 3x3 CONV_2D in the delegate against the stock interpreter: per-kernel patterns (PatDNN
+FKW, format "patdnn") and patterns shared by blocks of 16 filters (filter-vector taps, "vtaps")."""
 
 import keras
 import numpy as np
@@ -63,6 +64,17 @@ def conv_model(specs, input_shape, seed=0, prune=True, dense_head=None):
     return model
 
 
+def tfs_conv_model(specs, input_shape, seed=0, filter_block=16):
+    """The same specs, pruned through tf_sparse: a Keras model with random weights (and biases),
+    ``tfs.sparsify`` with ``KernelPattern(8, connectivity=0.5, filter_block=...)`` (which fits the
+    pattern library to the weights), then ``tfs.harden`` (the exact projection)."""
+    model = conv_model(specs, input_shape, seed=seed, prune=False)
+    structure = tfs.KernelPattern(num_patterns=8, connectivity=0.5, filter_block=filter_block)
+    sparse = tfs.sparsify(model, structure)
+    tfs.harden(sparse)
+    return sparse
+
+
 SPECS = {
     # name: (layer specs, input shape)
     "s1_same_relu": ([(16, 1, "same", "relu", True)], (13, 17, 8)),
@@ -70,6 +82,16 @@ SPECS = {
     "s1_valid_nobias": ([(8, 1, "valid", None, False)], (11, 9, 6)),
     "s2_valid_relu6": ([(8, 2, "valid", "relu6", True)], (12, 13, 5)),
     "stack": ([(16, 1, "same", "relu", True), (16, 2, "same", "relu", True)], (16, 16, 8)),
+}
+
+# Pruned through tf_sparse with KernelPattern(8, 0.5, filter_block=16); filter counts that are not
+# multiples of 16 leave a partial last block.
+VT_SPECS = {
+    "vt_s1_same_relu": ([(40, 1, "same", "relu", True)], (13, 17, 24)),
+    "vt_s2_same": ([(33, 2, "same", None, True)], (15, 20, 16)),
+    "vt_s1_valid_nobias": ([(16, 1, "valid", None, False)], (11, 9, 20)),
+    "vt_s2_valid_relu6": ([(24, 2, "valid", "relu6", True)], (12, 13, 18)),
+    "vt_stack": ([(32, 1, "same", "relu6", True), (20, 2, "same", "relu", True)], (16, 16, 16)),
 }
 
 
@@ -102,6 +124,28 @@ def models(tmp_path_factory):
         layer.set_weights([kernel, rng.standard_normal(bias.shape).astype(np.float32)])
     paths["mixed"] = str(d / "mixed.tflite")
     tfs.export_tflite(mixed, paths["mixed"])
+    for i, (name, (specs, shape)) in enumerate(VT_SPECS.items()):
+        paths[name] = str(d / f"{name}.tflite")
+        tfs.export_tflite(tfs_conv_model(specs, shape, seed=20 + i), paths[name])
+    # A ResNet-sized layer through tf_sparse, patterns shared by 16-filter blocks (auto: vtaps) or
+    # per kernel (filter_block=1, auto: patdnn).
+    for block in (16, 1):
+        paths[f"real_block_{block}"] = str(d / f"real_block_{block}.tflite")
+        model = tfs_conv_model([(64, 1, "same", "relu", True)], (28, 28, 64), seed=30, filter_block=block)
+        tfs.export_tflite(model, paths[f"real_block_{block}"])
+        if block == 16:
+            # The same weights in TFLite's sparse encoding, read through a DENSIFY node.
+            paths["real_block_16_compact"] = str(d / "real_block_16_compact.tflite")
+            tfs.export_tflite(model, paths["real_block_16_compact"], compact=True)
+    # Block-punched (16 filters x 4 channels per group, 60% of the groups removed): not
+    # pattern-structured (kernels keep up to 9 taps), but every 16-filter block shares its zeros.
+    punched = tfs.sparsify(
+        conv_model([(64, 1, "same", "relu", True)], (28, 28, 64), seed=31, prune=False),
+        tfs.BlockPunched(0.6, block=(16, 4)),
+    )
+    tfs.harden(punched)
+    paths["punched"] = str(d / "punched.tflite")
+    tfs.export_tflite(punched, paths["punched"])
     return paths
 
 
@@ -153,8 +197,23 @@ def test_dense_conv_declined(models):
     delegate = _compare(models["dense"], "litert", 1, verbose=1)
     (entry,) = _conv_entries(delegate)
     assert not entry["claimed"]
-    assert "not pattern-structured" in entry["reason"]
+    assert "min_sparsity" in entry["reason"] and "not pattern-structured" in entry["reason"]
     assert entry["max_kernel_nonzeros"] == 9
+    # Without the sparsity floor, VT could run it but would execute every vector FMA: declined
+    # on its estimate, and the reason names both formats'.
+    delegate = _compare(models["dense"], "litert", 1, min_sparsity=0)
+    (entry,) = _conv_entries(delegate)
+    assert not entry["claimed"] and "estimated cost above" in entry["reason"], entry
+    assert "patdnn n/a" in entry["reason"] and "vtaps " in entry["reason"], entry
+    assert entry["vtaps_executed_fraction"] == 1.0
+    assert entry["patdnn_cost_vs_dense"] is None and entry["vtaps_cost_vs_dense"] > 0.9
+    # Forced, dense weights run on VT and stay exact; patdnn cannot run them.
+    delegate = _compare(models["dense"], "litert", 2, min_sparsity=0, format="vtaps")
+    (entry,) = _conv_entries(delegate)
+    assert entry["claimed"] and entry["format"] == "vtaps" and "forced" in entry["reason"], entry
+    delegate = _compare(models["dense"], "litert", 1, min_sparsity=0, format="patdnn")
+    (entry,) = _conv_entries(delegate)
+    assert not entry["claimed"] and "not pattern-structured" in entry["reason"], entry
 
 
 def test_min_sparsity_and_forced_format(models):
@@ -176,8 +235,11 @@ def test_min_sparsity_and_forced_format(models):
 def test_auto_claims_real_layer(models, runtime):
     delegate = _compare(models["real"], runtime, 1)
     (entry,) = _conv_entries(delegate)
-    assert entry["claimed"], entry
+    assert entry["claimed"] and entry["format"] == "patdnn", entry
     assert 0 < entry["cost_vs_dense"] <= 0.9
+    # Per-kernel patterns leave 16-filter blocks with most of the 9 taps: VT is the dearer.
+    assert entry["vtaps_executed_fraction"] > 0.7
+    assert entry["cost_vs_dense"] == entry["patdnn_cost_vs_dense"] < entry["vtaps_cost_vs_dense"]
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -187,3 +249,68 @@ def test_mixed_model_claims_only_the_pattern_conv(models, runtime):
     convs = _conv_entries(delegate)
     assert sorted(e["claimed"] for e in convs) == [False, True]
     assert [r for r in report if r["op"] == "FULLY_CONNECTED" and r["claimed"]] == []
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("name", sorted(VT_SPECS))
+def test_vtaps_matches_stock(models, runtime, name):
+    n_conv = len(VT_SPECS[name][0])
+    # Small layers: force VT so that every shape runs on it whatever the estimate.
+    delegate = None
+    for batch in (1, 2):
+        delegate = _compare(models[name], runtime, batch, format="vtaps")
+    entries = _conv_entries(delegate)
+    assert len(entries) == n_conv
+    assert all(e["claimed"] and e["format"] == "vtaps" and "forced" in e["reason"] for e in entries), entries
+    assert all(e["kernel"].startswith("f32_conv3x3_vtaps") for e in entries), entries
+    # KernelPattern(filter_block=16): each 16-filter block keeps one 4-tap pattern per input
+    # channel, or none.
+    assert all(e["max_kernel_nonzeros"] <= 4 and e["vtaps_executed_fraction"] <= 4 / 9 for e in entries)
+    assert tfs.delegate_stats(delegate)["invocations"] >= n_conv
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_auto_picks_vtaps_for_block_patterns_and_patdnn_for_kernel_patterns(models, runtime):
+    delegate = _compare(models["real_block_16"], runtime, 2, num_threads=2)
+    (entry,) = _conv_entries(delegate)
+    assert entry["claimed"] and entry["format"] == "vtaps", entry
+    assert entry["vtaps_executed_fraction"] == pytest.approx(4 / 9 * 0.5, abs=0.01), entry
+    # Both formats could run it (every kernel has at most 4 taps); VT is estimated cheaper.
+    assert entry["cost_vs_dense"] == entry["vtaps_cost_vs_dense"] < entry["patdnn_cost_vs_dense"], entry
+    assert "vtaps is the cheaper" in entry["reason"], entry
+    delegate = _compare(models["real_block_1"], runtime, 2)
+    (entry,) = _conv_entries(delegate)
+    assert entry["claimed"] and entry["format"] == "patdnn", entry
+    assert entry["vtaps_executed_fraction"] > 0.7, entry
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_auto_claims_block_punched_with_vtaps(models, runtime):
+    delegate = _compare(models["punched"], runtime, 1)
+    (entry,) = _conv_entries(delegate)
+    assert entry["claimed"] and entry["format"] == "vtaps", entry
+    assert entry["max_kernel_nonzeros"] > 4 and entry["patdnn_cost_vs_dense"] is None, entry
+    assert "patdnn n/a (not pattern-structured" in entry["reason"], entry
+    assert entry["vtaps_executed_fraction"] == pytest.approx(0.4, abs=0.01), entry
+
+
+def test_vtaps_behind_densify(models):
+    delegate = _compare(models["real_block_16_compact"], "litert", 2)
+    (entry,) = _conv_entries(delegate)
+    assert entry["claimed"] and entry["format"] == "vtaps", entry
+    assert entry["densify_node"] is not None, entry
+
+
+def test_forced_formats_on_the_other_structure_stay_exact(models):
+    # Per-kernel patterns on VT: correct, only slow (most taps of every 16-filter block run).
+    delegate = _compare(models["real"], "litert", 2, format="vtaps")
+    (entry,) = _conv_entries(delegate)
+    assert entry["claimed"] and entry["format"] == "vtaps", entry
+    # 16-filter block patterns are pattern-structured too: FKW runs them when forced.
+    delegate = _compare(models["real_block_16"], "tf", 1, format="patdnn")
+    (entry,) = _conv_entries(delegate)
+    assert entry["claimed"] and entry["format"] == "patdnn", entry
+    # A forced FULLY_CONNECTED format still declines every CONV_2D.
+    delegate = _compare(models["real_block_16"], "litert", 1, format="csr")
+    (entry,) = _conv_entries(delegate)
+    assert not entry["claimed"] and "FULLY_CONNECTED format" in entry["reason"], entry

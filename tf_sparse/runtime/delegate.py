@@ -69,8 +69,9 @@ def load_delegate(num_threads: int = 1, runtime: str = "litert", **options):
         weights for a node to be considered, in [0, 1)), ``format`` (``"auto"`` or a forced
         format: ``"bsr:1x4"``, ``"csr"``, ``"nm"``, ``"nm:2:4"``, ``"gs"``, ``"gs:16"``,
         ``"gs:16:1"`` for FULLY_CONNECTED; ``"patdnn"`` for every pattern-structured 3x3
-        CONV_2D, ``"dwtaps"`` for every supported 3x3 DEPTHWISE_CONV_2D, whatever the cost
-        estimate), ``verbose`` (0, 1 or 2: one line per considered node on stderr).
+        CONV_2D, ``"vtaps"`` for every 3x3 CONV_2D (filter-vector taps: fast when blocks of 16
+        filters share their zeros, e.g. ``KernelPattern(..., filter_block=16)``), ``"dwtaps"``
+        for every supported 3x3 DEPTHWISE_CONV_2D, whatever the cost estimate), ``verbose`` (0, 1 or 2: one line per considered node on stderr).
 
     Returns:
       The runtime's delegate object.

@@ -1,0 +1,237 @@
+// CONV_2D in the delegate against a fake runtime (fake_graph.h): which of
+// the two sparse formats (PatDNN FKW, filter-vector taps VT) a node is
+// claimed with, or why it is declined, and claimed nodes against the dense
+// reference through resizes.
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cc/kernels/f32_conv_reference.h"
+#include "delegate/tests/fake_graph.h"
+#include "gtest/gtest.h"
+
+extern "C" {
+tf_sparse::tflite_abi::TfLiteDelegate* tflite_plugin_create_delegate(
+    char** keys, char** values, size_t n, void (*report_error)(const char*));
+void tflite_plugin_destroy_delegate(
+    tf_sparse::tflite_abi::TfLiteDelegate* delegate);
+int tf_sparse_delegate_report(void* delegate, char* buf, size_t n);
+}
+
+namespace tf_sparse {
+namespace testing {
+namespace {
+
+using Opts = std::vector<std::pair<std::string, std::string>>;
+
+std::string g_error;
+void RecordError(const char* msg) { g_error = msg; }
+
+class Delegate {
+ public:
+  explicit Delegate(Opts opts) {
+    std::vector<char*> k, v;
+    opts_ = std::move(opts);
+    for (auto& kv : opts_) {
+      k.push_back(&kv.first[0]);
+      v.push_back(&kv.second[0]);
+    }
+    g_error.clear();
+    d_ = tflite_plugin_create_delegate(k.data(), v.data(), opts_.size(),
+                                       RecordError);
+  }
+  ~Delegate() {
+    if (d_ != nullptr) tflite_plugin_destroy_delegate(d_);
+  }
+  TfLiteDelegate* get() { return d_; }
+  std::string report() {
+    const int n = tf_sparse_delegate_report(d_, nullptr, 0);
+    std::string s(n + 1, '\0');
+    tf_sparse_delegate_report(d_, &s[0], s.size());
+    s.resize(n);
+    return s;
+  }
+
+ private:
+  Opts opts_;
+  TfLiteDelegate* d_ = nullptr;
+};
+
+std::mt19937 g_rng(23);
+
+std::vector<float> Random(size_t n) {
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = value(g_rng);
+  return v;
+}
+
+// OHWI [out][3][3][in] weights whose zeros are shared by each block of 16
+// filters: at input channel c, block b keeps taps {0, 1, 3, 4, 7} when
+// b + c is odd and nothing otherwise. Five taps: not pattern-structured,
+// so only VT can run them; VT executes 5/9 * 1/2 of the dense vectors.
+std::vector<float> BlockSharedWeights(int out, int in) {
+  std::vector<float> w = Random(static_cast<size_t>(out) * 9 * in);
+  for (int o = 0; o < out; ++o) {
+    for (int t = 0; t < 9; ++t) {
+      for (int c = 0; c < in; ++c) {
+        const bool keep = (o / 16 + c) % 2 == 1 &&
+                          (t == 0 || t == 1 || t == 3 || t == 4 || t == 7);
+        if (!keep) w[(static_cast<size_t>(o) * 9 + t) * in + c] = 0.0f;
+      }
+    }
+  }
+  return w;
+}
+
+struct ConvGraph {
+  FakeGraph g;
+  TfLiteConvParams params;
+  int x = -1, y = -1, node = -1;
+  int out = 0, in = 0;
+  std::vector<float> w, b;
+
+  ConvGraph(int out_c, int in_c, const std::vector<float>& weights, int h,
+            int wd)
+      : out(out_c), in(in_c), w(weights), b(Random(out_c)) {
+    std::memset(&params, 0, sizeof(params));
+    params.padding = kTfLitePaddingSame;
+    params.stride_width = params.stride_height = 1;
+    params.activation = kTfLiteActNone;
+    params.dilation_width_factor = params.dilation_height_factor = 1;
+    x = g.AddTensor({1, h, wd, in}, false);
+    const int wt = g.AddTensor({out, 3, 3, in}, true, w);
+    const int bt = g.AddTensor({out}, true, b);
+    y = g.AddTensor({1, h, wd, out}, false);
+    node = g.AddOtherNode(kTfLiteBuiltinConv2d, {x, wt, bt}, {y});
+    g.SetBuiltinData(node, &params);
+    g.SetGraphOutputs({y});
+  }
+};
+
+bool Has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+TEST(ConvDelegate, VtapsClaimsBlockSharedWeightsAndMatchesTheReference) {
+  const int out = 40, in = 24;  // Out: two full 16-filter blocks + 8.
+  struct Case {
+    const char* format;
+    int stride;
+    TfLitePadding padding;
+    TfLiteFusedActivation activation;
+    float lo, hi;
+  };
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const Case& k :
+       {Case{"auto", 1, kTfLitePaddingSame, kTfLiteActRelu, 0.0f, inf},
+        Case{"vtaps", 2, kTfLitePaddingValid, kTfLiteActRelu6, 0.0f, 6.0f},
+        Case{"auto", 2, kTfLitePaddingSame, kTfLiteActNone, -inf, inf}}) {
+    SCOPED_TRACE(std::string(k.format) + " stride " +
+                 std::to_string(k.stride));
+    ConvGraph cg(out, in, BlockSharedWeights(out, in), 28, 28);
+    cg.params.stride_width = cg.params.stride_height = k.stride;
+    cg.params.padding = k.padding;
+    cg.params.activation = k.activation;
+    Delegate d(Opts{{"format", k.format}, {"num_threads", "2"}});
+    ASSERT_NE(d.get(), nullptr) << g_error;
+    ASSERT_EQ(cg.g.ApplyDelegate(d.get()), kTfLiteOk);
+    const std::string report = d.report();
+    EXPECT_EQ(cg.g.replaced_nodes(), std::vector<int>{cg.node}) << report;
+    EXPECT_TRUE(Has(report, "\"format\": \"vtaps\"")) << report;
+    EXPECT_TRUE(Has(report, "\"kernel\": \"f32_conv3x3_vtaps")) << report;
+    EXPECT_TRUE(Has(report, "\"patdnn_cost_vs_dense\": null")) << report;
+    EXPECT_TRUE(Has(report, "not pattern-structured")) << report;
+    const std::vector<std::pair<int, int>> sizes = {{28, 28}, {5, 17}, {3, 3}};
+    for (auto hw : sizes) {
+      for (int batch : {1, 2}) {
+        cg.g.ResizeInput(cg.x, {batch, hw.first, hw.second, in});
+        ASSERT_EQ(cg.g.AllocateTensors(), kTfLiteOk) << cg.g.errors().back();
+        ConvShape s;
+        s.batch = batch;
+        s.in_h = hw.first;
+        s.in_w = hw.second;
+        s.in_c = in;
+        s.out_c = out;
+        s.stride_h = s.stride_w = k.stride;
+        const ConvPadding padding = k.padding == kTfLitePaddingSame
+                                        ? ConvPadding::kSame
+                                        : ConvPadding::kValid;
+        ASSERT_TRUE(ConvOutputSize(padding, s.in_h, 3, k.stride, &s.out_h,
+                                   &s.pad_top));
+        ASSERT_TRUE(ConvOutputSize(padding, s.in_w, 3, k.stride, &s.out_w,
+                                   &s.pad_left));
+        EXPECT_EQ(cg.g.dims(cg.y),
+                  (std::vector<int>{batch, s.out_h, s.out_w, out}));
+        const std::vector<float> xv =
+            Random(static_cast<size_t>(batch) * s.in_h * s.in_w * in);
+        std::memcpy(cg.g.data(cg.x), xv.data(), xv.size() * sizeof(float));
+        ASSERT_EQ(cg.g.Invoke(), kTfLiteOk);
+        std::vector<float> expect(static_cast<size_t>(batch) * s.out_h *
+                                  s.out_w * out);
+        F32ConvReference(s, xv.data(), cg.w.data(), cg.b.data(), k.lo, k.hi,
+                         expect.data());
+        for (size_t i = 0; i < expect.size(); ++i) {
+          ASSERT_NEAR(cg.g.data(cg.y)[i], expect[i], 1e-4f) << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(ConvDelegate, DeclinesWithBothEstimates) {
+  const int out = 32, in = 32;
+  {
+    // Dense: below min_sparsity; without the floor, VT would execute every
+    // vector and is declined on its estimate, FKW cannot run it at all.
+    ConvGraph cg(out, in, Random(9 * out * in), 28, 28);
+    Delegate a(Opts{});
+    ASSERT_EQ(cg.g.ApplyDelegate(a.get()), kTfLiteOk);
+    EXPECT_TRUE(cg.g.replaced_nodes().empty());
+    EXPECT_TRUE(Has(a.report(), "below min_sparsity")) << a.report();
+  }
+  {
+    ConvGraph cg(out, in, Random(9 * out * in), 28, 28);
+    Delegate d(Opts{{"min_sparsity", "0"}});
+    ASSERT_EQ(cg.g.ApplyDelegate(d.get()), kTfLiteOk);
+    EXPECT_TRUE(cg.g.replaced_nodes().empty());
+    const std::string r = d.report();
+    EXPECT_TRUE(Has(r, "estimated cost above 0.90 of dense: patdnn n/a (not "
+                       "pattern-structured")) << r;
+    EXPECT_TRUE(Has(r, "vtaps 1.")) << r;
+    EXPECT_TRUE(Has(r, "\"vtaps_executed_fraction\": 1")) << r;
+  }
+  {
+    // Forced FKW on weights it cannot run: declined, not claimed.
+    ConvGraph cg(out, in, BlockSharedWeights(out, in), 28, 28);
+    Delegate d(Opts{{"format", "patdnn"}});
+    ASSERT_EQ(cg.g.ApplyDelegate(d.get()), kTfLiteOk);
+    EXPECT_TRUE(cg.g.replaced_nodes().empty());
+    EXPECT_TRUE(Has(d.report(), "format patdnn forced, but not "
+                                "pattern-structured")) << d.report();
+  }
+  {
+    // VT runs dilation 1 only, forced or not.
+    ConvGraph cg(out, in, BlockSharedWeights(out, in), 28, 28);
+    cg.params.dilation_width_factor = 2;
+    Delegate d(Opts{{"format", "vtaps"}});
+    ASSERT_EQ(cg.g.ApplyDelegate(d.get()), kTfLiteOk);
+    EXPECT_TRUE(cg.g.replaced_nodes().empty());
+    EXPECT_TRUE(Has(d.report(), "dilation 1x2")) << d.report();
+  }
+  {
+    // A forced FULLY_CONNECTED format declines CONV_2D nodes.
+    ConvGraph cg(out, in, BlockSharedWeights(out, in), 28, 28);
+    Delegate d(Opts{{"format", "nm"}});
+    ASSERT_EQ(cg.g.ApplyDelegate(d.get()), kTfLiteOk);
+    EXPECT_TRUE(cg.g.replaced_nodes().empty());
+    EXPECT_TRUE(Has(d.report(), "is a FULLY_CONNECTED format")) << d.report();
+  }
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace tf_sparse
