@@ -23,10 +23,21 @@ constexpr int kCandidates[][2] = {{1, 4}, {1, 8}, {4, 1}, {8, 1},
                                   {16, 1}, {4, 4}, {1, 1}};
 
 // Cost model, in units of one dense weight's multiply-add in a dense
-// matrix-vector product (so a dense layer costs out * in). Calibrated with
-// cc/bench on layers that stay in cache, where a kept block costs a fixed
-// decoding share plus a share per entry: measured 6.4 (1x4), 7.1 (1x1),
-// 7.0 (4x1), 7.5 (8x1), 9.6 (16x1), 9.8 (1x8), 11.5 (4x4).
+// matrix-vector product (so a dense layer costs out * in). A kept block of
+// a specialised kernel costs what was measured for its shape with
+// cc/bench on layers that stay in cache: 6.4 (1x4; 5.9 measured through
+// the delegate on a 1024x1024 layer at 75%, where the CSR quads' 0.42
+// estimate came within 3% and the choice between them hinges on it, so
+// 6.0), 7.1 (1x1), 7.0 (4x1), 7.5 (8x1), 9.6 (16x1), 9.8 (1x8), 11.5 (4x4).
+struct BlockCost {
+  int r, c;
+  double cost;
+};
+constexpr BlockCost kSpecializedBlockCost[] = {
+    {1, 4, 6.0}, {1, 1, 7.1},  {4, 1, 7.0}, {8, 1, 7.5},
+    {16, 1, 9.6}, {1, 8, 9.8}, {4, 4, 11.5}};
+// Specialised shapes not in the table: a fixed decoding share plus a share
+// per entry (the fit of the table).
 constexpr double kBlockBase = 5.5;
 constexpr double kBlockPerEntry = 0.35;
 // Shapes without a specialised kernel run a plain loop nest.
@@ -141,9 +152,14 @@ std::string ReadFcNode(const TfLiteContext* context, const TfLiteNode* node,
 double EstimateBsrCost(int out, int in, int r, int c, long long kept_blocks,
                        bool specialized) {
   const double entries = static_cast<double>(r) * c;
-  const double per_block =
-      specialized ? kBlockBase + kBlockPerEntry * entries
-                  : kGenericBlockBase + kGenericBlockPerEntry * entries;
+  double per_block = specialized
+                         ? kBlockBase + kBlockPerEntry * entries
+                         : kGenericBlockBase + kGenericBlockPerEntry * entries;
+  if (specialized) {
+    for (const BlockCost& b : kSpecializedBlockCost) {
+      if (b.r == r && b.c == c) per_block = b.cost;
+    }
+  }
   const double padded_rows = static_cast<double>((out + r - 1) / r) * r;
   const double compute = kept_blocks * per_block + padded_rows * kRowOverhead;
   // Layers that do not stay in cache are bound by the bytes streamed: a
