@@ -86,7 +86,8 @@ int XnnpackFilterTile(Isa isa) {
 double DenseMacs(const ConvNodeInfo& info, int out_h, int out_w, Isa isa) {
   const int tile = XnnpackFilterTile(isa);
   const double filters = std::ceil(double(info.out) / tile) * tile;
-  return 9.0 * filters * info.in * double(out_h) * out_w;
+  return double(info.kernel_h) * info.kernel_w * filters * info.in *
+         double(out_h) * out_w;
 }
 
 const F32PatdnnUkernel& ActivePatdnnUkernel() {
@@ -111,6 +112,11 @@ const char* KernelName(const ConvDecision& d) {
 // reshape would fail the whole interpreter.
 std::string VtapsShapeProblem(const ConvNodeInfo& info, int tile) {
   if (info.in_h <= 0 || info.in_w <= 0) return "";  // Known at run time only.
+  if (info.kernel_h == 1) {  // Offsets into the NHWC input itself.
+    return double(info.in_h) * info.in_w * info.in > 2147483647.0
+               ? "the input does not fit int32 offsets"
+               : "";
+  }
   int out_h = 0, out_w = 0, pad_top = 0, pad_left = 0;
   if (!ConvOutputSize(info.padding, info.in_h, 3, info.stride_h, &out_h,
                       &pad_top) ||
@@ -174,9 +180,10 @@ std::string ReadConvNode(const TfLiteContext* context, const TfLiteNode* node,
   info->kernel_w = weights.dims->data[2];
   info->in = weights.dims->data[3];
   if (info->out < 1 || info->in < 1) return "weights have an empty dimension";
-  if (info->kernel_h != 3 || info->kernel_w != 3) {
+  if (info->kernel_h != info->kernel_w ||
+      (info->kernel_h != 3 && info->kernel_h != 1)) {
     return "kernel " + std::to_string(info->kernel_h) + "x" +
-           std::to_string(info->kernel_w) + " is not 3x3";
+           std::to_string(info->kernel_w) + " is not 3x3 or 1x1";
   }
   if (info->bias != kTfLiteOptionalTensor) {
     const TfLiteTensor& bias = context->tensors[info->bias];
@@ -252,8 +259,9 @@ double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
   int out_h = 1, out_w = 1, pad = 0;
   const int in_h = info.in_h > 0 ? info.in_h : 56;
   const int in_w = info.in_w > 0 ? info.in_w : 56;
-  if (!ConvOutputSize(info.padding, in_h, 3, info.stride_h, &out_h, &pad) ||
-      !ConvOutputSize(info.padding, in_w, 3, info.stride_w, &out_w, &pad) ||
+  const int k = info.kernel_h;
+  if (!ConvOutputSize(info.padding, in_h, k, info.stride_h, &out_h, &pad) ||
+      !ConvOutputSize(info.padding, in_w, k, info.stride_w, &out_w, &pad) ||
       stats.blocks < 1 || tile < 1) {
     return std::numeric_limits<double>::infinity();
   }
@@ -263,7 +271,7 @@ double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
   const double sparse =
       (isa != Isa::kScalar ? 1.0 : kVtScalarFactor) *
       (kVtPerPairPixel * double(stats.pairs) * padded_pixels +
-       kVtPerInputValue * double(in_h) * in_w * info.in +
+       (k == 1 ? 0.0 : kVtPerInputValue) * double(in_h) * in_w * info.in +
        kVtPerOutputValue * double(stats.blocks) * kVtapsBlock *
            padded_pixels);
   return sparse / DenseMacs(info, out_h, out_w, isa);
@@ -300,13 +308,23 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
   const float* w = DenseWeights(context, d.info.weights, d.info.densify_input,
                                 &decoded, &d.reason);
   if (w == nullptr) return d;
-  d.stats = MeasurePatterns(w, d.info.out, d.info.in);
-  d.vt_stats = MeasureVtaps(w, d.info.out, d.info.in);
+  const bool pointwise = d.info.kernel_h == 1;
+  d.vt_stats = MeasureVtaps(w, d.info.out, d.info.in, d.info.kernel_h);
+  if (pointwise) {
+    // FKW is for 3x3 kernels: only the counts VT and the report use.
+    d.stats.out_channels = d.info.out;
+    d.stats.in_channels = d.info.in;
+    d.stats.weights = d.vt_stats.weights;
+    d.stats.zero_weights = d.vt_stats.zero_weights;
+  } else {
+    d.stats = MeasurePatterns(w, d.info.out, d.info.in);
+  }
   d.has_stats = true;
 
   // Both estimates first, so that every decline can name them.
   const std::string fkw_problem =
-      d.stats.pattern_structured()
+      pointwise ? std::string("1x1 kernel (FKW is for 3x3 kernels)")
+      : d.stats.pattern_structured()
           ? std::string()
           : "not pattern-structured: a 3x3 kernel has " +
                 std::to_string(d.stats.max_kernel_nonzeros) +

@@ -51,12 +51,15 @@ std::string ConvPartitionKernel::AddNode(TfLiteContext* context, int node_index,
           ConvParams<F32PatdnnConv2D::Params>(op.info), &problem);
       if (op.patdnn == nullptr) return where + ": " + problem;
       break;
-    case ConvFormat::kVtaps:
-      op.vtaps = F32Conv3x3Vtaps::Create(
-          w, op.info.out, op.info.in, bias,
-          ConvParams<F32Conv3x3Vtaps::Params>(op.info), &problem);
+    case ConvFormat::kVtaps: {
+      F32Conv3x3Vtaps::Params params =
+          ConvParams<F32Conv3x3Vtaps::Params>(op.info);
+      params.kernel = op.info.kernel_h;  // 3 or 1 (ReadConvNode).
+      op.vtaps = F32Conv3x3Vtaps::Create(w, op.info.out, op.info.in, bias,
+                                         params, &problem);
       if (op.vtaps == nullptr) return where + ": " + problem;
       break;
+    }
     case ConvFormat::kNone:
       return where + " was claimed without a format";
   }

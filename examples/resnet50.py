@@ -10,7 +10,10 @@ of both, measured in this run.
 ``--filter-block 16`` (the default) makes each block of 16 filters share its pattern and its
 removed kernels (``tfs.KernelPattern(..., filter_block=16)``), the layout the delegate's VT
 kernels run near FMA peak; ``--filter-block 1`` gives every kernel its own pattern (PatDNN's
-original structure, run on the FKW kernels).
+original structure, run on the FKW kernels). ``--pointwise-sparsity S`` also prunes every 1x1
+convolution (half of ResNet-50's multiply-adds), removing a fraction S of its (16 filters x 1
+input channel) blocks (``tfs.Block(S, block=(16, 1))``), which the VT kernels run on the NHWC
+input directly.
 
 Data: ``--data DIR`` is an image folder, one sub-folder per class (ImageNet's train folder, or
 any ``keras.utils.image_dataset_from_directory`` layout); without it the model is pruned from its
@@ -19,7 +22,7 @@ nothing about accuracy. Nothing is downloaded (``weights=None``): to start from 
 pass ``--weights FILE`` (a ``.weights.h5`` saved from ``keras.applications.ResNet50``).
 
     python examples/resnet50.py [--data DIR] [--weights FILE] [--image-size 224] [--steps 100]
-        [--filter-block 16] [--threads 1] [--runs 10]
+        [--filter-block 16] [--pointwise-sparsity 0.75] [--threads 1] [--runs 10]
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ from tf_sparse.runtime import make_interpreter, median_latency_us  # noqa: E402
 
 def is_3x3_conv(layer):
     return isinstance(layer, keras.layers.Conv2D) and tuple(layer.kernel_size) == (3, 3)
+
+
+def is_1x1_conv(layer):
+    return isinstance(layer, keras.layers.Conv2D) and tuple(layer.kernel_size) == (1, 1)
 
 
 def dataset(args, classes):
@@ -70,6 +77,8 @@ def main(argv=None):
     ap.add_argument("--patterns", type=int, default=8)
     ap.add_argument("--connectivity", type=float, default=0.5)
     ap.add_argument("--filter-block", type=int, default=16)
+    ap.add_argument("--pointwise-sparsity", type=float, default=0.0,
+                    help="fraction of the 1x1 convolutions' 16-filter blocks removed (0: left dense)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
@@ -89,10 +98,18 @@ def main(argv=None):
     structure = tfs.KernelPattern(args.patterns, connectivity=args.connectivity, filter_block=args.filter_block)
     t0 = time.time()
     # One pattern library for the whole network (sparsify fits it on every 3x3 kernel).
-    sparse = tfs.sparsify(model, lambda layer: structure if is_3x3_conv(layer) else None)
+    pointwise = tfs.Block(args.pointwise_sparsity, block=(16, 1)) if args.pointwise_sparsity > 0 else None
+
+    def config(layer):
+        if is_3x3_conv(layer):
+            return structure
+        return pointwise if is_1x1_conv(layer) else None
+
+    sparse = tfs.sparsify(model, config)
     tfs.harden(sparse)
     pruned = [layer for layer in sparse.layers if isinstance(layer, tfs.SparseConv2D)]
-    print(f"pruned {len(pruned)} 3x3 convolutions in {time.time() - t0:.0f} s")
+    n3 = sum(1 for layer in pruned if tuple(layer.kernel_size) == (3, 3))
+    print(f"pruned {n3} 3x3 and {len(pruned) - n3} 1x1 convolutions in {time.time() - t0:.0f} s")
 
     data, sample = dataset(args, classes)
     if args.steps > 0:
@@ -128,8 +145,13 @@ def main(argv=None):
     t_ours = median_latency_us(ours, sample, runs=args.runs, warmup=2)
     t_stock = median_latency_us(stock, sample, runs=args.runs, warmup=2)
 
+    conv1 = [layer for layer in deploy.layers if is_1x1_conv(layer)]
+    zeros1 = sum(int(np.count_nonzero(layer.get_weights()[0] == 0)) for layer in conv1)
+    total1 = sum(layer.get_weights()[0].size for layer in conv1)
     result = {
-        "pruned_convolutions": len(pruned),
+        "pruned_convolutions": n3,
+        "pruned_pointwise": len(pruned) - n3,
+        "conv1x1_sparsity": zeros1 / total1,
         "conv3x3_sparsity": zeros / total,
         "claimed_nodes": len(claimed),
         "formats": formats,
@@ -138,7 +160,8 @@ def main(argv=None):
         "latency_xnnpack_ms": t_stock / 1e3,
     }
     print(f"ResNet-50 {args.image_size}x{args.image_size}, 3x3 convolutions {zeros / total:.3f} sparse "
-          f"(KernelPattern({args.patterns}, connectivity={args.connectivity}, filter_block={args.filter_block}))")
+          f"(KernelPattern({args.patterns}, connectivity={args.connectivity}, filter_block={args.filter_block})), "
+          f"1x1 convolutions {zeros1 / total1:.3f} sparse")
     print(f"delegate claimed {len(claimed)} of {len(report)} considered nodes (formats: {', '.join(formats) or '-'}); "
           f"largest output difference vs stock {diff:.2e}")
     declined = {}

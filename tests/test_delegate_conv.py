@@ -146,6 +146,16 @@ def models(tmp_path_factory):
     tfs.harden(punched)
     paths["punched"] = str(d / "punched.tflite")
     tfs.export_tflite(punched, paths["punched"])
+    # 1x1 convolutions (a ResNet bottleneck's): 75% of the (16 filters x 1 channel) blocks removed
+    # with tfs.Block on the GEMM view, stride 1 and 2, a filter count that is not a multiple of 16.
+    keras.utils.set_random_seed(32)
+    inputs = keras.Input((15, 17, 48))
+    x = keras.layers.Conv2D(40, 1, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(64, 1, strides=2, padding="valid")(x)
+    pointwise = tfs.sparsify(keras.Model(inputs, x), tfs.Block(0.75, block=(16, 1)))
+    tfs.harden(pointwise)
+    paths["pointwise"] = str(d / "pointwise.tflite")
+    tfs.export_tflite(pointwise, paths["pointwise"])
     return paths
 
 
@@ -314,3 +324,16 @@ def test_forced_formats_on_the_other_structure_stay_exact(models):
     delegate = _compare(models["real_block_16"], "litert", 1, format="csr")
     (entry,) = _conv_entries(delegate)
     assert not entry["claimed"] and "FULLY_CONNECTED format" in entry["reason"], entry
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_pointwise_convs_run_on_vtaps(models, runtime):
+    for batch, options in ((1, {"format": "vtaps"}), (2, {"format": "vtaps", "num_threads": 2})):
+        delegate = _compare(models["pointwise"], runtime, batch, **options)
+        entries = _conv_entries(delegate)
+        assert len(entries) == 2 and all(e["claimed"] and e["format"] == "vtaps" for e in entries), entries
+        assert all("1x1 kernel (FKW is for 3x3 kernels)" in e["reason"] for e in entries), entries
+        assert all(e["vtaps_executed_fraction"] == pytest.approx(0.25, abs=0.02) for e in entries), entries
+    # format=patdnn cannot run a 1x1 kernel: declined with the reason.
+    delegate = _compare(models["pointwise"], runtime, 1, format="patdnn")
+    assert all(not e["claimed"] and "patdnn forced, but 1x1" in e["reason"] for e in _conv_entries(delegate))

@@ -18,14 +18,16 @@ def _load(name):
 
 # 64x64 images and batches of 4 for the fine-tuning step: at 32x32 the last stage is 1x1, and
 # one SGD step on batches of 2 drives even the plain Keras ResNet-50 to NaN.
-@pytest.mark.parametrize("filter_block, steps", [(16, 1), (1, 0)])
-def test_resnet50_example(tmp_path, filter_block, steps):
+@pytest.mark.parametrize("filter_block, steps, pointwise", [(16, 1, 0.75), (1, 0, 0.0)])
+def test_resnet50_example(tmp_path, filter_block, steps, pointwise):
     resnet50 = _load("resnet50")
     r = resnet50.main(
         ["--image-size", "64", "--classes", "4", "--steps", str(steps), "--batch", "4", "--runs", "2",
-         "--filter-block", str(filter_block), "--out", str(tmp_path)]
+         "--filter-block", str(filter_block), "--pointwise-sparsity", str(pointwise), "--out", str(tmp_path)]
     )
     assert r["pruned_convolutions"] == 16  # every 3x3 convolution of ResNet-50
+    assert r["pruned_pointwise"] == (36 if pointwise else 0)  # and every 1x1 one
+    assert r["conv1x1_sparsity"] == pytest.approx(pointwise, abs=0.01)
     # 4 of 9 taps of half the kernels (units): 1 - 4/9 * 0.5.
     assert r["conv3x3_sparsity"] == pytest.approx(1 - 4 / 9 * 0.5, abs=0.01)
     assert r["max_abs_diff"] < 1e-3

@@ -29,14 +29,15 @@ const F32VtapsUkernel& F32VtapsUkernelFor(Isa isa) {
 
 namespace {
 
-// Taps (bit 3 * ky + kx) that some filter of block b keeps at channel c.
-uint16_t BlockTaps(const float* w, int out_c, int in_c, int b, int c) {
+// Taps (bit ky * k + kx) that some filter of block b keeps at channel c,
+// for k x k kernels (k * k taps).
+uint16_t BlockTaps(const float* w, int out_c, int in_c, int k, int b, int c) {
   uint16_t taps = 0;
   const int o1 = std::min(out_c, (b + 1) * kVtapsBlock);
   for (int o = b * kVtapsBlock; o < o1; ++o) {
-    const float* k = w + static_cast<size_t>(o) * 9 * in_c + c;
-    for (int t = 0; t < 9; ++t) {
-      if (k[static_cast<size_t>(t) * in_c] != 0.0f) taps |= 1u << t;
+    const float* kern = w + static_cast<size_t>(o) * k * k * in_c + c;
+    for (int t = 0; t < k * k; ++t) {
+      if (kern[static_cast<size_t>(t) * in_c] != 0.0f) taps |= 1u << t;
     }
   }
   return taps;
@@ -44,16 +45,18 @@ uint16_t BlockTaps(const float* w, int out_c, int in_c, int b, int c) {
 
 }  // namespace
 
-VtapsStats MeasureVtaps(const float* w, int out_c, int in_c) {
+VtapsStats MeasureVtaps(const float* w, int out_c, int in_c, int kernel) {
   VtapsStats s;
   s.out_channels = out_c;
   s.in_channels = in_c;
+  s.kernel = kernel;
   s.blocks = (out_c + kVtapsBlock - 1) / kVtapsBlock;
-  s.weights = 9LL * out_c * in_c;
+  s.weights = static_cast<long long>(kernel) * kernel * out_c * in_c;
   for (long long i = 0; i < s.weights; ++i) s.zero_weights += w[i] == 0.0f;
   for (int b = 0; b < s.blocks; ++b) {
     for (int c = 0; c < in_c; ++c) {
-      const int n = __builtin_popcount(BlockTaps(w, out_c, in_c, b, c));
+      const int n =
+          __builtin_popcount(BlockTaps(w, out_c, in_c, kernel, b, c));
       s.pairs += n;
       s.zero_blocks += n == 0;
       s.max_block_taps = std::max(s.max_block_taps, n);
@@ -75,6 +78,11 @@ std::unique_ptr<F32Conv3x3Vtaps> F32Conv3x3Vtaps::Create(
     *error = "weights must be [out >= 1][3][3][in >= 1]";
     return nullptr;
   }
+  if (params.kernel != 1 && params.kernel != 3) {
+    *error = "kernel must be 1 (1x1) or 3 (3x3), got " +
+             std::to_string(params.kernel);
+    return nullptr;
+  }
   if (params.stride_h < 1 || params.stride_w < 1) {
     *error = "strides must be >= 1";
     return nullptr;
@@ -88,7 +96,8 @@ std::unique_ptr<F32Conv3x3Vtaps> F32Conv3x3Vtaps::Create(
   op->out_c_ = out_c;
   op->in_c_ = in_c;
   op->blocks_ = (out_c + kVtapsBlock - 1) / kVtapsBlock;
-  op->stats_ = MeasureVtaps(w, out_c, in_c);
+  const int k = params.kernel;
+  op->stats_ = MeasureVtaps(w, out_c, in_c, k);
   op->pair_ptr_.assign(op->blocks_ + 1, 0);
   op->pair_weight_.Resize(static_cast<size_t>(op->stats_.pairs) * kVtapsBlock);
   op->pair_tap_.reserve(op->stats_.pairs);
@@ -96,21 +105,24 @@ std::unique_ptr<F32Conv3x3Vtaps> F32Conv3x3Vtaps::Create(
   size_t e = 0;
   std::vector<uint16_t> taps(in_c);
   for (int b = 0; b < op->blocks_; ++b) {
-    for (int c = 0; c < in_c; ++c) taps[c] = BlockTaps(w, out_c, in_c, b, c);
+    for (int c = 0; c < in_c; ++c) {
+      taps[c] = BlockTaps(w, out_c, in_c, k, b, c);
+    }
     // Pairs by kernel row, channel, kernel column: ascending offsets in X
     // (X[row][channel][column]), so a block walks its input in order.
-    for (int ky = 0; ky < 3; ++ky) {
+    for (int ky = 0; ky < k; ++ky) {
       for (int c = 0; c < in_c; ++c) {
-        for (int kx = 0; kx < 3; ++kx) {
-          const int t = 3 * ky + kx;
+        for (int kx = 0; kx < k; ++kx) {
+          const int t = k * ky + kx;
           if (!(taps[c] >> t & 1)) continue;
-          op->pair_tap_.push_back(static_cast<uint8_t>(t));
+          // Taps are stored as 3x3 positions (3 ky + kx) for both sizes.
+          op->pair_tap_.push_back(static_cast<uint8_t>(3 * ky + kx));
           op->pair_channel_.push_back(c);
           float* pw = op->pair_weight_.data() + e * kVtapsBlock;
           for (int j = 0; j < kVtapsBlock; ++j) {
             const int o = b * kVtapsBlock + j;
             pw[j] = o < out_c
-                        ? w[(static_cast<size_t>(o) * 9 + t) * in_c + c]
+                        ? w[(static_cast<size_t>(o) * k * k + t) * in_c + c]
                         : 0.0f;
           }
           ++e;
@@ -124,7 +136,9 @@ std::unique_ptr<F32Conv3x3Vtaps> F32Conv3x3Vtaps::Create(
     std::memcpy(op->bias_.data(), bias, sizeof(float) * out_c);
   }
   op->ukernel_ = &F32VtapsUkernelFor(isa);
-  op->fn_ = op->ukernel_->select(params.stride_w);
+  // 1x1 reads the NHWC input: pixels stride_w * in_c floats apart.
+  op->fn_ = op->ukernel_->select(k == 1 ? params.stride_w * in_c
+                                        : params.stride_w);
   return op;
 }
 
@@ -135,22 +149,39 @@ int64_t F32Conv3x3Vtaps::PackedBytes() const {
 
 bool F32Conv3x3Vtaps::Reshape(int batch, int in_h, int in_w, int* out_h,
                               int* out_w, std::string* error) {
+  const int k = params_.kernel;
   ConvShape s;
   s.batch = batch;
   s.in_h = in_h;
   s.in_w = in_w;
   s.in_c = in_c_;
   s.out_c = out_c_;
+  s.kernel_h = s.kernel_w = k;
   s.stride_h = params_.stride_h;
   s.stride_w = params_.stride_w;
   if (batch < 0 ||
-      !ConvOutputSize(params_.padding, in_h, 3, s.stride_h, &s.out_h,
+      !ConvOutputSize(params_.padding, in_h, k, s.stride_h, &s.out_h,
                       &s.pad_top) ||
-      !ConvOutputSize(params_.padding, in_w, 3, s.stride_w, &s.out_w,
+      !ConvOutputSize(params_.padding, in_w, k, s.stride_w, &s.out_w,
                       &s.pad_left)) {
     *error = "input " + std::to_string(in_h) + "x" + std::to_string(in_w) +
-             " gives no output for a 3x3 kernel";
+             " gives no output for a " + std::to_string(k) + "x" +
+             std::to_string(k) + " kernel";
     return false;
+  }
+  if (k == 1) {
+    // Straight on the input: a pair's offset is its channel.
+    if (static_cast<size_t>(in_h) * in_w * in_c_ >
+        static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+      *error = "input too large for 32-bit offsets";
+      return false;
+    }
+    pair_offset_.assign(pair_channel_.begin(), pair_channel_.end());
+    shape_ = s;
+    reshaped_ = true;
+    *out_h = s.out_h;
+    *out_w = s.out_w;
+    return true;
   }
   const int tile = ukernel_->tile;
   const int tiles = (s.out_w + tile - 1) / tile;
@@ -260,6 +291,48 @@ void F32Conv3x3Vtaps::ComputeRows(const float* X, float* y, int row_begin,
   }
 }
 
+void F32Conv3x3Vtaps::ComputeRowsPointwise(const float* x, float* y,
+                                           int row_begin, int row_end) const {
+  const ConvShape& s = shape_;
+  const int tile = ukernel_->tile;
+  const size_t C = static_cast<size_t>(in_c_);
+  const size_t pixel = static_cast<size_t>(s.stride_w) * C;
+  // A partial tile's pixels, packed stride_w * C apart as the kernel reads
+  // them (zeros after): the kernel computes whole tiles, and the last row's
+  // would read past the input.
+  std::vector<float> tail(static_cast<size_t>(tile) * pixel, 0.0f);
+  F32VtapsArgs a;
+  a.pixel_stride = pixel;
+  a.output_min = params_.output_min;
+  a.output_max = params_.output_max;
+  a.y_stride = static_cast<size_t>(out_c_);
+  for (int oy = row_begin; oy < row_end; ++oy) {
+    const float* xrow = x + static_cast<size_t>(oy) * s.stride_h * s.in_w * C;
+    float* yrow = y + static_cast<size_t>(oy) * s.out_w * out_c_;
+    for (int ox0 = 0; ox0 < s.out_w; ox0 += tile) {
+      a.pixels = std::min(tile, s.out_w - ox0);
+      a.x = xrow + static_cast<size_t>(ox0) * pixel;
+      if (a.pixels < tile) {
+        for (int p = 0; p < a.pixels; ++p) {
+          std::memcpy(tail.data() + p * pixel, a.x + p * pixel,
+                      C * sizeof(float));
+        }
+        a.x = tail.data();
+      }
+      for (int b = 0; b < blocks_; ++b) {
+        const int32_t p0 = pair_ptr_[b];
+        a.offset = pair_offset_.data() + p0;
+        a.weight = pair_weight_.data() + static_cast<size_t>(p0) * kVtapsBlock;
+        a.num_pairs = pair_ptr_[b + 1] - p0;
+        a.bias = bias_.data() + b * kVtapsBlock;
+        a.y = yrow + static_cast<size_t>(ox0) * out_c_ + b * kVtapsBlock;
+        a.channels = std::min(kVtapsBlock, out_c_ - b * kVtapsBlock);
+        fn_(a);
+      }
+    }
+  }
+}
+
 void F32Conv3x3Vtaps::Run(const float* x, float* y, ThreadPool* pool) {
   const ConvShape& s = shape_;
   if (!reshaped_ || s.batch == 0) return;
@@ -269,6 +342,18 @@ void F32Conv3x3Vtaps::Run(const float* x, float* y, ThreadPool* pool) {
   for (int n = 0; n < s.batch; ++n) {
     const float* xn = x + n * in_item;
     float* yn = y + n * out_item;
+    if (params_.kernel == 1) {
+      if (threads <= 1) {
+        ComputeRowsPointwise(xn, yn, 0, s.out_h);
+      } else {
+        auto rows = [&](int t) {
+          ComputeRowsPointwise(xn, yn, s.out_h * t / threads,
+                               s.out_h * (t + 1) / threads);
+        };
+        pool->Run(threads, rows);
+      }
+      continue;
+    }
     if (threads <= 1) {
       Transpose(xn, 0, s.in_h);
       ComputeRows(planar_.data(), yn, 0, s.out_h);

@@ -28,6 +28,12 @@
 // offset in X for an input shape; Run transposes the input and runs the
 // micro-kernel over (output row, tile of pixels, block), split over rows
 // between threads.
+//
+// 1x1 convolutions (Params::kernel = 1, any stride; padding does not
+// matter) run the same micro-kernel straight on the NHWC input: a pair is
+// an input channel, its offset the channel, the pixel stride stride_w *
+// in_c; nothing is transposed. A row's last, partial tile reads its pixels
+// from a small zero-padded copy, so no read passes the input's end.
 #ifndef TF_SPARSE_CC_KERNELS_F32_CONV3X3_VTAPS_H_
 #define TF_SPARSE_CC_KERNELS_F32_CONV3X3_VTAPS_H_
 
@@ -51,6 +57,7 @@ constexpr int kVtapsBlock = 16;  // Filters per block (one vector of outputs).
 struct VtapsStats {
   int out_channels = 0;
   int in_channels = 0;
+  int kernel = 3;               // 3 (3x3) or 1 (1x1).
   int blocks = 0;               // ceil(out / 16).
   long long weights = 0;        // out * 9 * in.
   long long zero_weights = 0;   // Exactly zero (-0.0f counts as zero).
@@ -60,15 +67,19 @@ struct VtapsStats {
   double sparsity() const {
     return weights > 0 ? static_cast<double>(zero_weights) / weights : 0.0;
   }
-  // Vector FMAs executed per output pixel against a dense convolution.
+  // Vector FMAs executed per output pixel against a dense convolution of
+  // the same kernel size.
   double executed_fraction() const {
     return blocks > 0 && in_channels > 0
-               ? static_cast<double>(pairs) / (9.0 * blocks * in_channels)
+               ? static_cast<double>(pairs) /
+                     (static_cast<double>(kernel) * kernel * blocks *
+                      in_channels)
                : 0.0;
   }
 };
 
-VtapsStats MeasureVtaps(const float* w, int out_c, int in_c);
+// w: OHWI [out_c][kernel][kernel][in_c], kernel 3 (taps 0..8) or 1.
+VtapsStats MeasureVtaps(const float* w, int out_c, int in_c, int kernel = 3);
 
 // Micro-kernel contract (f32_conv3x3_vtaps_ukernel.h): one output row
 // segment of `pixels` pixels (<= tile) of one block.
@@ -108,6 +119,7 @@ const F32VtapsUkernel& F32VtapsUkernelFor(Isa isa);
 class F32Conv3x3Vtaps {
  public:
   struct Params {
+    int kernel = 3;  // 3 (3x3) or 1 (1x1).
     int stride_h = 1;
     int stride_w = 1;
     ConvPadding padding = ConvPadding::kSame;
@@ -115,8 +127,8 @@ class F32Conv3x3Vtaps {
     float output_max = std::numeric_limits<float>::infinity();
   };
 
-  // w: OHWI [out_c][3][3][in_c]; bias: out_c values or null. Any weights
-  // pack; null with *error only for bad arguments. Uses ActiveIsa() unless
+  // w: OHWI [out_c][k][k][in_c] (k = params.kernel); bias: out_c values or
+  // null. Any weights pack; null with *error only for bad arguments. Uses ActiveIsa() unless
   // `isa` is given.
   static std::unique_ptr<F32Conv3x3Vtaps> Create(const float* w, int out_c,
                                                  int in_c, const float* bias,
@@ -146,6 +158,9 @@ class F32Conv3x3Vtaps {
   F32Conv3x3Vtaps() = default;
   void Transpose(const float* x, int row_begin, int row_end);
   void ComputeRows(const float* X, float* y, int row_begin, int row_end) const;
+  // 1x1: the micro-kernel on the NHWC input itself.
+  void ComputeRowsPointwise(const float* x, float* y, int row_begin,
+                            int row_end) const;
 
   VtapsStats stats_;
   Params params_;

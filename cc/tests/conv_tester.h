@@ -42,6 +42,9 @@ class ConvTester {
   ConvTester& threads(int v) { threads_ = v; return *this; }
   ConvTester& seed(uint32_t v) { seed_ = v; return *this; }
   ConvTester& filter_block(int v) { filter_block_ = v; return *this; }
+  // Kernel size k (1 or 3; 1 only for F32Conv3x3Vtaps): taps are the k * k
+  // positions, `taps` at most k * k of them.
+  ConvTester& kernel(int v) { k_ = v; return *this; }
 
   std::vector<float> Weights() const {
     std::mt19937 rng(seed_);
@@ -49,13 +52,15 @@ class ConvTester {
     std::uniform_real_distribution<double> coin(0.0, 1.0);
     // A small library of random tap sets.
     std::vector<std::vector<int>> lib;
+    const int kk = k_ * k_;
     for (int p = 0; p < library_; ++p) {
-      std::vector<int> t = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+      std::vector<int> t(kk);
+      for (int i = 0; i < kk; ++i) t[i] = i;
       std::shuffle(t.begin(), t.end(), rng);
-      t.resize(taps_);
+      t.resize(std::min(taps_, kk));
       lib.push_back(t);
     }
-    std::vector<float> w(static_cast<size_t>(oc_) * 9 * c_, 0.0f);
+    std::vector<float> w(static_cast<size_t>(oc_) * kk * c_, 0.0f);
     // One draw per unit (block of filters, input channel).
     const int blocks = (oc_ + filter_block_ - 1) / filter_block_;
     std::vector<int> unit_lib(static_cast<size_t>(blocks) * c_);
@@ -70,7 +75,7 @@ class ConvTester {
         for (int tap : t) {
           float v = value(rng);
           if (v == 0.0f) v = 0.5f;
-          w[(static_cast<size_t>(o) * 9 + tap) * c_ + i] = v;
+          w[(static_cast<size_t>(o) * kk + tap) * c_ + i] = v;
         }
       }
     }
@@ -85,6 +90,7 @@ class ConvTester {
     std::vector<float> bias(oc_);
     for (float& b : bias) b = value(rng);
     typename Op::Params params;
+    SetKernel(&params);
     params.stride_h = sh_;
     params.stride_w = sw_;
     params.padding = padding_;
@@ -119,6 +125,10 @@ class ConvTester {
   }
 
  private:
+  void SetKernel(F32Conv3x3Vtaps::Params* p) const { p->kernel = k_; }
+  void SetKernel(F32PatdnnConv2D::Params*) const {}
+
+  int k_ = 3;
   int h_ = 8, w_ = 8, c_ = 4, oc_ = 4, batch_ = 1;
   int sh_ = 1, sw_ = 1;
   ConvPadding padding_ = ConvPadding::kSame;

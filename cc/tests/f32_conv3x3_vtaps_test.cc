@@ -123,6 +123,43 @@ TEST_P(VtapsConvIsa, ClampBatchThreadsAndWideChannels) {
       .Test<F32Conv3x3Vtaps>(GetParam());
 }
 
+TEST_P(VtapsConvIsa, Pointwise) {
+  // 1x1 on the NHWC input: strides, ragged tiles (the last row's partial
+  // tile must not read past the input), filter tails, block structure or
+  // not, threads.
+  for (int s : {1, 2, 3}) {
+    for (int w : {1, 6, 14, 15, 33}) {
+      ConvTester().kernel(1).in(5, w, 24).out_c(40).stride(s).filter_block(16)
+          .Test<F32Conv3x3Vtaps>(GetParam());
+    }
+    ConvTester().kernel(1).in(7, 9, 3).out_c(5).stride(s).valid().Test<
+        F32Conv3x3Vtaps>(GetParam());
+  }
+  ConvTester().kernel(1).in(14, 14, 64).out_c(32).kernel_zero(0.75)
+      .filter_block(16).clamp(-0.5f, 0.5f).batch(2).threads(3)
+      .Test<F32Conv3x3Vtaps>(GetParam());
+  ConvTester().kernel(1).in(4, 4, 8).out_c(16).kernel_zero(1.0).Test<
+      F32Conv3x3Vtaps>(GetParam());
+}
+
+TEST(VtapsConv, PointwiseStats) {
+  // 1x1, 2 blocks of 16, 3 channels: block 0 keeps channels 0 and 2.
+  std::vector<float> w(32 * 3, 0.0f);
+  w[0 * 3 + 0] = 1.0f;
+  w[7 * 3 + 2] = 1.0f;
+  const VtapsStats s = MeasureVtaps(w.data(), 32, 3, 1);
+  EXPECT_EQ(s.pairs, 2);
+  EXPECT_EQ(s.zero_blocks, 4);
+  EXPECT_EQ(s.weights, 96);
+  EXPECT_DOUBLE_EQ(s.executed_fraction(), 2.0 / (2 * 3));
+  std::string error;
+  F32Conv3x3Vtaps::Params p;
+  p.kernel = 2;
+  EXPECT_EQ(F32Conv3x3Vtaps::Create(w.data(), 32, 3, nullptr, p, &error),
+            nullptr);
+  EXPECT_NE(error.find("kernel must be 1"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, VtapsConvIsa,
                          ::testing::Values(Isa::kScalar, Isa::kAvx2,
                                            Isa::kAvx512, Isa::kNeon,
