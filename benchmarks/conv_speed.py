@@ -37,7 +37,15 @@ from tf_sparse.runtime import make_interpreter, median_latency_us  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 from test_delegate_conv import pattern_prune  # noqa: E402
 
-LAYERS = [(56, 64, 64), (28, 128, 128)]  # (size, in, out)
+# (kernel, size, in, out, structures)
+LAYERS = [
+    (3, 56, 64, 64, ("kernel", "block16")),
+    (3, 28, 128, 128, ("kernel", "block16")),
+    # ResNet-50 bottleneck 1x1 convolutions.
+    (1, 56, 64, 256, ("pointwise75",)),
+    (1, 56, 256, 64, ("pointwise75",)),
+    (1, 28, 512, 128, ("pointwise75",)),
+]
 
 
 def cpu_name():
@@ -54,16 +62,19 @@ def cpu_name():
 STRUCTURES = {
     "kernel": "4-of-9 patterns (8) + half the kernels",
     "block16": "4-of-9 patterns (8) per 16-filter block + half the kernels (KernelPattern filter_block=16)",
+    "pointwise75": "75% of the (16 filters x 1 channel) blocks removed (Block(0.75, block=(16, 1)))",
 }
 
 
-def one_conv(size, cin, cout, structure, seed=0):
+def one_conv(size, cin, cout, structure, seed=0, k=3):
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((size, size, cin)), keras.layers.Conv2D(cout, 3, padding="same")])
+    model = keras.Sequential([keras.Input((size, size, cin)), keras.layers.Conv2D(cout, k, padding="same")])
     rng = np.random.default_rng(seed)
-    kernel = rng.standard_normal((3, 3, cin, cout)).astype(np.float32)
+    kernel = rng.standard_normal((k, k, cin, cout)).astype(np.float32)
     if structure == "kernel":
         kernel = pattern_prune(kernel, rng)
+    elif structure == "pointwise75":
+        kernel = np.asarray(tfs.Block(0.75, block=(16, 1)).project(kernel), np.float32)
     else:
         pattern = tfs.KernelPattern(num_patterns=8, connectivity=0.5, filter_block=16).fit_library([kernel])
         kernel = np.asarray(pattern.project(kernel), np.float32)
@@ -77,9 +88,10 @@ def packed_kb(kernel, fmt):
     cin, cout = kernel.shape[2], kernel.shape[3]
     if fmt == "vtaps":
         blocks = -(-cout // 16)
-        padded = np.zeros((9, cin, blocks * 16), bool)
-        padded[:, :, :cout] = kernel.reshape(9, cin, cout) != 0
-        pairs = int(np.count_nonzero(padded.reshape(9, cin, blocks, 16).any(axis=3)))
+        taps = kernel.shape[0] * kernel.shape[1]
+        padded = np.zeros((taps, cin, blocks * 16), bool)
+        padded[:, :, :cout] = kernel.reshape(taps, cin, cout) != 0
+        pairs = int(np.count_nonzero(padded.reshape(taps, cin, blocks, 16).any(axis=3)))
         return (pairs * (4 * 16 + 4 + 1) + 4 * (blocks + 1) + 4 * 16 * blocks) / 1024
     nnzk = int(np.count_nonzero(np.abs(kernel).sum(axis=(0, 1))))
     return (4 * (cout + cout + 1 + nnzk + cout * 9) + 16 * nnzk) / 1024
@@ -107,16 +119,17 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     notes = []
     best_xnn = 0.0
-    for size, cin, cout in LAYERS:
-        for structure, label in STRUCTURES.items():
-            model, kernel = one_conv(size, cin, cout, structure)
+    for k, size, cin, cout, structures in LAYERS:
+        for structure in structures:
+            label = STRUCTURES[structure]
+            model, kernel = one_conv(size, cin, cout, structure, k=k)
             density = np.count_nonzero(kernel) / kernel.size
             zeros = os.path.join(tmp, "zeros.tflite")
             compact = os.path.join(tmp, "compact.tflite")
             tfs.export_tflite(model, zeros)
             tfs.export_tflite(model, compact, compact=True)
             x = np.random.default_rng(1).standard_normal((1, size, size, cin)).astype(np.float32)
-            dense_flops = 2.0 * size * size * cout * cin * 9
+            dense_flops = 2.0 * size * size * cout * cin * k * k
             useful_flops = dense_flops * density
             fmt = None
             for threads in args.threads:
@@ -140,7 +153,7 @@ def main():
                 if threads == 1:
                     best_xnn = max(best_xnn, g_xnn)
                 est_text = f"{est:.2f}" if est is not None else "-"
-                print(f"| Conv 3x3 {size}x{size}x{cin}->{cout} | {label}, density {density:.3f} | {threads} | "
+                print(f"| Conv {k}x{k} {size}x{size}x{cin}->{cout} | {label}, density {density:.3f} | {threads} | "
                       f"{fmt} | {a:.0f} | {b:.0f} | {c:.0f} | {b / a:.2f}x | {c / a:.2f}x | "
                       f"{g_ours:.0f} | {g_xnn:.0f} | {est_text} | {kern} |")
             if fmt in ("patdnn", "vtaps"):
