@@ -20,10 +20,10 @@ def _load(name):
 # one SGD step on batches of 2 drives even the plain Keras ResNet-50 to NaN.
 @pytest.mark.parametrize("filter_block, steps, pointwise", [(16, 1, 0.75), (1, 0, 0.0)])
 def test_resnet50_example(tmp_path, filter_block, steps, pointwise):
-    resnet50 = _load("resnet50")
-    r = resnet50.main(
-        ["--image-size", "64", "--classes", "4", "--steps", str(steps), "--batch", "4", "--runs", "2",
-         "--filter-block", str(filter_block), "--pointwise-sparsity", str(pointwise), "--out", str(tmp_path)]
+    r = _load("imagenet_cnn").main(
+        ["--arch", "resnet50", "--image-size", "64", "--classes", "4", "--steps", str(steps), "--batch", "4",
+         "--runs", "2", "--filter-block", str(filter_block), "--pointwise-sparsity", str(pointwise),
+         "--out", str(tmp_path)]
     )
     assert r["pruned_convolutions"] == 16  # every 3x3 convolution of ResNet-50
     assert r["pruned_pointwise"] == (36 if pointwise else 0)  # and every 1x1 one
@@ -34,3 +34,25 @@ def test_resnet50_example(tmp_path, filter_block, steps, pointwise):
     if filter_block == 16:  # the 56x56-equivalent stages are claimed on VT
         assert r["claimed_nodes"] >= 1 and "vtaps" in r["formats"]
     assert os.path.exists(tmp_path / "resnet50_pruned.tflite")
+
+
+def test_mobilenet_v2_example(tmp_path):
+    # Depthwise (DWT) and 1x1 (VT) convolutions of the real MobileNetV2, tiny images.
+    r = _load("imagenet_cnn").main(
+        ["--arch", "mobilenet_v2", "--image-size", "64", "--classes", "4", "--runs", "2",
+         "--pointwise-sparsity", "0.75", "--out", str(tmp_path)]
+    )
+    assert r["pruned_depthwise"] == 17 and r["pruned_pointwise"] == 34, r
+    assert r["depthwise_sparsity"] == pytest.approx(1 - 4 / 9 * 0.5, abs=0.03), r
+    assert r["max_abs_diff"] < 1e-3
+    assert "dwtaps" in r["formats"] or "vtaps" in r["formats"], r
+
+
+def test_vgg16_example(tmp_path):
+    # 13 3x3 convolutions (the first stays dense: 12 pruned) and the two 4096-wide Dense layers.
+    r = _load("imagenet_cnn").main(
+        ["--arch", "vgg16", "--image-size", "32", "--classes", "4", "--runs", "2", "--dense-sparsity", "0.9",
+         "--out", str(tmp_path)]
+    )
+    assert r["pruned_convolutions"] == 12 and r["pruned_dense"] == 2, r
+    assert r["max_abs_diff"] < 1e-3
