@@ -30,7 +30,14 @@ struct DenseRatioPoint {
   double ratio;
 };
 constexpr DenseRatioPoint kDenseVsXnnpack[] = {
-    {8, 1.2}, {32, 0.9}, {128, 1.05}, {256, 1.4}, {512, 1.5}};
+    {8, 1.2}, {32, 0.9}, {128, 1.05}, {256, 1.4}, {512, 1.6}};
+// At stride 2 XNNPACK gains more on few channels: with all 9 taps, 1.06 at
+// 32 channels (0.82 at stride 1), 1.07 at 128, 1.28 at 256, 1.59 at 512
+// (benchmarks/dwconv_speed.py, per-channel rows divided by their tap
+// share). With the stride-1 table the 112x112x32 stride-2 layer was claimed
+// at an estimate of 0.90 and ran 0.95x as fast as XNNPACK.
+constexpr DenseRatioPoint kDenseVsXnnpackStrided[] = {
+    {8, 1.3}, {32, 1.1}, {128, 1.1}, {256, 1.3}, {512, 1.6}};
 // The last, partial vector of channels runs one pixel at a time with
 // masked loads: it counts this many times a full one.
 constexpr double kPartialGroupFactor = 2.0;
@@ -41,19 +48,24 @@ constexpr double kScalarFactor = 8.0;
 // partition to ours and back) and is calibrated on one machine.
 constexpr double kDenseMargin = 0.9;
 
-double DenseVsXnnpack(int channels) {
+double DenseVsXnnpack(int channels, bool strided) {
+  const DenseRatioPoint* table =
+      strided ? kDenseVsXnnpackStrided : kDenseVsXnnpack;
   constexpr int n = sizeof(kDenseVsXnnpack) / sizeof(kDenseVsXnnpack[0]);
-  if (channels <= kDenseVsXnnpack[0].channels) return kDenseVsXnnpack[0].ratio;
+  static_assert(n == sizeof(kDenseVsXnnpackStrided) /
+                         sizeof(kDenseVsXnnpackStrided[0]),
+                "both tables have the same points");
+  if (channels <= table[0].channels) return table[0].ratio;
   for (int i = 1; i < n; ++i) {
-    if (channels <= kDenseVsXnnpack[i].channels) {
-      const DenseRatioPoint& lo = kDenseVsXnnpack[i - 1];
-      const DenseRatioPoint& hi = kDenseVsXnnpack[i];
+    if (channels <= table[i].channels) {
+      const DenseRatioPoint& lo = table[i - 1];
+      const DenseRatioPoint& hi = table[i];
       const double t = std::log2(channels / lo.channels) /
                        std::log2(hi.channels / lo.channels);
       return lo.ratio + t * (hi.ratio - lo.ratio);
     }
   }
-  return kDenseVsXnnpack[n - 1].ratio;
+  return table[n - 1].ratio;
 }
 
 const F32DwConv3x3Ukernel& ActiveDwUkernel() {
@@ -165,7 +177,8 @@ double EstimateDwTapsCostRatio(const DwConvNodeInfo& info,
   const double avg_taps = static_cast<double>(stats.group_taps) / stats.groups;
   const double sparse = groups * (avg_taps + kGroupTaps);
   const double dense = stats.groups * (9.0 + kGroupTaps);
-  return sparse / dense * DenseVsXnnpack(stats.channels) *
+  const bool strided = info.stride_h > 1 || info.stride_w > 1;
+  return sparse / dense * DenseVsXnnpack(stats.channels, strided) *
          (vector_isa ? 1.0 : kScalarFactor);
 }
 
