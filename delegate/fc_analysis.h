@@ -96,6 +96,12 @@ struct FcDecision {
   int block_width = 0;
   double block_density = 0.0;
   double cost_ratio = 0.0;  // Estimated cost / dense cost of that shape.
+  // Rows of one call (product of the input's dims but the last, as the
+  // graph gives it at prepare time; 1 when unknown) and XNNPACK's cost per
+  // row at that count against one row (XnnpackRowFactor): the dense cost
+  // every estimate is compared with.
+  long long batch_rows = 1;
+  double dense_row_factor = 1.0;
   std::vector<BlockCandidate> candidates;
   // The chosen format: kBsr uses block_height x block_width; the others
   // their parameters below. format_name is empty for BSR chosen by code
@@ -108,6 +114,11 @@ struct FcDecision {
   int gs_elements_per_row = 0;
   std::vector<FormatCandidate> formats;  // Every format evaluated.
 };
+
+// XNNPACK's dense FULLY_CONNECTED cost per row of a call with `rows` rows,
+// against a call with one row: its GEMM reuses every weight across the
+// rows, while the sparse kernels run a matrix-vector product per row.
+double XnnpackRowFactor(long long rows);
 
 // Analyses the FULLY_CONNECTED node `node_index`.
 FcDecision AnalyzeFcNode(const tflite_abi::TfLiteContext* context,

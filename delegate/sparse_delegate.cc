@@ -170,6 +170,7 @@ std::string SparseDelegate::ReportJson() const {
       out += d.block_height > 0 || !d.format_name.empty()
                  ? JsonNumber(d.cost_ratio)
                  : "null";
+      out += ", \"batch_rows\": " + std::to_string(d.batch_rows);
       out += ", \"kernel\": ";
       out += d.claimed ? JsonString(KernelName(d, isa)) : "null";
       out += ", \"candidates\": {";

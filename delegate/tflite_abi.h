@@ -71,6 +71,7 @@ enum TfLiteBuiltinOperator : int {
   kTfLiteBuiltinConv2d = 3,
   kTfLiteBuiltinDepthwiseConv2d = 4,
   kTfLiteBuiltinFullyConnected = 9,
+  kTfLiteBuiltinReshape = 22,
   kTfLiteBuiltinDelegate = 51,
   kTfLiteBuiltinDensify = 124,
 };
