@@ -11,6 +11,7 @@
 #include "cc/formats/gs.h"
 #include "cc/formats/nm.h"
 #include "cc/kernels/dispatch.h"
+#include "cc/kernels/f32_conv3x3_vtaps.h"
 #include "delegate/node_util.h"
 #include "delegate/tflite_sparsity.h"
 
@@ -62,6 +63,15 @@ constexpr double kNmPerValue = 2.0;           // One row a step, permutes.
 constexpr double kNmPerValueGather = 12.0;  // Chunks wider than 64 inputs.
 constexpr double kNmPerRow = 1.0;
 constexpr double kGsPerLane = 11.0;
+// Filter-vector taps on a call of many rows (FcFormat::kVtaps), per row
+// (rows rounded up to whole tiles), in the units above (one weight of a
+// one-row dense product): per kept (16-unit block, input) vector and per
+// input value. Least-squares fit on 768->3072, 3072->768 and 768->768 at 14,
+// 32 and 128 rows, 75% and 90% of the 16x1 blocks removed (4.25 and 27.8,
+// predictions 0.78-1.85 of the measured times), raised by 15% so that the
+// estimate stays at or above ~0.9 of every measured time.
+constexpr double kVtFcPerPair = 4.9;
+constexpr double kVtFcPerInput = 32.0;
 constexpr double kGsPerGroup = 8.0;
 // Claim only when the sparse estimate is below this fraction of dense.
 constexpr double kDenseMargin = 0.8;
@@ -398,6 +408,20 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
           evaluate_gs(banks, 1);
         }
       }
+      // A call of at least a tile of rows: the rows as the pixels of a 1x1
+      // convolution on filter-vector taps (the weights [out][in] are its
+      // OHWI filter), which reuses every kept 16-unit weight vector across
+      // the tile's rows the way XNNPACK's GEMM does.
+      const F32VtapsUkernel& vt = F32VtapsUkernelFor(isa);
+      if (d.batch_rows >= vt.tile) {
+        const VtapsStats st = MeasureVtaps(w, info.out, info.in, 1);
+        const double tiles_rows =
+            std::ceil(double(d.batch_rows) / vt.tile) * vt.tile;
+        const double per_row =
+            (kVtFcPerPair * st.pairs + kVtFcPerInput * info.in) *
+            tiles_rows / d.batch_rows;
+        add(FcFormat::kVtaps, "vtaps", per_row, 0, 0);
+      }
       break;
     }
     case FcFormat::kBsr:
@@ -443,6 +467,11 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
       }
       break;
     }
+    case FcFormat::kVtaps:
+      // Never parsed into a forced FULLY_CONNECTED format (format=vtaps
+      // forces CONV_2D); chosen by "auto" on calls of many rows.
+      problem = "vtaps is chosen by format=auto only";
+      break;
     case FcFormat::kGs:
       problem = CheckGsShape(info.out, info.in, options.gs_banks,
                              options.gs_elements_per_row);

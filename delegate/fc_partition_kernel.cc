@@ -1,5 +1,7 @@
 #include "delegate/fc_partition_kernel.h"
 
+#include <limits>
+
 #include "delegate/node_util.h"
 #include "delegate/sparse_delegate.h"
 #include "delegate/tflite_sparsity.h"
@@ -92,6 +94,13 @@ std::string FcPartitionKernel::AddNode(TfLiteContext* context, int node_index,
     op.nm = F32NmFullyConnected::Create(
         w, op.info.out, op.info.in, bias,
         op.info.output_min, op.info.output_max, nm_options, &error);
+  } else if (decision.format == FcFormat::kVtaps) {
+    F32Conv3x3Vtaps::Params vt_params;
+    vt_params.kernel = 1;
+    vt_params.output_min = op.info.output_min;
+    vt_params.output_max = op.info.output_max;
+    op.vt = F32Conv3x3Vtaps::Create(w, op.info.out, op.info.in, bias,
+                                    vt_params, &error);
   } else if (decision.format == FcFormat::kGs) {
     F32GsFullyConnected::Options gs_options;
     gs_options.banks = decision.gs_banks;
@@ -105,7 +114,7 @@ std::string FcPartitionKernel::AddNode(TfLiteContext* context, int node_index,
         op.info.output_min, op.info.output_max, fc_options, &error);
   }
   if (op.fc == nullptr && op.csr == nullptr && op.nm == nullptr &&
-      op.gs == nullptr) {
+      op.gs == nullptr && op.vt == nullptr) {
     return where + ": " + error;
   }
   io->input = op.info.input;
@@ -120,8 +129,21 @@ std::string FcPartitionKernel::OutputDims(size_t index,
                                           std::vector<int>* out_dims) {
   Op& op = ops_[index];
   std::string error;
-  FcOutputShape(op.info, in_dims, out_dims, &op.batch, &error);
-  return error;
+  if (!FcOutputShape(op.info, in_dims, out_dims, &op.batch, &error)) {
+    return error;
+  }
+  if (op.vt != nullptr && op.batch > 0) {
+    // The rows are the pixels of a 1 x batch image.
+    if (op.batch > static_cast<size_t>(std::numeric_limits<int>::max())) {
+      return "too many rows";
+    }
+    int out_h = 0, out_w = 0;
+    if (!op.vt->Reshape(1, 1, static_cast<int>(op.batch), &out_h, &out_w,
+                        &error)) {
+      return error;
+    }
+  }
+  return "";
 }
 
 void FcPartitionKernel::RunNode(size_t index, const float* x, float* y,
@@ -133,6 +155,8 @@ void FcPartitionKernel::RunNode(size_t index, const float* x, float* y,
     op.csr->Run(op.batch, x, y, pool);
   } else if (op.nm != nullptr) {
     op.nm->Run(op.batch, x, y, pool);
+  } else if (op.vt != nullptr) {
+    if (op.batch > 0) op.vt->Run(x, y, pool);
   } else {
     op.gs->Run(op.batch, x, y, pool);
   }

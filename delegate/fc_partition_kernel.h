@@ -11,6 +11,7 @@
 
 #include "cc/kernels/f32_bsr_fully_connected.h"
 #include "cc/kernels/f32_csr_fully_connected.h"
+#include "cc/kernels/f32_conv3x3_vtaps.h"
 #include "cc/kernels/f32_gs_fully_connected.h"
 #include "cc/kernels/f32_nm_fully_connected.h"
 #include "delegate/fc_analysis.h"
@@ -34,6 +35,9 @@ class FcPartitionKernel : public PartitionKernel {
     std::unique_ptr<F32CsrFullyConnected> csr;
     std::unique_ptr<F32NmFullyConnected> nm;
     std::unique_ptr<F32GsFullyConnected> gs;
+    // Many rows a call: a 1x1 convolution over the rows (reshaped to the
+    // batch of each prepare).
+    std::unique_ptr<F32Conv3x3Vtaps> vt;
     size_t batch = 0;  // Set by prepare.
   };
 

@@ -116,6 +116,8 @@ std::string DelegateOptions::FormatName() const {
     case FcFormat::kGs:
       return "gs:" + std::to_string(gs_banks) + ":" +
              std::to_string(gs_elements_per_row);
+    case FcFormat::kVtaps:
+      return "vtaps";
     case FcFormat::kBsr:
       break;
   }

@@ -33,7 +33,10 @@
 namespace tf_sparse {
 
 // The packed format a forced `format` option names.
-enum class FcFormat { kAuto, kBsr, kCsr, kNm, kGs };
+// kVtaps: filter-vector taps on a call of many rows (16 output units a
+// vector, the rows as pixels; chosen by "auto" only, format=vtaps forces
+// CONV_2D).
+enum class FcFormat { kAuto, kBsr, kCsr, kNm, kGs, kVtaps };
 
 struct DelegateOptions {
   int num_threads = 1;

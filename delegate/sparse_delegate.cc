@@ -9,6 +9,7 @@
 
 #include "cc/kernels/dispatch.h"
 #include "cc/kernels/f32_csr_fully_connected.h"
+#include "cc/kernels/f32_conv3x3_vtaps.h"
 #include "cc/kernels/f32_gs_fully_connected.h"
 #include "cc/kernels/f32_nm_fully_connected.h"
 #include "delegate/conv_kernel.h"
@@ -48,6 +49,8 @@ const char* KernelName(const FcDecision& d, Isa isa) {
       return SelectF32NmUkernel(isa).name;
     case FcFormat::kGs:
       return SelectF32GsUkernel(isa).name;
+    case FcFormat::kVtaps:
+      return F32VtapsUkernelFor(isa).name;
     default:
       return SelectF32BsrUkernel(d.block_height, d.block_width, isa).name;
   }

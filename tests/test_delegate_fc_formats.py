@@ -185,3 +185,29 @@ def test_rows_of_a_call_enter_the_estimate(tmp_path):
         assert entry["batch_rows"] == 32, entry
         assert "32 rows a call" in entry["reason"], entry
         assert entry["claimed"] == claimed, entry
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_many_rows_with_16_unit_blocks_run_on_vtaps(tmp_path, runtime):
+    # A transformer-style Dense on [batch, 40, 256]: 75% of the (16 output units x 1 input) blocks
+    # removed. 40 rows a call (two full 14-row tiles and a partial one) run as a 1x1 convolution on
+    # filter-vector taps, which reuses each kept weight vector across a tile of rows; a one-row
+    # call of the same weights stays on the matrix-vector kernels.
+    rng = np.random.default_rng(4)
+    kernel = tfs.Block(0.75, block=(16, 1)).project(rng.standard_normal((256, 504)).astype(np.float32))
+    for rows, expected in ((40, "vtaps"), (1, None)):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((rows, 256))
+        dense = keras.layers.Dense(504, activation="relu")
+        model = keras.Model(inputs, dense(inputs))
+        dense.set_weights([kernel, rng.standard_normal(504).astype(np.float32)])
+        path = str(tmp_path / f"rows_{rows}.tflite")
+        tfs.export_tflite(model, path)
+        for batch in (1, 2):  # 2: 80 rows a call after the resize
+            delegate = compare(path, runtime, batch)
+        (entry,) = [r for r in tfs.delegate_report(delegate) if r["op"] == "FULLY_CONNECTED"]
+        assert entry["claimed"], entry
+        if expected:
+            assert entry["format"] == expected and entry["batch_rows"] == rows, entry
+        else:
+            assert entry["format"] != "vtaps" and "vtaps" not in entry["candidates"], entry
