@@ -56,3 +56,15 @@ def test_vgg16_example(tmp_path):
     )
     assert r["pruned_convolutions"] == 12 and r["pruned_dense"] == 2, r
     assert r["max_abs_diff"] < 1e-3
+
+
+def test_bert_example(tmp_path):
+    # The BERT encoder architecture at a tiny size; 32 tokens a call (>= a 14-row tile) with
+    # feed-forward layers wide enough for the delegate to run them over the rows.
+    r = _load("bert").main(
+        ["--layers", "2", "--hidden", "128", "--heads", "2", "--ffn", "512", "--seq", "32", "--vocab", "100",
+         "--steps", "1", "--batch", "4", "--runs", "2", "--out", str(tmp_path)]
+    )
+    assert r["pruned_layers"] == 4 and r["ffn_sparsity"] == pytest.approx(0.9, abs=0.01), r
+    assert r["claimed_nodes"] == 4, r
+    assert r["max_abs_diff"] < 1e-4, r
