@@ -64,6 +64,7 @@ test-py:
 
 bench: deps delegate
 	$(PY) benchmarks/fc_speed.py
+	$(PY) benchmarks/fc_rows_speed.py
 	$(PY) benchmarks/conv_speed.py
 	$(PY) benchmarks/dwconv_speed.py
 	$(PY) benchmarks/structures_speed.py
