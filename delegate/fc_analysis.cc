@@ -408,12 +408,14 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
           evaluate_gs(banks, 1);
         }
       }
-      // A call of at least a tile of rows: the rows as the pixels of a 1x1
-      // convolution on filter-vector taps (the weights [out][in] are its
-      // OHWI filter), which reuses every kept 16-unit weight vector across
-      // the tile's rows the way XNNPACK's GEMM does.
+      // A call of several rows: the rows as the pixels of a 1x1 convolution
+      // on filter-vector taps (the weights [out][in] are its OHWI filter),
+      // which reuses every kept 16-unit weight vector across a tile of rows
+      // the way XNNPACK's GEMM does. The estimate pays for whole tiles, so
+      // a few rows stay on the matrix-vector kernels (measured: BSR 16x1
+      // wins at 2 and 4 rows, VT from about 8).
       const F32VtapsUkernel& vt = F32VtapsUkernelFor(isa);
-      if (d.batch_rows >= vt.tile) {
+      if (d.batch_rows >= 2) {
         const VtapsStats st = MeasureVtaps(w, info.out, info.in, 1);
         const double tiles_rows =
             std::ceil(double(d.batch_rows) / vt.tile) * vt.tile;
