@@ -1,11 +1,12 @@
 """BERT encoder with block-pruned feed-forward layers, run with the tf_sparse delegate.
 
-Builds the BERT-base encoder architecture in Keras (token, position and segment embeddings,
+Builds the BERT-base encoder architecture in Keras (token and position embeddings,
 ``--layers`` transformer blocks of multi-head self-attention and a GELU feed-forward network, each
 with residual connections and layer normalisation, a [CLS] classifier), prunes the feed-forward
 Dense layers (two thirds of the encoder's multiply-adds) in blocks of 16 output units
 (``tfs.Block(s, block=(16, 1))``, the BERT block-pruning structure that the delegate runs over the
-sequence's rows on filter-vector taps), hardens the masks, optionally fine-tunes (masked
+sequence's rows on filter-vector taps), with ``--attention-sparsity`` the attention's query, key,
+value and output projections too, hardens the masks, optionally fine-tunes (masked
 retraining), exports to TFLite and compares the delegate with the stock interpreter (XNNPACK) on
 outputs and batch-1 latency.
 
@@ -15,7 +16,8 @@ fine-tuned on synthetic tokens, which checks the whole path but says nothing abo
 Nothing is downloaded; ``--weights FILE`` loads a ``.weights.h5`` of this same model.
 
     python examples/bert.py [--data FILE] [--weights FILE] [--layers 12] [--hidden 768]
-        [--heads 12] [--ffn 3072] [--seq 128] [--ffn-sparsity 0.9] [--steps 100] [--runs 10]
+        [--heads 12] [--ffn 3072] [--seq 128] [--ffn-sparsity 0.9] [--attention-sparsity 0.9]
+        [--steps 100] [--runs 10]
 """
 
 from __future__ import annotations
@@ -35,6 +37,24 @@ import tf_sparse as tfs  # noqa: E402
 from tf_sparse.runtime import make_interpreter, median_latency_us  # noqa: E402
 
 
+def self_attention(x, seq, hidden, heads, dropout, i):
+    """BERT's multi-head self-attention with its four projections as Dense layers (so that they can
+    be pruned like any Dense layer): softmax(Q K^T / sqrt(d)) V per head, then the output
+    projection."""
+    d = hidden // heads
+
+    def split(t):  # [batch, seq, hidden] -> [batch, heads, seq, d]
+        return keras.ops.transpose(keras.ops.reshape(t, (-1, seq, heads, d)), (0, 2, 1, 3))
+
+    q = split(keras.layers.Dense(hidden, name=f"query_{i}")(x))
+    k = split(keras.layers.Dense(hidden, name=f"key_{i}")(x))
+    v = split(keras.layers.Dense(hidden, name=f"value_{i}")(x))
+    scores = keras.ops.matmul(q, keras.ops.transpose(k, (0, 1, 3, 2))) / float(np.sqrt(d))
+    probs = keras.layers.Dropout(dropout)(keras.ops.softmax(scores, axis=-1))
+    context = keras.ops.reshape(keras.ops.transpose(keras.ops.matmul(probs, v), (0, 2, 1, 3)), (-1, seq, hidden))
+    return keras.layers.Dense(hidden, name=f"attention_output_{i}")(context)
+
+
 def bert_encoder(vocab, seq, layers, hidden, heads, ffn, classes, dropout=0.1):
     """BERT's encoder (Devlin et al.; base: 12 layers, 768 hidden, 12 heads, 3072 feed-forward)."""
     ids = keras.Input((seq,), dtype="int32", name="input_ids")
@@ -45,9 +65,7 @@ def bert_encoder(vocab, seq, layers, hidden, heads, ffn, classes, dropout=0.1):
     x = keras.layers.LayerNormalization(epsilon=1e-12, name="embedding_norm")(tokens + positions)
     x = keras.layers.Dropout(dropout)(x)
     for i in range(layers):
-        attention = keras.layers.MultiHeadAttention(
-            heads, hidden // heads, dropout=dropout, name=f"attention_{i}"
-        )(x, x)
+        attention = self_attention(x, seq, hidden, heads, dropout, i)
         x = keras.layers.LayerNormalization(epsilon=1e-12, name=f"attention_norm_{i}")(
             x + keras.layers.Dropout(dropout)(attention)
         )
@@ -73,6 +91,8 @@ def main(argv=None):
     ap.add_argument("--ffn", type=int, default=3072)
     ap.add_argument("--classes", type=int, default=2)
     ap.add_argument("--ffn-sparsity", type=float, default=0.9, help="fraction of 16-unit blocks removed")
+    ap.add_argument("--attention-sparsity", type=float, default=0.0,
+                    help="the same for the query, key, value and output projections (0: left dense)")
     ap.add_argument("--steps", type=int, default=0, help="masked fine-tuning steps after hardening")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
@@ -97,8 +117,16 @@ def main(argv=None):
         model.load_weights(args.weights)
 
     structure = tfs.Block(args.ffn_sparsity, block=(16, 1))
+    attention = tfs.Block(args.attention_sparsity, block=(16, 1)) if args.attention_sparsity > 0 else None
     ffn = ("ffn_in_", "ffn_out_")
-    sparse = tfs.sparsify(model, lambda layer: structure if layer.name.startswith(ffn) else None)
+    projections = ("query_", "key_", "value_", "attention_output_")
+
+    def config(layer):
+        if layer.name.startswith(ffn):
+            return structure
+        return attention if layer.name.startswith(projections) else None
+
+    sparse = tfs.sparsify(model, config)
     tfs.harden(sparse)
     pruned = [layer for layer in sparse.layers if isinstance(layer, tfs.SparseDense)]
     if args.steps > 0:
@@ -129,8 +157,9 @@ def main(argv=None):
     t_stock = median_latency_us(stock, sample, runs=args.runs, warmup=2)
     zeros = sum(int(np.count_nonzero(layer.kernel == 0)) for layer in pruned)
     total = sum(int(np.prod(layer.kernel.shape)) for layer in pruned)
-    print(f"BERT {args.layers} layers, hidden {args.hidden}, seq {args.seq}: {len(pruned)} feed-forward layers "
-          f"{zeros / total:.3f} sparse (Block({args.ffn_sparsity}, block=(16, 1)))")
+    print(f"BERT {args.layers} layers, hidden {args.hidden}, seq {args.seq}: {len(pruned)} Dense layers "
+          f"{zeros / total:.3f} sparse (feed-forward Block({args.ffn_sparsity}, block=(16, 1)), attention "
+          f"projections {args.attention_sparsity or 'dense'})")
     print(f"delegate claimed {len(claimed)} of {len(report)} considered nodes (formats: {', '.join(formats) or '-'}); "
           f"largest output difference vs stock {diff:.2e}")
     print(f"batch 1, {args.threads} thread(s), median of {args.runs}: tf_sparse {t_ours / 1e3:.2f} ms, "

@@ -68,3 +68,10 @@ def test_bert_example(tmp_path):
     assert r["pruned_layers"] == 4 and r["ffn_sparsity"] == pytest.approx(0.9, abs=0.01), r
     assert r["claimed_nodes"] == 4, r
     assert r["max_abs_diff"] < 1e-4, r
+    # The attention's query, key, value and output projections too.
+    r = _load("bert").main(
+        ["--layers", "1", "--hidden", "128", "--heads", "2", "--ffn", "512", "--seq", "32", "--vocab", "100",
+         "--attention-sparsity", "0.75", "--runs", "2", "--out", str(tmp_path)]
+    )
+    assert r["pruned_layers"] == 6 and r["claimed_nodes"] == 6, r
+    assert r["max_abs_diff"] < 1e-4, r
