@@ -292,15 +292,15 @@ void F32Conv3x3Vtaps::ComputeRows(const float* X, float* y, int row_begin,
 }
 
 void F32Conv3x3Vtaps::ComputeRowsPointwise(const float* x, float* y,
-                                           int row_begin, int row_end) const {
+                                           int row_begin, int row_end,
+                                           float* tail) const {
   const ConvShape& s = shape_;
   const int tile = ukernel_->tile;
   const size_t C = static_cast<size_t>(in_c_);
   const size_t pixel = static_cast<size_t>(s.stride_w) * C;
-  // A partial tile's pixels, packed stride_w * C apart as the kernel reads
-  // them (zeros after): the kernel computes whole tiles, and the last row's
-  // would read past the input.
-  std::vector<float> tail(static_cast<size_t>(tile) * pixel, 0.0f);
+  // `tail`: a partial tile's pixels, packed stride_w * C apart as the kernel
+  // reads them (zeros after, TailFloats()): the kernel computes whole tiles,
+  // and the last row's would read past the input.
   F32VtapsArgs a;
   a.pixel_stride = pixel;
   a.output_min = params_.output_min;
@@ -314,10 +314,12 @@ void F32Conv3x3Vtaps::ComputeRowsPointwise(const float* x, float* y,
       a.x = xrow + static_cast<size_t>(ox0) * pixel;
       if (a.pixels < tile) {
         for (int p = 0; p < a.pixels; ++p) {
-          std::memcpy(tail.data() + p * pixel, a.x + p * pixel,
-                      C * sizeof(float));
+          std::memcpy(tail + p * pixel, a.x + p * pixel, C * sizeof(float));
         }
-        a.x = tail.data();
+        // Pixels past the row keep the zeros (only stores of real pixels
+        // happen, but the kernel reads all `tile`).
+        std::fill(tail + a.pixels * pixel, tail + tile * pixel, 0.0f);
+        a.x = tail;
       }
       for (int b = 0; b < blocks_; ++b) {
         const int32_t p0 = pair_ptr_[b];
@@ -343,12 +345,19 @@ void F32Conv3x3Vtaps::Run(const float* x, float* y, ThreadPool* pool) {
     const float* xn = x + n * in_item;
     float* yn = y + n * out_item;
     if (params_.kernel == 1) {
+      // One tail buffer per thread, kept between calls.
+      const size_t tail_floats = static_cast<size_t>(ukernel_->tile) *
+                                 s.stride_w * static_cast<size_t>(in_c_);
+      if (tails_.size() < static_cast<size_t>(threads)) tails_.resize(threads);
+      for (int t = 0; t < threads; ++t) {
+        if (tails_[t].size() < tail_floats) tails_[t].Resize(tail_floats);
+      }
       if (threads <= 1) {
-        ComputeRowsPointwise(xn, yn, 0, s.out_h);
+        ComputeRowsPointwise(xn, yn, 0, s.out_h, tails_[0].data());
       } else {
         auto rows = [&](int t) {
           ComputeRowsPointwise(xn, yn, s.out_h * t / threads,
-                               s.out_h * (t + 1) / threads);
+                               s.out_h * (t + 1) / threads, tails_[t].data());
         };
         pool->Run(threads, rows);
       }

@@ -158,9 +158,10 @@ class F32Conv3x3Vtaps {
   F32Conv3x3Vtaps() = default;
   void Transpose(const float* x, int row_begin, int row_end);
   void ComputeRows(const float* X, float* y, int row_begin, int row_end) const;
-  // 1x1: the micro-kernel on the NHWC input itself.
+  // 1x1: the micro-kernel on the NHWC input itself; `tail`: this thread's
+  // buffer for a row's partial last tile.
   void ComputeRowsPointwise(const float* x, float* y, int row_begin,
-                            int row_end) const;
+                            int row_end, float* tail) const;
 
   VtapsStats stats_;
   Params params_;
@@ -180,6 +181,7 @@ class F32Conv3x3Vtaps {
   int rows_ = 0, cols_ = 0;  // X: rows_ x in_c x cols_ floats.
   std::vector<int32_t> pair_offset_;
   AlignedBuffer<float> planar_;
+  std::vector<AlignedBuffer<float>> tails_;  // 1x1: per thread.
 };
 
 }  // namespace tf_sparse
