@@ -112,22 +112,22 @@ const char* KernelName(const ConvDecision& d) {
 // reshape would fail the whole interpreter.
 std::string VtapsShapeProblem(const ConvNodeInfo& info, int tile) {
   if (info.in_h <= 0 || info.in_w <= 0) return "";  // Known at run time only.
-  if (info.kernel_h == 1) {  // Offsets into the NHWC input itself.
+  if (info.kernel_h == 1 && info.kernel_w == 1) {  // NHWC input itself.
     return double(info.in_h) * info.in_w * info.in > 2147483647.0
                ? "the input does not fit int32 offsets"
                : "";
   }
   int out_h = 0, out_w = 0, pad_top = 0, pad_left = 0;
-  if (!ConvOutputSize(info.padding, info.in_h, 3, info.stride_h, &out_h,
-                      &pad_top) ||
-      !ConvOutputSize(info.padding, info.in_w, 3, info.stride_w, &out_w,
-                      &pad_left)) {
+  if (!ConvOutputSize(info.padding, info.in_h, info.kernel_h, info.stride_h,
+                      &out_h, &pad_top) ||
+      !ConvOutputSize(info.padding, info.in_w, info.kernel_w, info.stride_w,
+                      &out_w, &pad_left)) {
     return "";  // No output: the estimate is infinite, never claimed.
   }
   const double tiles = std::ceil(double(out_w) / tile);
-  const double rows = double(out_h - 1) * info.stride_h + 3;
+  const double rows = double(out_h - 1) * info.stride_h + info.kernel_h;
   const double cols = std::max(double(pad_left) + info.in_w,
-                               (tiles * tile - 1) * info.stride_w + 3);
+                               (tiles * tile - 1) * info.stride_w + info.kernel_w);
   if (rows * info.in * cols > 2147483647.0) {
     return "the transposed input of " + std::to_string(info.in_h) + "x" +
            std::to_string(info.in_w) + "x" + std::to_string(info.in) +
@@ -179,11 +179,14 @@ std::string ReadConvNode(const TfLiteContext* context, const TfLiteNode* node,
   info->kernel_h = weights.dims->data[1];
   info->kernel_w = weights.dims->data[2];
   info->in = weights.dims->data[3];
-  if (info->out < 1 || info->in < 1) return "weights have an empty dimension";
-  if (info->kernel_h != info->kernel_w ||
-      (info->kernel_h != 3 && info->kernel_h != 1)) {
+  if (info->out < 1 || info->in < 1 || info->kernel_h < 1 ||
+      info->kernel_w < 1) {
+    return "weights have an empty dimension";
+  }
+  if (info->kernel_h * info->kernel_w > kVtapsMaxTaps) {
     return "kernel " + std::to_string(info->kernel_h) + "x" +
-           std::to_string(info->kernel_w) + " is not 3x3 or 1x1";
+           std::to_string(info->kernel_w) + " has more than " +
+           std::to_string(kVtapsMaxTaps) + " taps";
   }
   if (info->bias != kTfLiteOptionalTensor) {
     const TfLiteTensor& bias = context->tensors[info->bias];
@@ -259,9 +262,11 @@ double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
   int out_h = 1, out_w = 1, pad = 0;
   const int in_h = info.in_h > 0 ? info.in_h : 56;
   const int in_w = info.in_w > 0 ? info.in_w : 56;
-  const int k = info.kernel_h;
-  if (!ConvOutputSize(info.padding, in_h, k, info.stride_h, &out_h, &pad) ||
-      !ConvOutputSize(info.padding, in_w, k, info.stride_w, &out_w, &pad) ||
+  const bool pointwise = info.kernel_h == 1 && info.kernel_w == 1;
+  if (!ConvOutputSize(info.padding, in_h, info.kernel_h, info.stride_h, &out_h,
+                      &pad) ||
+      !ConvOutputSize(info.padding, in_w, info.kernel_w, info.stride_w, &out_w,
+                      &pad) ||
       stats.blocks < 1 || tile < 1) {
     return std::numeric_limits<double>::infinity();
   }
@@ -271,7 +276,7 @@ double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
   const double sparse =
       (isa != Isa::kScalar ? 1.0 : kVtScalarFactor) *
       (kVtPerPairPixel * double(stats.pairs) * padded_pixels +
-       (k == 1 ? 0.0 : kVtPerInputValue) * double(in_h) * in_w * info.in +
+       (pointwise ? 0.0 : kVtPerInputValue) * double(in_h) * in_w * info.in +
        kVtPerOutputValue * double(stats.blocks) * kVtapsBlock *
            padded_pixels);
   return sparse / DenseMacs(info, out_h, out_w, isa);
@@ -308,9 +313,10 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
   const float* w = DenseWeights(context, d.info.weights, d.info.densify_input,
                                 &decoded, &d.reason);
   if (w == nullptr) return d;
-  const bool pointwise = d.info.kernel_h == 1;
-  d.vt_stats = MeasureVtaps(w, d.info.out, d.info.in, d.info.kernel_h);
-  if (pointwise) {
+  const bool is_3x3 = d.info.kernel_h == 3 && d.info.kernel_w == 3;
+  d.vt_stats = MeasureVtaps(w, d.info.out, d.info.in, d.info.kernel_h,
+                            d.info.kernel_w);
+  if (!is_3x3) {
     // FKW is for 3x3 kernels: only the counts VT and the report use.
     d.stats.out_channels = d.info.out;
     d.stats.in_channels = d.info.in;
@@ -323,7 +329,9 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
 
   // Both estimates first, so that every decline can name them.
   const std::string fkw_problem =
-      pointwise ? std::string("1x1 kernel (FKW is for 3x3 kernels)")
+      !is_3x3 ? std::to_string(d.info.kernel_h) + "x" +
+                    std::to_string(d.info.kernel_w) +
+                    " kernel (FKW is for 3x3 kernels)"
       : d.stats.pattern_structured()
           ? std::string()
           : "not pattern-structured: a 3x3 kernel has " +

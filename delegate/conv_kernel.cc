@@ -54,7 +54,8 @@ std::string ConvPartitionKernel::AddNode(TfLiteContext* context, int node_index,
     case ConvFormat::kVtaps: {
       F32Conv3x3Vtaps::Params params =
           ConvParams<F32Conv3x3Vtaps::Params>(op.info);
-      params.kernel = op.info.kernel_h;  // 3 or 1 (ReadConvNode).
+      params.kernel_h = op.info.kernel_h;  // 1..8 (ReadConvNode).
+      params.kernel_w = op.info.kernel_w;
       op.vtaps = F32Conv3x3Vtaps::Create(w, op.info.out, op.info.in, bias,
                                          params, &problem);
       if (op.vtaps == nullptr) return where + ": " + problem;

@@ -416,7 +416,7 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
       // wins at 2 and 4 rows, VT from about 8).
       const F32VtapsUkernel& vt = F32VtapsUkernelFor(isa);
       if (d.batch_rows >= 2) {
-        const VtapsStats st = MeasureVtaps(w, info.out, info.in, 1);
+        const VtapsStats st = MeasureVtaps(w, info.out, info.in, 1, 1);
         const double tiles_rows =
             std::ceil(double(d.batch_rows) / vt.tile) * vt.tile;
         const double per_row =

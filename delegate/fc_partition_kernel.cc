@@ -96,7 +96,7 @@ std::string FcPartitionKernel::AddNode(TfLiteContext* context, int node_index,
         op.info.output_min, op.info.output_max, nm_options, &error);
   } else if (decision.format == FcFormat::kVtaps) {
     F32Conv3x3Vtaps::Params vt_params;
-    vt_params.kernel = 1;
+    vt_params.kernel_h = vt_params.kernel_w = 1;
     vt_params.output_min = op.info.output_min;
     vt_params.output_max = op.info.output_max;
     op.vt = F32Conv3x3Vtaps::Create(w, op.info.out, op.info.in, bias,

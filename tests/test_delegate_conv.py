@@ -156,6 +156,22 @@ def models(tmp_path_factory):
     tfs.harden(pointwise)
     paths["pointwise"] = str(d / "pointwise.tflite")
     tfs.export_tflite(pointwise, paths["pointwise"])
+    # Other kernel sizes: a Conv1D with kernel 7 (as in Jasper's 1D convolution blocks, exported as
+    # a 1x7 CONV_2D) and a 5x5 stride-2 Conv2D, 75% of their (16 filters x 1 tap-channel) blocks
+    # removed.
+    keras.utils.set_random_seed(33)
+    seq_in = keras.Input((50, 48))
+    conv1d = keras.Model(seq_in, keras.layers.Conv1D(64, 7, padding="same", activation="relu")(seq_in))
+    conv1d = tfs.sparsify(conv1d, tfs.Block(0.75, block=(16, 1)))
+    tfs.harden(conv1d)
+    paths["conv1d"] = str(d / "conv1d.tflite")
+    tfs.export_tflite(conv1d, paths["conv1d"])
+    img = keras.Input((23, 19, 24))
+    conv5 = keras.Model(img, keras.layers.Conv2D(40, 5, strides=2, padding="same")(img))
+    conv5 = tfs.sparsify(conv5, tfs.Block(0.75, block=(16, 1)))
+    tfs.harden(conv5)
+    paths["conv5x5"] = str(d / "conv5x5.tflite")
+    tfs.export_tflite(conv5, paths["conv5x5"])
     return paths
 
 
@@ -337,3 +353,13 @@ def test_pointwise_convs_run_on_vtaps(models, runtime):
     # format=patdnn cannot run a 1x1 kernel: declined with the reason.
     delegate = _compare(models["pointwise"], runtime, 1, format="patdnn")
     assert all(not e["claimed"] and "patdnn forced, but 1x1" in e["reason"] for e in _conv_entries(delegate))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("name, kernel", [("conv1d", "1x7"), ("conv5x5", "5x5")])
+def test_other_kernel_sizes_run_on_vtaps(models, runtime, name, kernel):
+    for batch, options in ((1, {}), (2, {"format": "vtaps", "num_threads": 2})):
+        delegate = _compare(models[name], runtime, batch, **options)
+        (entry,) = _conv_entries(delegate)
+        assert entry["claimed"] and entry["format"] == "vtaps", entry
+        assert f"{kernel} kernel (FKW is for 3x3 kernels)" in entry["reason"], entry

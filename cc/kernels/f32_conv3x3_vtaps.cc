@@ -29,15 +29,16 @@ const F32VtapsUkernel& F32VtapsUkernelFor(Isa isa) {
 
 namespace {
 
-// Taps (bit ky * k + kx) that some filter of block b keeps at channel c,
-// for k x k kernels (k * k taps).
-uint16_t BlockTaps(const float* w, int out_c, int in_c, int k, int b, int c) {
-  uint16_t taps = 0;
+// Taps (bit ky * kw + kx) that some filter of block b keeps at channel c,
+// for kh x kw kernels.
+uint64_t BlockTaps(const float* w, int out_c, int in_c, int kh, int kw, int b,
+                   int c) {
+  uint64_t taps = 0;
   const int o1 = std::min(out_c, (b + 1) * kVtapsBlock);
   for (int o = b * kVtapsBlock; o < o1; ++o) {
-    const float* kern = w + static_cast<size_t>(o) * k * k * in_c + c;
-    for (int t = 0; t < k * k; ++t) {
-      if (kern[static_cast<size_t>(t) * in_c] != 0.0f) taps |= 1u << t;
+    const float* kern = w + static_cast<size_t>(o) * kh * kw * in_c + c;
+    for (int t = 0; t < kh * kw; ++t) {
+      if (kern[static_cast<size_t>(t) * in_c] != 0.0f) taps |= uint64_t{1} << t;
     }
   }
   return taps;
@@ -45,18 +46,20 @@ uint16_t BlockTaps(const float* w, int out_c, int in_c, int k, int b, int c) {
 
 }  // namespace
 
-VtapsStats MeasureVtaps(const float* w, int out_c, int in_c, int kernel) {
+VtapsStats MeasureVtaps(const float* w, int out_c, int in_c, int kernel_h,
+                        int kernel_w) {
   VtapsStats s;
   s.out_channels = out_c;
   s.in_channels = in_c;
-  s.kernel = kernel;
+  s.kernel_h = kernel_h;
+  s.kernel_w = kernel_w;
   s.blocks = (out_c + kVtapsBlock - 1) / kVtapsBlock;
-  s.weights = static_cast<long long>(kernel) * kernel * out_c * in_c;
+  s.weights = static_cast<long long>(kernel_h) * kernel_w * out_c * in_c;
   for (long long i = 0; i < s.weights; ++i) s.zero_weights += w[i] == 0.0f;
   for (int b = 0; b < s.blocks; ++b) {
     for (int c = 0; c < in_c; ++c) {
-      const int n =
-          __builtin_popcount(BlockTaps(w, out_c, in_c, kernel, b, c));
+      const int n = __builtin_popcountll(
+          BlockTaps(w, out_c, in_c, kernel_h, kernel_w, b, c));
       s.pairs += n;
       s.zero_blocks += n == 0;
       s.max_block_taps = std::max(s.max_block_taps, n);
@@ -78,9 +81,12 @@ std::unique_ptr<F32Conv3x3Vtaps> F32Conv3x3Vtaps::Create(
     *error = "weights must be [out >= 1][3][3][in >= 1]";
     return nullptr;
   }
-  if (params.kernel != 1 && params.kernel != 3) {
-    *error = "kernel must be 1 (1x1) or 3 (3x3), got " +
-             std::to_string(params.kernel);
+  if (params.kernel_h < 1 || params.kernel_w < 1 ||
+      params.kernel_h * params.kernel_w > kVtapsMaxTaps) {
+    *error = "kernel must have sides >= 1 and at most " +
+             std::to_string(kVtapsMaxTaps) + " taps, got " +
+             std::to_string(params.kernel_h) + "x" +
+             std::to_string(params.kernel_w);
     return nullptr;
   }
   if (params.stride_h < 1 || params.stride_w < 1) {
@@ -96,33 +102,33 @@ std::unique_ptr<F32Conv3x3Vtaps> F32Conv3x3Vtaps::Create(
   op->out_c_ = out_c;
   op->in_c_ = in_c;
   op->blocks_ = (out_c + kVtapsBlock - 1) / kVtapsBlock;
-  const int k = params.kernel;
-  op->stats_ = MeasureVtaps(w, out_c, in_c, k);
+  const int kh = params.kernel_h, kw = params.kernel_w;
+  const bool pointwise = kh == 1 && kw == 1;
+  op->stats_ = MeasureVtaps(w, out_c, in_c, kh, kw);
   op->pair_ptr_.assign(op->blocks_ + 1, 0);
   op->pair_weight_.Resize(static_cast<size_t>(op->stats_.pairs) * kVtapsBlock);
   op->pair_tap_.reserve(op->stats_.pairs);
   op->pair_channel_.reserve(op->stats_.pairs);
   size_t e = 0;
-  std::vector<uint16_t> taps(in_c);
+  std::vector<uint64_t> taps(in_c);
   for (int b = 0; b < op->blocks_; ++b) {
     for (int c = 0; c < in_c; ++c) {
-      taps[c] = BlockTaps(w, out_c, in_c, k, b, c);
+      taps[c] = BlockTaps(w, out_c, in_c, kh, kw, b, c);
     }
     // Pairs by kernel row, channel, kernel column: ascending offsets in X
     // (X[row][channel][column]), so a block walks its input in order.
-    for (int ky = 0; ky < k; ++ky) {
+    for (int ky = 0; ky < kh; ++ky) {
       for (int c = 0; c < in_c; ++c) {
-        for (int kx = 0; kx < k; ++kx) {
-          const int t = k * ky + kx;
+        for (int kx = 0; kx < kw; ++kx) {
+          const int t = kw * ky + kx;
           if (!(taps[c] >> t & 1)) continue;
-          // Taps are stored as 3x3 positions (3 ky + kx) for both sizes.
-          op->pair_tap_.push_back(static_cast<uint8_t>(3 * ky + kx));
+          op->pair_tap_.push_back(static_cast<uint8_t>(t));
           op->pair_channel_.push_back(c);
           float* pw = op->pair_weight_.data() + e * kVtapsBlock;
           for (int j = 0; j < kVtapsBlock; ++j) {
             const int o = b * kVtapsBlock + j;
             pw[j] = o < out_c
-                        ? w[(static_cast<size_t>(o) * k * k + t) * in_c + c]
+                        ? w[(static_cast<size_t>(o) * kh * kw + t) * in_c + c]
                         : 0.0f;
           }
           ++e;
@@ -137,8 +143,8 @@ std::unique_ptr<F32Conv3x3Vtaps> F32Conv3x3Vtaps::Create(
   }
   op->ukernel_ = &F32VtapsUkernelFor(isa);
   // 1x1 reads the NHWC input: pixels stride_w * in_c floats apart.
-  op->fn_ = op->ukernel_->select(k == 1 ? params.stride_w * in_c
-                                        : params.stride_w);
+  op->fn_ = op->ukernel_->select(pointwise ? params.stride_w * in_c
+                                           : params.stride_w);
   return op;
 }
 
@@ -149,27 +155,28 @@ int64_t F32Conv3x3Vtaps::PackedBytes() const {
 
 bool F32Conv3x3Vtaps::Reshape(int batch, int in_h, int in_w, int* out_h,
                               int* out_w, std::string* error) {
-  const int k = params_.kernel;
+  const int kh = params_.kernel_h, kw = params_.kernel_w;
   ConvShape s;
   s.batch = batch;
   s.in_h = in_h;
   s.in_w = in_w;
   s.in_c = in_c_;
   s.out_c = out_c_;
-  s.kernel_h = s.kernel_w = k;
+  s.kernel_h = kh;
+  s.kernel_w = kw;
   s.stride_h = params_.stride_h;
   s.stride_w = params_.stride_w;
   if (batch < 0 ||
-      !ConvOutputSize(params_.padding, in_h, k, s.stride_h, &s.out_h,
+      !ConvOutputSize(params_.padding, in_h, kh, s.stride_h, &s.out_h,
                       &s.pad_top) ||
-      !ConvOutputSize(params_.padding, in_w, k, s.stride_w, &s.out_w,
+      !ConvOutputSize(params_.padding, in_w, kw, s.stride_w, &s.out_w,
                       &s.pad_left)) {
     *error = "input " + std::to_string(in_h) + "x" + std::to_string(in_w) +
-             " gives no output for a " + std::to_string(k) + "x" +
-             std::to_string(k) + " kernel";
+             " gives no output for a " + std::to_string(kh) + "x" +
+             std::to_string(kw) + " kernel";
     return false;
   }
-  if (k == 1) {
+  if (kh == 1 && kw == 1) {
     // Straight on the input: a pair's offset is its channel.
     if (static_cast<size_t>(in_h) * in_w * in_c_ >
         static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
@@ -187,8 +194,8 @@ bool F32Conv3x3Vtaps::Reshape(int batch, int in_h, int in_w, int* out_h,
   const int tiles = (s.out_w + tile - 1) / tile;
   // Rows and columns of X the outputs read; a row's last tile reads up to
   // tiles * tile pixels (the extra ones are computed, never stored).
-  rows_ = (s.out_h - 1) * s.stride_h + 3;
-  cols_ = std::max(s.pad_left + in_w, (tiles * tile - 1) * s.stride_w + 3);
+  rows_ = (s.out_h - 1) * s.stride_h + kh;
+  cols_ = std::max(s.pad_left + in_w, (tiles * tile - 1) * s.stride_w + kw);
   const size_t need = static_cast<size_t>(rows_) * in_c_ * cols_;
   if (need > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
     *error = "input too large for 32-bit offsets";
@@ -201,7 +208,7 @@ bool F32Conv3x3Vtaps::Reshape(int batch, int in_h, int in_w, int* out_h,
   }
   pair_offset_.resize(pair_tap_.size());
   for (size_t e = 0; e < pair_tap_.size(); ++e) {
-    const int ky = pair_tap_[e] / 3, kx = pair_tap_[e] % 3;
+    const int ky = pair_tap_[e] / kw, kx = pair_tap_[e] % kw;
     pair_offset_[e] = static_cast<int32_t>(
         (static_cast<size_t>(ky) * in_c_ + pair_channel_[e]) * cols_ + kx);
   }
@@ -299,8 +306,8 @@ void F32Conv3x3Vtaps::ComputeRowsPointwise(const float* x, float* y,
   const size_t C = static_cast<size_t>(in_c_);
   const size_t pixel = static_cast<size_t>(s.stride_w) * C;
   // `tail`: a partial tile's pixels, packed stride_w * C apart as the kernel
-  // reads them (zeros after, TailFloats()): the kernel computes whole tiles,
-  // and the last row's would read past the input.
+  // reads them (zeros after; tile * stride_w * C floats): the kernel
+  // computes whole tiles, and the last row's would read past the input.
   F32VtapsArgs a;
   a.pixel_stride = pixel;
   a.output_min = params_.output_min;
@@ -344,7 +351,7 @@ void F32Conv3x3Vtaps::Run(const float* x, float* y, ThreadPool* pool) {
   for (int n = 0; n < s.batch; ++n) {
     const float* xn = x + n * in_item;
     float* yn = y + n * out_item;
-    if (params_.kernel == 1) {
+    if (params_.kernel_h == 1 && params_.kernel_w == 1) {
       // One tail buffer per thread, kept between calls.
       const size_t tail_floats = static_cast<size_t>(ukernel_->tile) *
                                  s.stride_w * static_cast<size_t>(in_c_);

@@ -29,8 +29,10 @@
 // micro-kernel over (output row, tile of pixels, block), split over rows
 // between threads.
 //
-// 1x1 convolutions (Params::kernel = 1, any stride; padding does not
-// matter) run the same micro-kernel straight on the NHWC input: a pair is
+// Any kernel of at most 64 taps (kernel_h x kernel_w, e.g. a Conv1D's 1 x K)
+// takes the same path as 3x3 with its own taps. 1x1 convolutions (any
+// stride; padding does not matter) run the same micro-kernel straight on
+// the NHWC input: a pair is
 // an input channel, its offset the channel, the pixel stride stride_w *
 // in_c; nothing is transposed. A row's last, partial tile reads its pixels
 // from a small zero-padded copy, so no read passes the input's end.
@@ -57,7 +59,8 @@ constexpr int kVtapsBlock = 16;  // Filters per block (one vector of outputs).
 struct VtapsStats {
   int out_channels = 0;
   int in_channels = 0;
-  int kernel = 3;               // 3 (3x3) or 1 (1x1).
+  int kernel_h = 3;             // Kernel sides (product <= 64).
+  int kernel_w = 3;
   int blocks = 0;               // ceil(out / 16).
   long long weights = 0;        // out * 9 * in.
   long long zero_weights = 0;   // Exactly zero (-0.0f counts as zero).
@@ -72,14 +75,18 @@ struct VtapsStats {
   double executed_fraction() const {
     return blocks > 0 && in_channels > 0
                ? static_cast<double>(pairs) /
-                     (static_cast<double>(kernel) * kernel * blocks *
+                     (static_cast<double>(kernel_h) * kernel_w * blocks *
                       in_channels)
                : 0.0;
   }
 };
 
-// w: OHWI [out_c][kernel][kernel][in_c], kernel 3 (taps 0..8) or 1.
-VtapsStats MeasureVtaps(const float* w, int out_c, int in_c, int kernel = 3);
+// Most taps of a kernel (kernel_h * kernel_w): bits of a 64-bit mask.
+constexpr int kVtapsMaxTaps = 64;
+
+// w: OHWI [out_c][kernel_h][kernel_w][in_c] (kernel_h * kernel_w <= 64).
+VtapsStats MeasureVtaps(const float* w, int out_c, int in_c, int kernel_h = 3,
+                        int kernel_w = 3);
 
 // Micro-kernel contract (f32_conv3x3_vtaps_ukernel.h): one output row
 // segment of `pixels` pixels (<= tile) of one block.
@@ -119,7 +126,8 @@ const F32VtapsUkernel& F32VtapsUkernelFor(Isa isa);
 class F32Conv3x3Vtaps {
  public:
   struct Params {
-    int kernel = 3;  // 3 (3x3) or 1 (1x1).
+    int kernel_h = 3;  // Kernel sides >= 1, product <= kVtapsMaxTaps.
+    int kernel_w = 3;
     int stride_h = 1;
     int stride_w = 1;
     ConvPadding padding = ConvPadding::kSame;
@@ -127,7 +135,7 @@ class F32Conv3x3Vtaps {
     float output_max = std::numeric_limits<float>::infinity();
   };
 
-  // w: OHWI [out_c][k][k][in_c] (k = params.kernel); bias: out_c values or
+  // w: OHWI [out_c][kernel_h][kernel_w][in_c]; bias: out_c values or
   // null. Any weights pack; null with *error only for bad arguments. Uses ActiveIsa() unless
   // `isa` is given.
   static std::unique_ptr<F32Conv3x3Vtaps> Create(const float* w, int out_c,
@@ -169,7 +177,7 @@ class F32Conv3x3Vtaps {
   F32VtapsFn fn_ = nullptr;
   int out_c_ = 0, in_c_ = 0, blocks_ = 0;
   // Pairs of block b: [pair_ptr_[b], pair_ptr_[b + 1]), each a tap
-  // (3 * ky + kx) and channel, with 16 weights.
+  // (ky * kernel_w + kx) and channel, with 16 weights.
   std::vector<int32_t> pair_ptr_;
   std::vector<uint8_t> pair_tap_;
   std::vector<int32_t> pair_channel_;

@@ -42,9 +42,10 @@ class ConvTester {
   ConvTester& threads(int v) { threads_ = v; return *this; }
   ConvTester& seed(uint32_t v) { seed_ = v; return *this; }
   ConvTester& filter_block(int v) { filter_block_ = v; return *this; }
-  // Kernel size k (1 or 3; 1 only for F32Conv3x3Vtaps): taps are the k * k
-  // positions, `taps` at most k * k of them.
-  ConvTester& kernel(int v) { k_ = v; return *this; }
+  // Kernel size (other than 3x3 only for F32Conv3x3Vtaps): taps are the
+  // kh * kw positions, `taps` at most that many.
+  ConvTester& kernel(int v) { kh_ = kw_ = v; return *this; }
+  ConvTester& kernel(int h, int w) { kh_ = h; kw_ = w; return *this; }
 
   std::vector<float> Weights() const {
     std::mt19937 rng(seed_);
@@ -52,7 +53,7 @@ class ConvTester {
     std::uniform_real_distribution<double> coin(0.0, 1.0);
     // A small library of random tap sets.
     std::vector<std::vector<int>> lib;
-    const int kk = k_ * k_;
+    const int kk = kh_ * kw_;
     for (int p = 0; p < library_; ++p) {
       std::vector<int> t(kk);
       for (int i = 0; i < kk; ++i) t[i] = i;
@@ -125,10 +126,13 @@ class ConvTester {
   }
 
  private:
-  void SetKernel(F32Conv3x3Vtaps::Params* p) const { p->kernel = k_; }
+  void SetKernel(F32Conv3x3Vtaps::Params* p) const {
+    p->kernel_h = kh_;
+    p->kernel_w = kw_;
+  }
   void SetKernel(F32PatdnnConv2D::Params*) const {}
 
-  int k_ = 3;
+  int kh_ = 3, kw_ = 3;
   int h_ = 8, w_ = 8, c_ = 4, oc_ = 4, batch_ = 1;
   int sh_ = 1, sw_ = 1;
   ConvPadding padding_ = ConvPadding::kSame;

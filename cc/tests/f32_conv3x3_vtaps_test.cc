@@ -147,17 +147,35 @@ TEST(VtapsConv, PointwiseStats) {
   std::vector<float> w(32 * 3, 0.0f);
   w[0 * 3 + 0] = 1.0f;
   w[7 * 3 + 2] = 1.0f;
-  const VtapsStats s = MeasureVtaps(w.data(), 32, 3, 1);
+  const VtapsStats s = MeasureVtaps(w.data(), 32, 3, 1, 1);
   EXPECT_EQ(s.pairs, 2);
   EXPECT_EQ(s.zero_blocks, 4);
   EXPECT_EQ(s.weights, 96);
   EXPECT_DOUBLE_EQ(s.executed_fraction(), 2.0 / (2 * 3));
   std::string error;
   F32Conv3x3Vtaps::Params p;
-  p.kernel = 2;
+  p.kernel_h = p.kernel_w = 9;  // 81 taps.
   EXPECT_EQ(F32Conv3x3Vtaps::Create(w.data(), 32, 3, nullptr, p, &error),
             nullptr);
-  EXPECT_NE(error.find("kernel must be 1"), std::string::npos);
+  EXPECT_NE(error.find("at most 64 taps"), std::string::npos);
+}
+
+TEST_P(VtapsConvIsa, OtherKernelSizes) {
+  // Conv1D-style 1 x K (Jasper's 1x11 .. 1x29), K x 1, 5x5, 7x7 stride 2
+  // (ResNet's stem), 8x8 (64 taps), 2x2; SAME and VALID.
+  struct K {
+    int h, w, stride;
+  };
+  for (const K& k : {K{1, 5, 1}, K{1, 11, 1}, K{1, 29, 2}, K{5, 1, 1},
+                     K{5, 5, 1}, K{7, 7, 2}, K{8, 8, 1}, K{2, 2, 1},
+                     K{1, 3, 2}}) {
+    ConvTester().kernel(k.h, k.w).taps(k.h * k.w / 2 + 1).in(9, 23, 6)
+        .out_c(20).stride(k.stride).filter_block(16).Test<F32Conv3x3Vtaps>(
+            GetParam());
+    ConvTester().kernel(k.h, k.w).taps(k.h * k.w).in(10, 40, 3).out_c(16)
+        .stride(k.stride).valid().filter_block(16).threads(2)
+        .Test<F32Conv3x3Vtaps>(GetParam());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, VtapsConvIsa,
