@@ -77,3 +77,15 @@ def test_bert_example(tmp_path):
     # (the cost model declines them), the feed-forward pair is claimed.
     assert r["pruned_layers"] == 6 and r["claimed_nodes"] >= 2, r
     assert r["max_abs_diff"] < 1e-4, r
+
+
+def test_jasper_example(tmp_path):
+    # The Jasper architecture (2 blocks x 2 sub-blocks, a quarter of the channels), 64 frames, one
+    # CTC fine-tuning step; its 1D convolutions (kernels 11, 1) run as 1xK CONV_2D on VT.
+    r = _load("jasper").main(
+        ["--blocks", "2", "--repeats", "2", "--frames", "64", "--scale", "0.25", "--steps", "1",
+         "--batch", "2", "--runs", "2", "--out", str(tmp_path)]
+    )
+    assert r["pruned_convolutions"] == 6 and r["sparsity"] == pytest.approx(0.8, abs=0.02), r
+    assert r["claimed_nodes"] >= 4 and r["formats"] == ["vtaps"], r
+    assert r["max_rel_diff"] < 1e-4, r
