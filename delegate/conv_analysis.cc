@@ -118,16 +118,18 @@ std::string VtapsShapeProblem(const ConvNodeInfo& info, int tile) {
                : "";
   }
   int out_h = 0, out_w = 0, pad_top = 0, pad_left = 0;
-  if (!ConvOutputSize(info.padding, info.in_h, info.kernel_h, info.stride_h,
-                      &out_h, &pad_top) ||
-      !ConvOutputSize(info.padding, info.in_w, info.kernel_w, info.stride_w,
-                      &out_w, &pad_left)) {
+  const int eh = (info.kernel_h - 1) * info.dilation_h + 1;
+  const int ew = (info.kernel_w - 1) * info.dilation_w + 1;
+  if (!ConvOutputSize(info.padding, info.in_h, eh, info.stride_h, &out_h,
+                      &pad_top) ||
+      !ConvOutputSize(info.padding, info.in_w, ew, info.stride_w, &out_w,
+                      &pad_left)) {
     return "";  // No output: the estimate is infinite, never claimed.
   }
   const double tiles = std::ceil(double(out_w) / tile);
-  const double rows = double(out_h - 1) * info.stride_h + info.kernel_h;
+  const double rows = double(out_h - 1) * info.stride_h + eh;
   const double cols = std::max(double(pad_left) + info.in_w,
-                               (tiles * tile - 1) * info.stride_w + info.kernel_w);
+                               (tiles * tile - 1) * info.stride_w + ew);
   if (rows * info.in * cols > 2147483647.0) {
     return "the transposed input of " + std::to_string(info.in_h) + "x" +
            std::to_string(info.in_w) + "x" + std::to_string(info.in) +
@@ -209,12 +211,12 @@ std::string ReadConvNode(const TfLiteContext* context, const TfLiteNode* node,
   const auto* params =
       static_cast<const TfLiteConvParams*>(node->builtin_data);
   if (params == nullptr) return "no convolution parameters";
-  if (params->dilation_width_factor != 1 ||
-      params->dilation_height_factor != 1) {
-    return "dilation " + std::to_string(params->dilation_height_factor) + "x" +
-           std::to_string(params->dilation_width_factor) +
-           " is not supported (only 1x1)";
+  if (params->dilation_width_factor < 1 ||
+      params->dilation_height_factor < 1) {
+    return "dilation below 1";
   }
+  info->dilation_h = params->dilation_height_factor;
+  info->dilation_w = params->dilation_width_factor;
   if (params->stride_width < 1 || params->stride_height < 1) {
     return "stride below 1";
   }
@@ -263,10 +265,12 @@ double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
   const int in_h = info.in_h > 0 ? info.in_h : 56;
   const int in_w = info.in_w > 0 ? info.in_w : 56;
   const bool pointwise = info.kernel_h == 1 && info.kernel_w == 1;
-  if (!ConvOutputSize(info.padding, in_h, info.kernel_h, info.stride_h, &out_h,
-                      &pad) ||
-      !ConvOutputSize(info.padding, in_w, info.kernel_w, info.stride_w, &out_w,
-                      &pad) ||
+  if (!ConvOutputSize(info.padding, in_h,
+                      (info.kernel_h - 1) * info.dilation_h + 1, info.stride_h,
+                      &out_h, &pad) ||
+      !ConvOutputSize(info.padding, in_w,
+                      (info.kernel_w - 1) * info.dilation_w + 1, info.stride_w,
+                      &out_w, &pad) ||
       stats.blocks < 1 || tile < 1) {
     return std::numeric_limits<double>::infinity();
   }
@@ -332,6 +336,8 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
       !is_3x3 ? std::to_string(d.info.kernel_h) + "x" +
                     std::to_string(d.info.kernel_w) +
                     " kernel (FKW is for 3x3 kernels)"
+      : d.info.dilation_h != 1 || d.info.dilation_w != 1
+          ? std::string("dilation (FKW runs dilation 1)")
       : d.stats.pattern_structured()
           ? std::string()
           : "not pattern-structured: a 3x3 kernel has " +

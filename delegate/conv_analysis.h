@@ -51,6 +51,8 @@ struct ConvNodeInfo : WeightedNodeInfo {
   int in = 0;
   int stride_h = 1;
   int stride_w = 1;
+  int dilation_h = 1;  // FKW runs 1 only; VT any.
+  int dilation_w = 1;
   ConvPadding padding = ConvPadding::kSame;
   // Input spatial size when the graph knows it (else 0).
   int in_h = 0;

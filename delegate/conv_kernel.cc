@@ -56,6 +56,8 @@ std::string ConvPartitionKernel::AddNode(TfLiteContext* context, int node_index,
           ConvParams<F32Conv3x3Vtaps::Params>(op.info);
       params.kernel_h = op.info.kernel_h;  // 1..8 (ReadConvNode).
       params.kernel_w = op.info.kernel_w;
+      params.dilation_h = op.info.dilation_h;
+      params.dilation_w = op.info.dilation_w;
       op.vtaps = F32Conv3x3Vtaps::Create(w, op.info.out, op.info.in, bias,
                                          params, &problem);
       if (op.vtaps == nullptr) return where + ": " + problem;

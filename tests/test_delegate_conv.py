@@ -166,6 +166,13 @@ def models(tmp_path_factory):
     tfs.harden(conv1d)
     paths["conv1d"] = str(d / "conv1d.tflite")
     tfs.export_tflite(conv1d, paths["conv1d"])
+    # Dilated (rate 2, as Jasper's epilogue): Keras exports it as SPACE_TO_BATCH_ND, an undilated
+    # CONV_2D on two interleaved halves and BATCH_TO_SPACE_ND.
+    dil = keras.Model(seq_in, keras.layers.Conv1D(48, 7, dilation_rate=2, padding="same")(seq_in))
+    dil = tfs.sparsify(dil, tfs.Block(0.75, block=(16, 1)))
+    tfs.harden(dil)
+    paths["conv1d_dilated"] = str(d / "conv1d_dilated.tflite")
+    tfs.export_tflite(dil, paths["conv1d_dilated"])
     img = keras.Input((23, 19, 24))
     conv5 = keras.Model(img, keras.layers.Conv2D(40, 5, strides=2, padding="same")(img))
     conv5 = tfs.sparsify(conv5, tfs.Block(0.75, block=(16, 1)))
@@ -356,7 +363,7 @@ def test_pointwise_convs_run_on_vtaps(models, runtime):
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
-@pytest.mark.parametrize("name, kernel", [("conv1d", "1x7"), ("conv5x5", "5x5")])
+@pytest.mark.parametrize("name, kernel", [("conv1d", "1x7"), ("conv5x5", "5x5"), ("conv1d_dilated", "1x7")])
 def test_other_kernel_sizes_run_on_vtaps(models, runtime, name, kernel):
     for batch, options in ((1, {}), (2, {"format": "vtaps", "num_threads": 2})):
         delegate = _compare(models[name], runtime, batch, **options)

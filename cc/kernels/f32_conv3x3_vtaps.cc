@@ -93,6 +93,10 @@ std::unique_ptr<F32Conv3x3Vtaps> F32Conv3x3Vtaps::Create(
     *error = "strides must be >= 1";
     return nullptr;
   }
+  if (params.dilation_h < 1 || params.dilation_w < 1) {
+    *error = "dilations must be >= 1";
+    return nullptr;
+  }
   if (!(params.output_min <= params.output_max)) {
     *error = "output_min must not exceed output_max";
     return nullptr;
@@ -156,6 +160,9 @@ int64_t F32Conv3x3Vtaps::PackedBytes() const {
 bool F32Conv3x3Vtaps::Reshape(int batch, int in_h, int in_w, int* out_h,
                               int* out_w, std::string* error) {
   const int kh = params_.kernel_h, kw = params_.kernel_w;
+  const int dh = params_.dilation_h, dw = params_.dilation_w;
+  // The extent a dilated kernel covers.
+  const int eh = (kh - 1) * dh + 1, ew = (kw - 1) * dw + 1;
   ConvShape s;
   s.batch = batch;
   s.in_h = in_h;
@@ -164,12 +171,14 @@ bool F32Conv3x3Vtaps::Reshape(int batch, int in_h, int in_w, int* out_h,
   s.out_c = out_c_;
   s.kernel_h = kh;
   s.kernel_w = kw;
+  s.dilation_h = dh;
+  s.dilation_w = dw;
   s.stride_h = params_.stride_h;
   s.stride_w = params_.stride_w;
   if (batch < 0 ||
-      !ConvOutputSize(params_.padding, in_h, kh, s.stride_h, &s.out_h,
+      !ConvOutputSize(params_.padding, in_h, eh, s.stride_h, &s.out_h,
                       &s.pad_top) ||
-      !ConvOutputSize(params_.padding, in_w, kw, s.stride_w, &s.out_w,
+      !ConvOutputSize(params_.padding, in_w, ew, s.stride_w, &s.out_w,
                       &s.pad_left)) {
     *error = "input " + std::to_string(in_h) + "x" + std::to_string(in_w) +
              " gives no output for a " + std::to_string(kh) + "x" +
@@ -194,8 +203,8 @@ bool F32Conv3x3Vtaps::Reshape(int batch, int in_h, int in_w, int* out_h,
   const int tiles = (s.out_w + tile - 1) / tile;
   // Rows and columns of X the outputs read; a row's last tile reads up to
   // tiles * tile pixels (the extra ones are computed, never stored).
-  rows_ = (s.out_h - 1) * s.stride_h + kh;
-  cols_ = std::max(s.pad_left + in_w, (tiles * tile - 1) * s.stride_w + kw);
+  rows_ = (s.out_h - 1) * s.stride_h + eh;
+  cols_ = std::max(s.pad_left + in_w, (tiles * tile - 1) * s.stride_w + ew);
   const size_t need = static_cast<size_t>(rows_) * in_c_ * cols_;
   if (need > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
     *error = "input too large for 32-bit offsets";
@@ -210,7 +219,8 @@ bool F32Conv3x3Vtaps::Reshape(int batch, int in_h, int in_w, int* out_h,
   for (size_t e = 0; e < pair_tap_.size(); ++e) {
     const int ky = pair_tap_[e] / kw, kx = pair_tap_[e] % kw;
     pair_offset_[e] = static_cast<int32_t>(
-        (static_cast<size_t>(ky) * in_c_ + pair_channel_[e]) * cols_ + kx);
+        (static_cast<size_t>(ky) * dh * in_c_ + pair_channel_[e]) * cols_ +
+        kx * dw);
   }
   shape_ = s;
   reshaped_ = true;

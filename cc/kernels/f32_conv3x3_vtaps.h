@@ -128,6 +128,8 @@ class F32Conv3x3Vtaps {
   struct Params {
     int kernel_h = 3;  // Kernel sides >= 1, product <= kVtapsMaxTaps.
     int kernel_w = 3;
+    int dilation_h = 1;  // >= 1: tap (ky, kx) reads input offset
+    int dilation_w = 1;  // (ky * dilation_h, kx * dilation_w).
     int stride_h = 1;
     int stride_w = 1;
     ConvPadding padding = ConvPadding::kSame;

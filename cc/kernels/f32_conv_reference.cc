@@ -31,10 +31,10 @@ void F32ConvReference(const ConvShape& s, const float* x, const float* w,
         for (int o = 0; o < s.out_c; ++o) {
           double acc = bias != nullptr ? bias[o] : 0.0;
           for (int ky = 0; ky < s.kernel_h; ++ky) {
-            const int iy = oy * s.stride_h + ky - s.pad_top;
+            const int iy = oy * s.stride_h + ky * s.dilation_h - s.pad_top;
             if (iy < 0 || iy >= s.in_h) continue;
             for (int kx = 0; kx < s.kernel_w; ++kx) {
-              const int ix = ox * s.stride_w + kx - s.pad_left;
+              const int ix = ox * s.stride_w + kx * s.dilation_w - s.pad_left;
               if (ix < 0 || ix >= s.in_w) continue;
               const float* xi =
                   x + ((static_cast<size_t>(n) * s.in_h + iy) * s.in_w + ix) *

@@ -3,7 +3,8 @@
 //
 //   y[n][oy][ox][o] = clamp(bias[o] + sum_{ky, kx, i}
 //                           w[o][ky][kx][i] * x[n][iy][ix][i], min, max)
-//   iy = oy * stride_h + ky - pad_top, ix = ox * stride_w + kx - pad_left;
+//   iy = oy * stride_h + ky * dilation_h - pad_top,
+//   ix = ox * stride_w + kx * dilation_w - pad_left;
 //   taps with (iy, ix) outside the input read 0.
 #ifndef TF_SPARSE_CC_KERNELS_F32_CONV_REFERENCE_H_
 #define TF_SPARSE_CC_KERNELS_F32_CONV_REFERENCE_H_
@@ -24,6 +25,7 @@ struct ConvShape {
   int out_h = 1, out_w = 1, out_c = 1;
   int kernel_h = 3, kernel_w = 3;
   int stride_h = 1, stride_w = 1;
+  int dilation_h = 1, dilation_w = 1;
   int pad_top = 0, pad_left = 0;
 };
 

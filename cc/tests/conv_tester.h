@@ -46,6 +46,8 @@ class ConvTester {
   // kh * kw positions, `taps` at most that many.
   ConvTester& kernel(int v) { kh_ = kw_ = v; return *this; }
   ConvTester& kernel(int h, int w) { kh_ = h; kw_ = w; return *this; }
+  // Dilation (F32Conv3x3Vtaps only).
+  ConvTester& dilation(int h, int w) { dh_ = h; dw_ = w; return *this; }
 
   std::vector<float> Weights() const {
     std::mt19937 rng(seed_);
@@ -129,10 +131,13 @@ class ConvTester {
   void SetKernel(F32Conv3x3Vtaps::Params* p) const {
     p->kernel_h = kh_;
     p->kernel_w = kw_;
+    p->dilation_h = dh_;
+    p->dilation_w = dw_;
   }
   void SetKernel(F32PatdnnConv2D::Params*) const {}
 
   int kh_ = 3, kw_ = 3;
+  int dh_ = 1, dw_ = 1;
   int h_ = 8, w_ = 8, c_ = 4, oc_ = 4, batch_ = 1;
   int sh_ = 1, sw_ = 1;
   ConvPadding padding_ = ConvPadding::kSame;

@@ -178,6 +178,30 @@ TEST_P(VtapsConvIsa, OtherKernelSizes) {
   }
 }
 
+TEST_P(VtapsConvIsa, Dilation) {
+  // 3x3 dilated 2 and 3x1, a Conv1D 1x29 dilated 2 (Jasper's epilogue), a
+  // 2x3 kernel dilated (3, 2); SAME and VALID, strides 1 and 2.
+  struct D {
+    int kh, kw, dh, dw, stride;
+  };
+  for (const D& d : {D{3, 3, 2, 2, 1}, D{3, 3, 3, 1, 2}, D{1, 29, 1, 2, 1},
+                     D{2, 3, 3, 2, 1}}) {
+    ConvTester().kernel(d.kh, d.kw).dilation(d.dh, d.dw).taps(d.kh * d.kw)
+        .in(11, 70, 5).out_c(24).stride(d.stride).filter_block(16)
+        .Test<F32Conv3x3Vtaps>(GetParam());
+    ConvTester().kernel(d.kh, d.kw).dilation(d.dh, d.dw).taps(d.kh * d.kw)
+        .in(12, 80, 4).out_c(16).stride(d.stride).valid().filter_block(16)
+        .threads(2).Test<F32Conv3x3Vtaps>(GetParam());
+  }
+  std::string error;
+  const std::vector<float> w(9, 1.0f);
+  F32Conv3x3Vtaps::Params p;
+  p.dilation_w = 0;
+  EXPECT_EQ(F32Conv3x3Vtaps::Create(w.data(), 1, 1, nullptr, p, &error),
+            nullptr);
+  EXPECT_NE(error.find("dilations"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, VtapsConvIsa,
                          ::testing::Values(Isa::kScalar, Isa::kAvx2,
                                            Isa::kAvx512, Isa::kNeon,

@@ -214,13 +214,46 @@ TEST(ConvDelegate, DeclinesWithBothEstimates) {
                                 "pattern-structured")) << d.report();
   }
   {
-    // VT runs dilation 1 only, forced or not.
+    // Dilation: VT runs it (and matches the reference), FKW declines it.
     ConvGraph cg(out, in, BlockSharedWeights(out, in), 28, 28);
+    cg.params.dilation_height_factor = 1;
     cg.params.dilation_width_factor = 2;
     Delegate d(Opts{{"format", "vtaps"}});
     ASSERT_EQ(cg.g.ApplyDelegate(d.get()), kTfLiteOk);
-    EXPECT_TRUE(cg.g.replaced_nodes().empty());
-    EXPECT_TRUE(Has(d.report(), "dilation 1x2")) << d.report();
+    EXPECT_EQ(cg.g.replaced_nodes(), std::vector<int>{cg.node}) << d.report();
+    ASSERT_EQ(cg.g.AllocateTensors(), kTfLiteOk) << cg.g.errors().back();
+    ConvShape s;
+    s.in_h = s.in_w = 28;
+    s.in_c = in;
+    s.out_c = out;
+    s.dilation_w = 2;
+    ASSERT_TRUE(ConvOutputSize(ConvPadding::kSame, 28, 3, 1, &s.out_h,
+                               &s.pad_top));
+    ASSERT_TRUE(ConvOutputSize(ConvPadding::kSame, 28, 5, 1, &s.out_w,
+                               &s.pad_left));
+    const std::vector<float> xv = Random(static_cast<size_t>(28) * 28 * in);
+    std::memcpy(cg.g.data(cg.x), xv.data(), xv.size() * sizeof(float));
+    ASSERT_EQ(cg.g.Invoke(), kTfLiteOk);
+    std::vector<float> expect(static_cast<size_t>(s.out_h) * s.out_w * out);
+    F32ConvReference(s, xv.data(), cg.w.data(), cg.b.data(),
+                     -std::numeric_limits<float>::infinity(),
+                     std::numeric_limits<float>::infinity(), expect.data());
+    for (size_t i = 0; i < expect.size(); ++i) {
+      ASSERT_NEAR(cg.g.data(cg.y)[i], expect[i], 1e-4f) << i;
+    }
+    // Four taps a kernel ({0, 1, 3, 4}): pattern-structured, so the only
+    // thing FKW cannot run is the dilation.
+    std::vector<float> four = BlockSharedWeights(out, in);
+    for (int o = 0; o < out; ++o) {
+      for (int c = 0; c < in; ++c) four[(static_cast<size_t>(o) * 9 + 7) * in + c] = 0.0f;
+    }
+    ConvGraph cg2(out, in, four, 28, 28);
+    cg2.params.dilation_width_factor = 2;
+    Delegate d2(Opts{{"format", "patdnn"}});
+    ASSERT_EQ(cg2.g.ApplyDelegate(d2.get()), kTfLiteOk);
+    EXPECT_TRUE(cg2.g.replaced_nodes().empty());
+    EXPECT_TRUE(Has(d2.report(), "dilation (FKW runs dilation 1)"))
+        << d2.report();
   }
   {
     // A forced FULLY_CONNECTED format declines CONV_2D nodes.
