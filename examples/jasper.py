@@ -6,7 +6,8 @@ convolution (kernel 11, stride 2), B blocks of R sub-blocks (1D convolution, bat
 ReLU, dropout; a residual 1x1 convolution + batch normalisation into each block's last sub-block)
 with kernels 11, 13, 17, 21, 25 and 256 to 768 channels, and an epilogue (a dilated kernel-29
 convolution, a 1x1 convolution and the 1x1 CTC classifier over the characters). Every
-convolution of the blocks is pruned in blocks of 16 output channels (``tfs.Block(s, block=(16,
+convolution of the blocks and the epilogue (not the prologue, which sees the 64 features, nor the
+classifier) is pruned in blocks of 16 output channels (``tfs.Block(s, block=(16,
 1))`` on its GEMM view, which the delegate runs on filter-vector taps), the masks hardened, the
 model optionally fine-tuned with the CTC loss (masked retraining), exported to TFLite and run with
 the delegate and with the stock interpreter (XNNPACK): decisions, output difference and batch-1
@@ -100,8 +101,9 @@ def main(argv=None):
 
     structure = tfs.Block(args.sparsity, block=(16, 1))
 
-    def config(layer):  # the blocks' convolutions; prologue, epilogue and classifier stay dense
-        return structure if isinstance(layer, keras.layers.Conv1D) and layer.name.startswith("block") else None
+    def config(layer):  # the blocks' and the epilogue's convolutions
+        pruned = layer.name.startswith(("block", "epilogue"))
+        return structure if isinstance(layer, keras.layers.Conv1D) and pruned else None
 
     sparse = tfs.sparsify(model, config)
     tfs.harden(sparse)
