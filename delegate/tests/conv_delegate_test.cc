@@ -11,54 +11,12 @@
 
 #include "cc/kernels/f32_conv_reference.h"
 #include "delegate/tests/fake_graph.h"
+#include "delegate/tests/plugin_delegate.h"
 #include "gtest/gtest.h"
-
-extern "C" {
-tf_sparse::tflite_abi::TfLiteDelegate* tflite_plugin_create_delegate(
-    char** keys, char** values, size_t n, void (*report_error)(const char*));
-void tflite_plugin_destroy_delegate(
-    tf_sparse::tflite_abi::TfLiteDelegate* delegate);
-int tf_sparse_delegate_report(void* delegate, char* buf, size_t n);
-}
 
 namespace tf_sparse {
 namespace testing {
 namespace {
-
-using Opts = std::vector<std::pair<std::string, std::string>>;
-
-std::string g_error;
-void RecordError(const char* msg) { g_error = msg; }
-
-class Delegate {
- public:
-  explicit Delegate(Opts opts) {
-    std::vector<char*> k, v;
-    opts_ = std::move(opts);
-    for (auto& kv : opts_) {
-      k.push_back(&kv.first[0]);
-      v.push_back(&kv.second[0]);
-    }
-    g_error.clear();
-    d_ = tflite_plugin_create_delegate(k.data(), v.data(), opts_.size(),
-                                       RecordError);
-  }
-  ~Delegate() {
-    if (d_ != nullptr) tflite_plugin_destroy_delegate(d_);
-  }
-  TfLiteDelegate* get() { return d_; }
-  std::string report() {
-    const int n = tf_sparse_delegate_report(d_, nullptr, 0);
-    std::string s(n + 1, '\0');
-    tf_sparse_delegate_report(d_, &s[0], s.size());
-    s.resize(n);
-    return s;
-  }
-
- private:
-  Opts opts_;
-  TfLiteDelegate* d_ = nullptr;
-};
 
 std::mt19937 g_rng(23);
 
@@ -137,7 +95,7 @@ TEST(ConvDelegate, VtapsClaimsBlockSharedWeightsAndMatchesTheReference) {
     cg.params.padding = k.padding;
     cg.params.activation = k.activation;
     Delegate d(Opts{{"format", k.format}, {"num_threads", "2"}});
-    ASSERT_NE(d.get(), nullptr) << g_error;
+    ASSERT_NE(d.get(), nullptr) << LastPluginError();
     ASSERT_EQ(cg.g.ApplyDelegate(d.get()), kTfLiteOk);
     const std::string report = d.report();
     EXPECT_EQ(cg.g.replaced_nodes(), std::vector<int>{cg.node}) << report;

@@ -11,75 +11,13 @@
 #include "cc/kernels/dispatch.h"
 #include "cc/kernels/f32_dense_reference.h"
 #include "delegate/tests/fake_graph.h"
+#include "delegate/tests/plugin_delegate.h"
 #include "delegate/tests/tflite_encoding.h"
 #include "gtest/gtest.h"
-
-extern "C" {
-tf_sparse::tflite_abi::TfLiteDelegate* tflite_plugin_create_delegate(
-    char** keys, char** values, size_t n, void (*report_error)(const char*));
-void tflite_plugin_destroy_delegate(
-    tf_sparse::tflite_abi::TfLiteDelegate* delegate);
-int tf_sparse_delegate_stats(void* delegate, int64_t* nodes_claimed,
-                             int64_t* invocations);
-int tf_sparse_delegate_report(void* delegate, char* buf, size_t n);
-const char* tf_sparse_delegate_isa(void);
-}
 
 namespace tf_sparse {
 namespace testing {
 namespace {
-
-using Opts = std::vector<std::pair<std::string, std::string>>;
-
-std::string g_last_error;
-void RecordError(const char* msg) { g_last_error = msg; }
-
-// Owns a delegate made from string options.
-class Delegate {
- public:
-  explicit Delegate(const Opts& opts,
-                    size_t count_high_bits = 0) {
-    for (auto& kv : opts) {
-      keys_.push_back(kv.first);
-      values_.push_back(kv.second);
-    }
-    std::vector<char*> k, v;
-    for (size_t i = 0; i < keys_.size(); ++i) {
-      k.push_back(&keys_[i][0]);
-      v.push_back(&values_[i][0]);
-    }
-    g_last_error.clear();
-    d_ = tflite_plugin_create_delegate(k.data(), v.data(),
-                                       keys_.size() | count_high_bits,
-                                       RecordError);
-  }
-  ~Delegate() {
-    if (d_ != nullptr) tflite_plugin_destroy_delegate(d_);
-  }
-  TfLiteDelegate* get() { return d_; }
-  int64_t claimed() {
-    int64_t c = -1, i = -1;
-    EXPECT_EQ(tf_sparse_delegate_stats(d_, &c, &i), 0);
-    return c;
-  }
-  int64_t invocations() {
-    int64_t c = -1, i = -1;
-    EXPECT_EQ(tf_sparse_delegate_stats(d_, &c, &i), 0);
-    return i;
-  }
-  std::string report() {
-    const int n = tf_sparse_delegate_report(d_, nullptr, 0);
-    EXPECT_GE(n, 2);
-    std::string s(n + 1, '\0');
-    EXPECT_EQ(tf_sparse_delegate_report(d_, &s[0], s.size()), n);
-    s.resize(n);
-    return s;
-  }
-
- private:
-  std::vector<std::string> keys_, values_;
-  TfLiteDelegate* d_ = nullptr;
-};
 
 std::mt19937 g_rng(5);
 
@@ -122,8 +60,8 @@ void ExpectNear(const float* actual, const std::vector<float>& expected) {
 TEST(OptionsTest, UnknownKeyIsRejectedWithItsName) {
   Delegate d(Opts{{"threads", "2"}});
   EXPECT_EQ(d.get(), nullptr);
-  EXPECT_NE(g_last_error.find("'threads'"), std::string::npos) << g_last_error;
-  EXPECT_NE(g_last_error.find("num_threads"), std::string::npos);
+  EXPECT_NE(LastPluginError().find("'threads'"), std::string::npos) << LastPluginError();
+  EXPECT_NE(LastPluginError().find("num_threads"), std::string::npos);
 }
 
 TEST(OptionsTest, BadValuesNameTheOptionAndAllowedValues) {
@@ -140,8 +78,8 @@ TEST(OptionsTest, BadValuesNameTheOptionAndAllowedValues) {
   for (const auto& kv : bad) {
     Delegate d(Opts{kv});
     EXPECT_EQ(d.get(), nullptr) << kv.first << "=" << kv.second;
-    EXPECT_NE(g_last_error.find(kv.first), std::string::npos) << g_last_error;
-    EXPECT_NE(g_last_error.find("allowed"), std::string::npos) << g_last_error;
+    EXPECT_NE(LastPluginError().find(kv.first), std::string::npos) << LastPluginError();
+    EXPECT_NE(LastPluginError().find("allowed"), std::string::npos) << LastPluginError();
   }
 }
 
@@ -150,7 +88,7 @@ TEST(OptionsTest, GoodValuesAreAccepted) {
               {"min_sparsity", "0.25"},
               {"format", "bsr:8x1"},
               {"verbose", "0"}});
-  EXPECT_NE(d.get(), nullptr) << g_last_error;
+  EXPECT_NE(d.get(), nullptr) << LastPluginError();
   Delegate a(Opts{{"format", "auto"}});
   EXPECT_NE(a.get(), nullptr);
   Delegate none(Opts{});
@@ -158,13 +96,13 @@ TEST(OptionsTest, GoodValuesAreAccepted) {
   for (const char* f : {"csr", "nm", "nm:2:4", "nm:1:4", "nm:4:8", "gs",
                         "gs:16", "gs:8:2"}) {
     Delegate forced(Opts{{"format", f}});
-    EXPECT_NE(forced.get(), nullptr) << f << ": " << g_last_error;
+    EXPECT_NE(forced.get(), nullptr) << f << ": " << LastPluginError();
   }
 }
 
 TEST(OptionsTest, OnlyTheLow32BitsOfTheCountAreUsed) {
   Delegate d(Opts{{"num_threads", "1"}}, size_t{0xdead} << 32);
-  EXPECT_NE(d.get(), nullptr) << g_last_error;
+  EXPECT_NE(d.get(), nullptr) << LastPluginError();
 }
 
 TEST(CApiTest, UnknownHandlesAreRefused) {

@@ -11,44 +11,12 @@
 
 #include "cc/kernels/f32_dense_reference.h"
 #include "delegate/tests/fake_graph.h"
+#include "delegate/tests/plugin_delegate.h"
 #include "gtest/gtest.h"
-
-extern "C" {
-tf_sparse::tflite_abi::TfLiteDelegate* tflite_plugin_create_delegate(
-    char** keys, char** values, size_t n, void (*report_error)(const char*));
-void tflite_plugin_destroy_delegate(
-    tf_sparse::tflite_abi::TfLiteDelegate* delegate);
-int tf_sparse_delegate_report(void* delegate, char* buf, size_t n);
-}
 
 namespace tf_sparse {
 namespace testing {
 namespace {
-
-void IgnoreError(const char*) {}
-
-// A delegate made from one optional "format" option.
-class Delegate {
- public:
-  explicit Delegate(const char* format) {
-    std::string k = "format", v = format == nullptr ? "auto" : format;
-    char* keys[] = {&k[0]};
-    char* values[] = {&v[0]};
-    d_ = tflite_plugin_create_delegate(keys, values, 1, IgnoreError);
-  }
-  ~Delegate() { tflite_plugin_destroy_delegate(d_); }
-  TfLiteDelegate* get() { return d_; }
-  std::string report() {
-    const int n = tf_sparse_delegate_report(d_, nullptr, 0);
-    std::string s(n + 1, '\0');
-    tf_sparse_delegate_report(d_, &s[0], s.size());
-    s.resize(n);
-    return s;
-  }
-
- private:
-  TfLiteDelegate* d_ = nullptr;
-};
 
 std::mt19937 g_rng(11);
 
@@ -129,7 +97,7 @@ std::vector<std::string> RunChain(const std::vector<Layer>& layers,
     x = y;
   }
   g.SetGraphOutputs({x});
-  Delegate d(format);
+  Delegate d(Opts{{"format", format == nullptr ? "auto" : format}});
   EXPECT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
   const int batch = 3;
   g.ResizeInput(input, {batch, layers[0].in});
