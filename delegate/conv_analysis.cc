@@ -217,23 +217,10 @@ std::string ReadConvNode(const TfLiteContext* context, const TfLiteNode* node,
   }
   info->dilation_h = params->dilation_height_factor;
   info->dilation_w = params->dilation_width_factor;
-  if (params->stride_width < 1 || params->stride_height < 1) {
-    return "stride below 1";
-  }
-  info->stride_h = params->stride_height;
-  info->stride_w = params->stride_width;
-  switch (params->padding) {
-    case kTfLitePaddingSame:
-      info->padding = ConvPadding::kSame;
-      break;
-    case kTfLitePaddingValid:
-      info->padding = ConvPadding::kValid;
-      break;
-    default:
-      return "unknown padding " + std::to_string(params->padding);
-  }
-  return ActivationClamp(params->activation, &info->output_min,
-                         &info->output_max);
+  return ReadConvGeometry(params->stride_height, params->stride_width,
+                          params->padding, params->activation, &info->stride_h,
+                          &info->stride_w, &info->padding, &info->output_min,
+                          &info->output_max);
 }
 
 double EstimatePatdnnCostRatio(const ConvNodeInfo& info, long long kernels,

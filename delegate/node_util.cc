@@ -87,6 +87,26 @@ std::string ActivationClamp(int activation, float* output_min,
   }
 }
 
+std::string ReadConvGeometry(int stride_h, int stride_w, TfLitePadding padding,
+                             int activation, int* out_stride_h,
+                             int* out_stride_w, ConvPadding* out_padding,
+                             float* output_min, float* output_max) {
+  if (stride_w < 1 || stride_h < 1) return "stride below 1";
+  *out_stride_h = stride_h;
+  *out_stride_w = stride_w;
+  switch (padding) {
+    case kTfLitePaddingSame:
+      *out_padding = ConvPadding::kSame;
+      break;
+    case kTfLitePaddingValid:
+      *out_padding = ConvPadding::kValid;
+      break;
+    default:
+      return "unknown padding " + std::to_string(padding);
+  }
+  return ActivationClamp(activation, output_min, output_max);
+}
+
 std::string ReadNodeTensors(const TfLiteContext* context,
                             const TfLiteNode* node, NodeTensors* tensors) {
   const int num_tensors = static_cast<int>(context->tensors_size);

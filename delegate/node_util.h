@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cc/kernels/f32_conv_reference.h"  // ConvPadding.
 #include "delegate/tflite_abi.h"
 
 namespace tf_sparse {
@@ -32,6 +33,15 @@ std::string JsonNumber(double v);
 // NONE, RELU, RELU_N1_TO_1 and RELU6 are).
 std::string ActivationClamp(int activation, float* output_min,
                             float* output_max);
+
+// Strides (both >= 1), padding (SAME or VALID) and fused activation of a
+// CONV_2D or DEPTHWISE_CONV_2D node's parameters, as the kernels take them.
+// Returns an empty string, or what is not supported.
+std::string ReadConvGeometry(int stride_h, int stride_w,
+                             tflite_abi::TfLitePadding padding, int activation,
+                             int* out_stride_h, int* out_stride_w,
+                             ConvPadding* out_padding, float* output_min,
+                             float* output_max);
 
 // The tensors of a node with inputs {input, weights[, bias]} and one output,
 // as FULLY_CONNECTED and CONV_2D have them. bias is kTfLiteOptionalTensor
