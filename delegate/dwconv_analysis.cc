@@ -25,18 +25,14 @@ constexpr double kGroupTaps = 4.0;
 // is slower on few channels (its per-pixel indirection set-up weighs more)
 // and faster on many (its loads stream each pixel's channels
 // contiguously). Interpolated in log2(C); the ends are held.
-struct DenseRatioPoint {
-  double channels;
-  double ratio;
-};
-constexpr DenseRatioPoint kDenseVsXnnpack[] = {
+constexpr Log2Point kDenseVsXnnpack[] = {
     {8, 1.2}, {32, 0.9}, {128, 1.05}, {256, 1.4}, {512, 1.6}};
 // At stride 2 XNNPACK gains more on few channels: with all 9 taps, 1.06 at
 // 32 channels (0.82 at stride 1), 1.07 at 128, 1.28 at 256, 1.59 at 512
 // (benchmarks/dwconv_speed.py, per-channel rows divided by their tap
 // share). With the stride-1 table the 112x112x32 stride-2 layer was claimed
 // at an estimate of 0.90 and ran 0.95x as fast as XNNPACK.
-constexpr DenseRatioPoint kDenseVsXnnpackStrided[] = {
+constexpr Log2Point kDenseVsXnnpackStrided[] = {
     {8, 1.3}, {32, 1.1}, {128, 1.1}, {256, 1.3}, {512, 1.6}};
 // The last, partial vector of channels runs one pixel at a time with
 // masked loads: it counts this many times a full one.
@@ -49,23 +45,8 @@ constexpr double kScalarFactor = 8.0;
 constexpr double kDenseMargin = 0.9;
 
 double DenseVsXnnpack(int channels, bool strided) {
-  const DenseRatioPoint* table =
-      strided ? kDenseVsXnnpackStrided : kDenseVsXnnpack;
-  constexpr int n = sizeof(kDenseVsXnnpack) / sizeof(kDenseVsXnnpack[0]);
-  static_assert(n == sizeof(kDenseVsXnnpackStrided) /
-                         sizeof(kDenseVsXnnpackStrided[0]),
-                "both tables have the same points");
-  if (channels <= table[0].channels) return table[0].ratio;
-  for (int i = 1; i < n; ++i) {
-    if (channels <= table[i].channels) {
-      const DenseRatioPoint& lo = table[i - 1];
-      const DenseRatioPoint& hi = table[i];
-      const double t = std::log2(channels / lo.channels) /
-                       std::log2(hi.channels / lo.channels);
-      return lo.ratio + t * (hi.ratio - lo.ratio);
-    }
-  }
-  return table[n - 1].ratio;
+  return strided ? InterpolateLog2(kDenseVsXnnpackStrided, channels)
+                 : InterpolateLog2(kDenseVsXnnpack, channels);
 }
 
 const F32DwConv3x3Ukernel& ActiveDwUkernel() {

@@ -224,23 +224,9 @@ double XnnpackRowFactor(long long rows) {
   // of one row's (BSR 1x4 and CSR a little cheaper, BSR 16x1 not), so the
   // sparse estimates stay per row (the safe side). Interpolated in
   // log2(rows), held beyond the ends.
-  struct Point {
-    double rows, factor;
-  };
-  constexpr Point kPoints[] = {
+  static constexpr Log2Point kPoints[] = {
       {1, 1.0}, {4, 0.39}, {16, 0.27}, {32, 0.25}, {128, 0.23}};
-  constexpr int n = sizeof(kPoints) / sizeof(kPoints[0]);
-  if (rows <= 1) return 1.0;
-  for (int i = 1; i < n; ++i) {
-    if (rows <= kPoints[i].rows) {
-      const Point& lo = kPoints[i - 1];
-      const Point& hi = kPoints[i];
-      const double t =
-          std::log2(rows / lo.rows) / std::log2(hi.rows / lo.rows);
-      return lo.factor + t * (hi.factor - lo.factor);
-    }
-  }
-  return kPoints[n - 1].factor;
+  return InterpolateLog2(kPoints, static_cast<double>(rows));
 }
 
 namespace {

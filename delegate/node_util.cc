@@ -87,6 +87,19 @@ std::string ActivationClamp(int activation, float* output_min,
   }
 }
 
+double InterpolateLog2(const Log2Point* points, int n, double x) {
+  if (x <= points[0].x) return points[0].y;
+  for (int i = 1; i < n; ++i) {
+    if (x <= points[i].x) {
+      const Log2Point& lo = points[i - 1];
+      const Log2Point& hi = points[i];
+      const double t = std::log2(x / lo.x) / std::log2(hi.x / lo.x);
+      return lo.y + t * (hi.y - lo.y);
+    }
+  }
+  return points[n - 1].y;
+}
+
 std::string ReadConvGeometry(int stride_h, int stride_w, TfLitePadding padding,
                              int activation, int* out_stride_h,
                              int* out_stride_w, ConvPadding* out_padding,

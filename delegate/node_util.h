@@ -34,6 +34,18 @@ std::string JsonNumber(double v);
 std::string ActivationClamp(int activation, float* output_min,
                             float* output_max);
 
+// A measured point of a cost model: value y at size x (> 0).
+struct Log2Point {
+  double x, y;
+};
+// y at x, interpolated linearly in log2(x) between the points (ascending
+// x); the ends are held.
+double InterpolateLog2(const Log2Point* points, int n, double x);
+template <int N>
+double InterpolateLog2(const Log2Point (&points)[N], double x) {
+  return InterpolateLog2(points, N, x);
+}
+
 // Strides (both >= 1), padding (SAME or VALID) and fused activation of a
 // CONV_2D or DEPTHWISE_CONV_2D node's parameters, as the kernels take them.
 // Returns an empty string, or what is not supported.
