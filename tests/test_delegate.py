@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tf_sparse as tfs
+from delegate_check import compare_with_stock as _compare
 from tf_sparse.runtime import make_interpreter, run
 
 RUNTIMES = ["litert", "tf"]
@@ -47,18 +48,6 @@ def models(tmp_path_factory):
     paths["rank3"] = str(d / "rank3.tflite")
     tfs.export_tflite(seq, paths["rank3"])
     return paths
-
-
-def _compare(path, runtime, batch, **options):
-    ref, _ = make_interpreter(path, backend="builtin", runtime=runtime)
-    ours, delegate = make_interpreter(path, backend="tf_sparse", runtime=runtime, **options)
-    shape = list(ref.get_input_details()[0]["shape"])
-    shape[0] = batch
-    x = np.random.default_rng(batch).standard_normal(shape).astype(np.float32)
-    expected = run(ref, x)
-    got = run(ours, x)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
-    return delegate
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

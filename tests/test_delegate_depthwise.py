@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tf_sparse as tfs
-from tf_sparse.runtime import make_interpreter
+from delegate_check import compare_with_stock as _compare
 
 RUNTIMES = ["litert", "tf"]
 
@@ -132,24 +132,6 @@ def models(tmp_path_factory):
         paths[f"filter_block_{block}"] = str(d / f"filter_block_{block}.tflite")
         tfs.export_tflite(structured, paths[f"filter_block_{block}"])
     return paths
-
-
-def _compare(path, runtime, batch, **options):
-    ref, _ = make_interpreter(path, backend="builtin", runtime=runtime)
-    ours, delegate = make_interpreter(path, backend="tf_sparse", runtime=runtime, **options)
-    shape = list(ref.get_input_details()[0]["shape"])
-    shape[0] = batch
-    x = np.random.default_rng(batch).standard_normal(shape).astype(np.float32)
-    for interpreter in (ref, ours):
-        interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape)
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
-        interpreter.invoke()
-    for out_ref, out_ours in zip(ref.get_output_details(), ours.get_output_details()):
-        expected = ref.get_tensor(out_ref["index"])
-        got = ours.get_tensor(out_ours["index"])
-        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
-    return delegate
 
 
 def _dw_entries(delegate):

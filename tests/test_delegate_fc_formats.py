@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tf_sparse as tfs
-from tf_sparse.runtime import make_interpreter, run
+from delegate_check import compare_with_stock as compare
 
 RUNTIMES = ["litert", "tf"]
 
@@ -81,18 +81,6 @@ def models(tmp_path_factory):
             ["relu", "relu", None],
         ),
     }
-
-
-def compare(path, runtime, batch, **options):
-    ref, _ = make_interpreter(path, backend="builtin", runtime=runtime)
-    ours, delegate = make_interpreter(path, backend="tf_sparse", runtime=runtime, **options)
-    shape = list(ref.get_input_details()[0]["shape"])
-    shape[0] = batch
-    x = np.random.default_rng(batch).standard_normal(shape).astype(np.float32)
-    expected = run(ref, x)
-    got = run(ours, x)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
-    return delegate
 
 
 def formats(delegate):
