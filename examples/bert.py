@@ -34,7 +34,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tf_sparse as tfs  # noqa: E402
-from tf_sparse.runtime import make_interpreter, median_latency_us  # noqa: E402
+from tf_sparse.runtime import delegate_vs_xnnpack, describe  # noqa: E402
 
 
 def self_attention(x, seq, hidden, heads, dropout, i):
@@ -142,36 +142,21 @@ def main(argv=None):
     print(f"exported {path} ({os.path.getsize(path):,} bytes) in {time.time() - t0:.0f} s")
 
     sample = x[:1]
-    ours, delegate = make_interpreter(path, backend="tf_sparse", num_threads=args.threads)
-    stock, _ = make_interpreter(path, backend="xnnpack", num_threads=args.threads)
-    outputs = []
-    for interpreter in (ours, stock):
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], sample)
-        interpreter.invoke()
-        outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy())
-    diff = float(np.max(np.abs(outputs[0] - outputs[1])))
-    report = tfs.delegate_report(delegate)
-    claimed = [r for r in report if r["claimed"]]
-    formats = sorted({r.get("format", "?") for r in claimed})
-    t_ours = median_latency_us(ours, sample, runs=args.runs, warmup=2)
-    t_stock = median_latency_us(stock, sample, runs=args.runs, warmup=2)
+    cmp = delegate_vs_xnnpack(path, sample, num_threads=args.threads, runs=args.runs)
     zeros = sum(int(np.count_nonzero(layer.kernel == 0)) for layer in pruned)
     total = sum(int(np.prod(layer.kernel.shape)) for layer in pruned)
     print(f"BERT {args.layers} layers, hidden {args.hidden}, seq {args.seq}: {len(pruned)} Dense layers "
           f"{zeros / total:.3f} sparse (feed-forward Block({args.ffn_sparsity}, block=(16, 1)), attention "
           f"projections {args.attention_sparsity or 'dense'})")
-    print(f"delegate claimed {len(claimed)} of {len(report)} considered nodes (formats: {', '.join(formats) or '-'}); "
-          f"largest output difference vs stock {diff:.2e}")
-    print(f"batch 1, {args.threads} thread(s), median of {args.runs}: tf_sparse {t_ours / 1e3:.2f} ms, "
-          f"XNNPACK {t_stock / 1e3:.2f} ms -> {t_stock / t_ours:.2f}x")
+    print(describe(cmp, args.threads, args.runs))
     return {
         "pruned_layers": len(pruned),
         "ffn_sparsity": zeros / total,
-        "claimed_nodes": len(claimed),
-        "formats": formats,
-        "max_abs_diff": diff,
-        "latency_ours_ms": t_ours / 1e3,
-        "latency_xnnpack_ms": t_stock / 1e3,
+        "claimed_nodes": cmp["claimed_nodes"],
+        "formats": cmp["formats"],
+        "max_abs_diff": cmp["max_abs_diff"],
+        "latency_ours_ms": cmp["latency_ours_ms"],
+        "latency_xnnpack_ms": cmp["latency_xnnpack_ms"],
     }
 
 

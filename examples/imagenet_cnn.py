@@ -43,7 +43,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tf_sparse as tfs  # noqa: E402
-from tf_sparse.runtime import make_interpreter, median_latency_us  # noqa: E402
+from tf_sparse.runtime import delegate_vs_xnnpack, describe  # noqa: E402
 
 
 ARCHS = {
@@ -178,20 +178,7 @@ def main(argv=None, arch="resnet50"):
     tfs.export_tflite(deploy, path)
     print(f"exported {path} ({os.path.getsize(path):,} bytes) in {time.time() - t0:.0f} s")
 
-    ours, delegate = make_interpreter(path, backend="tf_sparse", num_threads=args.threads)
-    stock, _ = make_interpreter(path, backend="xnnpack", num_threads=args.threads)
-    outputs = []
-    for interpreter in (ours, stock):
-        inp = interpreter.get_input_details()[0]
-        interpreter.set_tensor(inp["index"], sample.astype(np.float32))
-        interpreter.invoke()
-        outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy())
-    diff = float(np.max(np.abs(outputs[0] - outputs[1])))
-    report = tfs.delegate_report(delegate)
-    claimed = [r for r in report if r["claimed"]]
-    formats = sorted({r.get("format", "?") for r in claimed})
-    t_ours = median_latency_us(ours, sample, runs=args.runs, warmup=2)
-    t_stock = median_latency_us(stock, sample, runs=args.runs, warmup=2)
+    cmp = delegate_vs_xnnpack(path, sample.astype(np.float32), num_threads=args.threads, runs=args.runs)
 
     s1 = sparsity([layer for layer in deploy.layers if is_1x1_conv(layer)])
     sdw = sparsity([layer for layer in deploy.layers if is_3x3_depthwise(layer)])
@@ -203,26 +190,16 @@ def main(argv=None, arch="resnet50"):
         "conv1x1_sparsity": s1,
         "depthwise_sparsity": sdw,
         "conv3x3_sparsity": s3,
-        "claimed_nodes": len(claimed),
-        "formats": formats,
-        "max_abs_diff": diff,
-        "latency_ours_ms": t_ours / 1e3,
-        "latency_xnnpack_ms": t_stock / 1e3,
+        "claimed_nodes": cmp["claimed_nodes"],
+        "formats": cmp["formats"],
+        "max_abs_diff": cmp["max_abs_diff"],
+        "latency_ours_ms": cmp["latency_ours_ms"],
+        "latency_xnnpack_ms": cmp["latency_xnnpack_ms"],
     }
     print(f"{args.arch} {args.image_size}x{args.image_size}: 3x3 convolutions {s3:.3f} sparse "
           f"(KernelPattern({args.patterns}, connectivity={args.connectivity}, filter_block={args.filter_block})), "
           f"1x1 convolutions {s1:.3f}, depthwise {sdw:.3f}")
-    print(f"delegate claimed {len(claimed)} of {len(report)} considered nodes (formats: {', '.join(formats) or '-'}); "
-          f"largest output difference vs stock {diff:.2e}")
-    declined = {}
-    for r in report:
-        if not r["claimed"]:
-            # Group by the reason's first clause (the estimates after it differ per shape).
-            declined.setdefault(str(r.get("reason")).split(" (")[0].split(":")[0], []).append(r.get("node"))
-    for reason, nodes in sorted(declined.items()):
-        print(f"  declined {len(nodes)}: {reason} (nodes {', '.join(map(str, nodes[:8]))}{', ...' if len(nodes) > 8 else ''})")
-    print(f"batch 1, {args.threads} thread(s), median of {args.runs}: tf_sparse {t_ours / 1e3:.2f} ms, "
-          f"XNNPACK {t_stock / 1e3:.2f} ms -> {t_stock / t_ours:.2f}x")
+    print(describe(cmp, args.threads, args.runs))
     return result
 
 

@@ -1,5 +1,6 @@
 """Runtime: the delegate's library, interpreters that use it, and timing."""
 
+from tf_sparse.runtime.compare import delegate_vs_xnnpack, describe
 from tf_sparse.runtime.delegate import (
     delegate_isa,
     delegate_path,
@@ -14,6 +15,8 @@ __all__ = [
     "delegate_path",
     "delegate_report",
     "delegate_stats",
+    "delegate_vs_xnnpack",
+    "describe",
     "load_delegate",
     "make_interpreter",
     "median_latency_us",
