@@ -434,6 +434,8 @@ std::string ConvDecisionJson(const ConvDecision& d) {
   out += ", \"densify_node\": ";
   out += d.info.densify_node >= 0 ? std::to_string(d.info.densify_node)
                                   : "null";
+  out += std::string(", \"densify_claimed\": ") +
+         (d.info.densify_claimed ? "true" : "false");
   return out + "}";
 }
 

@@ -1,6 +1,7 @@
 #include "delegate/node_util.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <limits>
 #include <new>
@@ -205,6 +206,32 @@ const float* DenseWeights(const TfLiteContext* context, int weights,
   }
   if (!error->empty()) return nullptr;
   return storage->data();
+}
+
+bool GraphOutputs(TfLiteContext* context, const std::vector<int>& plan,
+                  std::set<int>* outputs) {
+  if (context->PreviewDelegatePartitioning == nullptr || plan.empty()) {
+    return false;
+  }
+  TfLiteIntArray* nodes = NewIntArray(plan.data(), static_cast<int>(plan.size()));
+  if (nodes == nullptr) return false;
+  TfLiteDelegateParams* partitions = nullptr;
+  int count = 0;
+  const TfLiteStatus status = context->PreviewDelegatePartitioning(
+      context, nodes, &partitions, &count);
+  std::free(nodes);
+  if (status != kTfLiteOk || (count > 0 && partitions == nullptr)) {
+    return false;
+  }
+  // Normally one partition. Were there several, their outputs would include
+  // tensors passed between them too: a superset, which only makes the
+  // caller more careful.
+  for (int p = 0; p < count; ++p) {
+    const TfLiteIntArray* out = partitions[p].output_tensors;
+    if (out == nullptr) return false;
+    for (int i = 0; i < out->size; ++i) outputs->insert(out->data[i]);
+  }
+  return true;
 }
 
 }  // namespace tf_sparse

@@ -4,6 +4,7 @@
 #ifndef TF_SPARSE_DELEGATE_NODE_UTIL_H_
 #define TF_SPARSE_DELEGATE_NODE_UTIL_H_
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,9 @@ struct WeightedNodeInfo {
   // tensor densify_input (both -1 when the weights are a plain tensor).
   int densify_node = -1;
   int densify_input = -1;
+  // Whether the delegate took densify_node over as well (else the runtime
+  // keeps running it, and the dense copy it makes is never read by us).
+  bool densify_claimed = false;
   float output_min = 0.0f;  // The fused activation as a clamp.
   float output_max = 0.0f;
 };
@@ -110,6 +114,12 @@ std::string ReadWeightedNode(const tflite_abi::TfLiteContext* context,
 // Returns an empty string or what is wrong.
 std::string CheckDensifiedWeights(const tflite_abi::TfLiteContext* context,
                                   int weights, const DensifySource& source);
+
+// The graph's output tensors, from a preview of partitioning the whole
+// execution plan `plan` (one partition whose outputs are exactly what the
+// graph exposes). False when the runtime offers no preview.
+bool GraphOutputs(tflite_abi::TfLiteContext* context,
+                  const std::vector<int>& plan, std::set<int>* outputs);
 
 // The dense float weights of a node: tensor `weights`'s data, or when
 // `densify_input` >= 0 that tensor's sparse encoding decoded into *storage.

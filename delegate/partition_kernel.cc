@@ -43,31 +43,26 @@ std::string PartitionKernel::InitNodes(TfLiteContext* context,
     if (!problem.empty()) return problem;
     slots_.push_back(slot);
   }
-  // A DENSIFY node is only ever claimed with the node reading its output.
+  // A DENSIFY node is claimed only with the claimed node that is its
+  // output's sole reader (which decodes the DENSIFY input itself), and never
+  // when the graph exposes its output. TFLite's partitioner places a node
+  // whose inputs are all constant in the first partition it builds, so the
+  // reader may sit in a later partition: then the output leaves this
+  // partition for one of ours that never reads it, and it is sized empty
+  // rather than filled with a dense copy of the weights.
   for (int densify : densify_nodes) {
     bool absorbed = false;
     for (const Slot& s : slots_) absorbed |= s.io.densify_node == densify;
-    if (!absorbed) {
-      return "DENSIFY node " + std::to_string(densify) +
-             " has no consumer in the partition";
-    }
-    // Its output is normally internal (its consumer is its only reader),
-    // but when it is also a graph output the runtime expects the dense
-    // weights there: decode them once and copy them out on every call.
+    if (absorbed) continue;
     TfLiteNode* node = nullptr;
     TfLiteRegistration* reg = nullptr;
-    context->GetNodeAndRegistration(context, densify, &node, &reg);
-    const int out = node->outputs->data[0];
-    if (IntArrayContains(params->output_tensors, out)) {
-      DensifyOutput d;
-      d.tensor = out;
-      std::string error;
-      if (DenseWeights(context, out, node->inputs->data[0], &d.values,
-                       &error) == nullptr) {
-        return "DENSIFY node " + std::to_string(densify) + ": " + error;
-      }
-      densify_outputs_.push_back(std::move(d));
+    if (context->GetNodeAndRegistration(context, densify, &node, &reg) !=
+            kTfLiteOk ||
+        node == nullptr || node->outputs == nullptr ||
+        node->outputs->size != 1) {
+      return "cannot read DENSIFY node " + std::to_string(densify);
     }
+    detached_outputs_.push_back(node->outputs->data[0]);
   }
   for (const Slot& s : slots_) {
     if (!IntArrayContains(params->output_tensors, s.io.output)) {
@@ -94,9 +89,7 @@ void PartitionKernel::Init(TfLiteContext* context, const char* buffer) {
       init_error_ = e.what();
     }
   }
-  if (!init_error_.empty()) {
-    context->ReportError(context, "tf_sparse: %s", init_error_.c_str());
-  }
+  // Reported once, by prepare (which the runtime calls next).
 }
 
 void PartitionKernel::Free(TfLiteContext* /*context*/, void* buffer) {
@@ -123,13 +116,13 @@ TfLiteStatus PartitionKernel::DoPrepare(TfLiteContext* context) {
     context->ReportError(context, "tf_sparse: %s", init_error_.c_str());
     return kTfLiteError;
   }
-  for (const DensifyOutput& d : densify_outputs_) {
-    if (context->tensors[d.tensor].type != kTfLiteFloat32) {
-      context->ReportError(context,
-                           "tf_sparse: DENSIFY output %d is not float32",
-                           d.tensor);
-      return kTfLiteError;
-    }
+  for (const int tensor : detached_outputs_) {
+    const int empty[1] = {0};
+    TfLiteIntArray* dims = NewIntArray(empty, 1);
+    if (dims == nullptr) return kTfLiteError;
+    const TfLiteStatus status =
+        context->ResizeTensor(context, &context->tensors[tensor], dims);
+    if (status != kTfLiteOk) return status;
   }
   for (size_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
@@ -172,17 +165,6 @@ TfLiteStatus PartitionKernel::Invoke(TfLiteContext* context,
 }
 
 TfLiteStatus PartitionKernel::DoInvoke(TfLiteContext* context) {
-  for (const DensifyOutput& d : densify_outputs_) {
-    TfLiteTensor& t = context->tensors[d.tensor];
-    if (t.data == nullptr || t.bytes != d.values.size() * sizeof(float)) {
-      context->ReportError(context,
-                           "tf_sparse: DENSIFY output %d has %zu bytes, the "
-                           "weights %zu",
-                           d.tensor, t.bytes, d.values.size() * sizeof(float));
-      return kTfLiteError;
-    }
-    std::memcpy(t.data, d.values.data(), t.bytes);
-  }
   ThreadPool* pool = delegate_->AcquirePool();
   TfLiteStatus status = kTfLiteOk;
   int64_t ran = 0;

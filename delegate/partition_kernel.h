@@ -6,7 +6,9 @@
 // only flow between the partition's own nodes get no memory from TFLite, so
 // the kernel owns scratch buffers for them. DENSIFY nodes in a partition
 // were taken over with the node that reads their output: they do nothing
-// here (that node's weights were decoded from the DENSIFY input at init).
+// here (that node's weights were decoded from the DENSIFY input at init);
+// when TFLite put that node into another partition, the DENSIFY output is
+// sized empty.
 //
 //  - init: runs while GetNodeAndRegistration still works; AddNode copies
 //    everything a node needs (tensor indices, parameters) and packs its
@@ -114,16 +116,12 @@ class PartitionKernel {
   tflite_abi::TfLiteStatus DoInvoke(tflite_abi::TfLiteContext* context);
   int ScratchIndex(int tensor) const;
 
-  // Absorbed DENSIFY outputs that the graph also reads from outside the
-  // partition (e.g. a graph output): their dense weights, copied out on
-  // every call.
-  struct DensifyOutput {
-    int tensor = -1;
-    std::vector<float> values;
-  };
+  // Outputs of claimed DENSIFY nodes whose reader sits in another of our
+  // partitions (which decoded the weights itself): sized empty, never
+  // written.
+  std::vector<int> detached_outputs_;
 
   SparseDelegate* delegate_ = nullptr;
-  std::vector<DensifyOutput> densify_outputs_;
   std::vector<Slot> slots_;
   std::vector<Scratch> scratch_;
   std::string init_error_;

@@ -185,6 +185,8 @@ std::string SparseDelegate::ReportJson() const {
       out += ", \"densify_node\": ";
       out += d.info.densify_node >= 0 ? std::to_string(d.info.densify_node)
                                       : "null";
+      out += std::string(", \"densify_claimed\": ") +
+             (d.info.densify_claimed ? "true" : "false");
       out += "}";
     }
     for (const ConvDecision& d : g.conv_decisions) {
@@ -268,8 +270,10 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
   // GetExecutionPlan call (and changes with every replacement): copy it.
   const std::vector<int> plan_nodes(plan->data, plan->data + plan->size);
   // DENSIFY outputs (tensor -> where from) and how many node inputs read
-  // each tensor: a DENSIFY is taken over with its consumer only when that
-  // consumer is its output's sole reader.
+  // each tensor. A claimed node whose weights come from a DENSIFY decodes
+  // the DENSIFY's sparse input itself at init; the DENSIFY node is taken
+  // over too (so no dense copy of the weights is ever made) when that node
+  // is its output's sole reader and the graph does not expose the output.
   std::map<int, DensifySource> densified;
   std::map<int, int> readers;
   struct PlanNode {
@@ -299,6 +303,14 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
           DensifySource{node_index, node->inputs->data[0]};
     }
   }
+  std::set<int> graph_outputs;
+  const bool outputs_known = GraphOutputs(context, plan_nodes, &graph_outputs);
+  // Whether DENSIFY node `source` goes with the claimed node reading it.
+  auto take_densify = [&](const WeightedNodeInfo& info) {
+    if (info.densify_node < 0 || !outputs_known) return false;
+    const int out = info.weights;
+    return readers[out] == 1 && graph_outputs.count(out) == 0;
+  };
   std::vector<FcDecision> decisions;
   std::vector<ConvDecision> conv_decisions;
   std::vector<int> claimed;
@@ -315,15 +327,10 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
         reg->builtin_code != kTfLiteBuiltinFullyConnected) {
       continue;
     }
-    // Weights from a DENSIFY node: taken over together when nothing else
-    // reads them; otherwise the node sees non-constant weights and declines.
     const DensifySource* densify = nullptr;
     if (node->inputs != nullptr && node->inputs->size >= 2) {
-      const int weights = node->inputs->data[1];
-      const auto it = densified.find(weights);
-      if (it != densified.end() && readers[weights] == 1) {
-        densify = &it->second;
-      }
+      const auto it = densified.find(node->inputs->data[1]);
+      if (it != densified.end()) densify = &it->second;
     }
     if (is_dw) {
       DwConvDecision d =
@@ -331,7 +338,8 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
       LogDwConvDecision(d, options_.verbose);
       if (d.claimed) {
         dw_claimed.push_back(node_index);
-        if (d.info.densify_node >= 0) dw_claimed.push_back(d.info.densify_node);
+        d.info.densify_claimed = take_densify(d.info);
+        if (d.info.densify_claimed) dw_claimed.push_back(d.info.densify_node);
       }
       dw_decisions.push_back(std::move(d));
       continue;
@@ -342,9 +350,8 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
       LogConvDecision(d, options_.verbose);
       if (d.claimed) {
         conv_claimed.push_back(node_index);
-        if (d.info.densify_node >= 0) {
-          conv_claimed.push_back(d.info.densify_node);
-        }
+        d.info.densify_claimed = take_densify(d.info);
+        if (d.info.densify_claimed) conv_claimed.push_back(d.info.densify_node);
       }
       conv_decisions.push_back(std::move(d));
       continue;
@@ -353,7 +360,8 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
     Log(d);
     if (d.claimed) {
       claimed.push_back(node_index);
-      if (d.info.densify_node >= 0) claimed.push_back(d.info.densify_node);
+      d.info.densify_claimed = take_densify(d.info);
+      if (d.info.densify_claimed) claimed.push_back(d.info.densify_node);
     }
     decisions.push_back(std::move(d));
   }

@@ -180,6 +180,14 @@ struct TfLiteNode {
 struct TfLiteContext;
 struct TfLiteNode;
 
+// Arrives as the `buffer` of a delegate kernel's init (length 0).
+struct TfLiteDelegateParams {
+  TfLiteDelegate* delegate;
+  TfLiteIntArray* nodes_to_replace;
+  TfLiteIntArray* input_tensors;
+  TfLiteIntArray* output_tensors;
+};
+
 struct TfLiteRegistration {
   void* (*init)(TfLiteContext* context, const char* buffer, size_t length);
   void (*free)(TfLiteContext* context, void* buffer);
@@ -222,6 +230,23 @@ struct TfLiteContext {
   TfLiteStatus (*ReplaceNodeSubsetsWithDelegateKernels)(
       TfLiteContext* context, TfLiteRegistrationPadded registration,
       const TfLiteIntArray* nodes_to_replace, TfLiteDelegate* delegate);
+  int recommended_num_threads;
+  void* GetExternalContext;  // Never called.
+  void* SetExternalContext;  // Never called.
+  bool allow_fp32_relax_to_fp16;
+  void* profiler;
+  void* AllocatePersistentBuffer;     // Never called.
+  void* AllocateBufferForEval;        // Never called.
+  void* RequestScratchBufferInArena;  // Never called.
+  void* GetScratchBuffer;             // Never called.
+  void* ResizeTensorExplicit;         // Never called.
+  // The partitions ReplaceNodeSubsetsWithDelegateKernels would make of
+  // `nodes_to_replace`, without making them. Set only during the delegate's
+  // Prepare; the array belongs to the runtime (valid until the next call or
+  // the end of Prepare). May be null in other hosts: check before calling.
+  TfLiteStatus (*PreviewDelegatePartitioning)(
+      TfLiteContext* context, const TfLiteIntArray* nodes_to_replace,
+      TfLiteDelegateParams** partition_params_array, int* num_partitions);
   // More fields follow in the runtime; never accessed.
 };
 
@@ -241,13 +266,6 @@ struct TfLiteDelegate {
   void* opaque_delegate_builder;  // TfLiteOpaqueDelegateBuilder*; null.
 };
 
-// Arrives as the `buffer` of a delegate kernel's init (length 0).
-struct TfLiteDelegateParams {
-  TfLiteDelegate* delegate;
-  TfLiteIntArray* nodes_to_replace;
-  TfLiteIntArray* input_tensors;
-  TfLiteIntArray* output_tensors;
-};
 
 // Prefix (the runtime allocates it).
 struct TfLiteFullyConnectedParams {
@@ -336,6 +354,12 @@ static_assert(offsetof(TfLiteContext, GetNodeAndRegistration) == 56,
 static_assert(offsetof(TfLiteContext, ReplaceNodeSubsetsWithDelegateKernels) ==
                   64,
               "TfLiteContext.ReplaceNodeSubsetsWithDelegateKernels");
+static_assert(offsetof(TfLiteContext, recommended_num_threads) == 72,
+              "TfLiteContext.recommended_num_threads");
+static_assert(offsetof(TfLiteContext, allow_fp32_relax_to_fp16) == 96,
+              "TfLiteContext.allow_fp32_relax_to_fp16");
+static_assert(offsetof(TfLiteContext, PreviewDelegatePartitioning) == 152,
+              "TfLiteContext.PreviewDelegatePartitioning");
 
 static_assert(sizeof(TfLiteRegistration) == 88, "TfLiteRegistration size");
 static_assert(offsetof(TfLiteRegistration, init) == 0, "init");

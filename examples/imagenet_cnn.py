@@ -115,6 +115,8 @@ def main(argv=None, arch="resnet50"):
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="directory for the .tflite file")
+    ap.add_argument("--compact", action="store_true",
+                    help="store the weights in TFLite's sparse encoding (DENSIFY in front of the layers)")
     args = ap.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
 
@@ -175,7 +177,7 @@ def main(argv=None, arch="resnet50"):
     out_dir = args.out or tempfile.mkdtemp(prefix=f"tf_sparse_{args.arch}_")
     path = os.path.join(out_dir, f"{args.arch}_pruned.tflite")
     t0 = time.time()
-    tfs.export_tflite(deploy, path)
+    tfs.export_tflite(deploy, path, compact=args.compact)
     print(f"exported {path} ({os.path.getsize(path):,} bytes) in {time.time() - t0:.0f} s")
 
     cmp = delegate_vs_xnnpack(path, sample.astype(np.float32), num_threads=args.threads, runs=args.runs)
@@ -191,6 +193,7 @@ def main(argv=None, arch="resnet50"):
         "depthwise_sparsity": sdw,
         "conv3x3_sparsity": s3,
         "claimed_nodes": cmp["claimed_nodes"],
+        "file_bytes": os.path.getsize(path),
         "formats": cmp["formats"],
         "max_abs_diff": cmp["max_abs_diff"],
         "latency_ours_ms": cmp["latency_ours_ms"],

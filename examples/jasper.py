@@ -85,6 +85,8 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--compact", action="store_true",
+                    help="store the weights in TFLite's sparse encoding (DENSIFY in front of the layers)")
     args = ap.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
 
@@ -122,7 +124,7 @@ def main(argv=None):
     out_dir = args.out or tempfile.mkdtemp(prefix="tf_sparse_jasper_")
     path = os.path.join(out_dir, "jasper_pruned.tflite")
     t0 = time.time()
-    tfs.export_tflite(deploy, path)
+    tfs.export_tflite(deploy, path, compact=args.compact)
     print(f"exported {path} ({os.path.getsize(path):,} bytes) in {time.time() - t0:.0f} s")
 
     sample = x[:1]
@@ -136,6 +138,7 @@ def main(argv=None):
         "pruned_convolutions": len(pruned),
         "sparsity": zeros / total,
         "claimed_nodes": cmp["claimed_nodes"],
+        "file_bytes": os.path.getsize(path),
         "formats": cmp["formats"],
         "max_rel_diff": cmp["max_rel_diff"],
         "latency_ours_ms": cmp["latency_ours_ms"],

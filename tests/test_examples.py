@@ -18,12 +18,14 @@ def _load(name):
 
 # 64x64 images and batches of 4 for the fine-tuning step: at 32x32 the last stage is 1x1, and
 # one SGD step on batches of 2 drives even the plain Keras ResNet-50 to NaN.
-@pytest.mark.parametrize("filter_block, steps, pointwise", [(16, 1, 0.75), (1, 0, 0.0)])
-def test_resnet50_example(tmp_path, filter_block, steps, pointwise):
+# The examples with --compact store TFLite's sparse encoding behind DENSIFY nodes, which TFLite's
+# partitioner places apart from the layers reading them: they must load, be claimed and match.
+@pytest.mark.parametrize("filter_block, steps, pointwise, compact", [(16, 1, 0.75, True), (1, 0, 0.0, False)])
+def test_resnet50_example(tmp_path, filter_block, steps, pointwise, compact):
     r = _load("imagenet_cnn").main(
         ["--arch", "resnet50", "--image-size", "64", "--classes", "4", "--steps", str(steps), "--batch", "4",
          "--runs", "2", "--filter-block", str(filter_block), "--pointwise-sparsity", str(pointwise),
-         "--out", str(tmp_path)]
+         "--out", str(tmp_path)] + (["--compact"] if compact else [])
     )
     assert r["pruned_convolutions"] == 16  # every 3x3 convolution of ResNet-50
     assert r["pruned_pointwise"] == (36 if pointwise else 0)  # and every 1x1 one
@@ -40,7 +42,7 @@ def test_mobilenet_v2_example(tmp_path):
     # Depthwise (DWT) and 1x1 (VT) convolutions of the real MobileNetV2, tiny images.
     r = _load("imagenet_cnn").main(
         ["--arch", "mobilenet_v2", "--image-size", "64", "--classes", "4", "--runs", "2",
-         "--pointwise-sparsity", "0.75", "--out", str(tmp_path)]
+         "--pointwise-sparsity", "0.75", "--compact", "--out", str(tmp_path)]
     )
     assert r["pruned_depthwise"] == 17 and r["pruned_pointwise"] == 34, r
     assert r["depthwise_sparsity"] == pytest.approx(1 - 4 / 9 * 0.5, abs=0.03), r
@@ -52,7 +54,7 @@ def test_vgg16_example(tmp_path):
     # 13 3x3 convolutions (the first stays dense: 12 pruned) and the two 4096-wide Dense layers.
     r = _load("imagenet_cnn").main(
         ["--arch", "vgg16", "--image-size", "32", "--classes", "4", "--runs", "2", "--dense-sparsity", "0.9",
-         "--out", str(tmp_path)]
+         "--compact", "--out", str(tmp_path)]
     )
     assert r["pruned_convolutions"] == 12 and r["pruned_dense"] == 2, r
     assert r["max_abs_diff"] < 1e-3
@@ -63,7 +65,7 @@ def test_bert_example(tmp_path):
     # feed-forward layers wide enough for the delegate to run them over the rows.
     r = _load("bert").main(
         ["--layers", "2", "--hidden", "128", "--heads", "2", "--ffn", "512", "--seq", "32", "--vocab", "100",
-         "--steps", "1", "--batch", "4", "--runs", "2", "--out", str(tmp_path)]
+         "--steps", "1", "--batch", "4", "--runs", "2", "--compact", "--out", str(tmp_path)]
     )
     assert r["pruned_layers"] == 4 and r["ffn_sparsity"] == pytest.approx(0.9, abs=0.01), r
     assert r["claimed_nodes"] == 4, r
@@ -84,7 +86,7 @@ def test_jasper_example(tmp_path):
     # CTC fine-tuning step; its 1D convolutions (kernels 11, 1) run as 1xK CONV_2D on VT.
     r = _load("jasper").main(
         ["--blocks", "2", "--repeats", "2", "--frames", "64", "--scale", "0.25", "--steps", "1",
-         "--batch", "2", "--runs", "2", "--out", str(tmp_path)]
+         "--batch", "2", "--runs", "2", "--compact", "--out", str(tmp_path)]
     )
     # 2 blocks x (2 sub-blocks + the residual) and the 2 epilogue convolutions.
     assert r["pruned_convolutions"] == 8 and r["sparsity"] == pytest.approx(0.8, abs=0.02), r

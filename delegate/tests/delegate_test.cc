@@ -1,6 +1,7 @@
 // The delegate against a fake runtime (fake_graph.h), through its exported
 // C API, as TFLite and Python use it.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -425,22 +426,24 @@ TEST(DelegateTest, DensifyIsTakenOverWithItsOnlyReader) {
   ExpectNear(g.data(dg.y), yv);
 }
 
-// Weights that are also a graph output: the partition exports them, and
-// the kernel writes the dense weights there on every call.
-TEST(DelegateTest, DensifyOutputThatIsAGraphOutputIsWritten) {
+// Weights that are also a graph output: the runtime keeps the DENSIFY node
+// (and writes the dense weights there); the FC node, claimed, decodes the
+// sparse input itself.
+TEST(DelegateTest, DensifyOutputThatIsAGraphOutputStaysWithTheRuntime) {
   DensifyGraph dg(0);
   FakeGraph& g = dg.g;
   g.SetGraphOutputs({dg.y, dg.dense});
   Delegate d(Opts{{"format", "csr"}});
   ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
+  EXPECT_EQ(g.replaced_nodes(), std::vector<int>{dg.fc_node});
   EXPECT_EQ(d.claimed(), 1);
+  EXPECT_NE(d.report().find("\"densify_claimed\": false"), std::string::npos);
   ASSERT_EQ(g.AllocateTensors(), kTfLiteOk);
+  EXPECT_EQ(g.dims(dg.dense), (std::vector<int>{DensifyGraph::kOut,
+                                                 DensifyGraph::kIn}));
   const std::vector<float> xv = Random(2 * DensifyGraph::kIn);
   std::memcpy(g.data(dg.x), xv.data(), xv.size() * sizeof(float));
   ASSERT_EQ(g.Invoke(), kTfLiteOk);
-  const float* dense = g.data(dg.dense);
-  ASSERT_NE(dense, nullptr);
-  EXPECT_EQ(std::vector<float>(dense, dense + dg.w.size()), dg.w);
   std::vector<float> yv(2 * DensifyGraph::kOut);
   F32DenseFullyConnectedReference(2, DensifyGraph::kOut, DensifyGraph::kIn,
                                   dg.w.data(), nullptr, xv.data(), yv.data(),
@@ -448,13 +451,85 @@ TEST(DelegateTest, DensifyOutputThatIsAGraphOutputIsWritten) {
   ExpectNear(g.data(dg.y), yv);
 }
 
-TEST(DelegateTest, DensifyWithAnotherReaderIsLeftAlone) {
+// Another reader of the dense weights: the runtime keeps the DENSIFY node for
+// it, and the FC node still runs on the delegate from the sparse input.
+TEST(DelegateTest, DensifyWithAnotherReaderStaysWithTheRuntime) {
   DensifyGraph dg(1);
+  FakeGraph& g = dg.g;
+  Delegate d(Opts{{"format", "csr"}});
+  ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
+  EXPECT_EQ(g.replaced_nodes(), std::vector<int>{dg.fc_node});
+  EXPECT_EQ(d.claimed(), 1);
+  ASSERT_EQ(g.AllocateTensors(), kTfLiteOk);
+  const std::vector<float> xv = Random(2 * DensifyGraph::kIn);
+  std::memcpy(g.data(dg.x), xv.data(), xv.size() * sizeof(float));
+  ASSERT_EQ(g.Invoke(), kTfLiteOk);
+  std::vector<float> yv(2 * DensifyGraph::kOut);
+  F32DenseFullyConnectedReference(2, DensifyGraph::kOut, DensifyGraph::kIn,
+                                  dg.w.data(), nullptr, xv.data(), yv.data(),
+                                  0.0f, std::numeric_limits<float>::infinity());
+  ExpectNear(g.data(dg.y), yv);
+}
+
+// A host without PreviewDelegatePartitioning cannot tell graph outputs apart:
+// the DENSIFY node stays with it, the FC node is still claimed.
+TEST(DelegateTest, WithoutAPartitionPreviewDensifyStaysWithTheRuntime) {
+  DensifyGraph dg(0);
+  dg.g.DisablePreview();
   Delegate d(Opts{{"format", "csr"}});
   ASSERT_EQ(dg.g.ApplyDelegate(d.get()), kTfLiteOk);
-  EXPECT_TRUE(dg.g.replaced_nodes().empty());
-  EXPECT_EQ(d.claimed(), 0);
-  EXPECT_NE(d.report().find("not constant"), std::string::npos);
+  EXPECT_EQ(dg.g.replaced_nodes(), std::vector<int>{dg.fc_node});
+  EXPECT_EQ(d.claimed(), 1);
+}
+
+// x -> FC1 -> TANH -> FC2(weights = DENSIFY(sparse)) -> y. TFLite puts the
+// DENSIFY node (constant inputs: ready at once) into the first partition, with
+// FC1, and FC2 into a second one after TANH. The DENSIFY output then crosses
+// partitions: it is sized empty, and FC2 runs on its own decoded weights.
+TEST(DelegateTest, DensifyWhoseReaderIsInALaterPartition) {
+  constexpr int kIn = 32, kMid = 40, kOut = 24;
+  const std::vector<float> w1 = Weights(kMid, kIn, 0.9, 1, 1);
+  const std::vector<float> w2 = Weights(kOut, kMid, 0.9, 1, 1);
+  Encoded enc{w2, kOut, kMid, 1, 1};
+  FakeGraph g;
+  const int x = g.AddTensor({2, kIn}, false);
+  const int wt1 = g.AddTensor({kMid, kIn}, true, w1);
+  const int h = g.AddTensor({2, kMid}, false);
+  const int t = g.AddTensor({2, kMid}, false);
+  const int sparse = g.AddTensor({kOut, kMid}, true, {0.0f});
+  const int dense = g.AddTensor({kOut, kMid}, false);
+  const int y = g.AddTensor({2, kOut}, false);
+  const int fc1 = g.AddFullyConnected(x, wt1, -1, h);
+  g.AddOtherNode(28 /* TANH */, {h}, {t});
+  const int densify = g.AddOtherNode(kTfLiteBuiltinDensify, {sparse}, {dense});
+  const int fc2 = g.AddFullyConnected(t, dense, -1, y, kTfLiteActRelu);
+  g.SetGraphOutputs({y});
+  TfLiteTensor& s = g.tensor(sparse);
+  s.data = enc.tensor().data;
+  s.bytes = enc.tensor().bytes;
+  s.sparsity = &enc.sparsity();
+  Delegate d(Opts{{"format", "csr"}});
+  ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
+  std::vector<int> replaced = g.replaced_nodes();
+  std::sort(replaced.begin(), replaced.end());
+  EXPECT_EQ(replaced, (std::vector<int>{fc1, densify, fc2}));
+  EXPECT_EQ(g.num_partitions(), 2);
+  EXPECT_EQ(d.claimed(), 2);
+  ASSERT_EQ(g.AllocateTensors(), kTfLiteOk) << (g.errors().empty()
+                                                    ? ""
+                                                    : g.errors().back());
+  EXPECT_EQ(g.dims(dense), std::vector<int>{0});
+  const std::vector<float> xv = Random(2 * kIn);
+  std::memcpy(g.data(x), xv.data(), xv.size() * sizeof(float));
+  ASSERT_EQ(g.Invoke(), kTfLiteOk);
+  std::vector<float> hv(2 * kMid), yv(2 * kOut);
+  const float inf = std::numeric_limits<float>::infinity();
+  F32DenseFullyConnectedReference(2, kMid, kIn, w1.data(), nullptr, xv.data(),
+                                  hv.data(), -inf, inf);
+  for (float& v : hv) v = std::tanh(v);
+  F32DenseFullyConnectedReference(2, kOut, kMid, w2.data(), nullptr, hv.data(),
+                                  yv.data(), 0.0f, inf);
+  ExpectNear(g.data(y), yv);
 }
 
 TEST(DelegateTest, DensifyWithABrokenEncodingIsDeclined) {

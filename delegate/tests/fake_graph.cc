@@ -1,6 +1,7 @@
 #include "delegate/tests/fake_graph.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 
@@ -15,6 +16,7 @@ FakeGraph::FakeGraph() {
   ctx_.context.ReportError = &FakeGraph::ReportError;
   ctx_.context.GetNodeAndRegistration = &FakeGraph::GetNodeAndRegistration;
   ctx_.context.ReplaceNodeSubsetsWithDelegateKernels = &FakeGraph::Replace;
+  ctx_.context.PreviewDelegatePartitioning = &FakeGraph::Preview;
   tensors_.reserve(256);
 }
 
@@ -31,6 +33,17 @@ FakeGraph::~FakeGraph() {
   }
   for (TfLiteTensor& t : tensors_) std::free(t.dims);
   std::free(plan_);
+  ClearPreview();
+}
+
+void FakeGraph::ClearPreview() {
+  for (PreviewEntry& e : preview_arrays_) {
+    std::free(e.nodes);
+    std::free(e.inputs);
+    std::free(e.outputs);
+  }
+  preview_arrays_.clear();
+  preview_.clear();
 }
 
 FakeGraph* FakeGraph::Self(TfLiteContext* c) {
@@ -86,6 +99,7 @@ int FakeGraph::AddOtherNode(int builtin_code, const std::vector<int>& inputs,
   n.out_array = ToArray(outputs);
   n.node.inputs = n.in_array;
   n.node.outputs = n.out_array;
+  units_.push_back(Unit{false, static_cast<int>(nodes_.size()) - 1});
   return static_cast<int>(nodes_.size()) - 1;
 }
 
@@ -94,8 +108,8 @@ TfLiteStatus FakeGraph::GetExecutionPlan(TfLiteContext* c,
   FakeGraph* g = Self(c);
   std::free(g->plan_);
   std::vector<int> all;
-  for (size_t i = 0; i < g->nodes_.size(); ++i) {
-    all.push_back(static_cast<int>(i));
+  for (const Unit& u : g->units_) {
+    if (!u.partition) all.push_back(u.index);
   }
   g->plan_ = ToArray(all);
   *plan = g->plan_;
@@ -134,6 +148,130 @@ TfLiteStatus FakeGraph::GetNodeAndRegistration(TfLiteContext* c, int index,
   return kTfLiteOk;
 }
 
+static bool Has(const std::vector<int>& v, int x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+std::vector<int> FakeGraph::UnitInputs(const Unit& u) const {
+  if (!u.partition) return nodes_[u.index].inputs;
+  const TfLiteIntArray* a = partitions_[u.index].inputs;
+  return std::vector<int>(a->data, a->data + a->size);
+}
+
+std::vector<int> FakeGraph::UnitOutputs(const Unit& u) const {
+  if (!u.partition) return nodes_[u.index].outputs;
+  const TfLiteIntArray* a = partitions_[u.index].outputs;
+  return std::vector<int>(a->data, a->data + a->size);
+}
+
+std::vector<FakeGraph::Subset> FakeGraph::PartitionPlan(
+    const std::vector<int>& members, std::vector<int>* order) const {
+  // Epochs as TFLite builds them (greedily): tensors produced by a unit are
+  // not ready until that unit has an epoch; an epoch takes the type of the
+  // first ready unit and then every ready unit of that type.
+  const int n = static_cast<int>(units_.size());
+  std::vector<int> produced_by(tensors_.size(), -1);
+  for (int u = 0; u < n; ++u) {
+    for (int t : UnitOutputs(units_[u])) {
+      if (t >= 0) produced_by[t] = u;
+    }
+  }
+  auto claimed = [&](int u) {
+    return !units_[u].partition && Has(members, units_[u].index);
+  };
+  std::vector<int> epoch_of(n, -1);
+  std::vector<std::vector<int>> epochs;
+  std::vector<bool> epoch_claimed;
+  while (true) {
+    std::vector<int> current;
+    int type = -1;
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (int u = 0; u < n; ++u) {
+        if (epoch_of[u] >= 0) continue;
+        bool ready = true;
+        for (int t : UnitInputs(units_[u])) {
+          if (t >= 0 && produced_by[t] >= 0 && epoch_of[produced_by[t]] < 0) {
+            ready = false;
+          }
+        }
+        if (!ready) continue;
+        if (type < 0) type = claimed(u) ? 1 : 0;
+        if ((claimed(u) ? 1 : 0) != type) continue;
+        epoch_of[u] = static_cast<int>(epochs.size());
+        current.push_back(u);
+        progress = true;
+      }
+    }
+    if (current.empty()) break;
+    epochs.push_back(current);
+    epoch_claimed.push_back(type == 1);
+  }
+  std::vector<Subset> subsets;
+  order->clear();
+  for (size_t e = 0; e < epochs.size(); ++e) {
+    if (!epoch_claimed[e]) {
+      for (int u : epochs[e]) order->push_back(u);
+      continue;
+    }
+    Subset s;
+    std::vector<int> produced;
+    for (int u : epochs[e]) {
+      s.nodes.push_back(units_[u].index);
+      for (int t : UnitOutputs(units_[u])) produced.push_back(t);
+    }
+    for (int u : epochs[e]) {
+      for (int t : UnitInputs(units_[u])) {
+        if (t >= 0 && !Has(produced, t) && !Has(s.inputs, t)) {
+          s.inputs.push_back(t);
+        }
+      }
+    }
+    for (int t : produced) {
+      // Graph outputs, tensors nobody reads (graph outputs too) and tensors
+      // read by units outside the subset.
+      bool outside = Has(outputs_, t);
+      bool consumed = false;
+      for (int u = 0; u < n; ++u) {
+        if (!Has(UnitInputs(units_[u]), t)) continue;
+        consumed = true;
+        if (epoch_of[u] != static_cast<int>(e)) outside = true;
+      }
+      if (!consumed) outside = true;
+      if (outside) s.outputs.push_back(t);
+    }
+    order->push_back(-1 - static_cast<int>(subsets.size()));
+    subsets.push_back(std::move(s));
+  }
+  return subsets;
+}
+
+TfLiteStatus FakeGraph::Preview(TfLiteContext* c, const TfLiteIntArray* nodes,
+                                TfLiteDelegateParams** params, int* count) {
+  FakeGraph* g = Self(c);
+  if (!g->in_delegate_prepare_) return kTfLiteError;
+  g->ClearPreview();
+  std::vector<int> order;
+  const std::vector<Subset> subsets = g->PartitionPlan(
+      std::vector<int>(nodes->data, nodes->data + nodes->size), &order);
+  for (const Subset& s : subsets) {
+    PreviewEntry e;
+    e.nodes = ToArray(s.nodes);
+    e.inputs = ToArray(s.inputs);
+    e.outputs = ToArray(s.outputs);
+    g->preview_arrays_.push_back(e);
+    TfLiteDelegateParams p;
+    p.delegate = nullptr;
+    p.nodes_to_replace = e.nodes;
+    p.input_tensors = e.inputs;
+    p.output_tensors = e.outputs;
+    g->preview_.push_back(p);
+  }
+  *params = g->preview_.data();
+  *count = static_cast<int>(g->preview_.size());
+  return kTfLiteOk;
+}
+
 TfLiteStatus FakeGraph::Replace(TfLiteContext* c,
                                 TfLiteRegistrationPadded registration,
                                 const TfLiteIntArray* nodes,
@@ -141,52 +279,39 @@ TfLiteStatus FakeGraph::Replace(TfLiteContext* c,
   FakeGraph* g = Self(c);
   std::vector<int> members(nodes->data, nodes->data + nodes->size);
   g->replaced_ = members;
-  // Partition inputs: consumed but not produced inside; outputs: produced
-  // inside and consumed outside or graph outputs.
-  std::vector<int> produced, consumed_inside, inputs, outputs;
-  for (int m : members) {
-    for (int t : g->nodes_[m].outputs) produced.push_back(t);
-  }
-  auto has = [](const std::vector<int>& v, int x) {
-    return std::find(v.begin(), v.end(), x) != v.end();
-  };
-  for (int m : members) {
-    for (int t : g->nodes_[m].inputs) {
-      if (t >= 0 && !has(produced, t) && !has(inputs, t)) inputs.push_back(t);
+  std::vector<int> order;
+  const std::vector<Subset> subsets = g->PartitionPlan(members, &order);
+  std::vector<int> partition_of_subset;
+  for (const Subset& s : subsets) {
+    g->partitions_.emplace_back();
+    Partition& p = g->partitions_.back();
+    p.reg = registration.registration;
+    p.nodes = ToArray(s.nodes);
+    p.inputs = ToArray(s.inputs);
+    p.outputs = ToArray(s.outputs);
+    p.params.delegate = delegate;
+    p.params.nodes_to_replace = p.nodes;
+    p.params.input_tensors = p.inputs;
+    p.params.output_tensors = p.outputs;
+    std::memset(&p.node, 0, sizeof(p.node));
+    p.node.inputs = p.inputs;
+    p.node.outputs = p.outputs;
+    p.user_data = p.reg.init(c, reinterpret_cast<const char*>(&p.params), 0);
+    p.node.user_data = p.user_data;
+    partition_of_subset.push_back(static_cast<int>(g->partitions_.size()) - 1);
+    // Internal tensors get no memory, as in TFLite.
+    for (int m : s.nodes) {
+      for (int t : g->nodes_[m].outputs) {
+        if (!Has(s.outputs, t)) g->tensors_[t].allocation_type = kTfLiteMemNone;
+      }
     }
   }
-  for (int t : produced) {
-    // Graph outputs, tensors nobody consumes (graph outputs too) and
-    // tensors consumed by nodes outside the partition.
-    bool outside = has(g->outputs_, t);
-    bool consumed = false;
-    for (size_t n = 0; n < g->nodes_.size(); ++n) {
-      if (!has(g->nodes_[n].inputs, t)) continue;
-      consumed = true;
-      if (!has(members, static_cast<int>(n))) outside = true;
-    }
-    if (!consumed) outside = true;
-    if (outside) outputs.push_back(t);
+  std::vector<Unit> units;
+  for (int o : order) {
+    units.push_back(o >= 0 ? g->units_[o]
+                           : Unit{true, partition_of_subset[-1 - o]});
   }
-  g->partitions_.emplace_back();
-  Partition& p = g->partitions_.back();
-  p.reg = registration.registration;
-  p.nodes = ToArray(members);
-  p.inputs = ToArray(inputs);
-  p.outputs = ToArray(outputs);
-  p.params.delegate = delegate;
-  p.params.nodes_to_replace = p.nodes;
-  p.params.input_tensors = p.inputs;
-  p.params.output_tensors = p.outputs;
-  std::memset(&p.node, 0, sizeof(p.node));
-  p.node.inputs = p.inputs;
-  p.node.outputs = p.outputs;
-  p.user_data = p.reg.init(c, reinterpret_cast<const char*>(&p.params), 0);
-  p.node.user_data = p.user_data;
-  // Internal tensors get no memory, as in TFLite.
-  for (int t : produced) {
-    if (!has(outputs, t)) g->tensors_[t].allocation_type = kTfLiteMemNone;
-  }
+  g->units_ = units;
   return kTfLiteOk;
 }
 
@@ -208,7 +333,9 @@ std::vector<int> FakeGraph::dims(int t) const {
 }
 
 TfLiteStatus FakeGraph::AllocateTensors() {
-  for (Partition& p : partitions_) {
+  for (const Unit& u : units_) {
+    if (!u.partition) continue;
+    Partition& p = partitions_[u.index];
     const TfLiteStatus s = p.reg.prepare(&ctx_.context, &p.node);
     if (s != kTfLiteOk) return s;
   }
@@ -225,9 +352,26 @@ TfLiteStatus FakeGraph::AllocateTensors() {
 }
 
 TfLiteStatus FakeGraph::Invoke() {
-  for (Partition& p : partitions_) {
-    const TfLiteStatus s = p.reg.invoke(&ctx_.context, &p.node);
-    if (s != kTfLiteOk) return s;
+  for (const Unit& u : units_) {
+    if (u.partition) {
+      Partition& p = partitions_[u.index];
+      const TfLiteStatus s = p.reg.invoke(&ctx_.context, &p.node);
+      if (s != kTfLiteOk) return s;
+      continue;
+    }
+    const Node& n = nodes_[u.index];
+    if (n.reg.builtin_code == 28 /* TANH */) {
+      const TfLiteTensor& in = tensors_[n.inputs[0]];
+      TfLiteTensor& out = tensors_[n.outputs[0]];
+      if (in.data == nullptr || out.data == nullptr || in.bytes != out.bytes) {
+        return kTfLiteError;
+      }
+      const float* x = static_cast<const float*>(in.data);
+      float* y = static_cast<float*>(out.data);
+      for (size_t i = 0; i < in.bytes / sizeof(float); ++i) {
+        y[i] = std::tanh(x[i]);
+      }
+    }
   }
   return kTfLiteOk;
 }

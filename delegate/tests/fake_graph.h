@@ -1,8 +1,11 @@
 // A tiny stand-in for the TFLite runtime, for testing the delegate without
 // TFLite: a graph of tensors and FULLY_CONNECTED (or other) nodes behind a
 // TfLiteContext whose callbacks behave like the interpreter's. Replacing
-// nodes puts ALL of them into one partition (like TFLite does for connected
-// nodes), so multi-node partitions and their internal tensors are exercised.
+// nodes partitions them as TFLite does (epochs over the execution plan: a
+// node joins the current partition as soon as its inputs are ready, so a
+// node with only constant inputs lands in the first partition), and
+// PreviewDelegatePartitioning previews exactly that. Invoke runs the
+// partitions and the few other ops it knows (TANH), in plan order.
 #ifndef TF_SPARSE_DELEGATE_TESTS_FAKE_GRAPH_H_
 #define TF_SPARSE_DELEGATE_TESTS_FAKE_GRAPH_H_
 
@@ -51,8 +54,10 @@ class FakeGraph {
   void ResizeInput(int tensor, const std::vector<int>& dims);
   // Runs prepare on delegate kernels and gives activations memory.
   TfLiteStatus AllocateTensors();
-  // Runs the delegate kernels (the only nodes this fake can execute).
+  // Runs the plan: delegate kernels, TANH nodes; other nodes are skipped.
   TfLiteStatus Invoke();
+  // Hosts without PreviewDelegatePartitioning (null in the context).
+  void DisablePreview() { ctx_.context.PreviewDelegatePartitioning = nullptr; }
 
   // What the delegate asked to replace (empty if nothing).
   const std::vector<int>& replaced_nodes() const { return replaced_; }
@@ -70,6 +75,17 @@ class FakeGraph {
     TfLiteIntArray* in_array = nullptr;
     TfLiteIntArray* out_array = nullptr;
     TfLiteFullyConnectedParams fc_params;
+  };
+  // One entry of the execution plan: an original node or a partition.
+  struct Unit {
+    bool partition = false;
+    int index = -1;
+  };
+  // A group of plan units TFLite would make into one delegate kernel.
+  struct Subset {
+    std::vector<int> nodes;  // Original node indices.
+    std::vector<int> inputs;
+    std::vector<int> outputs;
   };
   struct Partition {
     TfLiteRegistration reg;
@@ -89,6 +105,14 @@ class FakeGraph {
   static TfLiteStatus GetNodeAndRegistration(TfLiteContext* c, int index,
                                              TfLiteNode** node,
                                              TfLiteRegistration** reg);
+  static TfLiteStatus Preview(TfLiteContext* c, const TfLiteIntArray* nodes,
+                              TfLiteDelegateParams** params, int* count);
+  // TFLite's partitioning of the current plan with `members` claimed: the
+  // claimed subsets, and in *order the new plan (a subset as -1 - its index).
+  std::vector<Subset> PartitionPlan(const std::vector<int>& members,
+                                    std::vector<int>* order) const;
+  std::vector<int> UnitInputs(const Unit& u) const;
+  std::vector<int> UnitOutputs(const Unit& u) const;
   static TfLiteStatus Replace(TfLiteContext* c,
                               TfLiteRegistrationPadded registration,
                               const TfLiteIntArray* nodes,
@@ -103,6 +127,15 @@ class FakeGraph {
   std::deque<std::vector<float>> storage_;
   std::deque<Node> nodes_;
   std::deque<Partition> partitions_;
+  std::vector<Unit> units_;  // The current execution plan.
+  struct PreviewEntry {
+    TfLiteIntArray* nodes = nullptr;
+    TfLiteIntArray* inputs = nullptr;
+    TfLiteIntArray* outputs = nullptr;
+  };
+  std::vector<PreviewEntry> preview_arrays_;
+  std::vector<TfLiteDelegateParams> preview_;
+  void ClearPreview();
   std::vector<int> outputs_;
   TfLiteIntArray* plan_ = nullptr;
   std::vector<int> replaced_;
