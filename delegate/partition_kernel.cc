@@ -100,20 +100,20 @@ TfLiteStatus PartitionKernel::Prepare(TfLiteContext* context,
                                       TfLiteNode* node) {
   auto* kernel = static_cast<PartitionKernel*>(node->user_data);
   if (kernel == nullptr) {
-    context->ReportError(context, "tf_sparse: kernel was not created");
+    context->ReportError(context, "tf_sparse: kernel was not created\n");
     return kTfLiteError;
   }
   try {
     return kernel->DoPrepare(context);
   } catch (const std::exception& e) {
-    context->ReportError(context, "tf_sparse: prepare failed: %s", e.what());
+    context->ReportError(context, "tf_sparse: prepare failed: %s\n", e.what());
     return kTfLiteError;
   }
 }
 
 TfLiteStatus PartitionKernel::DoPrepare(TfLiteContext* context) {
   if (!init_error_.empty()) {
-    context->ReportError(context, "tf_sparse: %s", init_error_.c_str());
+    context->ReportError(context, "tf_sparse: %s\n", init_error_.c_str());
     return kTfLiteError;
   }
   for (const int tensor : detached_outputs_) {
@@ -132,7 +132,7 @@ TfLiteStatus PartitionKernel::DoPrepare(TfLiteContext* context) {
     std::vector<int> out_dims;
     const std::string error = OutputDims(i, in_dims, &out_dims);
     if (!error.empty()) {
-      context->ReportError(context, "tf_sparse: node %d: %s", s.io.node_index,
+      context->ReportError(context, "tf_sparse: node %d: %s\n", s.io.node_index,
                            error.c_str());
       return kTfLiteError;
     }
@@ -178,7 +178,7 @@ TfLiteStatus PartitionKernel::DoInvoke(TfLiteContext* context) {
                    ? scratch_[s.output_scratch].data.data()
                    : static_cast<float*>(context->tensors[s.io.output].data);
     if (s.output_size > 0 && (x == nullptr || y == nullptr)) {
-      context->ReportError(context, "tf_sparse: node %d has no tensor data",
+      context->ReportError(context, "tf_sparse: node %d has no tensor data\n",
                            s.io.node_index);
       status = kTfLiteError;
       break;

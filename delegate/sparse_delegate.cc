@@ -243,7 +243,7 @@ TfLiteStatus SparseDelegate::PrepareThunk(TfLiteContext* context,
   try {
     return self->Prepare(context);
   } catch (const std::exception& e) {
-    context->ReportError(context, "tf_sparse: delegate prepare failed: %s",
+    context->ReportError(context, "tf_sparse: delegate prepare failed: %s\n",
                          e.what());
     return kTfLiteError;
   }
@@ -256,14 +256,14 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
     // for: reading further would be guesswork, so leave the graph alone.
     context->ReportError(context,
                          "tf_sparse: TFLite tensor layout check failed at "
-                         "tensor %d; the delegate claims no nodes",
+                         "tensor %d; the delegate claims no nodes\n",
                          bad);
     return kTfLiteOk;
   }
   TfLiteIntArray* plan = nullptr;
   if (context->GetExecutionPlan(context, &plan) != kTfLiteOk ||
       plan == nullptr) {
-    context->ReportError(context, "tf_sparse: cannot read the execution plan");
+    context->ReportError(context, "tf_sparse: cannot read the execution plan\n");
     return kTfLiteError;
   }
   // The plan array belongs to the runtime and is freed by the next
