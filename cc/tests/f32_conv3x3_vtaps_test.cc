@@ -213,6 +213,9 @@ TEST_P(VtapsConvIsa, SpecialValues) {
           .clamp(act.lo, act.hi).special(s).Test<F32Conv3x3Vtaps>(GetParam());
       ConvTester().kernel(1).in(4, 7, 6).out_c(17).filter_block(16)
           .clamp(act.lo, act.hi).special(s).Test<F32Conv3x3Vtaps>(GetParam());
+      ConvTester().kernel(1).in(7, 9, 32).out_c(24).filter_block(16)
+          .kernel_zero(0.75).clamp(act.lo, act.hi).special(s)
+          .Test<F32Conv3x3Vtaps>(GetParam());
     }
   }
 }
