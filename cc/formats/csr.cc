@@ -142,11 +142,25 @@ CsrPanelMatrix PackCsrPanels(const float* w, int rows, int cols) {
     GroupQuads(w, rows, cols, g, [&](int base, const int* col) {
       m.base[q] = base;
       for (int l = 0; l < kCsrPanelRows; ++l) {
-        const float* r = w + static_cast<int64_t>(g * kCsrPanelRows + l) * cols;
+        const int row = g * kCsrPanelRows + l;
+        if (row >= rows) break;  // Fillers of missing rows: 0.0f at offset 0.
+        const float* r = w + static_cast<int64_t>(row) * cols;
+        // A filler (0.0f) reads a column where the row's weight is zero when
+        // the window has one, so that 0 * Inf = NaN only reaches an output
+        // the dense product also gives NaN.
+        int zero_offset = 0;
+        while (zero_offset + 1 < kCsrPanelCols && base + zero_offset + 1 < cols &&
+               r[base + zero_offset] != 0.0f) {
+          ++zero_offset;
+        }
         for (int k = 0; k < kCsrPanelQuad; ++k) {
           const int c = col[kCsrPanelQuad * l + k];
-          if (c < 0) continue;  // Filler: 0.0f at offset 0.
           const size_t s = q * kCsrPanelQuad + k;
+          if (c < 0) {
+            m.offsets[CsrPanelOffsetAt(s, l)] =
+                static_cast<uint8_t>(zero_offset);
+            continue;
+          }
           m.values[s * kCsrPanelRows + l] = r[c];
           m.offsets[CsrPanelOffsetAt(s, l)] = static_cast<uint8_t>(c - base);
         }

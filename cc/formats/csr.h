@@ -61,7 +61,11 @@ struct CsrMatrix {
 //                              window lies inside x when cols >= 64.
 //   values[num_slices][16]     float32, fillers 0.0f.
 //   offsets[num_slices / 4][16][4]
-//                              uint8, column - base (0..63), fillers 0; the
+//                              uint8, column - base (0..63); a filler takes
+//                              the first column of the window where its
+//                              row's weight is zero (else 0, and 0 for rows
+//                              >= rows), so 0 * Inf = NaN only where the
+//                              dense product is NaN too; the
 //                              offset of lane l of slice s is byte
 //                              CsrPanelOffsetAt(s, l) = 64 (s / 4) + 4 l +
 //                              s % 4: one 64-byte load holds, in byte k of

@@ -133,7 +133,7 @@ void Rows1x4Batch4(const F32BsrArgs<Index>& a, const float* x0, size_t xs,
                        _mm256_castps256_ps128(acc23),
                        _mm256_extractf128_ps(acc23, 1));
     s = _mm_add_ps(s, _mm_set1_ps(a.bias[i]));
-    s = _mm_min_ps(_mm_max_ps(s, vmin), vmax);
+    s = _mm_min_ps(vmax, _mm_max_ps(vmin, s));
     float out[4];
     _mm_storeu_ps(out, s);
     y0[i] = out[0];
@@ -156,7 +156,7 @@ void Rows1x4Batch1(const F32BsrArgs<Index>& a, const float* x, float* y) {
     const __m128 s2 = Row1x4(x, a.col_idx, a.values, rp[i + 2], rp[i + 3]);
     const __m128 s3 = Row1x4(x, a.col_idx, a.values, rp[i + 3], rp[i + 4]);
     __m128 s = _mm_add_ps(Hadd4x4(s0, s1, s2, s3), _mm_loadu_ps(a.bias + i));
-    s = _mm_min_ps(_mm_max_ps(s, vmin), vmax);
+    s = _mm_min_ps(vmax, _mm_max_ps(vmin, s));
     _mm_storeu_ps(y + i, s);
   }
   for (; i < n; ++i) {
@@ -287,7 +287,7 @@ void f32_bsr_minmax_4x1__avx2(const F32BsrArgs<Index>& a) {
                             _mm_broadcast_ss(x + a.col_idx[k]), acc0);
       }
       __m128 s = _mm_add_ps(_mm_add_ps(acc0, acc1), _mm_add_ps(acc2, acc3));
-      s = _mm_min_ps(_mm_max_ps(s, vmin), vmax);
+      s = _mm_min_ps(vmax, _mm_max_ps(vmin, s));
       _mm_storeu_ps(y + 4 * i, s);
     }
   }
@@ -325,7 +325,7 @@ void f32_bsr_minmax_8x1__avx2(const F32BsrArgs<Index>& a) {
       }
       __m256 s =
           _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
-      s = _mm256_min_ps(_mm256_max_ps(s, vmin), vmax);
+      s = _mm256_min_ps(vmax, _mm256_max_ps(vmin, s));
       _mm256_storeu_ps(y + 8 * i, s);
     }
   }
@@ -362,8 +362,8 @@ void f32_bsr_minmax_16x1__avx2(const F32BsrArgs<Index>& a) {
       }
       __m256 lo = _mm256_add_ps(lo0, lo1);
       __m256 hi = _mm256_add_ps(hi0, hi1);
-      lo = _mm256_min_ps(_mm256_max_ps(lo, vmin), vmax);
-      hi = _mm256_min_ps(_mm256_max_ps(hi, vmin), vmax);
+      lo = _mm256_min_ps(vmax, _mm256_max_ps(vmin, lo));
+      hi = _mm256_min_ps(vmax, _mm256_max_ps(vmin, hi));
       _mm256_storeu_ps(y + 16 * i, lo);
       _mm256_storeu_ps(y + 16 * i + 8, hi);
     }
@@ -412,7 +412,7 @@ void f32_bsr_minmax_4x4__avx2(const F32BsrArgs<Index>& a) {
                          _mm256_castps256_ps128(acc23),
                          _mm256_extractf128_ps(acc23, 1));
       s = _mm_add_ps(s, _mm_loadu_ps(a.bias + 4 * i));
-      s = _mm_min_ps(_mm_max_ps(s, vmin), vmax);
+      s = _mm_min_ps(vmax, _mm_max_ps(vmin, s));
       _mm_storeu_ps(y + 4 * i, s);
     }
   }

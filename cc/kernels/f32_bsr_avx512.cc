@@ -148,7 +148,7 @@ void Rows1x4Batch4(const F32BsrArgs<Index>& a, const float* x0, size_t xs,
                        _mm512_extractf32x4_ps(acc, 2),
                        _mm512_extractf32x4_ps(acc, 3));
     s = _mm_add_ps(s, _mm_set1_ps(a.bias[i]));
-    s = _mm_min_ps(_mm_max_ps(s, vmin), vmax);
+    s = _mm_min_ps(vmax, _mm_max_ps(vmin, s));
     float out[4];
     _mm_storeu_ps(out, s);
     y0[i] = out[0];
@@ -171,7 +171,7 @@ void Rows1x4Batch1(const F32BsrArgs<Index>& a, const float* x, float* y) {
     const __m128 s2 = Row1x4(x, a.col_idx, a.values, rp[i + 2], rp[i + 3]);
     const __m128 s3 = Row1x4(x, a.col_idx, a.values, rp[i + 3], rp[i + 4]);
     __m128 s = _mm_add_ps(Hadd4x4(s0, s1, s2, s3), _mm_loadu_ps(a.bias + i));
-    s = _mm_min_ps(_mm_max_ps(s, vmin), vmax);
+    s = _mm_min_ps(vmax, _mm_max_ps(vmin, s));
     _mm_storeu_ps(y + i, s);
   }
   for (; i < n; ++i) {
@@ -253,7 +253,7 @@ void f32_bsr_minmax_1x1__avx512(const F32BsrArgs<Index>& a) {
       const __m128 s3 = Row1x1(x, a.col_idx, a.values, rp[i + 3], rp[i + 4]);
       __m128 s =
           _mm_add_ps(Hadd4x4(s0, s1, s2, s3), _mm_loadu_ps(a.bias + i));
-      s = _mm_min_ps(_mm_max_ps(s, vmin), vmax);
+      s = _mm_min_ps(vmax, _mm_max_ps(vmin, s));
       _mm_storeu_ps(y + i, s);
     }
     for (; i < n; ++i) {
@@ -332,7 +332,7 @@ void f32_bsr_minmax_4x1__avx512(const F32BsrArgs<Index>& a) {
                             _mm_broadcast_ss(x + a.col_idx[k]), acc0);
       }
       __m128 s = _mm_add_ps(_mm_add_ps(acc0, acc1), _mm_add_ps(acc2, acc3));
-      s = _mm_min_ps(_mm_max_ps(s, vmin), vmax);
+      s = _mm_min_ps(vmax, _mm_max_ps(vmin, s));
       _mm_storeu_ps(y + 4 * i, s);
     }
   }
@@ -370,7 +370,7 @@ void f32_bsr_minmax_8x1__avx512(const F32BsrArgs<Index>& a) {
       }
       __m256 s =
           _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
-      s = _mm256_min_ps(_mm256_max_ps(s, vmin), vmax);
+      s = _mm256_min_ps(vmax, _mm256_max_ps(vmin, s));
       _mm256_storeu_ps(y + 8 * i, s);
     }
   }
@@ -408,7 +408,7 @@ void f32_bsr_minmax_16x1__avx512(const F32BsrArgs<Index>& a) {
       }
       __m512 s =
           _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
-      s = _mm512_min_ps(_mm512_max_ps(s, vmin), vmax);
+      s = _mm512_min_ps(vmax, _mm512_max_ps(vmin, s));
       _mm512_storeu_ps(y + 16 * i, s);
     }
   }
@@ -449,7 +449,7 @@ void f32_bsr_minmax_4x4__avx512(const F32BsrArgs<Index>& a) {
                          _mm512_extractf32x4_ps(acc, 2),
                          _mm512_extractf32x4_ps(acc, 3));
       s = _mm_add_ps(s, _mm_loadu_ps(a.bias + 4 * i));
-      s = _mm_min_ps(_mm_max_ps(s, vmin), vmax);
+      s = _mm_min_ps(vmax, _mm_max_ps(vmin, s));
       _mm_storeu_ps(y + 4 * i, s);
     }
   }

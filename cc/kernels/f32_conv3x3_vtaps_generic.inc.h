@@ -1,7 +1,9 @@
 // The VT row micro-kernel (contract: F32VtapsArgs in f32_conv3x3_vtaps.h),
 // written once over a vector type V (as in f32_conv_patdnn_generic.inc.h:
 // T, kLanes, Zero, Load, Store, Broadcast, Fma, Min, Max) and instantiated
-// by each ISA's translation unit with its own tile of MR pixels.
+// by each ISA's translation unit with its own tile of MR pixels. Min(a, b)
+// and Max(a, b) return b (or NaN) when either is NaN, like x86 minps/maxps,
+// so the clamp Min(hi, Max(lo, acc)) keeps a NaN accumulator NaN.
 //
 // The tile's MR x (16 / kLanes) accumulators stay in registers over all
 // pairs of the block: per pair, 16 / kLanes weight loads, then per pixel
@@ -54,7 +56,7 @@ void VtapsRow(const F32VtapsArgs& a) {
     float* y = a.y + p * a.y_stride;
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) {
-      const T r = V::Min(V::Max(acc[p][v], lo), hi);
+      const T r = V::Min(hi, V::Max(lo, acc[p][v]));
       if (v < full) {
         V::Store(y + v * L, r);
       } else if (v == full && a.channels % L != 0) {

@@ -60,7 +60,7 @@ void f32_conv_patdnn_write16x16__avx512(const F32PatdnnWriteArgs& a) {
   const __m512 hi = _mm512_set1_ps(a.hi);
   auto store = [&](int pixel, __m512 v) {
     if (pixel >= a.pixels) return;
-    v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, bias), lo), hi);
+    v = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(v, bias)));
     float* out = a.out + pixel * a.out_stride;
     for (int k = 0; k < a.copies; ++k) {
       _mm512_storeu_ps(out + k * a.copy_step, v);

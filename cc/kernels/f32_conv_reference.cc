@@ -22,7 +22,7 @@ bool ConvOutputSize(ConvPadding padding, int in, int kernel, int stride,
 
 void F32ConvReference(const ConvShape& s, const float* x, const float* w,
                       const float* bias, float output_min, float output_max,
-                      float* y) {
+                      float* y, bool stored_only) {
   for (int n = 0; n < s.batch; ++n) {
     for (int oy = 0; oy < s.out_h; ++oy) {
       for (int ox = 0; ox < s.out_w; ++ox) {
@@ -32,17 +32,22 @@ void F32ConvReference(const ConvShape& s, const float* x, const float* w,
           double acc = bias != nullptr ? bias[o] : 0.0;
           for (int ky = 0; ky < s.kernel_h; ++ky) {
             const int iy = oy * s.stride_h + ky * s.dilation_h - s.pad_top;
-            if (iy < 0 || iy >= s.in_h) continue;
             for (int kx = 0; kx < s.kernel_w; ++kx) {
               const int ix = ox * s.stride_w + kx * s.dilation_w - s.pad_left;
-              if (ix < 0 || ix >= s.in_w) continue;
-              const float* xi =
-                  x + ((static_cast<size_t>(n) * s.in_h + iy) * s.in_w + ix) *
-                          s.in_c;
               const float* wk =
                   w + ((static_cast<size_t>(o) * s.kernel_h + ky) * s.kernel_w +
                        kx) * s.in_c;
+              if (iy < 0 || iy >= s.in_h || ix < 0 || ix >= s.in_w) {
+                // Padding reads 0; a NaN or Inf weight times it is NaN.
+                if (stored_only) continue;
+                for (int i = 0; i < s.in_c; ++i) acc += wk[i] * 0.0;
+                continue;
+              }
+              const float* xi =
+                  x + ((static_cast<size_t>(n) * s.in_h + iy) * s.in_w + ix) *
+                          s.in_c;
               for (int i = 0; i < s.in_c; ++i) {
+                if (stored_only && wk[i] == 0.0f) continue;
                 acc += static_cast<double>(wk[i]) * xi[i];
               }
             }

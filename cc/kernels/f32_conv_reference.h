@@ -30,9 +30,14 @@ struct ConvShape {
 };
 
 // w: OHWI [out_c][kernel_h][kernel_w][in_c]; bias: out_c values or null.
+// NaN propagates through the clamp. stored_only: zero weights are skipped,
+// as a sparse kernel that never stores them does (0 * NaN contributes
+// nothing, and neither do the taps over the padding). Otherwise padding
+// reads 0 and is multiplied like XNNPACK's zero buffer (NaN weight * 0 =
+// NaN).
 void F32ConvReference(const ConvShape& s, const float* x, const float* w,
                       const float* bias, float output_min, float output_max,
-                      float* y);
+                      float* y, bool stored_only = false);
 
 }  // namespace tf_sparse
 

@@ -93,8 +93,8 @@ void CsrPanelAvx2(const F32CsrPanelArgs& a) {
                                 _mm256_loadu_ps(a.bias + g * L));
       __m256 hi = _mm256_add_ps(_mm256_add_ps(hi0, hi1),
                                 _mm256_loadu_ps(a.bias + g * L + 8));
-      lo = _mm256_min_ps(_mm256_max_ps(lo, vmin), vmax);
-      hi = _mm256_min_ps(_mm256_max_ps(hi, vmin), vmax);
+      lo = _mm256_min_ps(vmax, _mm256_max_ps(vmin, lo));
+      hi = _mm256_min_ps(vmax, _mm256_max_ps(vmin, hi));
       float* y = a.y + b * a.y_stride + g * L;
       if ((g + 1) * L <= a.num_rows) {
         _mm256_storeu_ps(y, lo);

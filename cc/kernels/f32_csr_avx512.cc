@@ -118,7 +118,7 @@ void CsrPanelAvx512Impl(const F32CsrPanelArgs& a) {
       __m512 r =
           _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
       r = _mm512_add_ps(r, _mm512_loadu_ps(a.bias + g * L));
-      r = _mm512_min_ps(_mm512_max_ps(r, vmin), vmax);
+      r = _mm512_min_ps(vmax, _mm512_max_ps(vmin, r));
       float* y = a.y + b * a.y_stride + g * L;
       if ((g + 1) * L <= a.num_rows) {
         _mm512_storeu_ps(y, r);

@@ -6,8 +6,8 @@
 //     static constexpr int kLanes;         // floats per register
 //     static T Zero();
 //     static T Add(T a, T b);
-//     static T Min(T a, T b);
-//     static T Max(T a, T b);
+//     static T Min(T a, T b);              // b (or NaN) when a or b is NaN
+//     static T Max(T a, T b);              // b (or NaN) when a or b is NaN
 //     static T Load(const float*);         // unaligned
 //     static void Store(float*, T);        // unaligned
 //     static T LoadN(const float*, int n); // lanes >= n read as 0, not read
@@ -17,7 +17,9 @@
 //   };
 //
 // and instantiated by each ISA's translation unit (see
-// f32_dwconv3x3_ukernel.h for the contract).
+// f32_dwconv3x3_ukernel.h for the contract). The clamp is written
+// Min(hi, Max(lo, acc)) so that a NaN accumulator stays NaN on every ISA
+// (x86 minps/maxps return their second operand when either is NaN).
 #ifndef TF_SPARSE_CC_KERNELS_F32_DWCONV3X3_GENERIC_INC_H_
 #define TF_SPARSE_CC_KERNELS_F32_DWCONV3X3_GENERIC_INC_H_
 
@@ -63,7 +65,7 @@ inline void Tile(const F32DwConv3x3Args& a, int gi, const float* const* in9,
         s1 = V::Fma(V::Load(wp + k * L), x, s1);
       }
     }
-    V::Store(out, V::Min(V::Max(V::Add(s0, s1), lo), hi));
+    V::Store(out, V::Min(hi, V::Max(lo, V::Add(s0, s1))));
   } else if (g.channels == L) {
     T acc[P];
 #pragma GCC unroll 8
@@ -79,7 +81,7 @@ inline void Tile(const F32DwConv3x3Args& a, int gi, const float* const* in9,
     }
 #pragma GCC unroll 8
     for (int i = 0; i < P; ++i) {
-      V::Store(out + i * ostep, V::Min(V::Max(acc[i], lo), hi));
+      V::Store(out + i * ostep, V::Min(hi, V::Max(lo, acc[i])));
     }
   } else {
     // The partial last group: the lanes past the C channels are neither
@@ -93,7 +95,7 @@ inline void Tile(const F32DwConv3x3Args& a, int gi, const float* const* in9,
         const T x = V::LoadN(in9[tap[k]] + off + i * step, m);
         s = V::Fma(V::Load(wp + k * L), x, s);
       }
-      V::StoreN(out + i * ostep, V::Min(V::Max(s, lo), hi), m);
+      V::StoreN(out + i * ostep, V::Min(hi, V::Max(lo, s)), m);
     }
   }
 }

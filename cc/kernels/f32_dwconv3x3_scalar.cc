@@ -2,7 +2,6 @@
 // AVX2 or NEON, and the reference path the vector kernels are tested
 // against besides the dense oracle. One channel per group: each channel
 // runs exactly its own taps.
-#include <algorithm>
 
 #include "cc/kernels/f32_dwconv3x3_generic.inc.h"
 #include "cc/kernels/f32_dwconv3x3_ukernel.h"
@@ -15,8 +14,9 @@ struct ScalarVec {
   static constexpr int kLanes = 1;
   static T Zero() { return 0.0f; }
   static T Add(T a, T b) { return a + b; }
-  static T Min(T a, T b) { return std::min(a, b); }
-  static T Max(T a, T b) { return std::max(a, b); }
+  // Like minps/maxps: b when either is NaN (see the contract).
+  static T Min(T a, T b) { return a < b ? a : b; }
+  static T Max(T a, T b) { return a > b ? a : b; }
   static T Load(const float* p) { return *p; }
   static void Store(float* p, T v) { *p = v; }
   static T LoadN(const float* p, int n) { return n > 0 ? *p : 0.0f; }

@@ -14,10 +14,13 @@
 namespace tf_sparse {
 
 // s.in_c == s.out_c channels; w: [kernel_h][kernel_w][C] (TFLite's
-// [1][kh][kw][C]); bias: C values or null.
+// [1][kh][kw][C]); bias: C values or null. NaN propagates through the
+// clamp. stored_only: zero weights are skipped, as a sparse kernel that
+// never stores them does (0 * NaN contributes nothing).
 void F32DepthwiseConvReference(const ConvShape& s, const float* x,
                                const float* w, const float* bias,
-                               float output_min, float output_max, float* y);
+                               float output_min, float output_max, float* y,
+                               bool stored_only = false);
 
 }  // namespace tf_sparse
 

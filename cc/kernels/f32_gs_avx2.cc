@@ -52,7 +52,7 @@ void GsAvx2(const F32GsArgs<Index>& a) {
         const __m256 acc = _mm256_add_ps(acc0, acc1);
         if (direct) {
           __m256 out = _mm256_add_ps(acc, _mm256_loadu_ps(a.bias + g * R + l0));
-          out = _mm256_min_ps(_mm256_max_ps(out, vmin), vmax);
+          out = _mm256_min_ps(vmax, _mm256_max_ps(vmin, out));
           _mm256_storeu_ps(y + l0, out);
         } else {
           _mm256_store_ps(lanes + l0, acc);

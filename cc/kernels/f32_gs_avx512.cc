@@ -56,7 +56,7 @@ void GsAvx512(const F32GsArgs<Index>& a) {
         const __m512 acc = _mm512_add_ps(acc0, acc1);
         if (direct) {
           __m512 out = _mm512_add_ps(acc, _mm512_loadu_ps(a.bias + g * R + l0));
-          out = _mm512_min_ps(_mm512_max_ps(out, vmin), vmax);
+          out = _mm512_min_ps(vmax, _mm512_max_ps(vmin, out));
           _mm512_storeu_ps(y + l0, out);
         } else {
           _mm512_mask_storeu_ps(lanes + l0, m, acc);

@@ -133,8 +133,8 @@ void NmRowGroupAvx2(const F32NmRowGroupArgs& a) {
       }
       lo = _mm256_add_ps(lo, _mm256_loadu_ps(a.bias + g * 16));
       hi = _mm256_add_ps(hi, _mm256_loadu_ps(a.bias + g * 16 + 8));
-      _mm256_store_ps(out, _mm256_min_ps(_mm256_max_ps(lo, vmin), vmax));
-      _mm256_store_ps(out + 8, _mm256_min_ps(_mm256_max_ps(hi, vmin), vmax));
+      _mm256_store_ps(out, _mm256_min_ps(vmax, _mm256_max_ps(vmin, lo)));
+      _mm256_store_ps(out + 8, _mm256_min_ps(vmax, _mm256_max_ps(vmin, hi)));
       float* y = a.y + b * a.y_stride + g * 16;
       for (size_t l = 0; l < 16 && g * 16 + l < a.num_rows; ++l) y[l] = out[l];
     }

@@ -196,7 +196,7 @@ void NmRowGroupAvx512T(const F32NmRowGroupArgs& a) {
       __m512 r =
           _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3));
       r = _mm512_add_ps(r, _mm512_loadu_ps(a.bias + g * 16));
-      r = _mm512_min_ps(_mm512_max_ps(r, vmin), vmax);
+      r = _mm512_min_ps(vmax, _mm512_max_ps(vmin, r));
       float* y = a.y + b * a.y_stride + g * 16;
       if ((g + 1) * 16 <= a.num_rows) {
         _mm512_storeu_ps(y, r);

@@ -20,6 +20,7 @@
 #include "cc/kernels/f32_conv3x3_vtaps.h"
 #include "cc/kernels/f32_conv_patdnn.h"
 #include "cc/kernels/f32_conv_reference.h"
+#include "cc/tests/special_values.h"
 #include "cc/util/thread_pool.h"
 #include "gtest/gtest.h"
 
@@ -48,6 +49,7 @@ class ConvTester {
   ConvTester& kernel(int h, int w) { kh_ = h; kw_ = w; return *this; }
   // Dilation (F32Conv3x3Vtaps only).
   ConvTester& dilation(int h, int w) { dh_ = h; dw_ = w; return *this; }
+  ConvTester& special(Special v) { special_ = v; return *this; }
 
   std::vector<float> Weights() const {
     std::mt19937 rng(seed_);
@@ -89,9 +91,12 @@ class ConvTester {
   void Test(Isa isa) const {
     std::mt19937 rng(seed_ + 1);
     std::uniform_real_distribution<float> value(-1.0f, 1.0f);
-    const std::vector<float> w = Weights();
+    std::vector<float> w = Weights();
     std::vector<float> bias(oc_);
     for (float& b : bias) b = value(rng);
+    std::vector<float> x(static_cast<size_t>(batch_) * h_ * w_ * c_);
+    for (float& v : x) v = value(rng);
+    ApplySpecial(special_, &w, &bias, &x);
     typename Op::Params params;
     SetKernel(&params);
     params.stride_h = sh_;
@@ -105,12 +110,14 @@ class ConvTester {
     ASSERT_NE(op, nullptr) << error;
     int oh = 0, ow = 0;
     ASSERT_TRUE(op->Reshape(batch_, h_, w_, &oh, &ow, &error)) << error;
-    std::vector<float> x(static_cast<size_t>(batch_) * h_ * w_ * c_);
-    for (float& v : x) v = value(rng);
     ConvShape s = op->shape();
+    // `expect`: over the nonzero weights only; `dense`: over all weights.
     std::vector<float> expect(static_cast<size_t>(batch_) * oh * ow * oc_);
+    std::vector<float> dense(expect.size());
     F32ConvReference(s, x.data(), w.data(), bias_ ? bias.data() : nullptr, lo_,
-                     hi_, expect.data());
+                     hi_, expect.data(), /*stored_only=*/true);
+    F32ConvReference(s, x.data(), w.data(), bias_ ? bias.data() : nullptr, lo_,
+                     hi_, dense.data());
     std::unique_ptr<ThreadPool> pool;
     if (threads_ > 1) pool.reset(new ThreadPool(threads_));
     // Twice: the second run checks that the scratch borders stay zero.
@@ -119,8 +126,11 @@ class ConvTester {
                              std::numeric_limits<float>::quiet_NaN());
       op->Run(x.data(), got.data(), pool.get());
       for (size_t k = 0; k < got.size(); ++k) {
-        ASSERT_NEAR(got[k], expect[k], 1e-5f * (4 * 9 * c_))
-            << "entry " << k << " (" << op->kernel_name() << ", " << h_ << "x"
+        ASSERT_TRUE(MatchesSpecial(got[k], expect[k], dense[k],
+                                   1e-5f * (4 * 9 * c_)))
+            << "entry " << k << " (" << op->kernel_name() << ", "
+            << SpecialName(special_) << ", clamp [" << lo_ << ", " << hi_
+            << "], " << h_ << "x"
             << w_ << "x" << c_ << " -> " << oh << "x" << ow << "x" << oc_
             << ", stride " << sh_ << "x" << sw_ << ")";
       }
@@ -150,6 +160,7 @@ class ConvTester {
   int threads_ = 1;
   uint32_t seed_ = 7;
   int filter_block_ = 1;
+  Special special_ = Special::kNone;
 };
 
 }  // namespace tf_sparse

@@ -16,6 +16,7 @@
 
 #include "cc/kernels/f32_dwconv3x3_sparse.h"
 #include "cc/kernels/f32_dwconv_reference.h"
+#include "cc/tests/special_values.h"
 #include "cc/util/thread_pool.h"
 #include "gtest/gtest.h"
 
@@ -41,6 +42,7 @@ class DwConvTester {
   DwConvTester& clamp(float lo, float hi) { lo_ = lo; hi_ = hi; return *this; }
   DwConvTester& threads(int v) { threads_ = v; return *this; }
   DwConvTester& seed(uint32_t v) { seed_ = v; return *this; }
+  DwConvTester& special(Special v) { special_ = v; return *this; }
 
   // [3][3][C], channel fastest.
   std::vector<float> Weights() const {
@@ -69,9 +71,12 @@ class DwConvTester {
   void Test(Isa isa) const {
     std::mt19937 rng(seed_ + 1);
     std::uniform_real_distribution<float> value(-1.0f, 1.0f);
-    const std::vector<float> w = Weights();
+    std::vector<float> w = Weights();
     std::vector<float> bias(c_);
     for (float& b : bias) b = value(rng);
+    std::vector<float> x(static_cast<size_t>(batch_) * h_ * w_ * c_);
+    for (float& v : x) v = value(rng);
+    ApplySpecial(special_, &w, &bias, &x);
     F32SparseDepthwiseConv3x3::Params params;
     params.stride_h = sh_;
     params.stride_w = sw_;
@@ -84,15 +89,18 @@ class DwConvTester {
     ASSERT_NE(op, nullptr) << error;
     int oh = 0, ow = 0;
     ASSERT_TRUE(op->Reshape(batch_, h_, w_, &oh, &ow, &error)) << error;
-    std::vector<float> x(static_cast<size_t>(batch_) * h_ * w_ * c_);
-    for (float& v : x) v = value(rng);
     const ConvShape s = op->shape();
     ASSERT_EQ(s.out_h, oh);
     ASSERT_EQ(s.out_w, ow);
+    // `expect`: over the nonzero weights only; `dense`: over all weights.
     std::vector<float> expect(static_cast<size_t>(batch_) * oh * ow * c_);
+    std::vector<float> dense(expect.size());
     F32DepthwiseConvReference(s, x.data(), w.data(),
                               bias_ ? bias.data() : nullptr, lo_, hi_,
-                              expect.data());
+                              expect.data(), /*stored_only=*/true);
+    F32DepthwiseConvReference(s, x.data(), w.data(),
+                              bias_ ? bias.data() : nullptr, lo_, hi_,
+                              dense.data());
     std::unique_ptr<ThreadPool> pool;
     if (threads_ > 1) pool.reset(new ThreadPool(threads_));
     // Output guarded by NaN canaries on both sides: nothing outside
@@ -108,9 +116,12 @@ class DwConvTester {
             << "written past the output";
       }
       for (size_t k = 0; k < expect.size(); ++k) {
-        ASSERT_NEAR(got[kGuard + k], expect[k], 1e-5f * 10)
+        ASSERT_TRUE(
+            MatchesSpecial(got[kGuard + k], expect[k], dense[k], 1e-5f * 10))
             << "entry " << k << " (pixel " << k / c_ << ", channel "
-            << k % c_ << "; " << op->kernel_name() << ", batch " << batch_
+            << k % c_ << "; " << op->kernel_name() << ", "
+            << SpecialName(special_) << ", clamp [" << lo_ << ", " << hi_
+            << "], batch " << batch_
             << ", " << h_ << "x" << w_ << "x" << c_ << " -> " << oh << "x"
             << ow << ", stride " << sh_ << "x" << sw_ << ", "
             << (padding_ == ConvPadding::kSame ? "SAME" : "VALID") << ")";
@@ -130,6 +141,7 @@ class DwConvTester {
   float hi_ = std::numeric_limits<float>::infinity();
   int threads_ = 1;
   uint32_t seed_ = 11;
+  Special special_ = Special::kNone;
 };
 
 }  // namespace tf_sparse

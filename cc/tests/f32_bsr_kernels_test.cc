@@ -8,6 +8,7 @@
 
 #include "cc/kernels/dispatch.h"
 #include "cc/tests/fc_tester.h"
+#include "cc/tests/special_values.h"
 #include "gtest/gtest.h"
 
 namespace tf_sparse {
@@ -116,6 +117,28 @@ TEST_P(KernelTest, IndexWidths) {
   Tester().out(33).in(77).index_width(BsrIndexWidth::k16).Test(isa());
   Tester().out(33).in(77).index_width(BsrIndexWidth::k32).Test(isa());
   Tester().out(5).in(70001).sparsity(0.95).Test(isa());  // Needs 32 bits.
+}
+
+// NaN, +-Inf and denormal inputs, a NaN bias or weight, all-zero weights,
+// under no activation, ReLU and ReLU6: a NaN reaches every output that a
+// stored weight or the bias carries it to (contract: special_values.h).
+TEST_P(KernelTest, SpecialValues) {
+  const int r = shape().r;
+  const int c = shape().c;
+  for (Special s : kAllSpecials) {
+    for (const Activation& act : kActivations) {
+      for (int batch : {1, 3}) {
+        Tester()
+            .out(2 * r + 3)
+            .in(3 * c + 5)
+            .sparsity(0.5)
+            .batch(batch)
+            .clamp(act.lo, act.hi)
+            .special(s)
+            .Test(isa());
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -9,6 +9,7 @@
 #include "cc/kernels/dispatch.h"
 #include "cc/kernels/f32_conv3x3_vtaps.h"
 #include "cc/tests/conv_tester.h"
+#include "cc/tests/special_values.h"
 #include "gtest/gtest.h"
 
 namespace tf_sparse {
@@ -200,6 +201,23 @@ TEST_P(VtapsConvIsa, Dilation) {
   EXPECT_EQ(F32Conv3x3Vtaps::Create(w.data(), 1, 1, nullptr, p, &error),
             nullptr);
   EXPECT_NE(error.find("dilations"), std::string::npos);
+}
+
+// NaN, +-Inf and denormal inputs, a NaN bias or weight, all-zero weights,
+// under no activation, ReLU and ReLU6 (contract: special_values.h), 3x3
+// and pointwise.
+TEST_P(VtapsConvIsa, SpecialValues) {
+  for (Special s : kAllSpecials) {
+    for (const Activation& act : kActivations) {
+      ConvTester().in(5, 13, 5).out_c(20).filter_block(16).batch(2)
+          .clamp(act.lo, act.hi).special(s).Test<F32Conv3x3Vtaps>(GetParam());
+      ConvTester().kernel(1).in(4, 7, 6).out_c(17).filter_block(16)
+          .clamp(act.lo, act.hi).special(s).Test<F32Conv3x3Vtaps>(GetParam());
+      ConvTester().kernel(1).in(7, 9, 32).out_c(24).filter_block(16)
+          .kernel_zero(0.75).clamp(act.lo, act.hi).special(s)
+          .Test<F32Conv3x3Vtaps>(GetParam());
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, VtapsConvIsa,

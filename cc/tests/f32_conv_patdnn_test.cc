@@ -5,6 +5,7 @@
 #include "cc/formats/patdnn.h"
 #include "cc/kernels/dispatch.h"
 #include "cc/tests/conv_tester.h"
+#include "cc/tests/special_values.h"
 #include "gtest/gtest.h"
 
 namespace tf_sparse {
@@ -166,6 +167,20 @@ TEST_P(PatdnnConvIsa, ManyChannelBlocksAndRowTails) {
   ConvTester().in(6, 56, 96).out_c(20).Test(GetParam());
   ConvTester().in(5, 27, 80).out_c(17).valid().threads(2).Test(GetParam());
   ConvTester().in(7, 45, 48).out_c(9).stride(2).Test(GetParam());
+}
+
+// NaN, +-Inf and denormal inputs, a NaN bias or weight, all-zero weights,
+// under no activation, ReLU and ReLU6 (contract: special_values.h), through
+// the 16 x 16 output transpose and its ragged tails.
+TEST_P(PatdnnConvIsa, SpecialValues) {
+  for (Special s : kAllSpecials) {
+    for (const Activation& act : kActivations) {
+      ConvTester().in(5, 19, 6).out_c(18).batch(2).clamp(act.lo, act.hi)
+          .special(s).Test(GetParam());
+      ConvTester().in(6, 9, 3).out_c(5).stride(2).clamp(act.lo, act.hi)
+          .special(s).Test(GetParam());
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, PatdnnConvIsa,

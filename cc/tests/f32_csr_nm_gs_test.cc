@@ -14,6 +14,7 @@
 #include "cc/kernels/f32_gs_fully_connected.h"
 #include "cc/kernels/f32_nm_fully_connected.h"
 #include "cc/tests/sparse_fc_tester.h"
+#include "cc/tests/special_values.h"
 #include "gtest/gtest.h"
 
 namespace tf_sparse {
@@ -369,6 +370,47 @@ TEST_P(SparseKernels, Gs) {
     t.Test<F32GsFullyConnected>(std::vector<float>(w.size(), 0.0f), o, isa);
     if (c.in <= 128) {
       t.Test<F32GsFullyConnected>(Unstructured(c.out, c.in, 0.0, 5), o, isa);
+    }
+  }
+}
+
+// NaN, +-Inf and denormal inputs, a NaN bias or weight, all-zero weights,
+// under no activation, ReLU and ReLU6, on the row and panel / row-group
+// layouts (contract: special_values.h).
+TEST_P(SparseKernels, SpecialValues) {
+  const Isa isa = GetParam();
+  for (Special sp : kAllSpecials) {
+    for (const Activation& act : kActivations) {
+      SparseFcTester t;
+      t.clamp(act.lo, act.hi).special(sp);
+      for (int batch : {1, 3}) {
+        t.out(20).in(65).batch(batch);
+        const std::vector<float> w = Unstructured(20, 65, 0.5, 6);
+        for (auto layout : {F32CsrFullyConnected::Layout::kPanels,
+                            F32CsrFullyConnected::Layout::kRows}) {
+          F32CsrFullyConnected::Options o;
+          o.layout = layout;
+          t.Test<F32CsrFullyConnected>(w, o, isa);
+        }
+        t.out(17).in(40).batch(batch);
+        F32NmFullyConnected::Options nm;
+        nm.n = 2;
+        nm.m = 4;
+        const std::vector<float> wnm = NmPattern(17, 40, 2, 4, 7);
+        for (auto layout : {F32NmFullyConnected::Layout::kAuto,
+                            F32NmFullyConnected::Layout::kRows}) {
+          nm.layout = layout;
+          t.Test<F32NmFullyConnected>(wnm, nm, isa);
+        }
+        for (int e : {1, 4}) {
+          t.out(e == 1 ? 32 : 12).in(64).batch(batch);
+          F32GsFullyConnected::Options gs;
+          gs.banks = 16;
+          gs.elements_per_row = e;
+          t.Test<F32GsFullyConnected>(GsPattern(t.out(), 64, 16, e, 3, 8), gs,
+                                      isa);
+        }
+      }
     }
   }
 }

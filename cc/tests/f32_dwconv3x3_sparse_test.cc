@@ -6,6 +6,7 @@
 #include "cc/kernels/dispatch.h"
 #include "cc/kernels/f32_dwconv3x3_sparse.h"
 #include "cc/tests/dwconv_tester.h"
+#include "cc/tests/special_values.h"
 #include "gtest/gtest.h"
 
 namespace tf_sparse {
@@ -167,6 +168,20 @@ TEST_P(DwConvIsa, ClampBatchAndThreads) {
 TEST_P(DwConvIsa, MobileNetShapes) {
   DwConvTester().in(28, 28, 32).Test(GetParam());
   DwConvTester().in(14, 14, 128).stride(2).threads(2).Test(GetParam());
+}
+
+// NaN, +-Inf and denormal inputs, a NaN bias or weight, all-zero weights,
+// under no activation, ReLU and ReLU6 (contract: special_values.h), with
+// full and partial channel groups.
+TEST_P(DwConvIsa, SpecialValues) {
+  for (Special s : kAllSpecials) {
+    for (const Activation& act : kActivations) {
+      DwConvTester().in(5, 9, 21).batch(2).clamp(act.lo, act.hi).special(s)
+          .Test(GetParam());
+      DwConvTester().in(4, 7, 5).stride(2).clamp(act.lo, act.hi).special(s)
+          .Test(GetParam());
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, DwConvIsa,

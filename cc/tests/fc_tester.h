@@ -16,6 +16,7 @@
 #include "cc/kernels/dispatch.h"
 #include "cc/kernels/f32_bsr_fully_connected.h"
 #include "cc/kernels/f32_dense_reference.h"
+#include "cc/tests/special_values.h"
 #include "cc/util/thread_pool.h"
 #include "gtest/gtest.h"
 
@@ -33,6 +34,7 @@ class FcTester {
   FcTester& threads(int v) { threads_ = v; return *this; }
   FcTester& index_width(BsrIndexWidth v) { width_ = v; return *this; }
   FcTester& seed(uint32_t v) { seed_ = v; return *this; }
+  FcTester& special(Special v) { special_ = v; return *this; }
 
   void Test(Isa isa) const {
     std::mt19937 rng(seed_);
@@ -54,19 +56,27 @@ class FcTester {
     for (float& v : bias) v = value(rng);
     std::vector<float> x(static_cast<size_t>(batch_) * in_);
     for (float& v : x) v = value(rng);
+    ApplySpecial(special_, &w, &bias, &x);
     const float* bias_ptr = bias_ ? bias.data() : nullptr;
 
-    std::vector<float> expected(static_cast<size_t>(batch_) * out_);
+    // `stored`: over the nonzero weights only; `dense`: over all weights
+    // (they differ only where a NaN or Inf meets a zero weight).
+    std::vector<float> stored(static_cast<size_t>(batch_) * out_);
+    std::vector<float> dense(stored.size());
     F32DenseFullyConnectedReference(batch_, out_, in_, w.data(), bias_ptr,
-                                    x.data(), expected.data(), min_, max_);
+                                    x.data(), stored.data(), min_, max_,
+                                    /*stored_only=*/true);
+    F32DenseFullyConnectedReference(batch_, out_, in_, w.data(), bias_ptr,
+                                    x.data(), dense.data(), min_, max_);
     // Magnitude of the terms of each dot product, for the tolerance.
-    std::vector<double> scale(expected.size());
+    std::vector<double> scale(stored.size());
     for (int b = 0; b < batch_; ++b) {
       for (int o = 0; o < out_; ++o) {
-        double s = bias_ ? std::fabs(bias[o]) : 0.0;
+        double s = 0.0;
+        if (bias_) AddScale(&s, bias[o]);
         for (int k = 0; k < in_; ++k) {
-          s += std::fabs(w[static_cast<size_t>(o) * in_ + k] *
-                         x[static_cast<size_t>(b) * in_ + k]);
+          AddScale(&s, static_cast<double>(w[static_cast<size_t>(o) * in_ + k]) *
+                           x[static_cast<size_t>(b) * in_ + k]);
         }
         scale[static_cast<size_t>(b) * out_ + o] = s;
       }
@@ -74,14 +84,14 @@ class FcTester {
 
     std::vector<float> reference = RunOp(Isa::kScalar, w, bias_ptr, x, 1);
     std::vector<float> actual = RunOp(isa, w, bias_ptr, x, threads_);
-    for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(actual.size(), stored.size());
+    ASSERT_EQ(reference.size(), stored.size());
+    for (size_t i = 0; i < stored.size(); ++i) {
       const double tol = 1e-5 * scale[i] + 1e-6;
-      ASSERT_NEAR(reference[i], expected[i], tol)
+      ASSERT_TRUE(MatchesSpecial(reference[i], stored[i], dense[i], tol))
           << "scalar reference vs dense at " << i << Describe(isa);
-      ASSERT_NEAR(actual[i], expected[i], tol)
+      ASSERT_TRUE(MatchesSpecial(actual[i], stored[i], dense[i], tol))
           << "kernel vs dense at " << i << Describe(isa);
-      ASSERT_NEAR(actual[i], reference[i], tol)
-          << "kernel vs scalar reference at " << i << Describe(isa);
     }
   }
 
@@ -116,7 +126,8 @@ class FcTester {
            std::to_string(sparsity_) + " batch=" + std::to_string(batch_) +
            " bias=" + std::to_string(bias_) + " clamp=[" +
            std::to_string(min_) + "," + std::to_string(max_) +
-           "] threads=" + std::to_string(threads_) + "]";
+           "] threads=" + std::to_string(threads_) +
+           " special=" + SpecialName(special_) + "]";
   }
 
   int out_ = 16;
@@ -131,6 +142,7 @@ class FcTester {
   int threads_ = 1;
   BsrIndexWidth width_ = BsrIndexWidth::kAuto;
   uint32_t seed_ = 42;
+  Special special_ = Special::kNone;
 };
 
 }  // namespace tf_sparse

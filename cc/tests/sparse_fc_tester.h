@@ -16,6 +16,7 @@
 
 #include "cc/kernels/dispatch.h"
 #include "cc/kernels/f32_dense_reference.h"
+#include "cc/tests/special_values.h"
 #include "cc/util/thread_pool.h"
 #include "gtest/gtest.h"
 
@@ -48,31 +49,43 @@ class SparseFcTester {
     threads_ = v;
     return *this;
   }
+  SparseFcTester& special(Special v) {
+    special_ = v;
+    return *this;
+  }
 
   int out() const { return out_; }
   int in() const { return in_; }
 
   template <typename Op>
-  void Test(const std::vector<float>& w, const typename Op::Options& options,
-            Isa isa) const {
-    ASSERT_EQ(w.size(), static_cast<size_t>(out_) * in_);
+  void Test(const std::vector<float>& weights,
+            const typename Op::Options& options, Isa isa) const {
+    ASSERT_EQ(weights.size(), static_cast<size_t>(out_) * in_);
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> value(-1.0f, 1.0f);
     std::vector<float> bias(out_);
     for (float& v : bias) v = value(rng);
     std::vector<float> x(static_cast<size_t>(batch_) * in_);
     for (float& v : x) v = value(rng);
+    std::vector<float> w = weights;
+    ApplySpecial(special_, &w, &bias, &x);
     const float* bias_ptr = bias_ ? bias.data() : nullptr;
-    std::vector<float> expected(static_cast<size_t>(batch_) * out_);
+    // `stored`: over the nonzero weights only; `dense`: over all weights.
+    std::vector<float> stored(static_cast<size_t>(batch_) * out_);
+    std::vector<float> dense(stored.size());
     F32DenseFullyConnectedReference(batch_, out_, in_, w.data(), bias_ptr,
-                                    x.data(), expected.data(), min_, max_);
-    std::vector<double> scale(expected.size());
+                                    x.data(), stored.data(), min_, max_,
+                                    /*stored_only=*/true);
+    F32DenseFullyConnectedReference(batch_, out_, in_, w.data(), bias_ptr,
+                                    x.data(), dense.data(), min_, max_);
+    std::vector<double> scale(stored.size());
     for (int b = 0; b < batch_; ++b) {
       for (int o = 0; o < out_; ++o) {
-        double s = bias_ ? std::fabs(bias[o]) : 0.0;
+        double s = 0.0;
+        if (bias_) AddScale(&s, bias[o]);
         for (int k = 0; k < in_; ++k) {
-          s += std::fabs(w[static_cast<size_t>(o) * in_ + k] *
-                         x[static_cast<size_t>(b) * in_ + k]);
+          AddScale(&s, static_cast<double>(w[static_cast<size_t>(o) * in_ + k]) *
+                           x[static_cast<size_t>(b) * in_ + k]);
         }
         scale[static_cast<size_t>(b) * out_ + o] = s;
       }
@@ -85,15 +98,14 @@ class SparseFcTester {
         RunOp<Op>(w, bias_ptr, x, ref_options, 1);
     const std::vector<float> actual =
         RunOp<Op>(w, bias_ptr, x, isa_options, threads_);
-    ASSERT_EQ(actual.size(), expected.size());
-    for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(actual.size(), stored.size());
+    ASSERT_EQ(reference.size(), stored.size());
+    for (size_t i = 0; i < stored.size(); ++i) {
       const double tol = 1e-5 * scale[i] + 1e-6;
-      ASSERT_NEAR(reference[i], expected[i], tol)
+      ASSERT_TRUE(MatchesSpecial(reference[i], stored[i], dense[i], tol))
           << "scalar reference vs dense at " << i << Describe(isa);
-      ASSERT_NEAR(actual[i], expected[i], tol)
+      ASSERT_TRUE(MatchesSpecial(actual[i], stored[i], dense[i], tol))
           << "kernel vs dense at " << i << Describe(isa);
-      ASSERT_NEAR(actual[i], reference[i], tol)
-          << "kernel vs scalar reference at " << i << Describe(isa);
     }
   }
 
@@ -120,7 +132,9 @@ class SparseFcTester {
     return std::string(" [") + IsaName(isa) + " out=" + std::to_string(out_) +
            " in=" + std::to_string(in_) + " batch=" + std::to_string(batch_) +
            " bias=" + std::to_string(bias_) +
-           " threads=" + std::to_string(threads_) + "]";
+           " threads=" + std::to_string(threads_) + " clamp=[" +
+           std::to_string(min_) + "," + std::to_string(max_) +
+           "] special=" + SpecialName(special_) + "]";
   }
 
   int out_ = 16;
@@ -130,6 +144,7 @@ class SparseFcTester {
   float min_ = -std::numeric_limits<float>::infinity();
   float max_ = std::numeric_limits<float>::infinity();
   int threads_ = 1;
+  Special special_ = Special::kNone;
 };
 
 }  // namespace tf_sparse
