@@ -276,7 +276,9 @@ def results(tmp_path_factory):
             case["stock"] = isa == ISAS[0]
         json.dump(cases, open(spec, "w"))
         npz = str(d / f"{isa}.npz")
-        env = dict(os.environ, TF_SPARSE_ISA=isa)
+        # The worker imports tf_sparse from this checkout (not whatever copy is installed).
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, TF_SPARSE_ISA=isa, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
         proc = subprocess.run(
             [sys.executable, __file__, spec, npz], env=env, capture_output=True, text=True, timeout=600
         )
@@ -289,12 +291,16 @@ def results(tmp_path_factory):
 def _check(ours, stock, ref, where):
     ours, stock = ours.astype(np.float64), stock.astype(np.float64)
     assert ours.shape == ref.shape == stock.shape, where
-    # Against the stored-weights reference: NaN where it is NaN, the same infinities, close finite.
-    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref), err_msg=f"NaN positions vs reference {where}")
-    np.testing.assert_array_equal(np.isposinf(ours), np.isposinf(ref), err_msg=f"+Inf vs reference {where}")
-    np.testing.assert_array_equal(np.isneginf(ours), np.isneginf(ref), err_msg=f"-Inf vs reference {where}")
-    finite = np.isfinite(ref)
-    scale = max(np.abs(ref[finite]).max(initial=0.0), 1e-30)
+    # Against the stored-weights reference: NaN wherever it is NaN; elsewhere a NaN is allowed only
+    # where the stock interpreter (which also multiplies the zeros) gives NaN too (e.g. an explicit
+    # zero inside a stored block times a NaN input), and every number equals the reference.
+    ref_nan, ours_nan = np.isnan(ref), np.isnan(ours)
+    assert ours_nan[ref_nan].all(), f"NaN lost vs reference {where}"
+    num = ~ours_nan
+    np.testing.assert_array_equal(np.isposinf(ours[num]), np.isposinf(ref[num]), err_msg=f"+Inf vs reference {where}")
+    np.testing.assert_array_equal(np.isneginf(ours[num]), np.isneginf(ref[num]), err_msg=f"-Inf vs reference {where}")
+    finite = num & np.isfinite(ref)
+    scale = max(np.abs(ref[np.isfinite(ref)]).max(initial=0.0), 1e-30)
     np.testing.assert_allclose(ours[finite], ref[finite], rtol=1e-4, atol=1e-5 * scale, err_msg=where)
     # Against the stock interpreter: never a NaN it does not give; equal wherever it is not NaN.
     assert not (np.isnan(ours) & ~np.isnan(stock)).any(), f"NaN where stock is not NaN {where}"
@@ -304,10 +310,6 @@ def _check(ours, stock, ref, where):
     np.testing.assert_allclose(ours[both], stock[both], rtol=1e-4, atol=1e-5 * scale, err_msg=where)
 
 
-# The kernels keep NaN (cc/tests gtests, SpecialValues), but end to end the delegate still gives
-# the clamp bound for an all-NaN input (0 under ReLU, -inf with no activation) on FULLY_CONNECTED
-# and CONV_2D alike: the loss is outside the kernels and not found yet.
-@pytest.mark.xfail(reason="NaN lost between the interpreter and the kernels (open)", strict=False)
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_non_finite_values_match_stock(results, isa, model):
@@ -322,10 +324,13 @@ def test_non_finite_values_match_stock(results, isa, model):
         _check(arrays[key + "/ours"], stock[key], refs[key], f"[{isa} {key}]")
         variant, kind = key.split("/")[1:3]
         if kind in ("normal", "denormal"):
-            # No NaN or Inf input: the same semantics as the stock interpreter, NaN for NaN.
             ours = arrays[key + "/ours"]
-            np.testing.assert_array_equal(np.isnan(ours), np.isnan(stock[key]), err_msg=key)
-            if variant != "base":
+            if variant == "base":
+                # Nothing non-finite anywhere: no NaN on either side.
+                assert not np.isnan(ours).any() and not np.isnan(stock[key]).any(), key
+            elif np.isnan(refs[key]).any():
+                # A NaN weight or bias reaches the outputs through the stored weights of the later
+                # layers (the stock interpreter spreads it through the pruned zeros too).
                 assert np.isnan(ours).any(), key
 
 
