@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import difflib
 import functools
 import json
+import numbers
 import os
 
 _LIB_NAME = "libtf_sparse_delegate.so"
@@ -47,14 +49,41 @@ def delegate_path() -> str:
     )
 
 
-def _options_to_strings(num_threads, options):
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-        raise ValueError(f"load_delegate: `num_threads` must be an integer >= 1, got {num_threads!r}")
-    out = {"num_threads": str(num_threads)}
+def _is_number(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+#: Options the delegate's library parses (delegate/options.cc) besides ``num_threads``: a check
+#: of the Python value and what is allowed. The library range-checks the strings again; keys,
+#: types and plain ranges are checked here so that a typo fails before any C code runs.
+_OPTIONS = {
+    "min_sparsity": (lambda v: _is_number(v) and 0.0 <= float(v) < 1.0, "a number in [0, 1)"),
+    "format": (
+        lambda v: isinstance(v, str) and v != "",
+        "a format string: 'auto', 'bsr:RxC' (e.g. 'bsr:1x4'), 'csr', 'nm', 'nm:N:M', 'gs', 'gs:B', "
+        "'gs:B:E', 'patdnn', 'vtaps' or 'dwtaps'",
+    ),
+    "verbose": (lambda v: isinstance(v, numbers.Integral) and 0 <= int(v) <= 2, "0, 1 or 2"),
+}
+
+
+def _options_to_strings(num_threads, options, owner="load_delegate"):
+    if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral) or num_threads < 1:
+        raise ValueError(f"{owner}: `num_threads` must be an integer >= 1, got {num_threads!r}")
+    out = {"num_threads": str(int(num_threads))}
     for key, value in options.items():
-        if isinstance(value, bool):
-            value = int(value)
-        out[str(key)] = str(value)
+        if key not in _OPTIONS:
+            close = difflib.get_close_matches(str(key), list(_OPTIONS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"{owner}: unknown delegate option {key!r}{hint}; allowed options: num_threads, "
+                f"{', '.join(_OPTIONS)}"
+            )
+        ok, allowed = _OPTIONS[key]
+        if not ok(value):
+            error = TypeError if not isinstance(value, (numbers.Real, str)) else ValueError
+            raise error(f"{owner}: delegate option `{key}` must be {allowed}, got {value!r}")
+        out[key] = str(int(value) if isinstance(value, (bool, numbers.Integral)) else value)
     return out
 
 
@@ -116,19 +145,18 @@ def _open_library(path):
     return lib
 
 
-def _pointer(delegate):
+def _pointer(delegate, owner):
     ptr = getattr(delegate, "_delegate_ptr", None)
     if not ptr:
-        raise TypeError(f"expected a delegate returned by tfs.load_delegate, got {delegate!r}")
+        raise TypeError(f"{owner}: `delegate` must be a delegate returned by tfs.load_delegate, got {delegate!r}")
     return ctypes.c_void_p(ptr)
 
 
 def delegate_stats(delegate) -> dict:
     """``{"nodes_claimed": n, "invocations": k}`` counted inside the delegate's library."""
+    ptr = _pointer(delegate, "delegate_stats")
     claimed, invocations = ctypes.c_int64(0), ctypes.c_int64(0)
-    rc = _library().tf_sparse_delegate_stats(
-        _pointer(delegate), ctypes.byref(claimed), ctypes.byref(invocations)
-    )
+    rc = _library().tf_sparse_delegate_stats(ptr, ctypes.byref(claimed), ctypes.byref(invocations))
     if rc != 0:
         raise RuntimeError("delegate_stats: not a tf_sparse delegate")
     return {"nodes_claimed": claimed.value, "invocations": invocations.value}
@@ -140,8 +168,8 @@ def delegate_report(delegate) -> list:
     Each entry has ``node``, ``op``, ``claimed``, ``reason`` and, where known, ``format``,
     ``shape`` and ``sparsity``.
     """
+    ptr = _pointer(delegate, "delegate_report")
     lib = _library()
-    ptr = _pointer(delegate)
     need = lib.tf_sparse_delegate_report(ptr, None, 0)
     if need < 0:
         raise RuntimeError("delegate_report: not a tf_sparse delegate")
