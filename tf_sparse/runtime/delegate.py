@@ -49,21 +49,18 @@ def delegate_path() -> str:
     )
 
 
-def _is_number(v):
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-#: Options the delegate's library parses (delegate/options.cc) besides ``num_threads``: a check
-#: of the Python value and what is allowed. The library range-checks the strings again; keys,
-#: types and plain ranges are checked here so that a typo fails before any C code runs.
+#: Options the delegate's library parses (delegate/options.cc) besides ``num_threads``: the
+#: Python type each takes, its range, and what is allowed. The library checks the strings again;
+#: keys, types and plain ranges are checked here so that a typo fails before any C code runs.
 _OPTIONS = {
-    "min_sparsity": (lambda v: _is_number(v) and 0.0 <= float(v) < 1.0, "a number in [0, 1)"),
+    "min_sparsity": (numbers.Real, lambda v: 0.0 <= float(v) < 1.0, "a number in [0, 1)"),
     "format": (
-        lambda v: isinstance(v, str) and v != "",
+        str,
+        lambda v: v != "",
         "a format string: 'auto', 'bsr:RxC' (e.g. 'bsr:1x4'), 'csr', 'nm', 'nm:N:M', 'gs', 'gs:B', "
         "'gs:B:E', 'patdnn', 'vtaps' or 'dwtaps'",
     ),
-    "verbose": (lambda v: isinstance(v, numbers.Integral) and 0 <= int(v) <= 2, "0, 1 or 2"),
+    "verbose": (numbers.Integral, lambda v: 0 <= int(v) <= 2, "0, 1 or 2"),
 }
 
 
@@ -79,11 +76,14 @@ def _options_to_strings(num_threads, options, owner="load_delegate"):
                 f"{owner}: unknown delegate option {key!r}{hint}; allowed options: num_threads, "
                 f"{', '.join(_OPTIONS)}"
             )
-        ok, allowed = _OPTIONS[key]
-        if not ok(value):
-            error = TypeError if not isinstance(value, (numbers.Real, str)) else ValueError
-            raise error(f"{owner}: delegate option `{key}` must be {allowed}, got {value!r}")
-        out[key] = str(int(value) if isinstance(value, (bool, numbers.Integral)) else value)
+        kind, in_range, allowed = _OPTIONS[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not numbers.Integral):
+            raise TypeError(f"{owner}: delegate option `{key}` must be {allowed}, got {value!r}")
+        if not in_range(value):  # NaN fails every comparison
+            raise ValueError(f"{owner}: delegate option `{key}` must be {allowed}, got {value!r}")
+        if not isinstance(value, str):
+            value = int(value) if isinstance(value, numbers.Integral) else float(value)
+        out[key] = str(value)
     return out
 
 
@@ -106,7 +106,9 @@ def load_delegate(num_threads: int = 1, runtime: str = "litert", **options):
       The runtime's delegate object.
 
     Raises:
-      ValueError: an option the delegate rejects (the message names it and the allowed values).
+      ValueError: an unknown option, or a value out of its range (the message names the option
+        and the allowed values); checked before the library is loaded.
+      TypeError: an option value of the wrong type (e.g. ``min_sparsity="0.5"``).
 
     Example:
       >>> from ai_edge_litert.interpreter import Interpreter

@@ -169,11 +169,6 @@ def progressive_admm(model, x, y=None, *, targets, admm_epochs, retrain_epochs, 
     from tf_sparse.structures.base import check_sparsity
 
     owner = "progressive_admm"
-    _check_model_type(model, owner)
-    if not getattr(model, "compiled", True):
-        raise ValueError(f"{owner}: model '{model.name}' is not compiled; call model.compile(...) first")
-    if not sparse_layers(model):
-        raise ValueError(f"{owner}: model '{model.name}' has no tf_sparse layers; use tfs.sparsify(model, ...) first")
     if not isinstance(targets, (list, tuple)):
         raise TypeError(f"{owner}: `targets` must be a list of increasing sparsities in [0, 1), got {targets!r}")
     targets = [check_sparsity(t, "targets", owner) for t in targets]
@@ -181,6 +176,14 @@ def progressive_admm(model, x, y=None, *, targets, admm_epochs, retrain_epochs, 
         raise ValueError(f"progressive_admm: `targets` must be a non-empty increasing list, got {targets!r}")
     admm_epochs = _check_int(admm_epochs, "admm_epochs", owner, 1)
     retrain_epochs = _check_int(retrain_epochs, "retrain_epochs", owner, 0)
+    _check_model_type(model, owner)
+    if not getattr(model, "compiled", True):
+        raise ValueError(f"{owner}: model '{model.name}' is not compiled; call model.compile(...) first")
+    if not sparse_layers(model):
+        raise ValueError(f"{owner}: model '{model.name}' has no tf_sparse layers; use tfs.sparsify(model, ...) first")
+    ADMM(rho=rho, rho_factor=rho_factor, update_every=update_every)  # checks the ADMM arguments now
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"{owner}: `callbacks` must be None or a list of Keras callbacks, got {callbacks!r}")
     callbacks = list(callbacks or [])
     results = []
     fit_kwargs = {"batch_size": batch_size, "validation_data": validation_data, "verbose": verbose}
