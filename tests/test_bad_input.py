@@ -104,6 +104,14 @@ def _nan_sparse_model():
     return model
 
 
+def _begin(callback):
+    """``callback.on_train_begin`` on a compiled model whose sparse layer holds an Inf weight."""
+    model = _nan_sparse_model()
+    model.compile("sgd", "mse")
+    callback.set_model(model)
+    callback.on_train_begin()
+
+
 def _tmp_file(name, content=b"not a flatbuffer at all"):
     path = os.path.join(_tmpdir(), name)
     with open(path, "wb") as f:
@@ -250,6 +258,10 @@ CASES = [
     ("progressive-uncompiled", lambda: _progressive(tfs.sparsify(_mlp(), tfs.Block(0.5))), ValueError,
      r"progressive_admm: model .* is not compiled"),
     ("progressive-rho", lambda: _progressive(_compiled_sparse(), rho=-1.0), ValueError, r"ADMM: `rho` must be"),
+    ("admm-inf-weights", lambda: _begin(tfs.ADMM()), ValueError, r"SparseDense 'sd_h': Unstructured\(sparsity=0.5\): .*1 Inf"),
+    ("lasso-inf-weights", lambda: _begin(tfs.ReweightedGroupLasso()), ValueError,
+     r"ReweightedGroupLasso: SparseDense 'sd_h': `kernel` .* contains NaN/Inf weights"),
+    ("dynreg-inf-weights", lambda: _begin(tfs.DynamicRegularization()), ValueError, r"SparseDense 'sd_h': .*NaN/Inf"),
     # Sparse layers.
     ("dense-units", lambda: tfs.SparseDense(0, structure=tfs.Block(0.5), name="u0"), ValueError,
      r"SparseDense 'u0': `units` must be a positive integer"),
@@ -364,6 +376,10 @@ CASES = [
     ("stats-object", lambda: tfs.delegate_stats(object()), TypeError, r"delegate_stats: `delegate` must be a delegate"),
     ("compare-missing", lambda: tfs.runtime.delegate_vs_xnnpack("/nonexistent.tflite", np.zeros((1, 4))), FileNotFoundError,
      r"delegate_vs_xnnpack: `model_path` '/nonexistent.tflite' does not exist"),
+    ("predict-batch", lambda: tfs.runtime.predict(None, np.zeros((2, 4)), batch_size=0), ValueError,
+     r"predict: `batch_size` must be an integer >= 1"),
+    ("latency-runs", lambda: tfs.runtime.median_latency_us(None, np.zeros((1, 4)), runs=0), ValueError,
+     r"median_latency_us: `runs` must be an integer >= 1"),
     # Formats.
     ("format-for-none", lambda: tfs.formats.format_for(None), TypeError, r"format_for: `structure` must be a tf_sparse structure"),
     ("byte-report-str", lambda: tfs.formats.byte_report(_kernel(), "Block"), TypeError, r"format_for: `structure` must be"),

@@ -15,6 +15,11 @@ from tf_sparse.training.schedules import (
 )
 
 
+def _named(err: Exception, owner: str) -> Exception:
+    """``err`` (a TypeError or ValueError) as the same kind of error prefixed with ``owner``."""
+    return (TypeError if isinstance(err, TypeError) else ValueError)(f"{owner}: {err}")
+
+
 class SparseLayerMixin:
     """Mask, pruning step and optional ADMM state of a sparse layer.
 
@@ -50,7 +55,7 @@ class SparseLayerMixin:
         try:
             structure = deserialize_structure(structure)
         except (TypeError, ValueError) as err:
-            raise type(err)(f"{owner}: {err}") from None
+            raise _named(err, owner) from None
         if schedule is not None and not isinstance(schedule, (PruningSchedule, dict)):
             raise TypeError(
                 f"{owner}: `schedule` must be None or a pruning schedule (tfs.ConstantSparsity, "
@@ -59,7 +64,7 @@ class SparseLayerMixin:
         try:
             schedule = deserialize_schedule(schedule)
         except (TypeError, ValueError) as err:
-            raise type(err)(f"{owner}: {err}") from None
+            raise _named(err, owner) from None
         for name, value in (("admm", admm), ("hardened", hardened), ("group_reg", group_reg)):
             if not isinstance(value, (bool, np.bool_)) and value not in (0, 1):
                 raise TypeError(f"{owner}: `{name}` must be True or False, got {value!r}")
@@ -142,7 +147,7 @@ class SparseLayerMixin:
         try:
             view = getattr(structure, method)(self.structure_view(kernel), sparsity)
         except (TypeError, ValueError) as err:
-            raise type(err)(f"{type(self).__name__} '{self.name}': {err}") from None
+            raise _named(err, f"{type(self).__name__} '{self.name}'") from None
         return self.from_structure_view(view, kernel.shape)
 
     def _kernel_arg(self, kernel):

@@ -104,6 +104,7 @@ def run(interpreter, x: np.ndarray) -> np.ndarray:
 
 def predict(interpreter, x: np.ndarray, batch_size: int = 1) -> np.ndarray:
     """Runs ``x`` through the interpreter in batches and stacks the outputs."""
+    _check_count(batch_size, "batch_size", "predict", 1)
     outs = [run(interpreter, x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     return np.concatenate(outs, axis=0)
 
@@ -117,6 +118,8 @@ def median_latency_us(
     measured just before in this process (ours, XNNPACK's, ruy's: all busy-wait for a while
     after a call) have gone to sleep instead of competing for the cores with this one.
     """
+    _check_count(runs, "runs", "median_latency_us", 1)
+    _check_count(warmup, "warmup", "median_latency_us", 0)
     inp = interpreter.get_input_details()[0]
     if settle_s > 0:
         time.sleep(settle_s)
