@@ -86,9 +86,12 @@ def test_sparsify_warns_for_layers_it_cannot_convert():
     x = keras.layers.Flatten()(x)
     out = keras.layers.Dense(3, name="d")(x)
     model = keras.Model(inp, out)
-    with pytest.warns(UserWarning, match="conv3d"):
-        sparse = tfs.sparsify(model, {"conv3d": tfs.Block(0.5), "d": tfs.Block(0.5)})
+    # A broad rule leaves it dense with one warning; asking for it by name is an error.
+    with pytest.warns(UserWarning, match=r"left dense: 'conv3d' \(Conv3D: no sparse version\)"):
+        sparse = tfs.sparsify(model, tfs.Block(0.5))
     assert type(sparse.get_layer("d")).__name__ == "SparseDense"
+    with pytest.raises(ValueError, match="layer 'conv3d' cannot be made sparse.*Conv3D"):
+        tfs.sparsify(model, {"conv3d": tfs.Block(0.5), "d": tfs.Block(0.5)})
 
 
 def test_sparsify_rejects_subclassed_model():

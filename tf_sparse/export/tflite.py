@@ -22,9 +22,30 @@ def export_tflite(model, path, *, compact: bool = False) -> int:
     Returns:
       The file's size in bytes.
 
+    Raises:
+      TypeError: ``model`` is not a Keras model, ``path`` not a path, ``compact`` not a bool.
+      ValueError: the model is not built, or ``path`` does not end in ``.tflite`` or names a
+        directory.
+
     Example:
       >>> tfs.export_tflite(sparse_model, "/tmp/model.tflite")
     """
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"export_tflite: `model` must be a keras.Model, got {type(model).__name__}: {model!r:.80}")
+    if not model.built:
+        raise ValueError(f"export_tflite: model '{model.name}' is not built; call it or build it first")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"export_tflite: `path` must be a file path (str or os.PathLike), got {path!r}")
+    path = os.fspath(path)
+    if not str(path).endswith(".tflite"):
+        raise ValueError(f"export_tflite: `path` must name a .tflite file, got {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"export_tflite: `path` {path!r} is a directory; give a .tflite file name")
+    if not isinstance(compact, bool):
+        raise TypeError(f"export_tflite: `compact` must be True or False, got {compact!r}")
+
     import tensorflow as tf
 
     if sparse_layers(model):

@@ -9,7 +9,7 @@ from tf_sparse.formats.csr import encode_csr
 from tf_sparse.formats.fkw import encode_fkw
 from tf_sparse.formats.gs import encode_gs
 from tf_sparse.formats.nm import encode_nm
-from tf_sparse.structures.base import to_gemm
+from tf_sparse.structures.base import Structure, to_gemm
 
 
 def _divisor_upto(n: int, limit: int = 32) -> int:
@@ -24,6 +24,10 @@ def format_for(structure) -> tuple:
     N:M format (CSR when ``n`` is not 1, 2, 4, 8 or 16), kernel patterns to FKW, GS to packs,
     and unstructured sparsity to CSR.
     """
+    if not isinstance(structure, Structure):
+        raise TypeError(
+            f"format_for: `structure` must be a tf_sparse structure (e.g. tfs.Block(0.9)), got {structure!r}"
+        )
     name = type(structure).__name__
     if name == "Block":
         r, c = structure.block

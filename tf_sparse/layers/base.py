@@ -15,6 +15,11 @@ from tf_sparse.training.schedules import (
 )
 
 
+def _named(err: Exception, owner: str) -> Exception:
+    """``err`` (a TypeError or ValueError) as the same kind of error prefixed with ``owner``."""
+    return (TypeError if isinstance(err, TypeError) else ValueError)(f"{owner}: {err}")
+
+
 class SparseLayerMixin:
     """Mask, pruning step and optional ADMM state of a sparse layer.
 
@@ -42,18 +47,27 @@ class SparseLayerMixin:
         owner = f"{type(self).__name__} '{self.name}'"
         if structure is None:
             raise ValueError(f"{owner}: `structure` is required, e.g. tfs.Block(0.9, block=(1, 4))")
-        structure = deserialize_structure(structure)
-        if not isinstance(structure, Structure):
+        if not isinstance(structure, (Structure, dict)):
             raise TypeError(
                 f"{owner}: `structure` must be a tf_sparse structure "
                 f"(e.g. tfs.Block(0.9, block=(1, 4))), got {structure!r}"
             )
-        schedule = deserialize_schedule(schedule)
-        if schedule is not None and not isinstance(schedule, PruningSchedule):
+        try:
+            structure = deserialize_structure(structure)
+        except (TypeError, ValueError) as err:
+            raise _named(err, owner) from None
+        if schedule is not None and not isinstance(schedule, (PruningSchedule, dict)):
             raise TypeError(
-                f"{owner}: `schedule` must be a pruning schedule (tfs.ConstantSparsity, "
+                f"{owner}: `schedule` must be None or a pruning schedule (tfs.ConstantSparsity, "
                 f"tfs.PolynomialDecay, ...), got {schedule!r}"
             )
+        try:
+            schedule = deserialize_schedule(schedule)
+        except (TypeError, ValueError) as err:
+            raise _named(err, owner) from None
+        for name, value in (("admm", admm), ("hardened", hardened), ("group_reg", group_reg)):
+            if not isinstance(value, (bool, np.bool_)) and value not in (0, 1):
+                raise TypeError(f"{owner}: `{name}` must be True or False, got {value!r}")
         self.structure = structure
         self._schedule_given = schedule is not None
         # Without a schedule the layer is pruned once, at step 0, to the structure's target.
@@ -65,12 +79,14 @@ class SparseLayerMixin:
         self.hardened = bool(hardened)
 
     def _build_sparse(self, kernel_shape):
-        view_shape = self.structure_view(np.zeros(kernel_shape, dtype=np.float32)).shape
-        if len(view_shape) not in self.structure.kernel_ranks:
+        # Shape checks only (ranks, 3x3, divisibility): no projection of a kernel at build time.
+        try:
+            self.structure._check_kernel(self.structure_view(np.zeros(kernel_shape, dtype=np.float32)))
+        except ValueError as err:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': structure {self.structure!r} does not accept "
-                f"this layer's kernel of shape {tuple(kernel_shape)}"
-            )
+                f"this layer's kernel of shape {tuple(kernel_shape)}: {err}"
+            ) from None
         self.mask = self.add_weight(
             name="mask", shape=kernel_shape, initializer="ones", trainable=False
         )
@@ -125,16 +141,33 @@ class SparseLayerMixin:
         """
         return np.asarray(keras.ops.convert_to_numpy(self.masked_kernel))
 
-    def project_kernel(self, kernel=None, sparsity=None) -> np.ndarray:
-        """Projection of ``kernel`` (default: the current kernel) onto the layer's structure."""
-        kernel = self.kernel_numpy() if kernel is None else np.asarray(kernel, dtype=np.float32)
-        view = self.structure.project(self.structure_view(kernel), sparsity)
+    def _structure_call(self, method, structure, kernel, sparsity):
+        """``structure.<method>(view of kernel, sparsity)`` in the kernel's layout; errors (NaN
+        weights, a bad sparsity) name this layer."""
+        try:
+            view = getattr(structure, method)(self.structure_view(kernel), sparsity)
+        except (TypeError, ValueError) as err:
+            raise _named(err, f"{type(self).__name__} '{self.name}'") from None
         return self.from_structure_view(view, kernel.shape)
 
+    def _kernel_arg(self, kernel):
+        if kernel is None:
+            return self.kernel_numpy()
+        kernel = np.asarray(kernel, dtype=np.float32)
+        expected = tuple(self._kernel.shape)
+        if kernel.shape != expected:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': `kernel` must have the layer's kernel shape "
+                f"{expected}, got {kernel.shape}"
+            )
+        return kernel
+
+    def project_kernel(self, kernel=None, sparsity=None) -> np.ndarray:
+        """Projection of ``kernel`` (default: the current kernel) onto the layer's structure."""
+        return self._structure_call("project", self.structure, self._kernel_arg(kernel), sparsity)
+
     def mask_for(self, kernel=None, sparsity=None) -> np.ndarray:
-        kernel = self.kernel_numpy() if kernel is None else np.asarray(kernel, dtype=np.float32)
-        view = self.structure.mask(self.structure_view(kernel), sparsity)
-        return self.from_structure_view(view, kernel.shape)
+        return self._structure_call("mask", self.structure, self._kernel_arg(kernel), sparsity)
 
     def update_mask(self, sparsity=None) -> np.ndarray:
         """Recomputes the mask from the current kernel and zeroes the pruned weights."""
@@ -210,8 +243,7 @@ class SparseLayerMixin:
         return float(sum(np.linalg.norm(kernel - np.asarray(keras.ops.convert_to_numpy(z))) for z in self.admm_z))
 
     def _project_with(self, structure, kernel, sparsity=None):
-        view = structure.project(self.structure_view(kernel), sparsity)
-        return self.from_structure_view(view, kernel.shape)
+        return self._structure_call("project", structure, kernel, sparsity)
 
     def admm_penalty(self):
         """``rho / 2 * sum_i ||W - Z_i + U_i||_F^2`` (squared Frobenius norms)."""

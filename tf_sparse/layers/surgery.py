@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import warnings
 
 import keras
@@ -10,7 +11,8 @@ import numpy as np
 from tf_sparse.layers.base import SparseLayerMixin
 from tf_sparse.layers.sparse_conv import SparseConv1D, SparseConv2D, SparseDepthwiseConv2D
 from tf_sparse.layers.sparse_dense import SparseDense
-from tf_sparse.structures.base import Structure
+from tf_sparse.structures.base import Structure, check_sparsity
+from tf_sparse.training.schedules import PruningSchedule
 
 # Keras layer class -> its sparse drop-in.
 _CONVERTIBLE = {
@@ -21,25 +23,76 @@ _CONVERTIBLE = {
 }
 
 
+_SUPPORTED = ", ".join(cls.__name__ for cls in _CONVERTIBLE)
+
+_CONFIG_FORMS = (
+    "a Structure for every supported layer, a dict {layer name | layer class | 'default': Structure "
+    "or None}, or a callable(layer) -> Structure or None"
+)
+
+
+def _check_config(config, names):
+    """Validates a sparsify config against the model's layer names before anything is cloned."""
+    if isinstance(config, Structure) or (callable(config) and not isinstance(config, (dict, type))):
+        return
+    if isinstance(config, type) and issubclass(config, Structure):
+        raise TypeError(
+            f"sparsify: `config` is the class {config.__name__}; pass a structure object, e.g. "
+            f"tfs.{config.__name__}(...) with its sparsity"
+        )
+    if not isinstance(config, dict):
+        raise TypeError(f"sparsify: `config` must be {_CONFIG_FORMS}; got {config!r}")
+    unmatched = []
+    for key, value in config.items():
+        if isinstance(key, type):
+            if not issubclass(key, keras.layers.Layer):
+                raise TypeError(f"sparsify: `config` key {key.__name__} is a class but not a Keras layer class")
+        elif not isinstance(key, str):
+            raise TypeError(
+                f"sparsify: `config` keys must be layer names, Keras layer classes or 'default'; got {key!r}"
+            )
+        elif key != "default" and key not in names:
+            unmatched.append(key)
+        if value is not None and not isinstance(value, Structure):
+            raise TypeError(
+                f"sparsify: `config[{key if isinstance(key, str) else key.__name__}]` must be a tf_sparse "
+                f"Structure (e.g. tfs.Block(0.9, block=(1, 4))) or None, got {value!r}"
+            )
+    if unmatched:
+        hints = []
+        for key in unmatched:
+            close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+            hints.append(f"{key!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else ""))
+        shown = ", ".join(map(repr, names[:40])) + (", ..." if len(names) > 40 else "")
+        raise ValueError(
+            f"sparsify: `config` names layers that the model does not have: {', '.join(hints)}; "
+            f"the model's layers are: {shown}"
+        )
+
+
 def _resolve(config, layer):
-    """Structure requested for ``layer`` by a sparsify config, or None."""
-    if config is None:
-        return None
+    """``(structure or None, explicit)`` requested for ``layer`` by a sparsify config.
+
+    ``explicit`` is True when the layer was asked for by its name or its exact class: such a
+    request for a layer that cannot be made sparse is an error, while a broad rule (one
+    structure, ``"default"``, a base class, a callable) leaves it dense with a warning.
+    """
     if isinstance(config, Structure):
-        return config if type(layer) in _CONVERTIBLE else None
+        return config, False
     if isinstance(config, dict):
         if layer.name in config:
-            return config[layer.name]
+            return config[layer.name], True
         for key, value in config.items():
             if isinstance(key, type) and isinstance(layer, key):
-                return value
-        return config.get("default") if type(layer) in _CONVERTIBLE else None
-    if callable(config):
-        return config(layer)
-    raise TypeError(
-        "sparsify: `config` must be a Structure, a dict {layer name | layer class | 'default': "
-        f"Structure or None}}, or a callable(layer) -> Structure or None; got {config!r}"
-    )
+                return value, key is type(layer)
+        return config.get("default"), False
+    return config(layer), False
+
+
+def _has_weight_matrix(layer) -> bool:
+    """Layers with a weight of rank >= 2 (kernels, embeddings): what a user would expect pruned.
+    Normalization layers (rank-1 weights) and weightless layers are never reported."""
+    return any(len(w.shape) >= 2 for w in layer.weights)
 
 
 def _walk(model, prefix=""):
@@ -55,9 +108,16 @@ def _is_rewritable(model):
     return isinstance(model, keras.Sequential) or type(model).__name__ == "Functional"
 
 
-def _check_model(model, fn_name):
+def _check_model_type(model, fn_name):
     if not isinstance(model, keras.Model):
-        raise TypeError(f"{fn_name}: expected a keras.Model, got {type(model).__name__}")
+        raise TypeError(
+            f"{fn_name}: `model` must be a keras.Model (Sequential or Functional), got "
+            f"{type(model).__name__}: {model!r:.80}"
+        )
+
+
+def _check_model(model, fn_name):
+    _check_model_type(model, fn_name)
     if not _is_rewritable(model):
         raise TypeError(
             f"{fn_name}: model '{model.name}' is a subclassed {type(model).__name__}; only Sequential "
@@ -76,18 +136,67 @@ def _copy_weights(src_model, dst_model, transform):
         transform(src[path], dst)
 
 
-def _fit_libraries(model, config):
+def _plan(model, config):
+    """``({id(layer): structure}, [left-dense notes])`` for every layer of ``model``.
+
+    Raises for explicit requests (by name or exact class) that cannot be honoured; broad rules
+    leave unsupported layers dense and note why.
+    """
+    layers = [layer for _, layer in _walk(model) if not isinstance(layer, keras.Model)]
+    _check_config(config, [layer.name for layer in layers])
+    plan, left_dense = {}, []
+    for layer in layers:
+        structure, explicit = _resolve(config, layer)
+        kind = type(layer).__name__
+        if structure is None:
+            continue
+        if not isinstance(structure, Structure):
+            raise TypeError(
+                f"sparsify: the structure for layer '{layer.name}' must be a tf_sparse Structure or None, "
+                f"got {structure!r}"
+            )
+        sparse_cls = _CONVERTIBLE.get(type(layer))
+        if sparse_cls is None:
+            if isinstance(layer, SparseLayerMixin):
+                why = f"{kind}: already a tf_sparse layer; tfs.strip(model) first to re-sparsify it"
+            else:
+                why = f"{kind}: no sparse version"
+            if explicit:
+                raise ValueError(
+                    f"sparsify: layer '{layer.name}' cannot be made sparse ({why}); layers with a sparse "
+                    f"version: {_SUPPORTED}"
+                )
+            # A broad rule reports the layers a user would expect pruned; a callable that picked
+            # this very layer is reported whatever it is.
+            picked = not isinstance(config, (Structure, dict))
+            if picked or _has_weight_matrix(layer) or isinstance(layer, SparseLayerMixin):
+                left_dense.append(f"'{layer.name}' ({why})")
+            continue
+        view = sparse_cls.structure_view_of(np.zeros(tuple(layer.kernel.shape), dtype=np.float32))
+        try:
+            structure._check_kernel(view)
+        except ValueError as err:
+            if explicit:
+                raise ValueError(
+                    f"sparsify: layer '{layer.name}' ({kind}) cannot take {structure!r}: {err}"
+                ) from None
+            left_dense.append(f"'{layer.name}' ({kind}: {err})")
+            continue
+        plan[id(layer)] = structure
+    return plan, left_dense
+
+
+def _fit_libraries(model, plan):
     """Structures that learn a library from the weights (kernel patterns) without one get it
     now, once, from all the layers they are requested for: one library per network, as in
     PatDNN, fixed for the whole of training."""
     groups = {}
     for _, layer in _walk(model):
-        structure = _resolve(config, layer)
-        sparse_cls = _CONVERTIBLE.get(type(layer))
-        if sparse_cls is None or not hasattr(structure, "fit_library") or getattr(structure, "library", 1) is not None:
+        structure = plan.get(id(layer))
+        if not hasattr(structure, "fit_library") or getattr(structure, "library", 1) is not None:
             continue
         kernel = keras.ops.convert_to_numpy(layer.kernel)
-        view = sparse_cls.structure_view_of(kernel)
+        view = _CONVERTIBLE[type(layer)].structure_view_of(kernel)
         if view.ndim == 4 and view.shape[:2] == (3, 3):
             groups.setdefault(id(structure), (structure, []))[1].append(view)
     return {key: structure.fit_library(views) for key, (structure, views) in groups.items()}
@@ -104,35 +213,42 @@ def sparsify(model, config, schedule=None):
       schedule: optional pruning schedule for every converted layer (see ``tfs.UpdateMasks``).
 
     Returns:
-      A new model; the input model is left unchanged. Layers that a structure was requested for
-      but that cannot be converted are left dense, with one warning naming them.
+      A new model; the input model is left unchanged. Layers with weights that a broad rule (one
+      structure, ``"default"``, a base class, a callable) reaches but that have no sparse version
+      (Conv3D, Conv2DTranspose, SeparableConv2D, EinsumDense, MultiHeadAttention, LSTM, ...) or
+      whose kernel the structure cannot take are left dense, with one warning listing them all.
+
+    Raises:
+      TypeError: ``model`` is not a Sequential/Functional model, or ``config``/``schedule`` has
+        the wrong type.
+      ValueError: ``config`` names a layer the model does not have (the message lists close
+        matches and the layer names), names a layer or exact class that cannot be made sparse,
+        or no layer at all would be made sparse.
 
     Example:
       >>> sparse = tfs.sparsify(model, tfs.Block(0.9, block=(1, 4)))
     """
     _check_model(model, "sparsify")
-    skipped = []
-
-    fitted = _fit_libraries(model, config)
+    if schedule is not None and not isinstance(schedule, PruningSchedule):
+        raise TypeError(
+            f"sparsify: `schedule` must be None or a pruning schedule (tfs.ConstantSparsity, "
+            f"tfs.PolynomialDecay, ...), got {schedule!r}"
+        )
+    plan, left_dense = _plan(model, config)
+    if not plan:
+        raise ValueError(
+            f"sparsify: no layer of model '{model.name}' would be made sparse"
+            + (f"; left dense: {'; '.join(left_dense)}" if left_dense else "")
+            + f". Supported layers: {_SUPPORTED}; `config` must be {_CONFIG_FORMS}"
+        )
+    fitted = _fit_libraries(model, plan)
 
     def clone_fn(layer):
-        structure = _resolve(config, layer)
+        structure = plan.get(id(layer))
+        if structure is None:
+            return layer.__class__.from_config(layer.get_config())
         structure = fitted.get(id(structure), structure)
-        sparse_cls = _CONVERTIBLE.get(type(layer))
-        if structure is not None and sparse_cls is None:
-            skipped.append(f"{layer.name} ({type(layer).__name__}: no sparse version)")
-        if structure is None or sparse_cls is None:
-            return layer.__class__.from_config(layer.get_config())
-        if not isinstance(structure, Structure):
-            raise TypeError(f"sparsify: structure for layer '{layer.name}' must be a Structure, got {structure!r}")
-        probe = sparse_cls.from_keras(layer, structure, schedule)
-        view = sparse_cls.structure_view_of(np.zeros(tuple(layer.kernel.shape), dtype=np.float32))
-        try:
-            structure.mask(view)
-        except ValueError as err:
-            skipped.append(f"{layer.name} ({err})")
-            return layer.__class__.from_config(layer.get_config())
-        return probe
+        return _CONVERTIBLE[type(layer)].from_keras(layer, structure, schedule)
 
     new_model = keras.models.clone_model(model, clone_function=clone_fn, recursive=True)
 
@@ -147,8 +263,13 @@ def sparsify(model, config, schedule=None):
             dst.set_weights(src.get_weights())
 
     _copy_weights(model, new_model, transfer)
-    if skipped:
-        warnings.warn("sparsify: left dense: " + "; ".join(skipped), stacklevel=2)
+    if left_dense:
+        warnings.warn(
+            f"sparsify: {len(left_dense)} layer(s) left dense: {'; '.join(left_dense)}. Layers with a "
+            f"sparse version: {_SUPPORTED}",
+            UserWarning,
+            stacklevel=2,
+        )
     return new_model
 
 
@@ -183,6 +304,7 @@ def strip(model):
 
 def sparse_layers(model):
     """All sparse layers of ``model`` (nested models included), in order."""
+    _check_model_type(model, "sparse_layers")
     return [layer for _, layer in _walk(model) if isinstance(layer, SparseLayerMixin)]
 
 
@@ -200,9 +322,14 @@ def harden(model, sparsity=None):
     Returns:
       ``{layer name: sparsity after hardening}``.
     """
+    _check_model_type(model, "harden")
+    if sparsity is not None:
+        sparsity = check_sparsity(sparsity, owner="harden")
     layers = sparse_layers(model)
     if not layers:
-        raise ValueError("harden: the model has no tf_sparse layers")
+        raise ValueError(
+            f"harden: model '{model.name}' has no tf_sparse layers; use tfs.sparsify(model, ...) first"
+        )
     result = {}
     for layer in layers:
         layer.harden(sparsity)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tf_sparse.runtime.delegate import delegate_report
-from tf_sparse.runtime.interpreter import make_interpreter, median_latency_us
+from tf_sparse.runtime.interpreter import _check_count, check_model_path, make_interpreter, median_latency_us
 
 
 def delegate_vs_xnnpack(model_path, sample, num_threads: int = 1, runs: int = 10, warmup: int = 2, **options):
@@ -18,6 +18,12 @@ def delegate_vs_xnnpack(model_path, sample, num_threads: int = 1, runs: int = 10
     largest magnitude), ``latency_ours_ms``, ``latency_xnnpack_ms`` (medians of ``runs`` invokes
     after ``warmup``) and ``speedup``.
     """
+    owner = "delegate_vs_xnnpack"
+    check_model_path(model_path, owner)
+    if not isinstance(sample, np.ndarray):
+        raise TypeError(f"{owner}: `sample` must be a NumPy array (one input batch), got {type(sample).__name__}")
+    _check_count(runs, "runs", owner, 1)
+    _check_count(warmup, "warmup", owner, 0)
     ours, delegate = make_interpreter(model_path, backend="tf_sparse", num_threads=num_threads, **options)
     stock, _ = make_interpreter(model_path, backend="xnnpack", num_threads=num_threads)
     outputs = []

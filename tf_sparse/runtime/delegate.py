@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import difflib
 import functools
 import json
+import numbers
 import os
 
 _LIB_NAME = "libtf_sparse_delegate.so"
@@ -47,14 +49,41 @@ def delegate_path() -> str:
     )
 
 
-def _options_to_strings(num_threads, options):
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-        raise ValueError(f"load_delegate: `num_threads` must be an integer >= 1, got {num_threads!r}")
-    out = {"num_threads": str(num_threads)}
+#: Options the delegate's library parses (delegate/options.cc) besides ``num_threads``: the
+#: Python type each takes, its range, and what is allowed. The library checks the strings again;
+#: keys, types and plain ranges are checked here so that a typo fails before any C code runs.
+_OPTIONS = {
+    "min_sparsity": (numbers.Real, lambda v: 0.0 <= float(v) < 1.0, "a number in [0, 1)"),
+    "format": (
+        str,
+        lambda v: v != "",
+        "a format string: 'auto', 'bsr:RxC' (e.g. 'bsr:1x4'), 'csr', 'nm', 'nm:N:M', 'gs', 'gs:B', "
+        "'gs:B:E', 'patdnn', 'vtaps' or 'dwtaps'",
+    ),
+    "verbose": (numbers.Integral, lambda v: 0 <= int(v) <= 2, "0, 1 or 2"),
+}
+
+
+def _options_to_strings(num_threads, options, owner="load_delegate"):
+    if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral) or num_threads < 1:
+        raise ValueError(f"{owner}: `num_threads` must be an integer >= 1, got {num_threads!r}")
+    out = {"num_threads": str(int(num_threads))}
     for key, value in options.items():
-        if isinstance(value, bool):
-            value = int(value)
-        out[str(key)] = str(value)
+        if key not in _OPTIONS:
+            close = difflib.get_close_matches(str(key), list(_OPTIONS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"{owner}: unknown delegate option {key!r}{hint}; allowed options: num_threads, "
+                f"{', '.join(_OPTIONS)}"
+            )
+        kind, in_range, allowed = _OPTIONS[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not numbers.Integral):
+            raise TypeError(f"{owner}: delegate option `{key}` must be {allowed}, got {value!r}")
+        if not in_range(value):  # NaN fails every comparison
+            raise ValueError(f"{owner}: delegate option `{key}` must be {allowed}, got {value!r}")
+        if not isinstance(value, str):
+            value = int(value) if isinstance(value, numbers.Integral) else float(value)
+        out[key] = str(value)
     return out
 
 
@@ -77,7 +106,9 @@ def load_delegate(num_threads: int = 1, runtime: str = "litert", **options):
       The runtime's delegate object.
 
     Raises:
-      ValueError: an option the delegate rejects (the message names it and the allowed values).
+      ValueError: an unknown option, or a value out of its range (the message names the option
+        and the allowed values); checked before the library is loaded.
+      TypeError: an option value of the wrong type (e.g. ``min_sparsity="0.5"``).
 
     Example:
       >>> from ai_edge_litert.interpreter import Interpreter
@@ -116,19 +147,18 @@ def _open_library(path):
     return lib
 
 
-def _pointer(delegate):
+def _pointer(delegate, owner):
     ptr = getattr(delegate, "_delegate_ptr", None)
     if not ptr:
-        raise TypeError(f"expected a delegate returned by tfs.load_delegate, got {delegate!r}")
+        raise TypeError(f"{owner}: `delegate` must be a delegate returned by tfs.load_delegate, got {delegate!r}")
     return ctypes.c_void_p(ptr)
 
 
 def delegate_stats(delegate) -> dict:
     """``{"nodes_claimed": n, "invocations": k}`` counted inside the delegate's library."""
+    ptr = _pointer(delegate, "delegate_stats")
     claimed, invocations = ctypes.c_int64(0), ctypes.c_int64(0)
-    rc = _library().tf_sparse_delegate_stats(
-        _pointer(delegate), ctypes.byref(claimed), ctypes.byref(invocations)
-    )
+    rc = _library().tf_sparse_delegate_stats(ptr, ctypes.byref(claimed), ctypes.byref(invocations))
     if rc != 0:
         raise RuntimeError("delegate_stats: not a tf_sparse delegate")
     return {"nodes_claimed": claimed.value, "invocations": invocations.value}
@@ -140,8 +170,8 @@ def delegate_report(delegate) -> list:
     Each entry has ``node``, ``op``, ``claimed``, ``reason`` and, where known, ``format``,
     ``shape`` and ``sparsity``.
     """
+    ptr = _pointer(delegate, "delegate_report")
     lib = _library()
-    ptr = _pointer(delegate)
     need = lib.tf_sparse_delegate_report(ptr, None, 0)
     if need < 0:
         raise RuntimeError("delegate_report: not a tf_sparse delegate")

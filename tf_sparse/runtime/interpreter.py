@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import numbers
+import os
 import time
 
 import numpy as np
 
-from tf_sparse.runtime.delegate import load_delegate
+from tf_sparse.runtime.delegate import _options_to_strings, load_delegate
 
 _BACKENDS = ("tf_sparse", "xnnpack", "builtin")
+
+
+def check_model_path(model_path, owner: str) -> str:
+    """``model_path`` as a str after checking that it names an existing TFLite flatbuffer."""
+    if not isinstance(model_path, (str, os.PathLike)):
+        raise TypeError(f"{owner}: `model_path` must be the path of a .tflite file, got {model_path!r:.80}")
+    path = os.fspath(model_path)
+    if not os.path.isfile(path):
+        what = "is a directory" if os.path.isdir(path) else "does not exist"
+        raise FileNotFoundError(f"{owner}: `model_path` {path!r} {what}; expected a .tflite file")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    # A TFLite flatbuffer carries the file identifier "TFL3" at bytes 4..8.
+    if head[4:8] != b"TFL3":
+        raise ValueError(
+            f"{owner}: `model_path` {path!r} is not a TFLite model (no 'TFL3' flatbuffer identifier); "
+            "write one with tfs.export_tflite(model, path)"
+        )
+    return path
+
+
+def _check_count(value, name, owner, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{owner}: `{name}` must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def make_interpreter(
@@ -27,17 +54,30 @@ def make_interpreter(
 
     Returns:
       ``(interpreter, delegate or None)``.
+
+    Raises:
+      FileNotFoundError: ``model_path`` does not exist.
+      ValueError: ``model_path`` is not a TFLite flatbuffer; an unknown backend, runtime or
+        delegate option, or an option given to a backend other than ``"tf_sparse"``.
     """
     if backend not in _BACKENDS:
         raise ValueError(f"make_interpreter: `backend` must be one of {_BACKENDS}, got {backend!r}")
+    if runtime not in ("litert", "tf"):
+        raise ValueError(f"make_interpreter: `runtime` must be 'litert' or 'tf', got {runtime!r}")
+    _check_count(num_threads, "num_threads", "make_interpreter", 1)
+    if options and backend != "tf_sparse":
+        raise ValueError(
+            f"make_interpreter: delegate options {sorted(options)} only apply to backend='tf_sparse', "
+            f"got backend={backend!r}"
+        )
+    _options_to_strings(num_threads, options, owner="make_interpreter")
+    model_path = check_model_path(model_path, "make_interpreter")
     if runtime == "litert":
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
     elif runtime == "tf":
         import tensorflow as tf
 
         Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
-    else:
-        raise ValueError(f"make_interpreter: `runtime` must be 'litert' or 'tf', got {runtime!r}")
     kwargs = {"model_path": str(model_path), "num_threads": num_threads}
     delegate = None
     if backend == "tf_sparse":
@@ -64,6 +104,7 @@ def run(interpreter, x: np.ndarray) -> np.ndarray:
 
 def predict(interpreter, x: np.ndarray, batch_size: int = 1) -> np.ndarray:
     """Runs ``x`` through the interpreter in batches and stacks the outputs."""
+    _check_count(batch_size, "batch_size", "predict", 1)
     outs = [run(interpreter, x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     return np.concatenate(outs, axis=0)
 
@@ -77,6 +118,8 @@ def median_latency_us(
     measured just before in this process (ours, XNNPACK's, ruy's: all busy-wait for a while
     after a call) have gone to sleep instead of competing for the cores with this one.
     """
+    _check_count(runs, "runs", "median_latency_us", 1)
+    _check_count(warmup, "warmup", "median_latency_us", 0)
     inp = interpreter.get_input_details()[0]
     if settle_s > 0:
         time.sleep(settle_s)

@@ -68,9 +68,31 @@ def check_sparsity(value, name: str = "sparsity", owner: str = "structure") -> f
     return value
 
 
+def check_finite(kernel: np.ndarray, owner: str, what: str = "kernel") -> np.ndarray:
+    """Raises ValueError when ``kernel`` holds NaN or Inf values, saying how many and where.
+
+    Every projection, mask and validity check goes through here: a NaN has no magnitude, so a
+    top-k rule would keep or drop it arbitrarily and return weights that fail their own check.
+    """
+    finite = np.isfinite(kernel)
+    if finite.all():
+        return kernel
+    bad = ~finite
+    n_nan = int(np.count_nonzero(np.isnan(kernel)))
+    n_inf = int(np.count_nonzero(bad)) - n_nan
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    raise ValueError(
+        f"{owner}: `{what}` of shape {tuple(kernel.shape)} contains NaN/Inf weights ({n_nan} NaN, "
+        f"{n_inf} Inf; first at index {first}); weights must be finite (NaN/Inf weights usually mean "
+        f"training diverged: lower the learning rate or clip gradients)"
+    )
+
+
 def kernel_sparsity(kernel) -> float:
-    """Fraction of exactly-zero entries."""
+    """Fraction of exactly-zero entries of ``kernel`` (an array or tensor of numbers)."""
     kernel = np.asarray(kernel)
+    if not (np.issubdtype(kernel.dtype, np.number) or kernel.dtype == bool):
+        raise TypeError(f"kernel_sparsity: `kernel` must be an array of numbers, got dtype {kernel.dtype}")
     return float(np.count_nonzero(kernel == 0)) / max(1, kernel.size)
 
 
@@ -99,19 +121,19 @@ class Structure:
         Returns an array of the kernel's shape and dtype whose pruned entries are exactly zero.
         ``sparsity=None`` means the structure's own target.
         """
-        kernel = self._check_kernel(kernel)
+        kernel = self._check_values(kernel)
         s = self._resolve_sparsity(sparsity)
         return self._project_kernel(kernel, s).astype(kernel.dtype, copy=False)
 
     def mask(self, kernel, sparsity=None) -> np.ndarray:
         """0/1 mask (kernel's shape and dtype) of the entries that the projection keeps."""
-        kernel = self._check_kernel(kernel)
+        kernel = self._check_values(kernel)
         s = self._resolve_sparsity(sparsity)
         return self._keep_kernel(kernel, s).astype(kernel.dtype, copy=False)
 
     def is_valid(self, kernel, sparsity=None) -> bool:
         """True when ``kernel`` satisfies the structure (at most the allowed nonzero groups)."""
-        kernel = self._check_kernel(kernel)
+        kernel = self._check_values(kernel)
         s = self._resolve_sparsity(sparsity)
         return bool(self._is_valid_kernel(kernel, s))
 
@@ -165,22 +187,38 @@ class Structure:
         return w2 * self._keep_gemm(w2, sparsity)
 
     def _keep_gemm(self, w2: np.ndarray, sparsity: float) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__}: Structure is the abstract base class; use a concrete structure "
+            f"(tfs.Block, tfs.NM, tfs.Unstructured, ...) or implement _keep_gemm"
+        )
 
     def _is_valid_gemm(self, w2: np.ndarray, sparsity: float) -> bool:
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__}: Structure is the abstract base class; use a concrete structure "
+            f"(tfs.Block, tfs.NM, tfs.Unstructured, ...) or implement _is_valid_gemm"
+        )
+
+    def _check_values(self, kernel) -> np.ndarray:
+        """``_check_kernel`` (shape, dtype) plus finite values: the entry of every method that
+        reads the weights' values."""
+        return check_finite(self._check_kernel(kernel), repr(self))
 
     def _check_kernel(self, kernel) -> np.ndarray:
-        kernel = np.asarray(kernel)
+        try:
+            kernel = np.asarray(kernel)
+        except (TypeError, ValueError) as err:  # ragged nested lists, unconvertible objects
+            raise TypeError(
+                f"{type(self).__name__}: `kernel` must be an array of floats, got {type(kernel).__name__}: {err}"
+            ) from None
         if kernel.ndim not in self.kernel_ranks:
             kinds = {2: "Dense (in, out)", 4: "Conv2D (kh, kw, in, out)"}
             allowed = " or ".join(kinds[r] for r in self.kernel_ranks)
             raise ValueError(
-                f"{type(self).__name__}: kernel of shape {kernel.shape} is not accepted; "
+                f"{type(self).__name__}: `kernel` of shape {kernel.shape} is not accepted; "
                 f"allowed kernels: {allowed}"
             )
         if not np.issubdtype(kernel.dtype, np.floating):
-            raise TypeError(f"{type(self).__name__}: kernel must be floating point, got {kernel.dtype}")
+            raise TypeError(f"{type(self).__name__}: `kernel` must be floating point, got dtype {kernel.dtype}")
         return kernel
 
 

@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from tf_sparse.structures.base import Structure, register_structure
+from tf_sparse.structures.base import Structure, check_finite, register_structure
 from tf_sparse.structures.select import num_pruned, prune_lowest
 
 #: Bit of position (y, x) of a 3x3 kernel is ``3 * y + x``; the centre is bit 4.
@@ -76,11 +76,18 @@ def natural_pattern_counts(kernels) -> np.ndarray:
     A kernel's natural pattern is the candidate of largest ``||w * P||``: the centre plus its three
     largest off-centre magnitudes (ties: the lower candidate id).
     """
+    if not isinstance(kernels, (list, tuple)):
+        got = type(kernels).__name__ + (f" of shape {tuple(kernels.shape)}" if hasattr(kernels, "shape") else "")
+        raise TypeError(
+            f"KernelPattern: `kernels` must be a list of (3, 3, in, out) kernels, got {got}; wrap a "
+            "single kernel in a list"
+        )
     pm = _pattern_matrix(CANDIDATE_PATTERNS)
     counts = np.zeros(len(CANDIDATE_PATTERNS), dtype=np.int64)
-    for kernel in kernels:
+    for i, kernel in enumerate(kernels):
         kernel = np.asarray(kernel)
-        _check_3x3(kernel, "natural_pattern_counts")
+        _check_3x3(kernel, "KernelPattern")
+        check_finite(kernel, "KernelPattern library extraction", f"kernels[{i}]")
         k9 = kernels_9(kernel).reshape(-1, 9)
         k9 = k9[np.any(k9 != 0, axis=1)]
         if k9.size:
@@ -256,6 +263,11 @@ class KernelPattern(Structure):
         self.num_patterns = int(num_patterns)
         self.connectivity = _check_connectivity(connectivity)
         if library is not None:
+            if isinstance(library, (str, bytes)) or not isinstance(library, (list, tuple, np.ndarray)):
+                raise TypeError(
+                    f"KernelPattern: `library` must be None or a list of {self.num_patterns} patterns "
+                    f"(9-bit masks or 3x3 0/1 arrays), got {library!r}"
+                )
             library = [_to_mask(p) for p in library]
             if len(set(library)) != len(library):
                 raise ValueError(f"KernelPattern: `library` entries must be distinct, got {library}")

@@ -8,6 +8,20 @@ from tf_sparse.structures.base import Structure, check_sparsity, from_gemm, regi
 from tf_sparse.structures.select import num_pruned, prune_lowest
 
 
+def _kernel_list(kernels, fn):
+    """``kernels`` as a list; a bare array (one kernel, or a stack) is refused rather than iterated
+    row by row."""
+    if not isinstance(kernels, (list, tuple)):
+        got = type(kernels).__name__
+        if hasattr(kernels, "shape"):
+            got += f" of shape {tuple(kernels.shape)}"
+        raise TypeError(
+            f"Unstructured.{fn}: `kernels` must be a list of Dense/Conv2D kernels, got {got}; "
+            "wrap a single kernel in a list"
+        )
+    return list(kernels)
+
+
 @register_structure
 class Unstructured(Structure):
     """Keeps the largest-magnitude weights of a layer; any pattern of zeros is allowed.
@@ -56,7 +70,7 @@ class Unstructured(Structure):
         Returns:
           A list of 0/1 masks, one per kernel, with the kernel's shape and dtype.
         """
-        kernels = [self._check_kernel(k) for k in kernels]
+        kernels = [self._check_values(k) for k in _kernel_list(kernels, "mask_global")]
         s = self.sparsity if sparsity is None else check_sparsity(sparsity, owner="Unstructured")
         if not kernels:
             return []
@@ -72,5 +86,5 @@ class Unstructured(Structure):
 
     def project_global(self, kernels, sparsity=None) -> list:
         """``[k * m for k, m in zip(kernels, mask_global(kernels))]``."""
-        kernels = [np.asarray(k) for k in kernels]
+        kernels = [np.asarray(k) for k in _kernel_list(kernels, "project_global")]
         return [k * m for k, m in zip(kernels, self.mask_global(kernels, sparsity))]

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import keras
 
 
 def _check_positive(value, name, owner, allow_zero=False):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value >= 0 if allow_zero else value > 0)
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{owner}: `{name}` must be a number {bound}, got {value!r}")
+        raise ValueError(f"{owner}: `{name}` must be a finite number {bound}, got {value!r}")
     return float(value)
+
+
+def _check_int(value, name, owner, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{owner}: `{name}` must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def _target_layers(model, owner):
@@ -87,6 +95,8 @@ class ADMM(keras.callbacks.Callback):
         self.update_unit = update_unit
         self.rho_factor = _check_positive(rho_factor, "rho_factor", "ADMM")
         self.rho_max = None if rho_max is None else _check_positive(rho_max, "rho_max", "ADMM")
+        if self.rho_max is not None and self.rho_max < self.rho:
+            raise ValueError(f"ADMM: `rho_max` ({rho_max!r}) must be >= `rho` ({rho!r})")
         if sparsity is not None:
             from tf_sparse.structures.base import check_sparsity
 
@@ -155,12 +165,25 @@ def progressive_admm(model, x, y=None, *, targets, admm_epochs, retrain_epochs, 
       A list with one dict per step: target, achieved sparsity per layer, and the final logs of
       the ADMM and retraining phases.
     """
-    from tf_sparse.layers.surgery import harden, sparse_layers
+    from tf_sparse.layers.surgery import _check_model_type, harden, sparse_layers
     from tf_sparse.structures.base import check_sparsity
 
-    targets = [check_sparsity(t, "targets", "progressive_admm") for t in targets]
+    owner = "progressive_admm"
+    if not isinstance(targets, (list, tuple)):
+        raise TypeError(f"{owner}: `targets` must be a list of increasing sparsities in [0, 1), got {targets!r}")
+    targets = [check_sparsity(t, "targets", owner) for t in targets]
     if not targets or any(b <= a for a, b in zip(targets, targets[1:])):
         raise ValueError(f"progressive_admm: `targets` must be a non-empty increasing list, got {targets!r}")
+    admm_epochs = _check_int(admm_epochs, "admm_epochs", owner, 1)
+    retrain_epochs = _check_int(retrain_epochs, "retrain_epochs", owner, 0)
+    _check_model_type(model, owner)
+    if not getattr(model, "compiled", True):
+        raise ValueError(f"{owner}: model '{model.name}' is not compiled; call model.compile(...) first")
+    if not sparse_layers(model):
+        raise ValueError(f"{owner}: model '{model.name}' has no tf_sparse layers; use tfs.sparsify(model, ...) first")
+    ADMM(rho=rho, rho_factor=rho_factor, update_every=update_every)  # checks the ADMM arguments now
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"{owner}: `callbacks` must be None or a list of Keras callbacks, got {callbacks!r}")
     callbacks = list(callbacks or [])
     results = []
     fit_kwargs = {"batch_size": batch_size, "validation_data": validation_data, "verbose": verbose}

@@ -21,6 +21,8 @@ class UpdateMasks(keras.callbacks.Callback):
 
     def __init__(self, log_sparsity: bool = True):
         super().__init__()
+        if not isinstance(log_sparsity, bool):
+            raise TypeError(f"UpdateMasks: `log_sparsity` must be True or False, got {log_sparsity!r}")
         self.log_sparsity = log_sparsity
         self._layers = []
         self._steps = []

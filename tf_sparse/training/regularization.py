@@ -7,6 +7,7 @@ import numbers
 import keras
 import numpy as np
 
+from tf_sparse.structures.base import check_finite
 from tf_sparse.training.admm import _check_positive, _retrace, _scope, _target_layers
 
 
@@ -53,7 +54,7 @@ class _GroupRegularization(keras.callbacks.Callback):
         raise NotImplementedError
 
     def _reweight(self, layer):
-        kernel = layer.kernel_numpy()
+        kernel = check_finite(layer.kernel_numpy(), f"{type(self).__name__}: {type(layer).__name__} '{layer.name}'")
         ids = self._ids[layer.name]
         norms = group_sq_norms(kernel, ids)
         alpha_g = self._alpha(layer, kernel, ids, norms)

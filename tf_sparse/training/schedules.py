@@ -9,7 +9,10 @@ tfmot (``tf_sparse.tfmot`` offers them as real tfmot subclasses).
 
 from __future__ import annotations
 
+import math
 import numbers
+
+import numpy as np
 
 from tf_sparse.structures.base import check_sparsity
 
@@ -28,10 +31,17 @@ def _check_int(value, name, owner, minimum):
 
 
 def _to_step(step):
-    try:
+    if isinstance(step, bool):
+        raise TypeError(f"schedule: `step` must be an integer training step >= 0, got {step!r}")
+    if isinstance(step, numbers.Integral):
         return int(step)
-    except TypeError:  # a scalar tensor
-        return int(step.numpy())
+    try:  # a scalar tensor or NumPy scalar of an integer type
+        value = np.asarray(step)
+    except Exception:  # noqa: BLE001 - anything that is not array-like is reported below
+        value = None
+    if value is None or value.shape != () or not np.issubdtype(value.dtype, np.integer):
+        raise TypeError(f"schedule: `step` must be an integer training step >= 0, got {step!r}")
+    return int(value)
 
 
 class PruningSchedule:
@@ -131,8 +141,8 @@ class PolynomialDecay(PruningSchedule):
             )
         self.initial_sparsity = check_sparsity(initial_sparsity, "initial_sparsity", owner)
         self.final_sparsity = check_sparsity(final_sparsity, "final_sparsity", owner)
-        if isinstance(power, bool) or not isinstance(power, numbers.Real) or power <= 0:
-            raise ValueError(f"{owner}: `power` must be a positive number, got {power!r}")
+        if isinstance(power, bool) or not isinstance(power, numbers.Real) or not (0 < power < math.inf):
+            raise ValueError(f"{owner}: `power` must be a positive finite number, got {power!r}")
         self.power = power
 
     def sparsity_at(self, step) -> float:

@@ -25,8 +25,10 @@ class PruningSummaries(keras.callbacks.Callback):
 
     def __init__(self, log_dir):
         super().__init__()
-        if not isinstance(log_dir, (str, os.PathLike)) or not str(log_dir):
+        if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
             raise ValueError(f"PruningSummaries: `log_dir` must be a non-empty path, got {log_dir!r}")
+        if os.path.isfile(log_dir):
+            raise ValueError(f"PruningSummaries: `log_dir` {str(log_dir)!r} is a file; give a directory")
         self.log_dir = str(log_dir)
         self._writer = None
 
