@@ -77,12 +77,21 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
                                             const std::vector<int>& in_dims,
                                             std::vector<int>* out_dims) {
   Op& op = ops_[index];
-  if (in_dims.size() != 4 || in_dims[3] != op.info.in || in_dims[0] < 0) {
-    return "input is not NHWC with " + std::to_string(op.info.in) +
-           " channels";
+  op.empty = true;
+  if (in_dims.size() == 4 && in_dims[3] != op.info.in) {
+    return "input has " + std::to_string(in_dims[3]) +
+           " channels, the weights " + std::to_string(op.info.in);
   }
+  // The shape TFLite's CONV_2D gives (and its errors), then the packed
+  // operator for it unless the output is empty.
+  std::string error = StockConvOutputDims(
+      in_dims, op.info.padding, op.info.kernel_h, op.info.kernel_w,
+      op.info.stride_h, op.info.stride_w, op.info.dilation_h,
+      op.info.dilation_w, op.info.out, out_dims);
+  if (!error.empty()) return error;
+  op.empty = (*out_dims)[0] == 0 || (*out_dims)[1] == 0 || (*out_dims)[2] == 0;
+  if (op.empty) return "";
   int out_h = 0, out_w = 0;
-  std::string error;
   const bool ok =
       op.patdnn != nullptr
           ? op.patdnn->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h,
@@ -90,13 +99,19 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
           : op.vtaps->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h,
                               &out_w, &error);
   if (!ok) return error;
-  *out_dims = {in_dims[0], out_h, out_w, op.info.out};
+  if (out_h != (*out_dims)[1] || out_w != (*out_dims)[2]) {
+    return "kernel output " + std::to_string(out_h) + "x" +
+           std::to_string(out_w) + " differs from TFLite's " +
+           std::to_string((*out_dims)[1]) + "x" +
+           std::to_string((*out_dims)[2]);
+  }
   return "";
 }
 
 void ConvPartitionKernel::RunNode(size_t index, const float* x, float* y,
                                   ThreadPool* pool) {
   Op& op = ops_[index];
+  if (op.empty) return;
   if (op.patdnn != nullptr) {
     op.patdnn->Run(x, y, pool);
   } else {

@@ -33,6 +33,9 @@ class ConvPartitionKernel : public PartitionKernel {
     ConvNodeInfo info;
     std::unique_ptr<F32PatdnnConv2D> patdnn;
     std::unique_ptr<F32Conv3x3Vtaps> vtaps;
+    // The last prepared input gives an empty output (set by OutputDims):
+    // nothing to run, as in TFLite's own kernel.
+    bool empty = false;
   };
 
   std::string AddNode(tflite_abi::TfLiteContext* context, int node_index,
