@@ -12,6 +12,8 @@ What the stock kernels do with the odd shapes (both runtimes alike):
   (e.g. the output of such a node feeding the next one); tf.lite 2.21's run some of those (its
   DEPTHWISE_CONV_2D, and CONV_2D when the size works out >= 0): the delegate refuses them in
   both runtimes, like LiteRT (listed in STOCK_RUNS below);
+- CONV_2D reads an input of G times the weights' input channels as G groups (G dividing the
+  filters; 8 -> 16 channels: 2 groups of 8 filters), and refuses other channel counts;
 - DEPTHWISE_CONV_2D reads an input of C channels, C dividing the weights' channels, with depth
   multiplier channels / C (32 -> 16 channels: multiplier 2, still 32 outputs), and refuses the
   others (32 -> 64).
@@ -82,6 +84,9 @@ SEQUENCES = {
         ([0, 12, 12, 8], "ok"),  # empty batch
         ([1, 2, 2, 8], "input 0x0 has no pixels"),  # 0x0, which the next node refuses
         ([1, 1, 1, 8], "smaller than the 3x3 kernel"),  # negative size
+        ([1, 12, 12, 16], "ok"),  # 2 groups of 8 channels, 8 filters each
+        ([2, 7, 9, 32], "ok"),  # 4 groups
+        ([1, 12, 12, 12], "must be a multiple"),  # 12 % 8 != 0
         ([1, 12, 12, 8], "ok"),  # back, after the errors
     ],
     "dw": [
