@@ -71,12 +71,13 @@ test-py:
 # The C++ tests under AddressSanitizer + UBSan, then the delegate's Python
 # tests once more with the sanitized library inside the ordinary Python.
 # Leak checking is on for the C++ tests and off in Python (the interpreter
-# itself leaks at exit); any UBSan report aborts.
+# itself leaks at exit); any UBSan report aborts. --capture=sys leaves file
+# descriptor 2 alone, so that a sanitizer's report reaches the log.
 test-asan:
 	$(BAZEL) test $(BAZEL_FLAGS) --config=asan //...
 	LD_PRELOAD="$(ASAN_RUNTIMES)" ASAN_OPTIONS=detect_leaks=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1 TF_SPARSE_DELEGATE=$(CURDIR)/$(ASAN_DELEGATE_SO) \
-	  $(PY) -m pytest -q -p no:cacheprovider $(ASAN_PYTESTS)
+	  $(PY) -m pytest -q -p no:cacheprovider --capture=sys $(ASAN_PYTESTS)
 
 # Create and destroy interpreter + delegate SOAK_CYCLES times: resident
 # memory must stay flat (tests/test_delegate_concurrency.py runs 300).

@@ -205,4 +205,10 @@ def test_create_destroy_leaves_memory_and_threads_flat(models):
     rss1, threads1 = _status("VmRSS"), _status("Threads")
     print(f"create/destroy x300: VmRSS {rss0} -> {rss1} kB, threads {threads0} -> {threads1}")
     assert threads1 <= threads0
-    assert rss1 - rss0 < 4096, (rss0, rss1)
+    if not _under_asan():  # ASan's quarantine holds freed memory back (+70 MB here)
+        assert rss1 - rss0 < 4096, (rss0, rss1)
+
+
+def _under_asan():
+    with open("/proc/self/maps") as f:
+        return any("libasan" in line for line in f)
