@@ -16,13 +16,19 @@ BAZEL := bazel
 BAZEL_FLAGS ?=
 DELEGATE_SO := bazel-bin/delegate/libtf_sparse_delegate.so
 PYTEST_ARGS ?=
+# The sanitized delegate (--config=asan in .bazelrc) and gcc's sanitizer
+# runtimes, which must be the first libraries a Python process loads.
+ASAN_DELEGATE_SO := bazel-asan-bin/delegate/libtf_sparse_delegate.so
+ASAN_RUNTIMES = $(shell g++ -print-file-name=libasan.so) $(shell g++ -print-file-name=libubsan.so)
+ASAN_PYTESTS ?= tests/test_delegate*.py
+SOAK_CYCLES ?= 1000
 
-.PHONY: demo test deps apt venv delegate test-cc test-arm test-py bench clean
+.PHONY: demo test deps apt venv delegate test-cc test-arm test-py test-asan soak bench clean
 
 demo: deps delegate
 	$(PY) examples/demo.py
 
-test: deps delegate test-cc test-arm test-py
+test: deps delegate test-cc test-arm test-py test-asan
 
 deps: apt venv
 
@@ -61,6 +67,22 @@ test-arm:
 
 test-py:
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+
+# The C++ tests under AddressSanitizer + UBSan, then the delegate's Python
+# tests once more with the sanitized library inside the ordinary Python.
+# Leak checking is on for the C++ tests and off in Python (the interpreter
+# itself leaks at exit); any UBSan report aborts. --capture=sys leaves file
+# descriptor 2 alone, so that a sanitizer's report reaches the log.
+test-asan:
+	$(BAZEL) test $(BAZEL_FLAGS) --config=asan //...
+	LD_PRELOAD="$(ASAN_RUNTIMES)" ASAN_OPTIONS=detect_leaks=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1 TF_SPARSE_DELEGATE=$(CURDIR)/$(ASAN_DELEGATE_SO) \
+	  $(PY) -m pytest -q -p no:cacheprovider --capture=sys $(ASAN_PYTESTS)
+
+# Create and destroy interpreter + delegate SOAK_CYCLES times: resident
+# memory must stay flat (tests/test_delegate_concurrency.py runs 300).
+soak: deps delegate
+	$(PY) benchmarks/delegate_soak.py --cycles $(SOAK_CYCLES)
 
 bench: deps delegate
 	$(PY) benchmarks/fc_speed.py

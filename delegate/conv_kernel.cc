@@ -1,5 +1,7 @@
 #include "delegate/conv_kernel.h"
 
+#include <cstring>
+
 #include "delegate/node_util.h"
 #include "delegate/sparse_delegate.h"
 
@@ -77,12 +79,32 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
                                             const std::vector<int>& in_dims,
                                             std::vector<int>* out_dims) {
   Op& op = ops_[index];
-  if (in_dims.size() != 4 || in_dims[3] != op.info.in || in_dims[0] < 0) {
-    return "input is not NHWC with " + std::to_string(op.info.in) +
-           " channels";
+  op.empty = true;
+  op.groups = 1;
+  if (in_dims.size() == 4 && in_dims[3] != op.info.in) {
+    // TFLite's CONV_2D: a multiple of the weights' input channels is a
+    // grouped convolution whose groups divide the filters.
+    const int in_c = in_dims[3];
+    if (in_c <= 0 || in_c % op.info.in != 0 ||
+        op.info.out % (in_c / op.info.in) != 0) {
+      return "input has " + std::to_string(in_c) +
+             " channels; it must be a multiple of the weights' " +
+             std::to_string(op.info.in) +
+             " input channels (groups) that divides the " +
+             std::to_string(op.info.out) + " filters";
+    }
+    op.groups = in_c / op.info.in;
   }
+  // The shape TFLite's CONV_2D gives (and its errors), then the packed
+  // operator for it unless the output is empty.
+  std::string error = StockConvOutputDims(
+      in_dims, op.info.padding, op.info.kernel_h, op.info.kernel_w,
+      op.info.stride_h, op.info.stride_w, op.info.dilation_h,
+      op.info.dilation_w, op.info.out, out_dims);
+  if (!error.empty()) return error;
+  op.empty = (*out_dims)[0] == 0 || (*out_dims)[1] == 0 || (*out_dims)[2] == 0;
+  if (op.empty) return "";
   int out_h = 0, out_w = 0;
-  std::string error;
   const bool ok =
       op.patdnn != nullptr
           ? op.patdnn->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h,
@@ -90,17 +112,51 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
           : op.vtaps->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h,
                               &out_w, &error);
   if (!ok) return error;
-  *out_dims = {in_dims[0], out_h, out_w, op.info.out};
+  if (out_h != (*out_dims)[1] || out_w != (*out_dims)[2]) {
+    return "kernel output " + std::to_string(out_h) + "x" +
+           std::to_string(out_w) + " differs from TFLite's " +
+           std::to_string((*out_dims)[1]) + "x" +
+           std::to_string((*out_dims)[2]);
+  }
+  op.input_pixels = static_cast<size_t>(in_dims[0]) * in_dims[1] * in_dims[2];
+  op.output_pixels = static_cast<size_t>(in_dims[0]) * out_h * out_w;
+  if (op.groups > 1) {
+    const size_t in_need = op.input_pixels * op.info.in;
+    const size_t out_need = op.output_pixels * op.info.out;
+    if (op.group_in.size() < in_need) op.group_in.Resize(in_need);
+    if (op.group_out.size() < out_need) op.group_out.Resize(out_need);
+  }
   return "";
 }
 
 void ConvPartitionKernel::RunNode(size_t index, const float* x, float* y,
                                   ThreadPool* pool) {
   Op& op = ops_[index];
-  if (op.patdnn != nullptr) {
-    op.patdnn->Run(x, y, pool);
-  } else {
-    op.vtaps->Run(x, y, pool);
+  if (op.empty) return;
+  auto run = [&](const float* in, float* out) {
+    if (op.patdnn != nullptr) {
+      op.patdnn->Run(in, out, pool);
+    } else {
+      op.vtaps->Run(in, out, pool);
+    }
+  };
+  if (op.groups == 1) {
+    run(x, y);
+    return;
+  }
+  const size_t in = op.info.in, out = op.info.out;
+  const size_t in_c = in * op.groups, per_group = out / op.groups;
+  for (int g = 0; g < op.groups; ++g) {
+    float* gi = op.group_in.data();
+    for (size_t p = 0; p < op.input_pixels; ++p) {
+      std::memcpy(gi + p * in, x + p * in_c + g * in, in * sizeof(float));
+    }
+    run(gi, op.group_out.data());
+    const float* go = op.group_out.data() + g * per_group;
+    for (size_t p = 0; p < op.output_pixels; ++p) {
+      std::memcpy(y + p * out + g * per_group, go + p * out,
+                  per_group * sizeof(float));
+    }
   }
 }
 

@@ -50,24 +50,62 @@ std::string DwConvPartitionKernel::OutputDims(size_t index,
                                               const std::vector<int>& in_dims,
                                               std::vector<int>* out_dims) {
   Op& op = ops_[index];
-  if (in_dims.size() != 4 || in_dims[3] != op.info.channels ||
-      in_dims[0] < 0) {
-    return "input is not NHWC with " + std::to_string(op.info.channels) +
-           " channels";
+  op.empty = true;
+  op.multiplier = 1;
+  const int channels = op.info.channels;
+  if (in_dims.size() == 4) {
+    // TFLite's DEPTHWISE_CONV_2D takes any input channel count that divides
+    // the weights' channels (as a depth multiplier) and refuses the others.
+    const int in_c = in_dims[3];
+    if (in_c <= 0 || channels % in_c != 0) {
+      return "input has " + std::to_string(in_c) +
+             " channels; the weights' " + std::to_string(channels) +
+             " channels must be a multiple of it (the depth multiplier)";
+    }
+    op.multiplier = channels / in_c;
   }
+  std::string error = StockConvOutputDims(
+      in_dims, op.info.padding, op.info.kernel_h, op.info.kernel_w,
+      op.info.stride_h, op.info.stride_w, 1, 1, channels, out_dims);
+  if (!error.empty()) return error;
+  op.empty = (*out_dims)[0] == 0 || (*out_dims)[1] == 0 || (*out_dims)[2] == 0;
+  if (op.empty) return "";
   int out_h = 0, out_w = 0;
-  std::string error;
   if (!op.conv->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h, &out_w,
                         &error)) {
     return error;
   }
-  *out_dims = {in_dims[0], out_h, out_w, op.info.channels};
+  if (out_h != (*out_dims)[1] || out_w != (*out_dims)[2]) {
+    return "kernel output " + std::to_string(out_h) + "x" +
+           std::to_string(out_w) + " differs from TFLite's " +
+           std::to_string((*out_dims)[1]) + "x" +
+           std::to_string((*out_dims)[2]);
+  }
+  op.input_pixels = static_cast<size_t>(in_dims[0]) * in_dims[1] * in_dims[2];
+  if (op.multiplier > 1) {
+    const size_t need = op.input_pixels * static_cast<size_t>(channels);
+    if (op.expanded.size() < need) op.expanded.Resize(need);
+  }
   return "";
 }
 
 void DwConvPartitionKernel::RunNode(size_t index, const float* x, float* y,
                                     ThreadPool* pool) {
-  ops_[index].conv->Run(x, y, pool);
+  Op& op = ops_[index];
+  if (op.empty) return;
+  if (op.multiplier > 1) {
+    const int m = op.multiplier;
+    const size_t in_c = static_cast<size_t>(op.info.channels / m);
+    float* e = op.expanded.data();
+    for (size_t p = 0; p < op.input_pixels; ++p) {
+      const float* src = x + p * in_c;
+      for (size_t c = 0; c < in_c; ++c) {
+        for (int j = 0; j < m; ++j) *e++ = src[c];
+      }
+    }
+    x = op.expanded.data();
+  }
+  op.conv->Run(x, y, pool);
 }
 
 }  // namespace tf_sparse

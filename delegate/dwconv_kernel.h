@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cc/kernels/f32_dwconv3x3_sparse.h"
+#include "cc/util/aligned_buffer.h"
 #include "delegate/dwconv_analysis.h"
 #include "delegate/partition_kernel.h"
 #include "delegate/tflite_abi.h"
@@ -29,6 +30,15 @@ class DwConvPartitionKernel : public PartitionKernel {
   struct Op {
     DwConvNodeInfo info;
     std::unique_ptr<F32SparseDepthwiseConv3x3> conv;
+    // Set by OutputDims for the last prepared input. TFLite reads an input
+    // of C < channels as depth multiplier m = channels / C (output channel
+    // c * m + j from input channel c); the delegate repeats each input
+    // channel m times into `expanded` and runs the packed multiplier-1
+    // kernel on that, which is the same sum exactly.
+    int multiplier = 1;
+    size_t input_pixels = 0;  // batch * in_h * in_w.
+    AlignedBuffer<float> expanded;
+    bool empty = false;  // An empty output: nothing to run.
   };
 
   std::string AddNode(tflite_abi::TfLiteContext* context, int node_index,

@@ -11,12 +11,23 @@ namespace {
 
 using namespace tflite_abi;  // NOLINT: the ABI names are prefixed already.
 
-// Output shape and batch of a FULLY_CONNECTED node for an input shape.
+// Output shape and batch of a FULLY_CONNECTED node for an input shape, as
+// TFLite's own kernel computes them: with keep_num_dims the last dimension
+// must be the weights' input size; otherwise the input is read as
+// floor(elements / in) rows of `in` values, whatever its shape. Stock TFLite
+// does not require the division to be exact (an input [1, 300] against
+// [out, 256] weights gives one row, its first 256 values, and [1, 100] gives
+// zero rows), so neither does the delegate: it runs its packed kernel on the
+// same rows and its outputs equal the stock interpreter's.
 bool FcOutputShape(const FcNodeInfo& info, const std::vector<int>& in_dims,
                    std::vector<int>* out_dims, size_t* batch,
                    std::string* error) {
   if (in_dims.empty()) {
     *error = "input has rank 0";
+    return false;
+  }
+  if (info.in < 1) {
+    *error = "weights have no input columns";
     return false;
   }
   long long elements = 1;
@@ -27,6 +38,11 @@ bool FcOutputShape(const FcNodeInfo& info, const std::vector<int>& in_dims,
     }
     elements *= d;
   }
+  const long long rows = elements / info.in;
+  if (rows > std::numeric_limits<int>::max()) {
+    *error = "input has more than 2^31 - 1 rows";
+    return false;
+  }
   if (info.keep_num_dims) {
     if (in_dims.back() != info.in) {
       *error = "input's last dimension " + std::to_string(in_dims.back()) +
@@ -36,14 +52,9 @@ bool FcOutputShape(const FcNodeInfo& info, const std::vector<int>& in_dims,
     *out_dims = in_dims;
     out_dims->back() = info.out;
   } else {
-    if (elements % info.in != 0) {
-      *error = "input size " + std::to_string(elements) +
-               " is not a multiple of " + std::to_string(info.in);
-      return false;
-    }
-    *out_dims = {static_cast<int>(elements / info.in), info.out};
+    *out_dims = {static_cast<int>(rows), info.out};
   }
-  *batch = static_cast<size_t>(elements / info.in);
+  *batch = static_cast<size_t>(rows);
   return true;
 }
 

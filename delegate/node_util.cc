@@ -234,4 +234,49 @@ bool GraphOutputs(TfLiteContext* context, const std::vector<int>& plan,
   return true;
 }
 
+namespace {
+
+// One spatial dimension as TFLite's ComputeOutSize has it (64-bit here, so
+// that no size can overflow).
+long long StockOutSize(ConvPadding padding, long long in, int kernel,
+                       int stride, int dilation) {
+  const long long extent = static_cast<long long>(kernel - 1) * dilation + 1;
+  return padding == ConvPadding::kSame ? (in + stride - 1) / stride
+                                       : (in + stride - extent) / stride;
+}
+
+}  // namespace
+
+std::string StockConvOutputDims(const std::vector<int>& in_dims,
+                                ConvPadding padding, int kernel_h,
+                                int kernel_w, int stride_h, int stride_w,
+                                int dilation_h, int dilation_w, int channels,
+                                std::vector<int>* out_dims) {
+  if (in_dims.size() != 4) {
+    return "input has rank " + std::to_string(in_dims.size()) +
+           ", expected 4 (NHWC)";
+  }
+  for (int d : in_dims) {
+    if (d < 0) return "input has a negative dimension";
+  }
+  if (in_dims[1] < 1 || in_dims[2] < 1) {
+    return "input " + std::to_string(in_dims[1]) + "x" +
+           std::to_string(in_dims[2]) +
+           " has no pixels (height and width must be at least 1)";
+  }
+  const long long out_h =
+      StockOutSize(padding, in_dims[1], kernel_h, stride_h, dilation_h);
+  const long long out_w =
+      StockOutSize(padding, in_dims[2], kernel_w, stride_w, dilation_w);
+  if (out_h < 0 || out_w < 0) {
+    return "input " + std::to_string(in_dims[1]) + "x" +
+           std::to_string(in_dims[2]) + " is smaller than the " +
+           std::to_string(kernel_h) + "x" + std::to_string(kernel_w) +
+           " kernel with VALID padding (negative output size)";
+  }
+  *out_dims = {in_dims[0], static_cast<int>(out_h), static_cast<int>(out_w),
+               channels};
+  return "";
+}
+
 }  // namespace tf_sparse

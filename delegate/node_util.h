@@ -128,6 +128,21 @@ const float* DenseWeights(const tflite_abi::TfLiteContext* context,
                           int weights, int densify_input,
                           std::vector<float>* storage, std::string* error);
 
+// The output shape {batch, out_h, out_w, channels} that TFLite's own CONV_2D
+// and DEPTHWISE_CONV_2D kernels give an NHWC input `in_dims` (its
+// ComputeOutSize, integer division truncating toward zero). A spatial size
+// may come out 0, e.g. a VALID 3x3 kernel on a 2x2 input: the stock kernels
+// accept that empty output and run nothing, and so must the delegate's (a
+// batch of 0 too). Returns an empty string, or what is wrong: a rank other
+// than 4, a negative dimension, an input of height or width 0 (LiteRT's
+// kernels refuse it; tf.lite 2.21's DEPTHWISE_CONV_2D still runs it), or a
+// negative output size (which the stock kernels refuse at prepare too).
+std::string StockConvOutputDims(const std::vector<int>& in_dims,
+                                ConvPadding padding, int kernel_h,
+                                int kernel_w, int stride_h, int stride_w,
+                                int dilation_h, int dilation_w, int channels,
+                                std::vector<int>* out_dims);
+
 }  // namespace tf_sparse
 
 #endif  // TF_SPARSE_DELEGATE_NODE_UTIL_H_

@@ -12,6 +12,10 @@
 #include <type_traits>
 #include <utility>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace tf_sparse {
 
 inline constexpr size_t kBufferAlignment = 64;
@@ -25,7 +29,7 @@ class AlignedBuffer {
   AlignedBuffer() = default;
   // Zero-initialised storage for n elements.
   explicit AlignedBuffer(size_t n) { Resize(n); }
-  ~AlignedBuffer() { std::free(data_); }
+  ~AlignedBuffer() { Free(); }
 
   AlignedBuffer(const AlignedBuffer& other) { *this = other; }
   AlignedBuffer& operator=(const AlignedBuffer& other) {
@@ -43,7 +47,7 @@ class AlignedBuffer {
 
   // Discards the contents; the new storage is zero-filled.
   void Resize(size_t n) {
-    std::free(data_);
+    Free();
     data_ = nullptr;
     size_ = 0;
     if (n == 0) return;
@@ -55,6 +59,11 @@ class AlignedBuffer {
     std::memset(p, 0, bytes);
     data_ = static_cast<T*>(p);
     size_ = n;
+#if defined(__SANITIZE_ADDRESS__)
+    // The rounding to whole cache lines is not the caller's: under ASan an
+    // access past element n - 1 is reported, not hidden by the padding.
+    ASAN_POISON_MEMORY_REGION(data_ + n, bytes - n * sizeof(T));
+#endif
   }
 
   T* data() { return data_; }
@@ -65,6 +74,15 @@ class AlignedBuffer {
   const T& operator[](size_t i) const { return data_[i]; }
 
  private:
+  void Free() {
+#if defined(__SANITIZE_ADDRESS__)
+    if (data_ != nullptr) {
+      ASAN_UNPOISON_MEMORY_REGION(data_, (size_ * sizeof(T) + kBufferAlignment - 1) /
+                                             kBufferAlignment * kBufferAlignment);
+    }
+#endif
+    std::free(data_);
+  }
   void Swap(AlignedBuffer& other) noexcept {
     std::swap(data_, other.data_);
     std::swap(size_, other.size_);
