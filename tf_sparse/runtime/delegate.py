@@ -54,7 +54,14 @@ def _options_to_strings(num_threads, options):
     for key, value in options.items():
         if isinstance(value, bool):
             value = int(value)
-        out[str(key)] = str(value)
+        key, value = str(key), str(value)
+        if "\0" in key or "\0" in value:
+            # The C loader would cut the string at the NUL and see another value.
+            raise ValueError(
+                f"load_delegate: option {key!r}={value!r} contains a NUL character; allowed: "
+                "plain text values (see tfs.load_delegate's options)"
+            )
+        out[key] = value
     return out
 
 
@@ -71,13 +78,20 @@ def load_delegate(num_threads: int = 1, runtime: str = "litert", **options):
         ``"gs:16:1"`` for FULLY_CONNECTED; ``"patdnn"`` for every pattern-structured 3x3
         CONV_2D, ``"vtaps"`` for every 3x3 CONV_2D (filter-vector taps: fast when blocks of 16
         filters share their zeros, e.g. ``KernelPattern(..., filter_block=16)``), ``"dwtaps"``
-        for every supported 3x3 DEPTHWISE_CONV_2D, whatever the cost estimate), ``verbose`` (0, 1 or 2: one line per considered node on stderr).
+        for every supported 3x3 DEPTHWISE_CONV_2D, whatever the cost estimate; N:M takes N in
+        1, 2, 4, 8, 16 and M in 2, 4, 8, 16, 32, GS B a power of two up to 256),
+        ``corrupt_sparsity`` (``"error"``, the default: a tensor in TFLite's sparse encoding that is
+        inconsistent fails the interpreter's construction with a ValueError naming the node,
+        tensor and problem; ``"decline"``: leave it to TFLite, whose kernels do not check it),
+        ``verbose`` (0, 1 or 2: one line per considered node on stderr). Values are strict:
+        plain decimal digits, names exactly as listed.
 
     Returns:
       The runtime's delegate object.
 
     Raises:
-      ValueError: an option the delegate rejects (the message names it and the allowed values).
+      ValueError: an option the delegate rejects (the message names it, the value and the allowed
+        values).
 
     Example:
       >>> from ai_edge_litert.interpreter import Interpreter
