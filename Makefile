@@ -88,7 +88,8 @@ fuzz-native:
 	clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
 	  delegate/tests/tflite_sparsity_fuzzer.cc delegate/tflite_sparsity.cc cc/formats/bsr.cc \
 	  -o $(FUZZ_NATIVE_BIN)
-	$(FUZZ_NATIVE_BIN) -max_total_time=$(FUZZ_NATIVE_SECONDS) -max_len=512 .fuzz_native/corpus
+	$(FUZZ_NATIVE_BIN) -max_total_time=$(FUZZ_NATIVE_SECONDS) -max_len=512 \
+	  -artifact_prefix=.fuzz_native/ .fuzz_native/corpus
 
 clean:
 	$(BAZEL) clean
