@@ -81,7 +81,7 @@ def load_delegate(num_threads: int = 1, runtime: str = "litert", **options):
         for every supported 3x3 DEPTHWISE_CONV_2D, whatever the cost estimate; N:M takes N in
         1, 2, 4, 8, 16 and M in 2, 4, 8, 16, 32, GS B a power of two up to 256),
         ``corrupt_sparsity`` (``"error"``, the default: a tensor in TFLite's sparse encoding that is
-        inconsistent fails the interpreter's construction with a ValueError naming the node,
+        inconsistent makes the interpreter's construction raise, naming the node,
         tensor and problem; ``"decline"``: leave it to TFLite, whose kernels do not check it),
         ``verbose`` (0, 1 or 2: one line per considered node on stderr). Values are strict:
         plain decimal digits, names exactly as listed.
