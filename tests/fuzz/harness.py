@@ -141,6 +141,33 @@ class Worker:
             self.proc = None
 
 
+def native_crash_frames(path, options=None, timeout=120.0):
+    """Runs one case of the delegate side under gdb (when installed) and returns the native
+    backtrace's frame lines, innermost first, or None (no gdb, or no crash this time)."""
+    import shutil
+
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return None
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    try:
+        out = subprocess.run(
+            [gdb, "-q", "-batch", "-ex", "run", "-ex", "bt 12", "--args",
+             sys.executable, os.path.join(HERE, "worker.py"), "--side", "delegate",
+             "--options", json.dumps(options or {}), "--path", os.path.abspath(path)],
+            capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env,
+        ).stdout
+    except subprocess.TimeoutExpired:
+        return None
+    frames = [line for line in out.splitlines() if line.startswith("#")]
+    return frames or None
+
+
+def crashed_in_our_library(frames):
+    """Whether the innermost frames of a native backtrace are in libtf_sparse_delegate.so."""
+    return any("libtf_sparse_delegate" in f or "tf_sparse::" in f for f in frames[:3])
+
+
 def _decode(o):
     if o["data"] is None:
         return None
@@ -200,6 +227,9 @@ def classify(stock, ours):
         if ours.get("stage") == "start":
             return s, d, False, "in TFLite's model parsing (before the delegate)"
         if ours.get("stage") == "parsed":
+            frames = ours.get("native_frames")
+            if frames is not None and not crashed_in_our_library(frames):
+                return s, d, False, "in TFLite while the delegate was applied: " + frames[0][:160]
             return s, d, True, "while the delegate was applied"
         if not claimed:
             return s, d, False, "delegate claimed nothing; stock fails too"
@@ -230,6 +260,13 @@ def run_cases(cases, options=None, timeout=20.0, progress=None):
         t.start()
     for t in threads:
         t.join()
+    paths = dict(cases)
+    for cid, ours in results["delegate"].items():
+        stock = results["stock"][cid]
+        if ours["outcome"] == "crash" and ours.get("stage") == "parsed" and \
+                stock["outcome"] in ("crash", "hang"):
+            # Stock crashes too: is this one inside our library? Ask for a native backtrace.
+            ours["native_frames"] = native_crash_frames(paths[cid], options)
     return {cid: (results["stock"][cid], results["delegate"][cid]) for cid, _ in cases}, restarts
 
 

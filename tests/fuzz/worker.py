@@ -115,6 +115,7 @@ def main():
     parser.add_argument("--side", choices=["stock", "delegate"], required=True)
     parser.add_argument("--options", default="{}")
     parser.add_argument("--memory_gb", type=float, default=6.0)
+    parser.add_argument("--path", help="run this one file (as case 0) instead of reading stdin")
     args = parser.parse_args()
     faulthandler.enable()
     limit = int(args.memory_gb * (1 << 30))
@@ -125,6 +126,9 @@ def main():
     delegates = _delegate_module() if args.side == "delegate" else None
     options = json.loads(args.options)
     _emit({"ready": True})
+    if args.path:
+        _emit(run_case(0, args.path, args.side, options, Interpreter, delegates))
+        return
     for line in sys.stdin:
         case_id, path = line.rstrip("\n").split(" ", 1)
         _emit(run_case(int(case_id), path, args.side, options, Interpreter, delegates))
