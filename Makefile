@@ -23,7 +23,7 @@ ASAN_RUNTIMES = $(shell g++ -print-file-name=libasan.so) $(shell g++ -print-file
 ASAN_PYTESTS ?= tests/test_delegate*.py
 SOAK_CYCLES ?= 1000
 
-.PHONY: demo test deps apt venv delegate test-cc test-arm test-py test-asan soak bench clean
+.PHONY: demo test deps apt venv delegate test-cc test-arm test-py test-asan soak bench fuzz fuzz-native clean
 
 demo: deps delegate
 	$(PY) examples/demo.py
@@ -91,6 +91,28 @@ bench: deps delegate
 	$(PY) benchmarks/dwconv_speed.py
 	$(PY) benchmarks/structures_speed.py
 
+# Model-file fuzzer (tests/fuzz/): FUZZ_CASES mutants of exported models on the stock
+# interpreter and with the delegate; prints the outcome table and keeps crashing inputs in
+# tests/fuzz/corpus/. Fails when a crash, wrong output or hang is the delegate's.
+FUZZ_CASES ?= 5000
+FUZZ_SEED ?= 1
+fuzz: deps delegate
+	$(PY) tests/fuzz/run_fuzz.py --cases $(FUZZ_CASES) --seed $(FUZZ_SEED) --save-corpus
+
+# libFuzzer target for the TFLite sparse-encoding validator and decoder
+# (delegate/tflite_sparsity.cc), built with clang; runs FUZZ_NATIVE_SECONDS.
+FUZZ_NATIVE_SECONDS ?= 60
+FUZZ_NATIVE_BIN := .fuzz_native/tflite_sparsity_fuzzer
+FUZZ_APT_PACKAGES := clang libclang-rt-14-dev
+fuzz-native:
+	$(MAKE) apt APT_PACKAGES="$(FUZZ_APT_PACKAGES)"
+	mkdir -p .fuzz_native/corpus
+	clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
+	  delegate/tests/tflite_sparsity_fuzzer.cc delegate/tflite_sparsity.cc cc/formats/bsr.cc \
+	  -o $(FUZZ_NATIVE_BIN)
+	$(FUZZ_NATIVE_BIN) -max_total_time=$(FUZZ_NATIVE_SECONDS) -max_len=512 \
+	  -artifact_prefix=.fuzz_native/ .fuzz_native/corpus
+
 clean:
 	$(BAZEL) clean
-	rm -rf $(STAMPS) .pytest_cache .hypothesis
+	rm -rf $(STAMPS) .pytest_cache .hypothesis .fuzz_seeds .fuzz_native

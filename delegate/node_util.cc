@@ -279,4 +279,104 @@ std::string StockConvOutputDims(const std::vector<int>& in_dims,
   return "";
 }
 
+namespace {
+
+std::string OpName(int builtin_code) {
+  switch (builtin_code) {
+    case kTfLiteBuiltinFullyConnected:
+      return "FULLY_CONNECTED";
+    case kTfLiteBuiltinConv2d:
+      return "CONV_2D";
+    case kTfLiteBuiltinDepthwiseConv2d:
+      return "DEPTHWISE_CONV_2D";
+    case kTfLiteBuiltinDensify:
+      return "DENSIFY";
+    default:
+      return "builtin op " + std::to_string(builtin_code);
+  }
+}
+
+// A tensor name fit for a message: printable ASCII, at most 64 characters.
+std::string SafeName(const char* name) {
+  if (name == nullptr) return "";
+  std::string out;
+  for (int i = 0; name[i] != '\0' && i < 64; ++i) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    out += c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?';
+  }
+  return out;
+}
+
+// The forms TFLite's FULLY_CONNECTED kernels read weights in; they check
+// no more than the first two levels' formats themselves.
+std::string CheckFcSparseForm(const TfLiteTensor& t) {
+  const TfLiteSparsity& sp = *t.sparsity;
+  if (t.dims->size != 2) return "sparse weights are not 2-D";
+  const int levels = sp.dim_metadata_size;
+  for (int i = 0; i < levels; ++i) {
+    if (sp.traversal_order->data[i] != i) {
+      return "FULLY_CONNECTED reads sparse weights in row-major order only "
+             "(traversal_order must be the identity)";
+    }
+  }
+  if (sp.dim_metadata[0].format != kTfLiteDimDense ||
+      sp.dim_metadata[1].format != kTfLiteDimSparseCSR) {
+    return "FULLY_CONNECTED reads sparse weights as DENSE rows of "
+           "SPARSE_CSR columns only";
+  }
+  if (levels == 2) return "";
+  const int block = sp.dim_metadata[2].dense_size;
+  if (levels == 3 && sp.block_map->data[0] == 1 && (block == 4 || block == 16)) {
+    return "";
+  }
+  return "FULLY_CONNECTED reads sparse weights without blocks or in 1x4 or "
+         "1x16 blocks only";
+}
+
+}  // namespace
+
+std::string CheckSparseTensors(TfLiteContext* context,
+                               const std::vector<int>& plan) {
+  const int num_tensors = static_cast<int>(context->tensors_size);
+  for (const int node_index : plan) {
+    TfLiteNode* node = nullptr;
+    TfLiteRegistration* reg = nullptr;
+    if (context->GetNodeAndRegistration(context, node_index, &node, &reg) !=
+            kTfLiteOk ||
+        node == nullptr || reg == nullptr || node->inputs == nullptr) {
+      continue;
+    }
+    const int op = reg->builtin_code;
+    if (op == kTfLiteBuiltinDelegate) continue;
+    for (int j = 0; j < node->inputs->size; ++j) {
+      const int ti = node->inputs->data[j];
+      if (ti < 0 || ti >= num_tensors) continue;
+      const TfLiteTensor& t = context->tensors[ti];
+      if (t.sparsity == nullptr) continue;
+      std::string problem = ValidateTfLiteSparsity(t);
+      if (problem.empty() && t.allocation_type != kTfLiteMmapRo) {
+        problem = "a sparse-encoded tensor must be constant";
+      }
+      if (problem.empty()) {
+        if (op == kTfLiteBuiltinFullyConnected && j == 1) {
+          problem = CheckFcSparseForm(t);
+        } else if (op != kTfLiteBuiltinDensify || j != 0) {
+          problem = "the node reads it as a dense tensor (only DENSIFY "
+                    "input 0 and FULLY_CONNECTED weights decode TFLite's "
+                    "sparse encoding)";
+        }
+      }
+      if (problem.empty()) continue;
+      return "tf_sparse: corrupt sparse tensor: node " +
+             std::to_string(node_index) + " (" + OpName(op) + ") input " +
+             std::to_string(j) + " is tensor " + std::to_string(ti) + " '" +
+             SafeName(t.name) + "': " + problem +
+             ". The delegate refuses the model (delegate option "
+             "corrupt_sparsity=decline leaves such nodes to TFLite, whose own "
+             "decoder does not check them)";
+    }
+  }
+  return "";
+}
+
 }  // namespace tf_sparse

@@ -143,6 +143,19 @@ std::string StockConvOutputDims(const std::vector<int>& in_dims,
                                 int dilation_h, int dilation_w, int channels,
                                 std::vector<int>* out_dims);
 
+// Validates every sparse-encoded tensor (one with TfLiteSparsity) that a node
+// of `plan` reads, before anything decodes it: the whole encoding
+// (ValidateTfLiteSparsity), that the tensor is constant, and that its reader
+// decodes such tensors the way they are stored: DENSIFY (input 0, any valid
+// encoding) or FULLY_CONNECTED (weights in the forms TFLite's sparse kernels
+// read: identity traversal order, DENSE rows, SPARSE_CSR columns, and no
+// block or 1x4 / 1x16 blocks along the columns). Any other reader would take
+// the packed values for a dense tensor. Returns an empty string, or a
+// message naming the first offending node, its op, the tensor and what is
+// wrong. Nodes already delegated (DELEGATE) are skipped.
+std::string CheckSparseTensors(tflite_abi::TfLiteContext* context,
+                               const std::vector<int>& plan);
+
 }  // namespace tf_sparse
 
 #endif  // TF_SPARSE_DELEGATE_NODE_UTIL_H_

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -12,22 +13,57 @@ namespace {
 
 constexpr int kMaxThreads = 256;
 
-bool ParseInt(const char* s, long* out) {
-  if (s == nullptr || *s == '\0') return false;
-  errno = 0;
-  char* end = nullptr;
-  const long v = std::strtol(s, &end, 10);
-  if (errno != 0 || *end != '\0') return false;
+// Strict decimal forms: ASCII digits only (no sign, spaces, hex or other
+// characters strtol/strtod would take), at most kMaxDigits of them.
+constexpr int kMaxDigits = 9;
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Digits at *p (1 to kMaxDigits) as a value; advances *p past them.
+bool ParseDigits(const char** p, long* out) {
+  long v = 0;
+  int n = 0;
+  while (IsDigit(**p)) {
+    if (++n > kMaxDigits) return false;
+    v = v * 10 + (**p - '0');
+    ++*p;
+  }
+  if (n == 0) return false;
   *out = v;
   return true;
 }
 
+// A whole string of digits.
+bool ParseInt(const char* s, long* out) {
+  if (s == nullptr) return false;
+  const char* p = s;
+  return ParseDigits(&p, out) && *p == '\0';
+}
+
+// DIGITS[.DIGITS] or .DIGITS, optionally followed by e[-+]DIGITS: a plain
+// decimal number without sign (every numeric option is non-negative).
 bool ParseDouble(const char* s, double* out) {
-  if (s == nullptr || *s == '\0') return false;
+  if (s == nullptr) return false;
+  const char* p = s;
+  int mantissa_digits = 0;
+  while (IsDigit(*p)) ++p, ++mantissa_digits;
+  if (*p == '.') {
+    ++p;
+    while (IsDigit(*p)) ++p, ++mantissa_digits;
+  }
+  if (mantissa_digits == 0 || mantissa_digits > 32) return false;
+  if (*p == 'e' || *p == 'E') {
+    ++p;
+    if (*p == '+' || *p == '-') ++p;
+    int exp_digits = 0;
+    while (IsDigit(*p)) ++p, ++exp_digits;
+    if (exp_digits == 0 || exp_digits > 3) return false;
+  }
+  if (*p != '\0') return false;
   errno = 0;
   char* end = nullptr;
   const double v = std::strtod(s, &end);
-  if (errno != 0 || *end != '\0' || !std::isfinite(v)) return false;
+  if (errno != 0 || end != p || !std::isfinite(v)) return false;
   *out = v;
   return true;
 }
@@ -36,13 +72,10 @@ bool ParseDouble(const char* s, double* out) {
 bool ParseBsrFormat(const char* s, int* r, int* c) {
   if (std::strncmp(s, "bsr:", 4) != 0) return false;
   const char* p = s + 4;
-  char* end = nullptr;
-  errno = 0;
-  const long rv = std::strtol(p, &end, 10);
-  if (end == p || *end != 'x' || errno != 0) return false;
-  p = end + 1;
-  const long cv = std::strtol(p, &end, 10);
-  if (end == p || *end != '\0' || errno != 0) return false;
+  long rv = 0, cv = 0;
+  if (!ParseDigits(&p, &rv) || *p != 'x') return false;
+  ++p;
+  if (!ParseDigits(&p, &cv) || *p != '\0') return false;
   if (rv < 1 || cv < 1 || rv > 1024 || cv > 1024) return false;
   if (!CheckBsrShape(rv, cv, rv, cv).empty()) return false;
   *r = static_cast<int>(rv);
@@ -50,7 +83,7 @@ bool ParseBsrFormat(const char* s, int* r, int* c) {
   return true;
 }
 
-// "nm", "nm:N:M", "gs", "gs:B", "gs:B:E": integers after the prefix,
+// "nm", "nm:N:M", "gs", "gs:B", "gs:B:E": strict integers after the prefix,
 // separated by ':'. Returns false on anything else.
 bool ParseColonInts(const char* s, const char* prefix, int max_count,
                     int* values, int* count) {
@@ -61,14 +94,26 @@ bool ParseColonInts(const char* s, const char* prefix, int max_count,
   if (*p == '\0') return true;
   while (*p == ':' && *count < max_count) {
     ++p;
-    char* end = nullptr;
-    errno = 0;
-    const long v = std::strtol(p, &end, 10);
-    if (end == p || errno != 0 || v < 1 || v > 256) return false;
+    long v = 0;
+    if (!ParseDigits(&p, &v) || v < 1 || v > 256) return false;
     values[(*count)++] = static_cast<int>(v);
-    p = end;
   }
   return *p == '\0';
+}
+
+bool IsPowerOfTwo(int v) { return v > 0 && (v & (v - 1)) == 0; }
+
+// N:M patterns the kernels run: N in 1, 2, 4, 8, 16 (a 16-lane chunk holds
+// whole groups) and M in 2, 4, 8, 16, 32 (the row-group layout's index
+// widths), N < M. GS: B banks a power of two from 2 to 256 (whole vector
+// steps and masked tails), E dividing B.
+bool NmSupported(int n, int m) {
+  return IsPowerOfTwo(n) && n <= 16 && IsPowerOfTwo(m) && m >= 2 && m <= 32 &&
+         n < m;
+}
+bool GsSupported(int banks, int e) {
+  return IsPowerOfTwo(banks) && banks >= 2 && banks <= 256 && e >= 1 &&
+         banks % e == 0;
 }
 
 bool ParseOtherFormat(const char* s, DelegateOptions* o) {
@@ -79,7 +124,7 @@ bool ParseOtherFormat(const char* s, DelegateOptions* o) {
     return true;
   }
   if (ParseColonInts(s, "nm", 2, v, &count) && (count == 0 || count == 2)) {
-    if (count == 2 && (v[0] >= v[1] || 16 % v[0] != 0)) return false;
+    if (count == 2 && !NmSupported(v[0], v[1])) return false;
     o->format = FcFormat::kNm;
     o->nm_n = count == 2 ? v[0] : 0;
     o->nm_m = count == 2 ? v[1] : 0;
@@ -88,7 +133,7 @@ bool ParseOtherFormat(const char* s, DelegateOptions* o) {
   if (ParseColonInts(s, "gs", 2, v, &count)) {
     const int banks = count >= 1 ? v[0] : 16;
     const int e = count >= 2 ? v[1] : 1;
-    if (banks % e != 0) return false;
+    if (!GsSupported(banks, e)) return false;
     o->format = FcFormat::kGs;
     o->gs_banks = banks;
     o->gs_elements_per_row = e;
@@ -97,8 +142,25 @@ bool ParseOtherFormat(const char* s, DelegateOptions* o) {
   return false;
 }
 
+// The value as given, quoted, non-printable bytes as \xHH, at most 80.
 std::string Quote(const char* s) {
-  return std::string("'") + (s == nullptr ? "(null)" : s) + "'";
+  if (s == nullptr) return "(null)";
+  std::string out = "'";
+  for (int i = 0; s[i] != '\0'; ++i) {
+    if (i == 80) {
+      out += "...";
+      break;
+    }
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out + "'";
 }
 
 }  // namespace
@@ -131,7 +193,7 @@ std::string ParseDelegateOptions(const char* const* keys,
   DelegateOptions o;
   for (size_t i = 0; i < n; ++i) {
     const char* key = keys[i];
-    const char* value = values[i];
+    const char* value = values == nullptr ? nullptr : values[i];
     if (key == nullptr) return "tf_sparse delegate: null option key";
     if (std::strcmp(key, "num_threads") == 0) {
       long v = 0;
@@ -171,10 +233,22 @@ std::string ParseDelegateOptions(const char* const* keys,
         return "tf_sparse delegate: option format=" + Quote(value) +
                " is invalid; allowed: 'auto', 'bsr:RxC' with block "
                "height R and width C >= 1 and R*C <= 1024 (e.g. 'bsr:1x4'), "
-               "'csr', 'nm' or 'nm:N:M' (N in 1, 2, 4, 8, 16, N < M <= 256, "
-               "e.g. 'nm:2:4'), 'gs', 'gs:B' or 'gs:B:E' (B <= 256 banks, E "
-               "dividing B; e.g. 'gs:16'), 'patdnn' or 'vtaps' (3x3 CONV_2D), "
+               "'csr', 'nm' or 'nm:N:M' (N in 1, 2, 4, 8, 16 and M in 2, 4, "
+               "8, 16, 32 with N < M, e.g. 'nm:2:4'), 'gs', 'gs:B' or 'gs:B:E' "
+               "(B banks a power of two from 2 to 256, E dividing B; e.g. "
+               "'gs:16'), 'patdnn' or 'vtaps' (3x3 CONV_2D), "
                "'dwtaps' (3x3 DEPTHWISE_CONV_2D)";
+      }
+    } else if (std::strcmp(key, "corrupt_sparsity") == 0) {
+      if (value != nullptr && std::strcmp(value, "error") == 0) {
+        o.corrupt_sparsity = CorruptSparsity::kError;
+      } else if (value != nullptr && std::strcmp(value, "decline") == 0) {
+        o.corrupt_sparsity = CorruptSparsity::kDecline;
+      } else {
+        return "tf_sparse delegate: option corrupt_sparsity=" + Quote(value) +
+               " is invalid; allowed: 'error' (default: a corrupt TFLite "
+               "sparse encoding fails the load) or 'decline' (leave its "
+               "readers to TFLite)";
       }
     } else if (std::strcmp(key, "verbose") == 0) {
       long v = 0;
@@ -185,7 +259,8 @@ std::string ParseDelegateOptions(const char* const* keys,
       o.verbose = static_cast<int>(v);
     } else {
       return "tf_sparse delegate: unknown option " + Quote(key) +
-             "; allowed options: num_threads, min_sparsity, format, verbose";
+             "; allowed options: num_threads, min_sparsity, format, "
+             "corrupt_sparsity, verbose";
     }
   }
   *options = o;

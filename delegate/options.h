@@ -1,6 +1,10 @@
 // Options of the tf_sparse delegate, as passed by TFLite's external delegate
 // loader: string keys and values.
 //
+// Values are strict: plain decimal digits (no sign, spaces, hex or
+// exponent-only forms; min_sparsity may have a fraction and an exponent),
+// format names exactly as listed.
+//
 //   num_threads   int >= 1, default 1. Threads per kernel call (the calling
 //                 thread plus num_threads - 1 workers).
 //   min_sparsity  float in [0, 1), default 0.5. A FULLY_CONNECTED node is
@@ -19,8 +23,22 @@
 //                 kernels whatever the cost estimate (other ops as with
 //                 "auto"); or "dwtaps": claim every supported 3x3
 //                 DEPTHWISE_CONV_2D whatever the cost estimate (other ops
-//                 as with "auto"). With a forced FULLY_CONNECTED format,
+//                 as with "auto"). Forced N:M takes N in 1, 2, 4, 8, 16
+//                 and M in 2, 4, 8, 16, 32 (N < M); forced GS takes B a
+//                 power of two from 2 to 256 and E dividing B (what the
+//                 kernels run). With a forced FULLY_CONNECTED format,
 //                 CONV_2D and DEPTHWISE_CONV_2D nodes are declined.
+//   corrupt_sparsity  "error" (default) or "decline". A constant tensor in
+//                 TFLite's sparse encoding whose encoding is inconsistent
+//                 (traversal_order not a permutation, segments or indices
+//                 out of range, byte size not matching, ...; see
+//                 CheckSparseTensors in node_util.h), or that its reader
+//                 cannot decode, fails the load: the delegate's Prepare
+//                 returns an error naming the node, the tensor and the
+//                 problem, and the interpreter's construction raises.
+//                 "decline" only leaves such nodes to TFLite, whose own
+//                 DENSIFY and sparse FULLY_CONNECTED kernels do not check
+//                 the encoding (they may crash).
 //   verbose       0 (default), 1: one line per considered node on stderr
 //                 (claimed or declined, and why), 2: also the candidate
 //                 costs and the kernel chosen.
@@ -38,6 +56,9 @@ namespace tf_sparse {
 // CONV_2D).
 enum class FcFormat { kAuto, kBsr, kCsr, kNm, kGs, kVtaps };
 
+// What the delegate does with a corrupt TFLite sparse encoding.
+enum class CorruptSparsity { kError, kDecline };
+
 struct DelegateOptions {
   int num_threads = 1;
   double min_sparsity = 0.5;
@@ -53,6 +74,7 @@ struct DelegateOptions {
   bool force_patdnn = false;  // format=patdnn (CONV_2D).
   bool force_vtaps = false;   // format=vtaps (CONV_2D).
   bool force_dwtaps = false;  // format=dwtaps (DEPTHWISE_CONV_2D).
+  CorruptSparsity corrupt_sparsity = CorruptSparsity::kError;
 
   bool auto_format() const { return format == FcFormat::kAuto; }
   std::string FormatName() const;  // "auto", "bsr:RxC", "csr", "nm:N:M"...

@@ -269,6 +269,15 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
   // The plan array belongs to the runtime and is freed by the next
   // GetExecutionPlan call (and changes with every replacement): copy it.
   const std::vector<int> plan_nodes(plan->data, plan->data + plan->size);
+  // Corrupt sparse encodings fail the load here, before anything (ours or
+  // TFLite's DENSIFY and sparse FULLY_CONNECTED kernels) reads them.
+  if (options_.corrupt_sparsity == CorruptSparsity::kError) {
+    const std::string problem = CheckSparseTensors(context, plan_nodes);
+    if (!problem.empty()) {
+      context->ReportError(context, "%s", problem.c_str());
+      return kTfLiteError;
+    }
+  }
   // DENSIFY outputs (tensor -> where from) and how many node inputs read
   // each tensor. A claimed node whose weights come from a DENSIFY decodes
   // the DENSIFY's sparse input itself at init; the DENSIFY node is taken

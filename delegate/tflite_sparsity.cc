@@ -28,21 +28,56 @@ struct Levels {
   const TfLiteDimensionMetadata* meta = nullptr;
 };
 
-std::string Parse(const TfLiteTensor& t, TfLiteSparseLayout* layout,
-                  Levels* lv) {
+// Bytes of one stored value of `type`, or 0 for a type TFLite never stores
+// sparse-encoded (no fixed size).
+size_t ElementBytes(int type) {
+  switch (type) {
+    case kTfLiteFloat32:
+    case kTfLiteInt32:
+      return 4;
+    case kTfLiteUInt8:
+    case kTfLiteInt8:
+    case kTfLiteBool:
+      return 1;
+    case kTfLiteInt64:
+    case kTfLiteComplex64:
+      return 8;
+    case kTfLiteInt16:
+    case kTfLiteFloat16:
+      return 2;
+    default:
+      return 0;
+  }
+}
+
+std::string LevelName(int i) { return "dim_metadata[" + std::to_string(i) + "]"; }
+
+// The whole encoding, for values of any fixed-size type: shape, permutation,
+// block map, every level's arrays, and the byte size of the values. Fills
+// *layout (dims, block_size, num_values) and *lv.
+std::string ParseStructure(const TfLiteTensor& t, TfLiteSparseLayout* layout,
+                           Levels* lv) {
   const TfLiteSparsity* sp = t.sparsity;
   if (sp == nullptr) return "tensor has no sparsity parameters";
-  if (t.type != kTfLiteFloat32) return "values are not float32";
   if (t.dims == nullptr || t.dims->size < 1 || t.dims->size > kMaxRank) {
     return "tensor rank is not in [1, 8]";
   }
   const int n = t.dims->size;
   layout->dims.assign(t.dims->data, t.dims->data + n);
+  int64_t dense_count = 1;
   for (int d : layout->dims) {
-    if (d < 1) return "tensor has an empty dimension";
+    if (d < 1) return "tensor has an empty or negative dimension";
+    if (dense_count > kMaxPositions / d) return "dense shape is too large";
+    dense_count *= d;
   }
+  const size_t element = ElementBytes(t.type);
+  if (element == 0) {
+    return "values of TfLiteType " + std::to_string(t.type) +
+           " cannot be sparse-encoded";
+  }
+  if (sp->traversal_order == nullptr) return "traversal_order is missing";
   const int k = Size(sp->block_map);
-  if (k > n) return "block_map is longer than the rank";
+  if (k < 0 || k > n) return "block_map is longer than the rank";
   const int levels = n + k;
   if (Size(sp->traversal_order) != levels) {
     return "traversal_order has " + std::to_string(Size(sp->traversal_order)) +
@@ -96,50 +131,71 @@ std::string Parse(const TfLiteTensor& t, TfLiteSparseLayout* layout,
     const int size = lv->expanded_size[lv->order[i]];
     if (md.format == kTfLiteDimDense) {
       if (md.dense_size != size) {
-        return "level " + std::to_string(i) + " is DENSE of size " +
+        return LevelName(i) + " is DENSE of size " +
                std::to_string(md.dense_size) + ", expected " +
                std::to_string(size);
+      }
+      if (size > 0 && count > kMaxPositions / size) {
+        return "encoding is too large";
       }
       count *= size;
     } else if (md.format == kTfLiteDimSparseCSR) {
       const TfLiteIntArray* seg = md.array_segments;
       const TfLiteIntArray* idx = md.array_indices;
       if (seg == nullptr || idx == nullptr) {
-        return "level " + std::to_string(i) + " lacks segments or indices";
+        return LevelName(i) + " lacks segments or indices";
       }
-      if (Size(seg) != count + 1) {
-        return "level " + std::to_string(i) + " has " +
-               std::to_string(Size(seg)) + " segments, expected " +
-               std::to_string(count + 1);
+      if (Size(seg) < 1 || Size(seg) - 1 != count) {
+        return LevelName(i) + " has " + std::to_string(Size(seg)) +
+               " segments, expected " + std::to_string(count + 1);
       }
-      if (seg->data[0] != 0) return "segments do not start at 0";
+      if (seg->data[0] != 0) {
+        return LevelName(i) + " segments do not start at 0";
+      }
       for (int64_t p = 0; p < count; ++p) {
         if (seg->data[p + 1] < seg->data[p]) {
-          return "segments decrease at level " + std::to_string(i);
+          return LevelName(i) + " segments decrease at " + std::to_string(p);
         }
       }
       if (seg->data[count] != Size(idx)) {
-        return "level " + std::to_string(i) + " has " +
-               std::to_string(Size(idx)) + " indices, segments say " +
+        return LevelName(i) + " has " + std::to_string(Size(idx)) +
+               " indices, its last segment says " +
                std::to_string(seg->data[count]);
       }
       for (int p = 0; p < Size(idx); ++p) {
         if (idx->data[p] < 0 || idx->data[p] >= size) {
-          return "index out of range at level " + std::to_string(i);
+          return LevelName(i) + " index " + std::to_string(idx->data[p]) +
+                 " at " + std::to_string(p) + " is out of range [0, " +
+                 std::to_string(size) + ")";
         }
       }
       count = seg->data[count];
     } else {
-      return "unknown dimension format " + std::to_string(md.format);
+      return LevelName(i) + " has unknown format " + std::to_string(md.format);
     }
     if (count > kMaxPositions) return "encoding is too large";
   }
   layout->num_values = count;
   if (count > 0 && t.data == nullptr) return "tensor has no data";
-  if (t.bytes != static_cast<size_t>(count) * sizeof(float)) {
+  if (t.bytes != static_cast<size_t>(count) * element) {
     return "tensor holds " + std::to_string(t.bytes) + " bytes, the encoding " +
-           std::to_string(count) + " float32 values";
+           std::to_string(count) + " values of " + std::to_string(element) +
+           " bytes";
   }
+  return "";
+}
+
+std::string Parse(const TfLiteTensor& t, TfLiteSparseLayout* layout,
+                  Levels* lv) {
+  if (t.sparsity == nullptr) return "tensor has no sparsity parameters";
+  if (t.type != kTfLiteFloat32) return "values are not float32";
+  const std::string problem = ParseStructure(t, layout, lv);
+  if (!problem.empty()) return problem;
+  const int n = lv->n;
+  const int k = lv->k;
+  const int levels = n + k;
+  const int64_t count = layout->num_values;
+  const TfLiteSparsity* sp = t.sparsity;
   const float* v = static_cast<const float*>(t.data);
   layout->stored_nonzeros = 0;
   for (int64_t p = 0; p < count; ++p) layout->stored_nonzeros += v[p] != 0.0f;
@@ -181,6 +237,12 @@ std::string ReadTfLiteSparsity(const TfLiteTensor& t,
   TfLiteSparseLayout local;
   Levels lv;
   return Parse(t, layout != nullptr ? layout : &local, &lv);
+}
+
+std::string ValidateTfLiteSparsity(const TfLiteTensor& t) {
+  TfLiteSparseLayout layout;
+  Levels lv;
+  return ParseStructure(t, &layout, &lv);
 }
 
 std::string DecodeTfLiteSparsityToDense(const TfLiteTensor& t,

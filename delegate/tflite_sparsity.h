@@ -58,6 +58,18 @@ struct TfLiteSparseLayout {
 std::string ReadTfLiteSparsity(const tflite_abi::TfLiteTensor& t,
                                TfLiteSparseLayout* layout);
 
+// Checks the whole encoding of `t`, whatever its value type (float32, int8,
+// float16, ...): rank and shape (no empty dimension, no overflowing
+// product), traversal_order a permutation of the n + k expanded dimensions,
+// block_map distinct dimensions whose levels are DENSE with a positive
+// block size, every DENSE level's dense_size, every SPARSE_CSR
+// level's segments (one more than the positions above, from 0, never
+// decreasing, the last equal to the indices count) and indices (in range),
+// and the byte size of the values (stored count x element size). Returns
+// an empty string when nothing reading the encoding can go out of bounds,
+// else what is wrong.
+std::string ValidateTfLiteSparsity(const tflite_abi::TfLiteTensor& t);
+
 // Writes the dense tensor (row-major, product(dims) floats) that `t`
 // encodes; positions the encoding does not store are 0.0f.
 std::string DecodeTfLiteSparsityToDense(const tflite_abi::TfLiteTensor& t,

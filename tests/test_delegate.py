@@ -126,6 +126,14 @@ def test_compact_sparse_encoding_is_claimed(tmp_path, runtime):
         ({"min_sparsity": 1.5}, "min_sparsity"),
         ({"format": "bogus"}, "format"),
         ({"no_such_option": 1}, "no_such_option"),
+        ({"min_sparsity": " 0.5"}, "min_sparsity=' 0.5'.*allowed"),
+        ({"min_sparsity": "0x0.8p0"}, "min_sparsity='0x0.8p0'"),
+        ({"format": "bsr:+1x+4"}, "format='bsr:\\+1x\\+4'.*allowed"),
+        ({"format": "auto\0x"}, "NUL"),
+        ({"format": "gs:3"}, "format='gs:3'.*power of two"),
+        ({"format": "gs:7:7"}, "format='gs:7:7'"),
+        ({"format": "nm:16:256"}, "format='nm:16:256'.*M in 2, 4, 8, 16, 32"),
+        ({"corrupt_sparsity": "maybe"}, "corrupt_sparsity='maybe'.*decline"),
     ],
 )
 def test_bad_options_raise_clear_errors(options, match):

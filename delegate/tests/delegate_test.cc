@@ -2,6 +2,7 @@
 // C API, as TFLite and Python use it.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -75,7 +76,19 @@ TEST(OptionsTest, BadValuesNameTheOptionAndAllowedValues) {
       {"format", "nm:3:4"},     {"format", "nm:4:4"},
       {"format", "nm:2"},       {"format", "gs:16:3"},
       {"format", "gs:0"},       {"format", "csr:2"},
-      {"verbose", "3"},         {"verbose", ""}};
+      {"verbose", "3"},         {"verbose", ""},
+      // Strict forms: no spaces, signs, hex, or trailing characters.
+      {"min_sparsity", " 0.5"}, {"min_sparsity", "0.5 "},
+      {"min_sparsity", "0x0.8p0"}, {"min_sparsity", "+0.5"},
+      {"min_sparsity", "nan"},  {"min_sparsity", "1e"},
+      {"num_threads", "+2"},    {"num_threads", " 2"},
+      {"num_threads", "0x2"},   {"verbose", "-0"},
+      {"format", "bsr:+1x+4"},  {"format", "bsr: 1x4"},
+      {"format", "nm:+2:4"},    {"format", "auto "},
+      // Parameters the kernels do not run.
+      {"format", "gs:3"},       {"format", "gs:7:7"},
+      {"format", "nm:16:256"},  {"format", "nm:2:5"},
+      {"corrupt_sparsity", "ignore"}, {"corrupt_sparsity", ""}};
   for (const auto& kv : bad) {
     Delegate d(Opts{kv});
     EXPECT_EQ(d.get(), nullptr) << kv.first << "=" << kv.second;
@@ -94,11 +107,28 @@ TEST(OptionsTest, GoodValuesAreAccepted) {
   EXPECT_NE(a.get(), nullptr);
   Delegate none(Opts{});
   EXPECT_NE(none.get(), nullptr);
-  for (const char* f : {"csr", "nm", "nm:2:4", "nm:1:4", "nm:4:8", "gs",
-                        "gs:16", "gs:8:2"}) {
+  for (const char* f : {"csr", "nm", "nm:2:4", "nm:1:4", "nm:4:8", "nm:16:32",
+                        "gs", "gs:16", "gs:8:2", "gs:4:2", "gs:256:256"}) {
     Delegate forced(Opts{{"format", f}});
     EXPECT_NE(forced.get(), nullptr) << f << ": " << LastPluginError();
   }
+}
+
+TEST(OptionsTest, StrictNumbersAndCorruptSparsityModes) {
+  for (const char* v : {"0", "0.5", ".5", "0.", "5e-1", "0.25E0"}) {
+    Delegate d(Opts{{"min_sparsity", v}});
+    EXPECT_NE(d.get(), nullptr) << v << ": " << LastPluginError();
+  }
+  for (const char* v : {"error", "decline"}) {
+    Delegate d(Opts{{"corrupt_sparsity", v}});
+    EXPECT_NE(d.get(), nullptr) << v << ": " << LastPluginError();
+  }
+  // The message names the option, echoes the value and says what is allowed.
+  Delegate bad(Opts{{"format", "gs:3"}});
+  EXPECT_EQ(bad.get(), nullptr);
+  EXPECT_NE(LastPluginError().find("format='gs:3'"), std::string::npos)
+      << LastPluginError();
+  EXPECT_NE(LastPluginError().find("power of two"), std::string::npos);
 }
 
 TEST(OptionsTest, OnlyTheLow32BitsOfTheCountAreUsed) {
@@ -234,7 +264,8 @@ TEST(DelegateTest, DeclinesDenseAndUnsupportedNodes) {
   const int y7 = g.AddTensor({1, in}, false);
   g.AddOtherNode(22 /* RESHAPE */, {x}, {y7});
 
-  Delegate d(Opts{});
+  // corrupt_sparsity=decline: the broken encoding is declined, not an error.
+  Delegate d(Opts{{"corrupt_sparsity", "decline"}});
   ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
   EXPECT_EQ(g.replaced_nodes(), (std::vector<int>{ok_node}));
   const std::string report = d.report();
@@ -532,13 +563,74 @@ TEST(DelegateTest, DensifyWhoseReaderIsInALaterPartition) {
   ExpectNear(g.data(y), yv);
 }
 
-TEST(DelegateTest, DensifyWithABrokenEncodingIsDeclined) {
+TEST(DelegateTest, DensifyWithABrokenEncodingIsDeclinedOnRequest) {
   DensifyGraph dg(0);
   dg.enc.sparsity().traversal_order = nullptr;
-  Delegate d(Opts{{"format", "csr"}});
+  Delegate d(Opts{{"format", "csr"}, {"corrupt_sparsity", "decline"}});
   ASSERT_EQ(dg.g.ApplyDelegate(d.get()), kTfLiteOk);
   EXPECT_TRUE(dg.g.replaced_nodes().empty());
   EXPECT_NE(d.report().find("sparse encoding"), std::string::npos);
+}
+
+// By default a corrupt encoding fails the delegate's Prepare with a message
+// naming the node, its op, the tensor and the problem.
+TEST(DelegateTest, DensifyWithABrokenEncodingFailsTheLoad) {
+  DensifyGraph dg(0);
+  TfLiteIntArray* order = dg.enc.sparsity().traversal_order;
+  std::swap(order->data[0], order->data[1]);
+  order->data[1] = order->data[0];  // {x, x}: not a permutation.
+  Delegate d(Opts{{"format", "csr"}});
+  EXPECT_NE(dg.g.ApplyDelegate(d.get()), kTfLiteOk);
+  EXPECT_TRUE(dg.g.replaced_nodes().empty());
+  ASSERT_FALSE(dg.g.errors().empty());
+  const std::string& e = dg.g.errors().back();
+  EXPECT_NE(e.find("node " + std::to_string(dg.densify_node) + " (DENSIFY)"),
+            std::string::npos) << e;
+  EXPECT_NE(e.find("tensor " + std::to_string(dg.sparse)), std::string::npos)
+      << e;
+  EXPECT_NE(e.find("traversal_order is not a permutation"), std::string::npos)
+      << e;
+  EXPECT_NE(e.find("corrupt_sparsity=decline"), std::string::npos) << e;
+}
+
+TEST(DelegateTest, BrokenSegmentsAndByteSizesFailTheLoad) {
+  const auto expect_error = [](const std::function<void(DensifyGraph*)>& spoil,
+                               const std::string& what) {
+    DensifyGraph dg(0);
+    spoil(&dg);
+    Delegate d(Opts{});
+    EXPECT_NE(dg.g.ApplyDelegate(d.get()), kTfLiteOk) << what;
+    ASSERT_FALSE(dg.g.errors().empty()) << what;
+    EXPECT_NE(dg.g.errors().back().find(what), std::string::npos)
+        << dg.g.errors().back();
+  };
+  expect_error([](DensifyGraph* dg) { dg->g.tensor(dg->sparse).bytes -= 4; },
+               "bytes");
+  expect_error(
+      [](DensifyGraph* dg) {
+        TfLiteDimensionMetadata& md = dg->enc.sparsity().dim_metadata[1];
+        md.array_segments->data[1] = -5;
+      },
+      "segments decrease");
+  expect_error(
+      [](DensifyGraph* dg) {
+        TfLiteDimensionMetadata& md = dg->enc.sparsity().dim_metadata[1];
+        md.array_indices->data[0] = 1 << 30;
+      },
+      "out of range");
+  expect_error(
+      [](DensifyGraph* dg) {
+        dg->enc.sparsity().dim_metadata[0].dense_size = 7;
+      },
+      "DENSE of size 7");
+  // A sparse tensor read by an op that does not decode the encoding.
+  expect_error(
+      [](DensifyGraph* dg) {
+        const int y = dg->g.AddTensor({DensifyGraph::kOut * DensifyGraph::kIn},
+                                      false);
+        dg->g.AddOtherNode(22 /* RESHAPE */, {dg->sparse}, {y});
+      },
+      "reads it as a dense tensor");
 }
 
 }  // namespace

@@ -9,6 +9,8 @@ import json
 import numbers
 import os
 
+import numpy as np
+
 _LIB_NAME = "libtf_sparse_delegate.so"
 _ENV_VAR = "TF_SPARSE_DELEGATE"
 _RUNTIMES = ("litert", "tf")
@@ -61,6 +63,7 @@ _OPTIONS = {
         "'gs:B:E', 'patdnn', 'vtaps' or 'dwtaps'",
     ),
     "verbose": (numbers.Integral, lambda v: 0 <= int(v) <= 2, "0, 1 or 2"),
+    "corrupt_sparsity": (str, lambda v: v in ("error", "decline"), "'error' or 'decline'"),
 }
 
 
@@ -81,9 +84,15 @@ def _options_to_strings(num_threads, options, owner="load_delegate"):
             raise TypeError(f"{owner}: delegate option `{key}` must be {allowed}, got {value!r}")
         if not in_range(value):  # NaN fails every comparison
             raise ValueError(f"{owner}: delegate option `{key}` must be {allowed}, got {value!r}")
-        if not isinstance(value, str):
-            value = int(value) if isinstance(value, numbers.Integral) else float(value)
-        out[key] = str(value)
+        if isinstance(value, numbers.Integral):
+            value = str(int(value))
+        elif not isinstance(value, str):
+            # Plain positional decimal (the library takes no exponent): 1e-05 -> "0.00001".
+            value = np.format_float_positional(float(value), trim="-")
+        if "\0" in value:
+            # The C loader would cut the string at the NUL and see another value.
+            raise ValueError(f"{owner}: delegate option `{key}` contains a NUL character; allowed: {allowed}")
+        out[key] = value
     return out
 
 
@@ -100,14 +109,21 @@ def load_delegate(num_threads: int = 1, runtime: str = "litert", **options):
         ``"gs:16:1"`` for FULLY_CONNECTED; ``"patdnn"`` for every pattern-structured 3x3
         CONV_2D, ``"vtaps"`` for every 3x3 CONV_2D (filter-vector taps: fast when blocks of 16
         filters share their zeros, e.g. ``KernelPattern(..., filter_block=16)``), ``"dwtaps"``
-        for every supported 3x3 DEPTHWISE_CONV_2D, whatever the cost estimate), ``verbose`` (0, 1 or 2: one line per considered node on stderr).
+        for every supported 3x3 DEPTHWISE_CONV_2D, whatever the cost estimate; N:M takes N in
+        1, 2, 4, 8, 16 and M in 2, 4, 8, 16, 32, GS B a power of two up to 256),
+        ``corrupt_sparsity`` (``"error"``, the default: a tensor in TFLite's sparse encoding that is
+        inconsistent makes the interpreter's construction raise, naming the node,
+        tensor and problem; ``"decline"``: leave it to TFLite, whose kernels do not check it),
+        ``verbose`` (0, 1 or 2: one line per considered node on stderr). Values are strict:
+        plain decimal digits, names exactly as listed.
 
     Returns:
       The runtime's delegate object.
 
     Raises:
       ValueError: an unknown option, or a value out of its range (the message names the option
-        and the allowed values); checked before the library is loaded.
+        and the allowed values); checked before the library is loaded; or a value the
+        library itself rejects.
       TypeError: an option value of the wrong type (e.g. ``min_sparsity="0.5"``).
 
     Example:
