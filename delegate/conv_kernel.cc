@@ -112,12 +112,8 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
           : op.vtaps->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h,
                               &out_w, &error);
   if (!ok) return error;
-  if (out_h != (*out_dims)[1] || out_w != (*out_dims)[2]) {
-    return "kernel output " + std::to_string(out_h) + "x" +
-           std::to_string(out_w) + " differs from TFLite's " +
-           std::to_string((*out_dims)[1]) + "x" +
-           std::to_string((*out_dims)[2]);
-  }
+  const std::string mismatch = KernelOutputMismatch(out_h, out_w, *out_dims);
+  if (!mismatch.empty()) return mismatch;
   op.input_pixels = static_cast<size_t>(in_dims[0]) * in_dims[1] * in_dims[2];
   op.output_pixels = static_cast<size_t>(in_dims[0]) * out_h * out_w;
   if (op.groups > 1) {

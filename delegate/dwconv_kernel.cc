@@ -75,12 +75,8 @@ std::string DwConvPartitionKernel::OutputDims(size_t index,
                         &error)) {
     return error;
   }
-  if (out_h != (*out_dims)[1] || out_w != (*out_dims)[2]) {
-    return "kernel output " + std::to_string(out_h) + "x" +
-           std::to_string(out_w) + " differs from TFLite's " +
-           std::to_string((*out_dims)[1]) + "x" +
-           std::to_string((*out_dims)[2]);
-  }
+  const std::string mismatch = KernelOutputMismatch(out_h, out_w, *out_dims);
+  if (!mismatch.empty()) return mismatch;
   op.input_pixels = static_cast<size_t>(in_dims[0]) * in_dims[1] * in_dims[2];
   if (op.multiplier > 1) {
     const size_t need = op.input_pixels * static_cast<size_t>(channels);

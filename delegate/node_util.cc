@@ -379,4 +379,12 @@ std::string CheckSparseTensors(TfLiteContext* context,
   return "";
 }
 
+std::string KernelOutputMismatch(int out_h, int out_w,
+                                 const std::vector<int>& stock_dims) {
+  if (out_h == stock_dims[1] && out_w == stock_dims[2]) return "";
+  return "kernel output " + std::to_string(out_h) + "x" +
+         std::to_string(out_w) + " differs from TFLite's " +
+         std::to_string(stock_dims[1]) + "x" + std::to_string(stock_dims[2]);
+}
+
 }  // namespace tf_sparse

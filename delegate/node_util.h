@@ -143,6 +143,11 @@ std::string StockConvOutputDims(const std::vector<int>& in_dims,
                                 int dilation_h, int dilation_w, int channels,
                                 std::vector<int>* out_dims);
 
+// Empty when a kernel's spatial output size out_h x out_w is the one TFLite
+// computed (`stock_dims`, NHWC); else the message saying both.
+std::string KernelOutputMismatch(int out_h, int out_w,
+                                 const std::vector<int>& stock_dims);
+
 // Validates every sparse-encoded tensor (one with TfLiteSparsity) that a node
 // of `plan` reads, before anything decodes it: the whole encoding
 // (ValidateTfLiteSparsity), that the tensor is constant, and that its reader

@@ -1,7 +1,10 @@
 """The check every delegate test makes: a .tflite model run by our delegate against the stock
 interpreter's built-in kernels, on the same random input, every output within 1e-5 relative."""
 
+import keras
 import numpy as np
+
+import tf_sparse as tfs
 
 from tf_sparse.runtime import make_interpreter
 
@@ -25,3 +28,16 @@ def compare_with_stock(path, runtime, batch, **options):
         got = ours.get_tensor(out_ours["index"])
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
     return delegate
+
+
+def block_mlp(in_dim, layers, seed=0, sparsity=0.9):
+    """A Dense stack on `in_dim` inputs, `layers` = [(units, activation), ...], random weights with
+    `sparsity` of each kernel's 1x4 blocks zero (what the delegate's BSR kernels claim)."""
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((in_dim,))] + [keras.layers.Dense(u, activation=a) for u, a in layers])
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        kernel, bias = layer.get_weights()
+        kernel = tfs.Block(sparsity, block=(1, 4)).project(rng.standard_normal(kernel.shape).astype(np.float32))
+        layer.set_weights([kernel, rng.standard_normal(bias.shape).astype(np.float32)])
+    return model

@@ -7,12 +7,13 @@ against the stock interpreter's."""
 import gc
 import threading
 
-import keras
 import numpy as np
 import pytest
 
 import tf_sparse as tfs
 from tf_sparse.runtime import make_interpreter
+
+from delegate_check import block_mlp
 from test_delegate_conv import conv_model
 from test_delegate_depthwise import dw_model
 
@@ -21,25 +22,13 @@ CLAIMS = {"mlp": ({}, 3), "conv": ({"format": "patdnn"}, 2), "dw": ({"format": "
 BATCHES = (1, 3, 2)
 
 
-def _mlp():
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [keras.Input((96,)), keras.layers.Dense(256, activation="relu"),
-         keras.layers.Dense(128, activation="relu6"), keras.layers.Dense(10)]
-    )
-    rng = np.random.default_rng(0)
-    for layer in model.layers:
-        kernel, bias = layer.get_weights()
-        kernel = tfs.Block(0.9, block=(1, 4)).project(rng.standard_normal(kernel.shape).astype(np.float32))
-        layer.set_weights([kernel, rng.standard_normal(bias.shape).astype(np.float32)])
-    return model
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     d = tmp_path_factory.mktemp("concurrency_models")
     built = {
-        "mlp": _mlp(),
+        "mlp": block_mlp(96, [(256, "relu"), (128, "relu6"), (10, None)]),
         "conv": conv_model([(16, 1, "same", "relu", True), (16, 2, "valid", None, True)], (12, 12, 8), seed=3),
         "dw": dw_model([(1, "same", "relu6", True), (2, "same", None, True)], (12, 12, 32), seed=4),
     }

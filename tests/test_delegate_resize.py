@@ -19,35 +19,26 @@ What the stock kernels do with the odd shapes (both runtimes alike):
   others (32 -> 64).
 """
 
-import keras
 import numpy as np
 import pytest
 
 import tf_sparse as tfs
 from tf_sparse.runtime import make_interpreter
+
+from delegate_check import block_mlp
 from test_delegate_conv import conv_model
 from test_delegate_depthwise import dw_model
 
 RUNTIMES = ["litert", "tf"]
 
 
-def _fc_model():
-    """256 -> 64 (relu) -> 10, 90% of each kernel's 1x4 blocks zero."""
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((256,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
-    rng = np.random.default_rng(0)
-    for layer in model.layers:
-        kernel, bias = layer.get_weights()
-        kernel = tfs.Block(0.9, block=(1, 4)).project(rng.standard_normal(kernel.shape).astype(np.float32))
-        layer.set_weights([kernel, rng.standard_normal(bias.shape).astype(np.float32)])
-    return model
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     d = tmp_path_factory.mktemp("resize_models")
     built = {
-        "fc": _fc_model(),
+        "fc": block_mlp(256, [(64, "relu"), (10, None)]),
         # 3x3 VALID stride 1 then 3x3 VALID stride 2, one partition.
         "conv": conv_model([(16, 1, "valid", None, True), (16, 2, "valid", "relu", True)], (12, 12, 8), seed=5),
         # 3x3 depthwise SAME stride 2 then VALID stride 1, 32 channels.

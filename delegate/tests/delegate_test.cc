@@ -429,6 +429,19 @@ struct DensifyGraph {
     s.bytes = enc.tensor().bytes;
     s.sparsity = &enc.sparsity();
   }
+
+  // Allocates, runs a random input and compares y with the dense reference.
+  void AllocateRunAndCheck() {
+    ASSERT_EQ(g.AllocateTensors(), kTfLiteOk);
+    const std::vector<float> xv = Random(2 * kIn);
+    std::memcpy(g.data(x), xv.data(), xv.size() * sizeof(float));
+    ASSERT_EQ(g.Invoke(), kTfLiteOk);
+    std::vector<float> yv(2 * kOut);
+    F32DenseFullyConnectedReference(2, kOut, kIn, w.data(), nullptr, xv.data(),
+                                    yv.data(), 0.0f,
+                                    std::numeric_limits<float>::infinity());
+    ExpectNear(g.data(y), yv);
+  }
 };
 
 TEST(DelegateTest, DensifyIsTakenOverWithItsOnlyReader) {
@@ -446,15 +459,7 @@ TEST(DelegateTest, DensifyIsTakenOverWithItsOnlyReader) {
   EXPECT_NE(d.report().find("\"densify_node\": " +
                             std::to_string(dg.densify_node)),
             std::string::npos);
-  ASSERT_EQ(g.AllocateTensors(), kTfLiteOk);
-  const std::vector<float> xv = Random(2 * DensifyGraph::kIn);
-  std::memcpy(g.data(dg.x), xv.data(), xv.size() * sizeof(float));
-  ASSERT_EQ(g.Invoke(), kTfLiteOk);
-  std::vector<float> yv(2 * DensifyGraph::kOut);
-  F32DenseFullyConnectedReference(2, DensifyGraph::kOut, DensifyGraph::kIn,
-                                  dg.w.data(), nullptr, xv.data(), yv.data(),
-                                  0.0f, std::numeric_limits<float>::infinity());
-  ExpectNear(g.data(dg.y), yv);
+  dg.AllocateRunAndCheck();
 }
 
 // Weights that are also a graph output: the runtime keeps the DENSIFY node
@@ -469,17 +474,9 @@ TEST(DelegateTest, DensifyOutputThatIsAGraphOutputStaysWithTheRuntime) {
   EXPECT_EQ(g.replaced_nodes(), std::vector<int>{dg.fc_node});
   EXPECT_EQ(d.claimed(), 1);
   EXPECT_NE(d.report().find("\"densify_claimed\": false"), std::string::npos);
-  ASSERT_EQ(g.AllocateTensors(), kTfLiteOk);
+  dg.AllocateRunAndCheck();
   EXPECT_EQ(g.dims(dg.dense), (std::vector<int>{DensifyGraph::kOut,
                                                  DensifyGraph::kIn}));
-  const std::vector<float> xv = Random(2 * DensifyGraph::kIn);
-  std::memcpy(g.data(dg.x), xv.data(), xv.size() * sizeof(float));
-  ASSERT_EQ(g.Invoke(), kTfLiteOk);
-  std::vector<float> yv(2 * DensifyGraph::kOut);
-  F32DenseFullyConnectedReference(2, DensifyGraph::kOut, DensifyGraph::kIn,
-                                  dg.w.data(), nullptr, xv.data(), yv.data(),
-                                  0.0f, std::numeric_limits<float>::infinity());
-  ExpectNear(g.data(dg.y), yv);
 }
 
 // Another reader of the dense weights: the runtime keeps the DENSIFY node for
@@ -491,15 +488,7 @@ TEST(DelegateTest, DensifyWithAnotherReaderStaysWithTheRuntime) {
   ASSERT_EQ(g.ApplyDelegate(d.get()), kTfLiteOk);
   EXPECT_EQ(g.replaced_nodes(), std::vector<int>{dg.fc_node});
   EXPECT_EQ(d.claimed(), 1);
-  ASSERT_EQ(g.AllocateTensors(), kTfLiteOk);
-  const std::vector<float> xv = Random(2 * DensifyGraph::kIn);
-  std::memcpy(g.data(dg.x), xv.data(), xv.size() * sizeof(float));
-  ASSERT_EQ(g.Invoke(), kTfLiteOk);
-  std::vector<float> yv(2 * DensifyGraph::kOut);
-  F32DenseFullyConnectedReference(2, DensifyGraph::kOut, DensifyGraph::kIn,
-                                  dg.w.data(), nullptr, xv.data(), yv.data(),
-                                  0.0f, std::numeric_limits<float>::infinity());
-  ExpectNear(g.data(dg.y), yv);
+  dg.AllocateRunAndCheck();
 }
 
 // A host without PreviewDelegatePartitioning cannot tell graph outputs apart:
