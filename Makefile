@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 STAMPS := .make
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := bazel-bootstrap bazel-platforms g++ libgtest-dev libbenchmark-dev \
-	g++-aarch64-linux-gnu qemu-user
+	g++-aarch64-linux-gnu qemu-user gdb
 BAZEL := bazel
 BAZEL_FLAGS ?=
 DELEGATE_SO := bazel-bin/delegate/libtf_sparse_delegate.so
