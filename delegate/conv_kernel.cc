@@ -79,7 +79,6 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
                                             const std::vector<int>& in_dims,
                                             std::vector<int>* out_dims) {
   Op& op = ops_[index];
-  op.empty = true;
   op.groups = 1;
   if (in_dims.size() == 4 && in_dims[3] != op.info.in) {
     // TFLite's CONV_2D: a multiple of the weights' input channels is a
@@ -102,8 +101,9 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
       op.info.stride_h, op.info.stride_w, op.info.dilation_h,
       op.info.dilation_w, op.info.out, out_dims);
   if (!error.empty()) return error;
-  op.empty = (*out_dims)[0] == 0 || (*out_dims)[1] == 0 || (*out_dims)[2] == 0;
-  if (op.empty) return "";
+  if ((*out_dims)[0] == 0 || (*out_dims)[1] == 0 || (*out_dims)[2] == 0) {
+    return "";  // An empty output: nothing to pack for, nothing to run.
+  }
   int out_h = 0, out_w = 0;
   const bool ok =
       op.patdnn != nullptr
@@ -128,7 +128,6 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
 void ConvPartitionKernel::RunNode(size_t index, const float* x, float* y,
                                   ThreadPool* pool) {
   Op& op = ops_[index];
-  if (op.empty) return;
   auto run = [&](const float* in, float* out) {
     if (op.patdnn != nullptr) {
       op.patdnn->Run(in, out, pool);

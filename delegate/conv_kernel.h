@@ -34,14 +34,12 @@ class ConvPartitionKernel : public PartitionKernel {
     ConvNodeInfo info;
     std::unique_ptr<F32PatdnnConv2D> patdnn;
     std::unique_ptr<F32Conv3x3Vtaps> vtaps;
-    // Set by OutputDims for the last prepared input. An empty output:
-    // nothing to run, as in TFLite's own kernel.
-    bool empty = false;
     // TFLite runs an input of G * in channels as a grouped convolution:
     // group g reads input channels [g * in, (g + 1) * in) and computes
     // filters [g * out / G, (g + 1) * out / G). The delegate gathers each
     // group's channels into group_in, runs the packed operator (all `out`
     // filters) and keeps the group's filters: G times the work, exact.
+    // Set by OutputDims for the last prepared input.
     int groups = 1;
     size_t input_pixels = 0, output_pixels = 0;
     AlignedBuffer<float> group_in, group_out;

@@ -50,7 +50,6 @@ std::string DwConvPartitionKernel::OutputDims(size_t index,
                                               const std::vector<int>& in_dims,
                                               std::vector<int>* out_dims) {
   Op& op = ops_[index];
-  op.empty = true;
   op.multiplier = 1;
   const int channels = op.info.channels;
   if (in_dims.size() == 4) {
@@ -68,8 +67,9 @@ std::string DwConvPartitionKernel::OutputDims(size_t index,
       in_dims, op.info.padding, op.info.kernel_h, op.info.kernel_w,
       op.info.stride_h, op.info.stride_w, 1, 1, channels, out_dims);
   if (!error.empty()) return error;
-  op.empty = (*out_dims)[0] == 0 || (*out_dims)[1] == 0 || (*out_dims)[2] == 0;
-  if (op.empty) return "";
+  if ((*out_dims)[0] == 0 || (*out_dims)[1] == 0 || (*out_dims)[2] == 0) {
+    return "";  // An empty output: nothing to pack for, nothing to run.
+  }
   int out_h = 0, out_w = 0;
   if (!op.conv->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h, &out_w,
                         &error)) {
@@ -88,7 +88,6 @@ std::string DwConvPartitionKernel::OutputDims(size_t index,
 void DwConvPartitionKernel::RunNode(size_t index, const float* x, float* y,
                                     ThreadPool* pool) {
   Op& op = ops_[index];
-  if (op.empty) return;
   if (op.multiplier > 1) {
     const int m = op.multiplier;
     const size_t in_c = static_cast<size_t>(op.info.channels / m);

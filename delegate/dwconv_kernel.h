@@ -38,7 +38,6 @@ class DwConvPartitionKernel : public PartitionKernel {
     int multiplier = 1;
     size_t input_pixels = 0;  // batch * in_h * in_w.
     AlignedBuffer<float> expanded;
-    bool empty = false;  // An empty output: nothing to run.
   };
 
   std::string AddNode(tflite_abi::TfLiteContext* context, int node_index,

@@ -183,7 +183,9 @@ TfLiteStatus PartitionKernel::DoInvoke(TfLiteContext* context) {
       status = kTfLiteError;
       break;
     }
-    RunNode(i, x, y, pool);
+    // An empty output (a batch of 0, or a VALID kernel larger than the
+    // input) has nothing to compute, as in TFLite's own kernels.
+    if (s.output_size > 0) RunNode(i, x, y, pool);
     ++ran;
   }
   if (pool != nullptr) delegate_->ReleasePool();

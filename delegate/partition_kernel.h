@@ -77,7 +77,8 @@ class PartitionKernel {
   // empty string or what is wrong.
   virtual std::string OutputDims(size_t index, const std::vector<int>& in_dims,
                                  std::vector<int>* out_dims) = 0;
-  // Computes node `index` (x and y are non-null unless its output is empty).
+  // Computes node `index`; called only when its output is not empty (x and
+  // y are then non-null).
   virtual void RunNode(size_t index, const float* x, float* y,
                        ThreadPool* pool) = 0;
 

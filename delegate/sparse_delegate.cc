@@ -314,7 +314,7 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
   }
   std::set<int> graph_outputs;
   const bool outputs_known = GraphOutputs(context, plan_nodes, &graph_outputs);
-  // Whether DENSIFY node `source` goes with the claimed node reading it.
+  // Whether the DENSIFY node feeding claimed node `info` is handed over too.
   auto take_densify = [&](const WeightedNodeInfo& info) {
     if (info.densify_node < 0 || !outputs_known) return false;
     const int out = info.weights;
