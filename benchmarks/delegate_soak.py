@@ -30,17 +30,10 @@ from tf_sparse.runtime import make_interpreter  # noqa: E402
 from tf_sparse.runtime.delegate import load_delegate  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from delegate_check import proc_status  # noqa: E402
 from test_delegate_conv import conv_model  # noqa: E402
 
 WARMUP = 50
-
-
-def _status(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
 
 
 def _fresh(path):
@@ -64,11 +57,11 @@ def soak(name, cycle, path, cycles):
     for _ in range(WARMUP):
         cycle(path)
     gc.collect()
-    rss0, threads0, t0 = _status("VmRSS"), _status("Threads"), time.perf_counter()
+    rss0, threads0, t0 = proc_status("VmRSS"), proc_status("Threads"), time.perf_counter()
     for _ in range(cycles):
         cycle(path)
     gc.collect()
-    rss1, threads1 = _status("VmRSS"), _status("Threads")
+    rss1, threads1 = proc_status("VmRSS"), proc_status("Threads")
     per_cycle_ms = (time.perf_counter() - t0) / cycles * 1e3
     print(
         f"{name:6s} {cycles} cycles: VmRSS {rss0} -> {rss1} kB ({rss1 - rss0:+d}), "

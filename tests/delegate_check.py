@@ -41,3 +41,12 @@ def block_mlp(in_dim, layers, seed=0, sparsity=0.9):
         kernel = tfs.Block(sparsity, block=(1, 4)).project(rng.standard_normal(kernel.shape).astype(np.float32))
         layer.set_weights([kernel, rng.standard_normal(bias.shape).astype(np.float32)])
     return model
+
+
+def proc_status(field):
+    """This process's /proc/self/status value of `field` (e.g. "VmRSS" in kB, "Threads")."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)

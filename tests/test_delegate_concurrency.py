@@ -13,7 +13,7 @@ import pytest
 import tf_sparse as tfs
 from tf_sparse.runtime import make_interpreter
 
-from delegate_check import block_mlp
+from delegate_check import block_mlp, proc_status
 from test_delegate_conv import conv_model
 from test_delegate_depthwise import dw_model
 
@@ -87,14 +87,6 @@ def _in_threads(n, target):
         t.join()
     if errors:
         raise errors[0]
-
-
-def _status(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
 
 
 def test_parallel_interpreters_each_with_its_own_delegate(models, expected):
@@ -187,11 +179,11 @@ def test_create_destroy_leaves_memory_and_threads_flat(models):
     for _ in range(30):
         assert _cycle(models["conv"], options) == n
     gc.collect()
-    rss0, threads0 = _status("VmRSS"), _status("Threads")
+    rss0, threads0 = proc_status("VmRSS"), proc_status("Threads")
     for _ in range(300):
         _cycle(models["conv"], options)
     gc.collect()
-    rss1, threads1 = _status("VmRSS"), _status("Threads")
+    rss1, threads1 = proc_status("VmRSS"), proc_status("Threads")
     print(f"create/destroy x300: VmRSS {rss0} -> {rss1} kB, threads {threads0} -> {threads1}")
     assert threads1 <= threads0
     if not _under_asan():  # ASan's quarantine holds freed memory back (+70 MB here)
