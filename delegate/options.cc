@@ -187,10 +187,39 @@ std::string DelegateOptions::FormatName() const {
          std::to_string(block_width);
 }
 
+namespace {
+
+constexpr const char* kCalibrationAllowed =
+    "allowed: 'auto' (default: the cached per-CPU calibration, measured "
+    "the first time), 'force' (measure again) or 'off' (the static cost "
+    "models)";
+
+bool ParseCalibrationMode(const char* value, CalibrationMode* mode) {
+  if (value == nullptr) return false;
+  if (std::strcmp(value, "auto") == 0) {
+    *mode = CalibrationMode::kAuto;
+  } else if (std::strcmp(value, "force") == 0) {
+    *mode = CalibrationMode::kForce;
+  } else if (std::strcmp(value, "off") == 0) {
+    *mode = CalibrationMode::kOff;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string ParseDelegateOptions(const char* const* keys,
                                  const char* const* values, size_t n,
                                  DelegateOptions* options) {
   DelegateOptions o;
+  const char* env_calibration = std::getenv("TF_SPARSE_CALIBRATION");
+  if (env_calibration != nullptr && env_calibration[0] != '\0' &&
+      !ParseCalibrationMode(env_calibration, &o.calibration)) {
+    return "tf_sparse delegate: environment variable TF_SPARSE_CALIBRATION=" +
+           Quote(env_calibration) + " is invalid; " + kCalibrationAllowed;
+  }
   for (size_t i = 0; i < n; ++i) {
     const char* key = keys[i];
     const char* value = values == nullptr ? nullptr : values[i];
@@ -250,6 +279,17 @@ std::string ParseDelegateOptions(const char* const* keys,
                "sparse encoding fails the load) or 'decline' (leave its "
                "readers to TFLite)";
       }
+    } else if (std::strcmp(key, "calibration") == 0) {
+      if (!ParseCalibrationMode(value, &o.calibration)) {
+        return "tf_sparse delegate: option calibration=" + Quote(value) +
+               " is invalid; " + kCalibrationAllowed;
+      }
+    } else if (std::strcmp(key, "calibration_dir") == 0) {
+      if (value == nullptr || value[0] == '\0') {
+        return "tf_sparse delegate: option calibration_dir=" + Quote(value) +
+               " is invalid; allowed: a directory path";
+      }
+      o.calibration_dir = value;
     } else if (std::strcmp(key, "verbose") == 0) {
       long v = 0;
       if (!ParseInt(value, &v) || v < 0 || v > 2) {
@@ -260,7 +300,7 @@ std::string ParseDelegateOptions(const char* const* keys,
     } else {
       return "tf_sparse delegate: unknown option " + Quote(key) +
              "; allowed options: num_threads, min_sparsity, format, "
-             "corrupt_sparsity, verbose";
+             "corrupt_sparsity, calibration, calibration_dir, verbose";
     }
   }
   *options = o;

@@ -39,6 +39,15 @@
 //                 "decline" only leaves such nodes to TFLite, whose own
 //                 DENSIFY and sparse FULLY_CONNECTED kernels do not check
 //                 the encoding (they may crash).
+//   calibration   "auto" (default, or the environment variable
+//                 TF_SPARSE_CALIBRATION): scale the cost models by factors
+//                 measured on this CPU model (delegate/calibration.h;
+//                 cached on disk, measured the first time, ~0.1 s);
+//                 "force": measure again and rewrite the cache; "off": the
+//                 static models as fitted on the reference CPU.
+//   calibration_dir  directory of the calibration cache (default
+//                 $TF_SPARSE_CACHE_DIR, else $XDG_CACHE_HOME/tf_sparse, else
+//                 $HOME/.cache/tf_sparse).
 //   verbose       0 (default), 1: one line per considered node on stderr
 //                 (claimed or declined, and why), 2: also the candidate
 //                 costs and the kernel chosen.
@@ -55,6 +64,9 @@ namespace tf_sparse {
 // vector, the rows as pixels; chosen by "auto" only, format=vtaps forces
 // CONV_2D).
 enum class FcFormat { kAuto, kBsr, kCsr, kNm, kGs, kVtaps };
+
+// How the cost models are calibrated (delegate/calibration.h).
+enum class CalibrationMode { kAuto, kForce, kOff };
 
 // What the delegate does with a corrupt TFLite sparse encoding.
 enum class CorruptSparsity { kError, kDecline };
@@ -75,6 +87,8 @@ struct DelegateOptions {
   bool force_vtaps = false;   // format=vtaps (CONV_2D).
   bool force_dwtaps = false;  // format=dwtaps (DEPTHWISE_CONV_2D).
   CorruptSparsity corrupt_sparsity = CorruptSparsity::kError;
+  CalibrationMode calibration = CalibrationMode::kAuto;
+  std::string calibration_dir;  // Empty: the default directory.
 
   bool auto_format() const { return format == FcFormat::kAuto; }
   std::string FormatName() const;  // "auto", "bsr:RxC", "csr", "nm:N:M"...

@@ -29,6 +29,12 @@
 //       the node is claimed, else null). Returns the full length without the
 //       NUL (call again with a larger buffer if it is >= n), or -1 if
 //       `delegate` is unknown.
+//   int tf_sparse_delegate_calibration(void* delegate, char* buf, size_t n)
+//       Writes the cost-model calibration this delegate uses as a JSON
+//       object (delegate/calibration.h: cpu, isa, source "measured", "cache"
+//       or "off", path, and per family its factor, the ratio measured here
+//       and the reference CPU's), measuring it first if no call has; same
+//       buffer and return contract as tf_sparse_delegate_report.
 //   const char* tf_sparse_delegate_isa(void)
 //       The instruction set the kernels run with: "avx512", "avx2" or
 //       "scalar" (TF_SPARSE_ISA caps it).
@@ -39,6 +45,7 @@
 #include <string>
 
 #include "cc/kernels/dispatch.h"
+#include "delegate/calibration.h"
 #include "delegate/options.h"
 #include "delegate/sparse_delegate.h"
 #include "delegate/tflite_abi.h"
@@ -88,6 +95,19 @@ TF_SPARSE_EXPORT int tf_sparse_delegate_report(void* delegate, char* buf,
   SparseDelegate* d = SparseDelegate::FromHandle(delegate);
   if (d == nullptr) return -1;
   const std::string json = d->ReportJson();
+  if (buf != nullptr && n > 0) {
+    const size_t len = json.size() < n - 1 ? json.size() : n - 1;
+    std::memcpy(buf, json.data(), len);
+    buf[len] = '\0';
+  }
+  return static_cast<int>(json.size());
+}
+
+TF_SPARSE_EXPORT int tf_sparse_delegate_calibration(void* delegate, char* buf,
+                                                    size_t n) {
+  SparseDelegate* d = SparseDelegate::FromHandle(delegate);
+  if (d == nullptr) return -1;
+  const std::string json = tf_sparse::GetCalibration(d->options()).Json();
   if (buf != nullptr && n > 0) {
     const size_t len = json.size() < n - 1 ? json.size() : n - 1;
     std::memcpy(buf, json.data(), len);

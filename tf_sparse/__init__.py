@@ -25,6 +25,7 @@ from tf_sparse.layers import (
     strip,
 )
 from tf_sparse.runtime import (
+    delegate_calibration,
     delegate_isa,
     delegate_path,
     delegate_report,
@@ -87,6 +88,7 @@ __all__ = [
     "SparseDepthwiseConv2D",
     "Structure",
     "UpdateMasks",
+    "delegate_calibration",
     "delegate_isa",
     "delegate_path",
     "delegate_report",

@@ -2,6 +2,7 @@
 
 from tf_sparse.runtime.compare import delegate_vs_xnnpack, describe
 from tf_sparse.runtime.delegate import (
+    delegate_calibration,
     delegate_isa,
     delegate_path,
     delegate_report,
@@ -11,6 +12,7 @@ from tf_sparse.runtime.delegate import (
 from tf_sparse.runtime.interpreter import make_interpreter, median_latency_us, predict, run
 
 __all__ = [
+    "delegate_calibration",
     "delegate_isa",
     "delegate_path",
     "delegate_report",

@@ -64,6 +64,8 @@ _OPTIONS = {
     ),
     "verbose": (numbers.Integral, lambda v: 0 <= int(v) <= 2, "0, 1 or 2"),
     "corrupt_sparsity": (str, lambda v: v in ("error", "decline"), "'error' or 'decline'"),
+    "calibration": (str, lambda v: v in ("auto", "force", "off"), "'auto', 'force' or 'off'"),
+    "calibration_dir": (str, lambda v: v != "", "a directory path"),
 }
 
 
@@ -114,6 +116,12 @@ def load_delegate(num_threads: int = 1, runtime: str = "litert", **options):
         ``corrupt_sparsity`` (``"error"``, the default: a tensor in TFLite's sparse encoding that is
         inconsistent makes the interpreter's construction raise, naming the node,
         tensor and problem; ``"decline"``: leave it to TFLite, whose kernels do not check it),
+        ``calibration`` (``"auto"``, the default or ``$TF_SPARSE_CALIBRATION``: the cost models
+        are scaled by factors measured once per CPU model and cached on disk, so a kernel that
+        runs relatively slower on this core than on the one the models were fitted on is
+        claimed only where it still pays; ``"force"``: measure again; ``"off"``: the static
+        models), ``calibration_dir`` (the cache's directory; default ``$TF_SPARSE_CACHE_DIR``,
+        else ``$XDG_CACHE_HOME/tf_sparse``, else ``~/.cache/tf_sparse``),
         ``verbose`` (0, 1 or 2: one line per considered node on stderr). Values are strict:
         plain decimal digits, names exactly as listed.
 
@@ -158,6 +166,8 @@ def _open_library(path):
     lib.tf_sparse_delegate_stats.restype = ctypes.c_int
     lib.tf_sparse_delegate_report.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
     lib.tf_sparse_delegate_report.restype = ctypes.c_int  # -1: not a tf_sparse delegate
+    lib.tf_sparse_delegate_calibration.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    lib.tf_sparse_delegate_calibration.restype = ctypes.c_int
     lib.tf_sparse_delegate_isa.argtypes = []
     lib.tf_sparse_delegate_isa.restype = ctypes.c_char_p
     return lib
@@ -194,6 +204,24 @@ def delegate_report(delegate) -> list:
     buf = ctypes.create_string_buffer(int(need) + 1)
     lib.tf_sparse_delegate_report(ptr, buf, len(buf))
     return json.loads(buf.value.decode("utf-8") or "[]")
+
+
+def delegate_calibration(delegate) -> dict:
+    """The cost-model calibration the delegate uses on this CPU.
+
+    ``{"cpu", "isa", "source": "measured" | "cache" | "off", "path", "families": {name: {"factor",
+    "ratio", "reference"}}, ...}``: each kernel family's estimated costs are multiplied by its
+    ``factor`` (>= 1), the ratio of its measured speed to a dense stand-in here over the same
+    ratio on the reference CPU. Measured on the first call if no node analysis has needed it.
+    """
+    ptr = _pointer(delegate, "delegate_calibration")
+    lib = _library()
+    need = lib.tf_sparse_delegate_calibration(ptr, None, 0)
+    if need < 0:
+        raise RuntimeError("delegate_calibration: not a tf_sparse delegate")
+    buf = ctypes.create_string_buffer(int(need) + 1)
+    lib.tf_sparse_delegate_calibration(ptr, buf, len(buf))
+    return json.loads(buf.value.decode("utf-8"))
 
 
 def delegate_isa() -> str:
