@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -130,7 +131,15 @@ TEST(Calibration, RejectsDamagedFiles) {
   EXPECT_FALSE(LoadCalibration(dir + "/missing.txt", c.cpu, c.isa, &out, &error));
 }
 
+// Under emulation (cc/tests/arm/run.sh) one measurement is checked
+// (MeasuresEveryFamily); the tests that measure again skip.
+bool Emulated() {
+  const char* e = std::getenv("TF_SPARSE_EMULATED");
+  return e != nullptr && e[0] == '1';
+}
+
 TEST(Calibration, GetUsesAndRefreshesTheCache) {
+  if (Emulated()) GTEST_SKIP() << "timings under emulation";
   const std::string dir = TempDir() + "/get";
   const Calibration& off = GetCalibration(CalibrationMode::kOff, dir);
   EXPECT_EQ(off.source, "off");
@@ -154,10 +163,12 @@ TEST(Calibration, GetUsesAndRefreshesTheCache) {
   const Calibration& forced = GetCalibration(CalibrationMode::kForce, dir);
   EXPECT_EQ(forced.source, "measured");
   ASSERT_TRUE(LoadCalibration(path, CpuModelKey(), ActiveIsa(), &loaded, &error));
-  EXPECT_EQ(loaded.factor[0], forced.factor[0]);
+  // Written with 9 significant digits.
+  EXPECT_NEAR(loaded.factor[0], forced.factor[0], 1e-7 * forced.factor[0]);
 }
 
 TEST(Calibration, UnwritableDirectoryStillCalibrates) {
+  if (Emulated()) GTEST_SKIP() << "timings under emulation";
   const Calibration& c = GetCalibration(CalibrationMode::kAuto,
                                         "/proc/self/no/such/dir");
   EXPECT_EQ(c.source, "measured");

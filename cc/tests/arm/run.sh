@@ -29,6 +29,10 @@ CXX="${CXX_AARCH64:-aarch64-linux-gnu-g++}"
 QEMU="${QEMU_AARCH64:-qemu-aarch64}"
 # An emulated CPU with every extension qemu has, SVE included.
 export QEMU_CPU="${QEMU_CPU:-max}"
+# Tests that time things (the cost-model calibration) measure once and skip
+# their repeated measurements under emulation, where timings mean nothing
+# and run ~50x slower.
+export TF_SPARSE_EMULATED=1
 GTEST_SRC="${GTEST_SRC:-/usr/src/googletest/googletest}"
 OUT="${ARM_BUILD_DIR:-build/arm}"
 JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
