@@ -1,0 +1,370 @@
+#include "cc/kernels/f32_conv_pixvec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "cc/kernels/dispatch.h"
+
+namespace tf_sparse {
+
+PixvecStats MeasurePixvec(const float* w, int out_c, int in_c, int kernel_h,
+                          int kernel_w) {
+  PixvecStats s;
+  s.out_channels = out_c;
+  s.in_channels = in_c;
+  s.kernel_h = kernel_h;
+  s.kernel_w = kernel_w;
+  const size_t per_filter = static_cast<size_t>(kernel_h) * kernel_w * in_c;
+  s.weights = static_cast<long long>(per_filter) * out_c;
+  for (int n = 0; n < out_c; ++n) {
+    int count = 0;
+    for (size_t i = 0; i < per_filter; ++i) {
+      if (w[n * per_filter + i] != 0.0f) ++count;
+    }
+    s.nonzeros += count;
+    if (count == 0) ++s.empty_filters;
+    s.max_filter_nonzeros = std::max(s.max_filter_nonzeros, count);
+  }
+  return s;
+}
+
+const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case Isa::kAvx512:
+      return F32PixvecUkernelAvx512();
+    case Isa::kAvx2:
+      return F32PixvecUkernelAvx2();
+#endif
+#if defined(__aarch64__)
+    case Isa::kSve:  // No SVE PV kernel: NEON's.
+    case Isa::kNeon:
+      return F32PixvecUkernelNeon();
+#endif
+    default:
+      return F32PixvecUkernelScalar();
+  }
+}
+
+// Fitted by least squares on the layers of cc/bench/f32_conv_pixvec_bench.cc
+// (1 thread, Intel Xeon with AVX-512, cycles = ns * GHz); see that file's
+// header for the fit quality. Other ISAs scale the AVX-512 fit by lanes
+// until measured on their own hardware.
+PixvecCostModel PixvecCostModelFor(Isa isa) {
+  const PixvecCostModel avx512 = {0.62, 0.45, 0.55, 20.0};
+  switch (isa) {
+    case Isa::kAvx512:
+      return avx512;
+    case Isa::kAvx2:
+      return {avx512.per_vector_fma, avx512.per_input_value * 1.5,
+              avx512.per_output_value * 1.5, avx512.per_call};
+    case Isa::kNeon:
+    case Isa::kSve:
+      return {avx512.per_vector_fma, avx512.per_input_value * 2,
+              avx512.per_output_value * 2, avx512.per_call};
+    default:
+      return {avx512.per_vector_fma, avx512.per_input_value * 4,
+              avx512.per_output_value * 4, avx512.per_call};
+  }
+}
+
+double EstimatePixvecCycles(const PixvecStats& stats, const ConvShape& s,
+                            Isa isa) {
+  const F32PixvecUkernel& k = F32PixvecUkernelFor(isa);
+  const PixvecCostModel m = PixvecCostModelFor(isa);
+  const int wq = s.out_w + ((s.kernel_w - 1) * s.dilation_w) / s.stride_w;
+  const double flat = static_cast<double>(s.out_h) * wq;
+  const double tiles = std::ceil(flat / k.tile);
+  const double groups = std::ceil(static_cast<double>(s.out_c) / k.group);
+  const double lanes = std::max(1, std::min(k.group, 16));
+  const double vector_fmas =
+      static_cast<double>(stats.nonzeros) * tiles * k.tile / lanes;
+  const double inputs = static_cast<double>(s.in_h) * s.in_w * s.in_c;
+  const double outputs = static_cast<double>(s.out_h) * s.out_w * s.out_c;
+  return m.per_vector_fma * vector_fmas + m.per_input_value * inputs +
+         m.per_output_value * outputs + m.per_call * tiles * groups;
+}
+
+std::unique_ptr<F32ConvPixvec> F32ConvPixvec::Create(
+    const float* w, int out_c, int in_c, const float* bias,
+    const Params& params, std::string* error) {
+  return Create(w, out_c, in_c, bias, params, ActiveIsa(), error);
+}
+
+std::unique_ptr<F32ConvPixvec> F32ConvPixvec::Create(
+    const float* w, int out_c, int in_c, const float* bias,
+    const Params& params, Isa isa, std::string* error) {
+  if (w == nullptr || out_c < 1 || in_c < 1) {
+    *error = "weights must be [out >= 1][kernel_h][kernel_w][in >= 1]";
+    return nullptr;
+  }
+  if (params.kernel_h < 1 || params.kernel_w < 1 ||
+      static_cast<long long>(params.kernel_h) * params.kernel_w > kMaxTaps) {
+    *error = "kernel must have sides >= 1 and at most " +
+             std::to_string(kMaxTaps) + " taps, got " +
+             std::to_string(params.kernel_h) + "x" +
+             std::to_string(params.kernel_w);
+    return nullptr;
+  }
+  if (params.stride_h < 1 || params.stride_w < 1) {
+    *error = "strides must be >= 1";
+    return nullptr;
+  }
+  if (params.dilation_h < 1 || params.dilation_w < 1) {
+    *error = "dilations must be >= 1";
+    return nullptr;
+  }
+  if (!(params.output_min <= params.output_max)) {
+    *error = "output_min must not exceed output_max";
+    return nullptr;
+  }
+  const int taps = params.kernel_h * params.kernel_w;
+  const size_t per_filter = static_cast<size_t>(taps) * in_c;
+  if (per_filter * out_c > static_cast<size_t>(
+                                std::numeric_limits<int32_t>::max())) {
+    *error = "weights too large for 32-bit nonzero indices";
+    return nullptr;
+  }
+  std::unique_ptr<F32ConvPixvec> op(new F32ConvPixvec());
+  op->params_ = params;
+  op->out_c_ = out_c;
+  op->in_c_ = in_c;
+  op->stats_ =
+      MeasurePixvec(w, out_c, in_c, params.kernel_h, params.kernel_w);
+  op->nz_ptr_.assign(out_c + 1, 0);
+  op->nz_channel_.reserve(op->stats_.nonzeros);
+  op->nz_tap_.reserve(op->stats_.nonzeros);
+  op->nz_weight_.reserve(op->stats_.nonzeros);
+  // Channel-major within a filter: consecutive nonzeros read nearby planes.
+  for (int n = 0; n < out_c; ++n) {
+    const float* f = w + n * per_filter;
+    for (int c = 0; c < in_c; ++c) {
+      for (int t = 0; t < taps; ++t) {
+        const float v = f[static_cast<size_t>(t) * in_c + c];
+        if (v == 0.0f) continue;
+        op->nz_channel_.push_back(c);
+        op->nz_tap_.push_back(static_cast<int16_t>(t));
+        op->nz_weight_.push_back(v);
+      }
+    }
+    op->nz_ptr_[n + 1] = static_cast<int32_t>(op->nz_weight_.size());
+  }
+  op->bias_.assign(out_c, 0.0f);
+  if (bias != nullptr) op->bias_.assign(bias, bias + out_c);
+  op->ukernel_ = &F32PixvecUkernelFor(isa);
+  return op;
+}
+
+int64_t F32ConvPixvec::PackedBytes() const {
+  return static_cast<int64_t>(nz_weight_.size()) *
+             (sizeof(float) + sizeof(int32_t)) +
+         static_cast<int64_t>(nz_ptr_.size()) * sizeof(int32_t) +
+         static_cast<int64_t>(bias_.size()) * sizeof(float);
+}
+
+bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
+                            int* out_w, std::string* error) {
+  const Params& p = params_;
+  ConvShape s;
+  s.batch = batch;
+  s.in_h = in_h;
+  s.in_w = in_w;
+  s.in_c = in_c_;
+  s.out_c = out_c_;
+  s.kernel_h = p.kernel_h;
+  s.kernel_w = p.kernel_w;
+  s.stride_h = p.stride_h;
+  s.stride_w = p.stride_w;
+  s.dilation_h = p.dilation_h;
+  s.dilation_w = p.dilation_w;
+  if (batch < 0 || in_h < 1 || in_w < 1) {
+    *error = "input must be [batch >= 0][h >= 1][w >= 1][in], got " +
+             std::to_string(batch) + "x" + std::to_string(in_h) + "x" +
+             std::to_string(in_w);
+    return false;
+  }
+  const long long eh = static_cast<long long>(p.kernel_h - 1) * p.dilation_h + 1;
+  const long long ew = static_cast<long long>(p.kernel_w - 1) * p.dilation_w + 1;
+  if (eh > std::numeric_limits<int>::max() / 2 ||
+      ew > std::numeric_limits<int>::max() / 2 ||
+      !ConvOutputSize(p.padding, in_h, static_cast<int>(eh), s.stride_h,
+                      &s.out_h, &s.pad_top) ||
+      !ConvOutputSize(p.padding, in_w, static_cast<int>(ew), s.stride_w,
+                      &s.out_w, &s.pad_left)) {
+    *error = "input " + std::to_string(in_h) + "x" + std::to_string(in_w) +
+             " gives no output for a " + std::to_string(p.kernel_h) + "x" +
+             std::to_string(p.kernel_w) + " kernel";
+    return false;
+  }
+  const int sh = s.stride_h, sw = s.stride_w;
+  const long long dyq = (eh - 1) / sh, dxq = (ew - 1) / sw;
+  const long long hq = s.out_h + dyq, wq = s.out_w + dxq;
+  // Phases some tap reads.
+  std::vector<int> index(static_cast<size_t>(sh) * sw, -1);
+  int phases = 0;
+  for (int ky = 0; ky < p.kernel_h; ++ky) {
+    for (int kx = 0; kx < p.kernel_w; ++kx) {
+      const int ph = static_cast<int>((static_cast<long long>(ky) *
+                                       p.dilation_h) % sh) * sw +
+                     static_cast<int>((static_cast<long long>(kx) *
+                                       p.dilation_w) % sw);
+      if (index[ph] < 0) index[ph] = phases++;
+    }
+  }
+  const int T = ukernel_->tile;
+  const long long flat = s.out_h * wq;
+  const long long tiles = (flat + T - 1) / T;
+  const long long phase_stride = hq * wq;
+  const long long channel_stride = phase_stride * phases;
+  // The last tile's farthest read: its last lane plus the largest offset.
+  const long long need = channel_stride * in_c_ + tiles * T + dxq + T;
+  if (need > std::numeric_limits<int32_t>::max() ||
+      tiles * ((out_c_ + ukernel_->group - 1) / ukernel_->group) >
+          std::numeric_limits<int32_t>::max()) {
+    *error = "input too large for 32-bit offsets";
+    return false;
+  }
+  shape_ = s;
+  hq_ = static_cast<int>(hq);
+  wq_ = static_cast<int>(wq);
+  phases_ = phases;
+  phase_index_ = index;
+  phase_stride_ = static_cast<size_t>(phase_stride);
+  channel_stride_ = static_cast<size_t>(channel_stride);
+  flat_ = static_cast<int>(flat);
+  tiles_ = static_cast<int>(tiles);
+  groups_ = (out_c_ + ukernel_->group - 1) / ukernel_->group;
+  nz_offset_.resize(nz_weight_.size());
+  for (size_t k = 0; k < nz_weight_.size(); ++k) {
+    const int ky = nz_tap_[k] / p.kernel_w, kx = nz_tap_[k] % p.kernel_w;
+    const long long dy = static_cast<long long>(ky) * p.dilation_h;
+    const long long dx = static_cast<long long>(kx) * p.dilation_w;
+    const int ph = index[(dy % sh) * sw + dx % sw];
+    nz_offset_[k] = static_cast<int32_t>(
+        nz_channel_[k] * channel_stride + ph * phase_stride +
+        (dy / sh) * wq + dx / sw);
+  }
+  if (planar_.size() != static_cast<size_t>(need)) {
+    planar_.Resize(static_cast<size_t>(need));  // Zero-filled.
+  } else {
+    std::fill(planar_.data(), planar_.data() + need, 0.0f);
+  }
+  reshaped_ = true;
+  *out_h = s.out_h;
+  *out_w = s.out_w;
+  return true;
+}
+
+void F32ConvPixvec::Transpose(const float* x, int row_begin, int row_end) {
+  const ConvShape& s = shape_;
+  const int sh = s.stride_h, sw = s.stride_w;
+  const int L = ukernel_->group;
+  const int full_c = L > 1 ? s.in_c / L * L : 0;
+  const size_t src_stride = static_cast<size_t>(sw) * s.in_c;
+  float* X = planar_.data();
+  for (int iy = row_begin; iy < row_end; ++iy) {
+    const int r = iy + s.pad_top;
+    const int a = r / sh, py = r % sh;
+    if (a >= hq_) continue;
+    for (int px = 0; px < sw; ++px) {
+      const int ph = phase_index_[py * sw + px];
+      if (ph < 0) continue;
+      // Input columns ix = ix0 + j * sw land in column b0 + j of the phase.
+      int ix0 = ((px - s.pad_left) % sw + sw) % sw;
+      const int b0 = (ix0 + s.pad_left) / sw;
+      if (ix0 >= s.in_w || b0 >= wq_) continue;
+      const int n = std::min((s.in_w - ix0 + sw - 1) / sw, wq_ - b0);
+      const float* src =
+          x + (static_cast<size_t>(iy) * s.in_w + ix0) * s.in_c;
+      float* dst = X + ph * phase_stride_ + static_cast<size_t>(a) * wq_ + b0;
+      int j = 0;
+      if (full_c > 0) {
+        for (; j + L <= n; j += L) {
+          const float* sp = src + j * src_stride;
+          for (int c = 0; c < full_c; c += L) {
+            ukernel_->pack_fn(sp + c, src_stride, dst + c * channel_stride_ + j,
+                              channel_stride_);
+          }
+        }
+        for (int jj = 0; jj < n; ++jj) {
+          if (jj >= j || full_c < s.in_c) {
+            const float* sp = src + jj * src_stride;
+            for (int c = jj >= j ? 0 : full_c; c < s.in_c; ++c) {
+              dst[c * channel_stride_ + jj] = sp[c];
+            }
+          }
+        }
+        continue;
+      }
+      for (; j < n; ++j) {
+        const float* sp = src + j * src_stride;
+        for (int c = 0; c < s.in_c; ++c) dst[c * channel_stride_ + j] = sp[c];
+      }
+    }
+  }
+}
+
+void F32ConvPixvec::Compute(float* y, int begin, int end) const {
+  const ConvShape& s = shape_;
+  const int T = ukernel_->tile, G = ukernel_->group;
+  F32PixvecTileArgs a;
+  a.offset = nz_offset_.data();
+  a.weight = nz_weight_.data();
+  a.output_min = params_.output_min;
+  a.output_max = params_.output_max;
+  a.row_floats = wq_;
+  a.out_w = s.out_w;
+  a.out_c = static_cast<size_t>(s.out_c);
+  const F32PixvecTileFn fn = ukernel_->tile_fn;
+  for (int i = begin; i < end; ++i) {
+    const int tile = i / groups_, group = i % groups_;
+    const int o0 = tile * T, n0 = group * G;
+    a.x = planar_.data() + o0;
+    a.nz = nz_ptr_.data() + n0;
+    a.bias = bias_.data() + n0;
+    a.channels = std::min(G, s.out_c - n0);
+    a.o0 = o0;
+    a.positions = std::min(T, flat_ - o0);
+    a.y = y + n0;
+    fn(a);
+  }
+}
+
+void F32ConvPixvec::Run(const float* x, float* y, ThreadPool* pool) {
+  const ConvShape& s = shape_;
+  if (!reshaped_ || s.batch == 0) return;
+  const int threads = pool != nullptr ? pool->num_threads() : 1;
+  const size_t in_item = static_cast<size_t>(s.in_h) * s.in_w * s.in_c;
+  const size_t out_item = static_cast<size_t>(s.out_h) * s.out_w * s.out_c;
+  const int items = tiles_ * groups_;
+  for (int b = 0; b < s.batch; ++b) {
+    const float* xn = x + b * in_item;
+    float* yn = y + b * out_item;
+    if (threads <= 1) {
+      Transpose(xn, 0, s.in_h);
+      Compute(yn, 0, items);
+      continue;
+    }
+    const int row_tasks = std::min(s.in_h, threads * 4);
+    auto transpose = [&](int t) {
+      Transpose(xn, static_cast<int>(static_cast<long long>(s.in_h) * t /
+                                     row_tasks),
+                static_cast<int>(static_cast<long long>(s.in_h) * (t + 1) /
+                                 row_tasks));
+    };
+    pool->Run(row_tasks, transpose);
+    // Contiguous chunks of work items, tile-major: a chunk's tiles read
+    // one slice of X for all its channel groups.
+    const int chunks = std::min(items, threads * 8);
+    auto compute = [&](int t) {
+      Compute(yn,
+              static_cast<int>(static_cast<long long>(items) * t / chunks),
+              static_cast<int>(static_cast<long long>(items) * (t + 1) /
+                               chunks));
+    };
+    pool->Run(chunks, compute);
+  }
+}
+
+}  // namespace tf_sparse

@@ -1,0 +1,219 @@
+// CONV_2D (and FULLY_CONNECTED with many rows) on fine-grained sparse
+// weights, vectorised over OUTPUT PIXELS (PV), float32, NHWC in and out.
+//
+// Why pixels: the filter-vector kernels (f32_conv3x3_vtaps.h, BSR) pay one
+// vector FMA per kept (block of 16 filters, channel, tap), so they only run
+// fast when 16 filters share their zeros. Unstructured, 1x4-along-channels,
+// N:M and per-kernel pattern pruning do not; here each nonzero weight is
+// one broadcast scalar multiplied by a vector of output pixels, so every
+// FMA lane is useful whatever the sparsity structure.
+//
+// Weights (Create): per output channel the list of its nonzeros (input
+// channel c, tap t = ky * kernel_w + kx, value), channel-major (c, then t),
+// i.e. CSR by output channel. All-zero filters give bias-only outputs.
+//
+// Layout (Run, per batch item): the NHWC input is transposed once into a
+// zero-bordered channel-planar buffer X split by stride phase:
+//
+//   X[c][ph][a][b],  ph = index of (py, px) among the phases some tap
+//                    reads (py < stride_h, px < stride_w),
+//   X[c][ph][a][b] = input[a * stride_h + py - pad_top]
+//                         [b * stride_w + px - pad_left][c]  (0 outside),
+//   a < Hq = out_h + ((kernel_h - 1) * dilation_h) / stride_h,
+//   b < Wq = out_w + ((kernel_w - 1) * dilation_w) / stride_w.
+//
+// Output pixel (oy, ox) has the flat index o = oy * Wq + ox, and tap
+// (ky, kx) of channel c reads X at o plus a constant offset
+//   c * channel_stride + ph(ky, kx) * Hq * Wq
+//     + (ky * dilation_h / stride_h) * Wq + kx * dilation_w / stride_w,
+// ph(ky, kx) = ((ky * dilation_h) % stride_h, (kx * dilation_w) % stride_w):
+// one unit-stride vector load per nonzero at every stride and dilation. A
+// tile is T consecutive flat positions across rows; positions with
+// ox >= out_w are junk (computed, never stored): 7x7 outputs at 3x3 use
+// 49 of 63 flat positions, where 2-D tiles waste more. 1x1 stride 1 needs
+// no border: X is the plain planar H*W per channel. Borders are zeroed at
+// Reshape and never written by Run; X ends with a tile of zeros so that
+// the last tile never reads past it.
+//
+// Compute: for each tile and each group of `group` output channels (the
+// ISA's lanes: 16 AVX-512, 8 AVX2, 4 NEON, 1 scalar), the micro-kernel
+// accumulates each channel's nonzeros over the tile in registers (two
+// accumulator chains, even and odd nonzeros, so the FMA latency is
+// hidden), adds the bias, clamps, and writes the group to an L1 buffer
+// [group][T]; in-register group x group transposes then store the valid
+// pixels NHWC as contiguous runs of the group's channels. The output is
+// written once, no full-size transposed copy.
+//
+// Threads: the transpose by input rows, then (tile, group) work items in
+// tile-major order, in contiguous chunks.
+#ifndef TF_SPARSE_CC_KERNELS_F32_CONV_PIXVEC_H_
+#define TF_SPARSE_CC_KERNELS_F32_CONV_PIXVEC_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cc/kernels/f32_bsr_ukernel.h"  // Isa.
+#include "cc/kernels/f32_conv_reference.h"
+#include "cc/util/aligned_buffer.h"
+#include "cc/util/thread_pool.h"
+
+namespace tf_sparse {
+
+// What PV packing of OHWI weights gives.
+struct PixvecStats {
+  int out_channels = 0;
+  int in_channels = 0;
+  int kernel_h = 1;
+  int kernel_w = 1;
+  long long weights = 0;    // out * kernel_h * kernel_w * in.
+  long long nonzeros = 0;   // Stored weights (neither +0.0f nor -0.0f).
+  int empty_filters = 0;    // Output channels without a nonzero.
+  int max_filter_nonzeros = 0;
+  double sparsity() const {
+    return weights > 0 ? 1.0 - static_cast<double>(nonzeros) / weights : 0.0;
+  }
+};
+
+// w: OHWI [out_c][kernel_h][kernel_w][in_c].
+PixvecStats MeasurePixvec(const float* w, int out_c, int in_c, int kernel_h,
+                          int kernel_w);
+
+// Micro-kernel contract: one tile of `tile` flat output positions starting
+// at flat index o0, for `channels` (1..group) output channels.
+struct F32PixvecTileArgs {
+  const float* x;          // X + o0.
+  const int32_t* nz;       // channels + 1 entries: channel j's nonzeros are
+                           // [nz[j], nz[j + 1]) of offset / weight.
+  const int32_t* offset;   // Per nonzero: floats from x.
+  const float* weight;     // Per nonzero.
+  const float* bias;       // `channels` values.
+  int channels;            // 1 .. group.
+  float output_min;
+  float output_max;
+  int o0;                  // Flat index of the tile's first position.
+  int positions;           // Positions of the tile that are output rows
+                           // (1 .. tile): o0 + positions <= out_h * Wq.
+  int row_floats;          // Wq.
+  int out_w;
+  float* y;                // Output of the item at the group's channel 0.
+  size_t out_c;            // Floats between output pixels.
+};
+using F32PixvecTileFn = void (*)(const F32PixvecTileArgs& args);
+
+// Input transpose of `group` pixels x `group` channels: dst[c * dst_stride
+// + p] = src[p * src_stride + c].
+using F32PixvecPackFn = void (*)(const float* src, size_t src_stride,
+                                 float* dst, size_t dst_stride);
+
+struct F32PixvecUkernel {
+  const char* name;
+  Isa isa;
+  int tile;   // Flat positions per call (T).
+  int group;  // Output channels per call, pixels x channels per pack.
+  F32PixvecTileFn tile_fn;
+  F32PixvecPackFn pack_fn;
+};
+const F32PixvecUkernel& F32PixvecUkernelScalar();
+const F32PixvecUkernel& F32PixvecUkernelAvx2();    // x86-64 builds only.
+const F32PixvecUkernel& F32PixvecUkernelAvx512();  // x86-64 builds only.
+const F32PixvecUkernel& F32PixvecUkernelNeon();    // aarch64 builds only.
+// The one place that maps ISAs to PV kernels (scalar when none; SVE uses
+// NEON's).
+const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa);
+
+// Cost model, in cycles of one thread, for the delegate's choice. Terms:
+// vector FMAs (nonzeros * tiles * T / lanes: each one load + one FMA),
+// input values transposed, output values stored (through the group
+// transposes), and (tile, group) calls. Fitted on an AVX-512 Xeon; see
+// f32_conv_pixvec.cc for the fit and its quality.
+struct PixvecCostModel {
+  double per_vector_fma;
+  double per_input_value;
+  double per_output_value;
+  double per_call;
+};
+PixvecCostModel PixvecCostModelFor(Isa isa);
+// Estimated cycles of one batch item of a PV convolution.
+double EstimatePixvecCycles(const PixvecStats& stats, const ConvShape& shape,
+                            Isa isa);
+
+class F32ConvPixvec {
+ public:
+  struct Params {
+    int kernel_h = 1;  // Sides >= 1, product <= kPixvecMaxTaps.
+    int kernel_w = 1;
+    int stride_h = 1;
+    int stride_w = 1;
+    int dilation_h = 1;  // Tap (ky, kx) reads input (ky * dilation_h,
+    int dilation_w = 1;  // kx * dilation_w) from the window's corner.
+    ConvPadding padding = ConvPadding::kSame;
+    float output_min = -std::numeric_limits<float>::infinity();
+    float output_max = std::numeric_limits<float>::infinity();
+  };
+  static constexpr int kMaxTaps = 1024;
+
+  // w: OHWI [out_c][kernel_h][kernel_w][in_c]; bias: out_c values or null.
+  // Any weights pack; null with *error only for bad arguments. Uses
+  // ActiveIsa() unless `isa` is given.
+  static std::unique_ptr<F32ConvPixvec> Create(const float* w, int out_c,
+                                               int in_c, const float* bias,
+                                               const Params& params,
+                                               std::string* error);
+  static std::unique_ptr<F32ConvPixvec> Create(const float* w, int out_c,
+                                               int in_c, const float* bias,
+                                               const Params& params, Isa isa,
+                                               std::string* error);
+
+  // Sizes the scratch for NHWC input [batch, in_h, in_w, in_c] and returns
+  // the output size; false (with *error) for negative sizes or when no
+  // output fits.
+  bool Reshape(int batch, int in_h, int in_w, int* out_h, int* out_w,
+               std::string* error);
+
+  // x: [batch, in_h, in_w, in_c], y: [batch, out_h, out_w, out_c] of the
+  // last Reshape. pool may be null.
+  void Run(const float* x, float* y, ThreadPool* pool);
+
+  const PixvecStats& stats() const { return stats_; }
+  const char* kernel_name() const { return ukernel_->name; }
+  const ConvShape& shape() const { return shape_; }
+  // Bytes of the packed nonzeros (offsets, weights, channel pointers) and
+  // the bias.
+  int64_t PackedBytes() const;
+
+ private:
+  F32ConvPixvec() = default;
+  void Transpose(const float* x, int row_begin, int row_end);
+  // Work items [begin, end): item i is tile i / groups_, group i % groups_.
+  void Compute(float* y, int begin, int end) const;
+
+  PixvecStats stats_;
+  Params params_;
+  const F32PixvecUkernel* ukernel_ = nullptr;
+  int out_c_ = 0, in_c_ = 0;
+  // Nonzeros of output channel n: [nz_ptr_[n], nz_ptr_[n + 1]).
+  std::vector<int32_t> nz_ptr_;
+  std::vector<int32_t> nz_channel_;
+  std::vector<int16_t> nz_tap_;
+  std::vector<float> nz_weight_;
+  std::vector<float> bias_;
+  // Per shape.
+  ConvShape shape_;
+  bool reshaped_ = false;
+  int hq_ = 0, wq_ = 0;
+  int phases_ = 0;
+  std::vector<int> phase_index_;  // [py * stride_w + px]: index or -1.
+  size_t phase_stride_ = 0, channel_stride_ = 0;
+  int flat_ = 0;  // out_h * Wq.
+  int tiles_ = 0, groups_ = 0;
+  std::vector<int32_t> nz_offset_;
+  AlignedBuffer<float> planar_;
+};
+
+}  // namespace tf_sparse
+
+#endif  // TF_SPARSE_CC_KERNELS_F32_CONV_PIXVEC_H_
