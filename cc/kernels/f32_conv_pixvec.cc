@@ -280,19 +280,20 @@ void F32ConvPixvec::Transpose(const float* x, int row_begin, int row_end) {
       float* dst = X + ph * phase_stride_ + static_cast<size_t>(a) * wq_ + b0;
       int j = 0;
       if (full_c > 0) {
-        for (; j + L <= n; j += L) {
+        // Blocks of L pixels x L channels, the row's last block partial.
+        for (; j < n; j += L) {
           const float* sp = src + j * src_stride;
+          const int pixels = std::min(L, n - j);
           for (int c = 0; c < full_c; c += L) {
-            ukernel_->pack_fn(sp + c, src_stride, dst + c * channel_stride_ + j,
-                              channel_stride_);
+            ukernel_->pack_fn(sp + c, src_stride, pixels,
+                              dst + c * channel_stride_ + j, channel_stride_);
           }
         }
-        for (int jj = 0; jj < n; ++jj) {
-          if (jj >= j || full_c < s.in_c) {
-            const float* sp = src + jj * src_stride;
-            for (int c = jj >= j ? 0 : full_c; c < s.in_c; ++c) {
-              dst[c * channel_stride_ + jj] = sp[c];
-            }
+        // Channels past the last full block one by one.
+        for (int jj = 0; jj < n && full_c < s.in_c; ++jj) {
+          const float* sp = src + jj * src_stride;
+          for (int c = full_c; c < s.in_c; ++c) {
+            dst[c * channel_stride_ + jj] = sp[c];
           }
         }
         continue;

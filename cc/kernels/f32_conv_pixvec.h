@@ -104,10 +104,11 @@ struct F32PixvecTileArgs {
 };
 using F32PixvecTileFn = void (*)(const F32PixvecTileArgs& args);
 
-// Input transpose of `group` pixels x `group` channels: dst[c * dst_stride
-// + p] = src[p * src_stride + c].
+// Input transpose of `pixels` (1 .. group) pixels x `group` channels:
+// dst[c * dst_stride + p] = src[p * src_stride + c] for p < pixels (only
+// those pixels are read and written).
 using F32PixvecPackFn = void (*)(const float* src, size_t src_stride,
-                                 float* dst, size_t dst_stride);
+                                 int pixels, float* dst, size_t dst_stride);
 
 struct F32PixvecUkernel {
   const char* name;

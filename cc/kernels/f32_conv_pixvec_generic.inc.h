@@ -113,16 +113,24 @@ void PixvecTile(const F32PixvecTileArgs& a) {
 }
 
 template <class V>
-void PixvecPack(const float* src, size_t src_stride, float* dst,
+void PixvecPack(const float* src, size_t src_stride, int pixels, float* dst,
                 size_t dst_stride) {
   using T = typename V::T;
   constexpr int L = V::kLanes;
   T r[L];
+  if (pixels == L) {
 #pragma GCC unroll 16
-  for (int p = 0; p < L; ++p) r[p] = V::Load(src + p * src_stride);
+    for (int p = 0; p < L; ++p) r[p] = V::Load(src + p * src_stride);
+    V::Transpose(r);
+#pragma GCC unroll 16
+    for (int c = 0; c < L; ++c) V::Store(dst + c * dst_stride, r[c]);
+    return;
+  }
+  for (int p = 0; p < L; ++p) {
+    r[p] = p < pixels ? V::Load(src + p * src_stride) : V::Zero();
+  }
   V::Transpose(r);
-#pragma GCC unroll 16
-  for (int c = 0; c < L; ++c) V::Store(dst + c * dst_stride, r[c]);
+  for (int c = 0; c < L; ++c) V::StorePartial(dst + c * dst_stride, r[c], pixels);
 }
 
 }  // namespace pixvec_internal
