@@ -7,6 +7,19 @@
 #include "cc/kernels/dispatch.h"
 
 namespace tf_sparse {
+namespace {
+
+// Wq for out_w + the taps' reach of columns. A vector load that splits
+// across two cache lines takes two load slots, and loads are what bounds
+// the micro-kernel: rows of a multiple of 16 floats make every tap with a
+// column offset of 0 aligned, when that costs at most 1/8 more flat
+// positions (56 + 2 -> 64, 28 + 2 -> 32; not 7 + 2).
+long long RowFloats(long long min_floats) {
+  const long long r16 = (min_floats + 15) / 16 * 16;
+  return r16 * 8 <= min_floats * 9 ? r16 : min_floats;
+}
+
+}  // namespace
 
 PixvecStats MeasurePixvec(const float* w, int out_c, int in_c, int kernel_h,
                           int kernel_w) {
@@ -73,7 +86,8 @@ double EstimatePixvecCycles(const PixvecStats& stats, const ConvShape& s,
                             Isa isa) {
   const F32PixvecUkernel& k = F32PixvecUkernelFor(isa);
   const PixvecCostModel m = PixvecCostModelFor(isa);
-  const int wq = s.out_w + ((s.kernel_w - 1) * s.dilation_w) / s.stride_w;
+  const long long wq =
+      RowFloats(s.out_w + ((s.kernel_w - 1) * s.dilation_w) / s.stride_w);
   const double flat = static_cast<double>(s.out_h) * wq;
   const double tiles = std::ceil(flat / k.tile);
   const double groups = std::ceil(static_cast<double>(s.out_c) / k.group);
@@ -199,7 +213,9 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   }
   const int sh = s.stride_h, sw = s.stride_w;
   const long long dyq = (eh - 1) / sh, dxq = (ew - 1) / sw;
-  const long long hq = s.out_h + dyq, wq = s.out_w + dxq;
+  const long long hq = s.out_h + dyq;
+  long long wq = s.out_w + dxq;
+  wq = RowFloats(wq);
   // Phases some tap reads.
   std::vector<int> index(static_cast<size_t>(sh) * sw, -1);
   int phases = 0;
@@ -215,7 +231,9 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   const int T = ukernel_->tile;
   const long long flat = s.out_h * wq;
   const long long tiles = (flat + T - 1) / T;
-  const long long phase_stride = hq * wq;
+  // Planes start on 64-byte boundaries (so do tiles: T is a multiple of
+  // 16): 1x1 loads are all aligned.
+  const long long phase_stride = (hq * wq + 15) / 16 * 16;
   const long long channel_stride = phase_stride * phases;
   // The last tile's farthest read: its last lane plus the largest offset.
   const long long need = channel_stride * in_c_ + tiles * T + dxq + T;
@@ -235,15 +253,35 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   flat_ = static_cast<int>(flat);
   tiles_ = static_cast<int>(tiles);
   groups_ = (out_c_ + ukernel_->group - 1) / ukernel_->group;
-  nz_offset_.resize(nz_weight_.size());
-  for (size_t k = 0; k < nz_weight_.size(); ++k) {
-    const int ky = nz_tap_[k] / p.kernel_w, kx = nz_tap_[k] % p.kernel_w;
-    const long long dy = static_cast<long long>(ky) * p.dilation_h;
-    const long long dx = static_cast<long long>(kx) * p.dilation_w;
-    const int ph = index[(dy % sh) * sw + dx % sw];
-    nz_offset_[k] = static_cast<int32_t>(
-        nz_channel_[k] * channel_stride + ph * phase_stride +
-        (dy / sh) * wq + dx / sw);
+  // Floats of one channel that a tile reads: its positions plus the reach
+  // of the taps, in every phase read.
+  const long long span = phases * (T + dyq * wq + dxq);
+  block_channels_ = static_cast<int>(
+      std::max(1LL, std::min<long long>(in_c_, kL1Floats / span)));
+  num_blocks_ = (in_c_ + block_channels_ - 1) / block_channels_;
+  plan_ptr_.assign(static_cast<size_t>(num_blocks_) * out_c_ + 1, 0);
+  plan_offset_.resize(nz_weight_.size());
+  plan_weight_.resize(nz_weight_.size());
+  std::vector<int32_t> next(nz_ptr_.begin(), nz_ptr_.end() - 1);
+  size_t at = 0;
+  for (int blk = 0; blk < num_blocks_; ++blk) {
+    const int c1 = std::min(in_c_, (blk + 1) * block_channels_);
+    for (int n = 0; n < out_c_; ++n) {
+      for (int32_t& k = next[n]; k < nz_ptr_[n + 1] && nz_channel_[k] < c1;
+           ++k) {
+        const int ky = nz_tap_[k] / p.kernel_w, kx = nz_tap_[k] % p.kernel_w;
+        const long long dy = static_cast<long long>(ky) * p.dilation_h;
+        const long long dx = static_cast<long long>(kx) * p.dilation_w;
+        const int ph = index[(dy % sh) * sw + dx % sw];
+        plan_offset_[at] = static_cast<int32_t>(
+            nz_channel_[k] * channel_stride + ph * phase_stride +
+            (dy / sh) * wq + dx / sw);
+        plan_weight_[at] = nz_weight_[k];
+        ++at;
+      }
+      plan_ptr_[static_cast<size_t>(blk) * out_c_ + n + 1] =
+          static_cast<int32_t>(at);
+    }
   }
   if (planar_.size() != static_cast<size_t>(need)) {
     planar_.Resize(static_cast<size_t>(need));  // Zero-filled.
@@ -306,12 +344,24 @@ void F32ConvPixvec::Transpose(const float* x, int row_begin, int row_end) {
   }
 }
 
-void F32ConvPixvec::Compute(float* y, int begin, int end) const {
+int F32ConvPixvec::AcquireSlot(int slots) {
+  for (;;) {
+    for (int i = 0; i < slots; ++i) {
+      bool expected = false;
+      if (slot_busy_[i].compare_exchange_strong(expected, true,
+                                                std::memory_order_acquire)) {
+        return i;
+      }
+    }
+  }
+}
+
+void F32ConvPixvec::Compute(float* y, int begin, int end, float* acc) const {
   const ConvShape& s = shape_;
   const int T = ukernel_->tile, G = ukernel_->group;
   F32PixvecTileArgs a;
-  a.offset = nz_offset_.data();
-  a.weight = nz_weight_.data();
+  a.offset = plan_offset_.data();
+  a.weight = plan_weight_.data();
   a.output_min = params_.output_min;
   a.output_max = params_.output_max;
   a.row_floats = wq_;
@@ -319,32 +369,57 @@ void F32ConvPixvec::Compute(float* y, int begin, int end) const {
   a.out_c = static_cast<size_t>(s.out_c);
   const F32PixvecTileFn fn = ukernel_->tile_fn;
   for (int i = begin; i < end; ++i) {
-    const int tile = i / groups_, group = i % groups_;
-    const int o0 = tile * T, n0 = group * G;
+    const int tile = i / splits_;
+    const int g0 = (i % splits_) * split_groups_;
+    const int g1 = std::min(groups_, g0 + split_groups_);
+    const int o0 = tile * T;
     a.x = planar_.data() + o0;
-    a.nz = nz_ptr_.data() + n0;
-    a.bias = bias_.data() + n0;
-    a.channels = std::min(G, s.out_c - n0);
     a.o0 = o0;
     a.positions = std::min(T, flat_ - o0);
-    a.y = y + n0;
-    fn(a);
+    for (int blk = 0; blk < num_blocks_; ++blk) {
+      a.first = blk == 0;
+      a.last = blk == num_blocks_ - 1;
+      for (int g = g0; g < g1; ++g) {
+        const int n0 = g * G;
+        a.nz = plan_ptr_.data() + static_cast<size_t>(blk) * s.out_c + n0;
+        a.bias = bias_.data() + n0;
+        a.channels = std::min(G, s.out_c - n0);
+        a.y = y + n0;
+        a.acc = acc + static_cast<size_t>(g - g0) * G * T;
+        fn(a);
+      }
+    }
   }
 }
 
 void F32ConvPixvec::Run(const float* x, float* y, ThreadPool* pool) {
   const ConvShape& s = shape_;
   if (!reshaped_ || s.batch == 0) return;
-  const int threads = pool != nullptr ? pool->num_threads() : 1;
+  const int threads =
+      std::min(pool != nullptr ? pool->num_threads() : 1, kMaxThreads);
   const size_t in_item = static_cast<size_t>(s.in_h) * s.in_w * s.in_c;
   const size_t out_item = static_cast<size_t>(s.out_h) * s.out_w * s.out_c;
-  const int items = tiles_ * groups_;
+  // Few tiles (7x7 outputs: one): the groups split too, so that every
+  // thread has work.
+  splits_ = tiles_ >= 2 * threads
+                ? 1
+                : std::min(groups_, (2 * threads + tiles_ - 1) / tiles_);
+  split_groups_ = (groups_ + splits_ - 1) / splits_;
+  const size_t acc_floats =
+      num_blocks_ > 1 ? static_cast<size_t>(split_groups_) *
+                            ukernel_->group * ukernel_->tile
+                      : 1;
+  if (static_cast<int>(acc_.size()) < threads) acc_.resize(threads);
+  for (int t = 0; t < threads; ++t) {
+    if (acc_[t].size() < acc_floats) acc_[t].Resize(acc_floats);
+  }
+  const int items = tiles_ * splits_;
   for (int b = 0; b < s.batch; ++b) {
     const float* xn = x + b * in_item;
     float* yn = y + b * out_item;
     if (threads <= 1) {
       Transpose(xn, 0, s.in_h);
-      Compute(yn, 0, items);
+      Compute(yn, 0, items, acc_[0].data());
       continue;
     }
     const int row_tasks = std::min(s.in_h, threads * 4);
@@ -355,14 +430,17 @@ void F32ConvPixvec::Run(const float* x, float* y, ThreadPool* pool) {
                                  row_tasks));
     };
     pool->Run(row_tasks, transpose);
-    // Contiguous chunks of work items, tile-major: a chunk's tiles read
-    // one slice of X for all its channel groups.
+    // Contiguous chunks of work items, each holding one of `threads`
+    // accumulator slots while it runs.
     const int chunks = std::min(items, threads * 8);
     auto compute = [&](int t) {
+      const int slot = AcquireSlot(threads);
       Compute(yn,
               static_cast<int>(static_cast<long long>(items) * t / chunks),
               static_cast<int>(static_cast<long long>(items) * (t + 1) /
-                               chunks));
+                               chunks),
+              acc_[slot].data());
+      slot_busy_[slot].store(false, std::memory_order_release);
     };
     pool->Run(chunks, compute);
   }

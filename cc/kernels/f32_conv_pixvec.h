@@ -49,6 +49,7 @@
 #ifndef TF_SPARSE_CC_KERNELS_F32_CONV_PIXVEC_H_
 #define TF_SPARSE_CC_KERNELS_F32_CONV_PIXVEC_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -83,7 +84,11 @@ PixvecStats MeasurePixvec(const float* w, int out_c, int in_c, int kernel_h,
                           int kernel_w);
 
 // Micro-kernel contract: one tile of `tile` flat output positions starting
-// at flat index o0, for `channels` (1..group) output channels.
+// at flat index o0, for `channels` (1..group) output channels, over the
+// nonzeros of one block of input channels. The sum over blocks is carried
+// in acc ([channels][tile] floats): the first block starts from the bias,
+// the others from acc; every block but the last stores its sum to acc,
+// the last adds, clamps and stores the valid positions NHWC to y.
 struct F32PixvecTileArgs {
   const float* x;          // X + o0.
   const int32_t* nz;       // channels + 1 entries: channel j's nonzeros are
@@ -101,6 +106,9 @@ struct F32PixvecTileArgs {
   int out_w;
   float* y;                // Output of the item at the group's channel 0.
   size_t out_c;            // Floats between output pixels.
+  float* acc;              // Partial sums; unused when first and last.
+  int first;               // Nonzero: start from the bias.
+  int last;                // Nonzero: clamp and store to y.
 };
 using F32PixvecTileFn = void (*)(const F32PixvecTileArgs& args);
 
@@ -189,8 +197,12 @@ class F32ConvPixvec {
  private:
   F32ConvPixvec() = default;
   void Transpose(const float* x, int row_begin, int row_end);
-  // Work items [begin, end): item i is tile i / groups_, group i % groups_.
-  void Compute(float* y, int begin, int end) const;
+  // Work items [begin, end): item i is tile i / splits_ and its groups
+  // (i % splits_) * split_groups_ .. + split_groups_; acc: the partial sums
+  // of one item's groups.
+  void Compute(float* y, int begin, int end, float* acc) const;
+  // A free accumulator slot among the first `slots` (spins until one is).
+  int AcquireSlot(int slots);
 
   PixvecStats stats_;
   Params params_;
@@ -211,8 +223,23 @@ class F32ConvPixvec {
   size_t phase_stride_ = 0, channel_stride_ = 0;
   int flat_ = 0;  // out_h * Wq.
   int tiles_ = 0, groups_ = 0;
-  std::vector<int32_t> nz_offset_;
+  int splits_ = 1, split_groups_ = 0;  // Of the groups, per work item.
+  // Blocks of input channels whose slice of X for one tile stays in L1
+  // while every output channel of the tile runs over it.
+  int block_channels_ = 1, num_blocks_ = 1;
+  // Floats of X per block and tile: half of a 48 KiB L1, the rest for the
+  // accumulators, the output transposes and the weights.
+  static constexpr long long kL1Floats = 6 * 1024;
+  // Execution plan, per shape: the nonzeros of output channel n in block
+  // blk are [plan_ptr_[blk * out_c + n], plan_ptr_[blk * out_c + n + 1])
+  // of plan_offset_ (floats in X from the tile's start) and plan_weight_.
+  std::vector<int32_t> plan_ptr_;
+  std::vector<int32_t> plan_offset_;
+  std::vector<float> plan_weight_;
   AlignedBuffer<float> planar_;
+  static constexpr int kMaxThreads = 64;
+  std::vector<AlignedBuffer<float>> acc_;  // Per slot.
+  std::atomic<bool> slot_busy_[kMaxThreads] = {};
 };
 
 }  // namespace tf_sparse

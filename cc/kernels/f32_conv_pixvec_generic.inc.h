@@ -28,20 +28,21 @@
 namespace tf_sparse {
 namespace pixvec_internal {
 
-// acc[v] = bias + sum_k w[k] * x[off[k] + v * L .. + L - 1] for k in
-// [k0, k1), even and odd k in two chains (each chain then waits on half
-// the FMAs), clamped as Min(hi, Max(lo, acc)) so that NaN stays NaN.
-template <class V, int NV>
+// acc[v] = init[v] + sum_k w[k] * x[off[k] + v * L .. + L - 1] for k in
+// [k0, k1) (init: `bias` broadcast when `from` is null, else from[v * L]),
+// even and odd k in two chains (each chain then waits on half the FMAs);
+// with kClamp, clamped as Min(hi, Max(lo, acc)) so that NaN stays NaN.
+template <class V, int NV, bool kClamp>
 inline void AccumulateChannel(const float* x, const int32_t* off,
                               const float* w, int k0, int k1, float bias,
-                              typename V::T lo, typename V::T hi,
-                              float* out) {
+                              const float* from, typename V::T lo,
+                              typename V::T hi, float* out) {
   using T = typename V::T;
   constexpr int L = V::kLanes;
   T a0[NV], a1[NV];
 #pragma GCC unroll 16
   for (int v = 0; v < NV; ++v) {
-    a0[v] = V::Broadcast(bias);
+    a0[v] = from != nullptr ? V::Load(from + v * L) : V::Broadcast(bias);
     a1[v] = V::Zero();
   }
   int k = k0;
@@ -66,7 +67,8 @@ inline void AccumulateChannel(const float* x, const int32_t* off,
   }
 #pragma GCC unroll 16
   for (int v = 0; v < NV; ++v) {
-    V::Store(out + v * L, V::Min(hi, V::Max(lo, V::Add(a0[v], a1[v]))));
+    const T r = V::Add(a0[v], a1[v]);
+    V::Store(out + v * L, kClamp ? V::Min(hi, V::Max(lo, r)) : r);
   }
 }
 
@@ -75,12 +77,23 @@ void PixvecTile(const F32PixvecTileArgs& a) {
   using T = typename V::T;
   constexpr int L = V::kLanes;
   constexpr int kTile = NV * L;
-  alignas(64) float buf[L * kTile];
   const T lo = V::Broadcast(a.output_min);
   const T hi = V::Broadcast(a.output_max);
+  if (!a.last) {
+    // A partial sum over one block of input channels, kept in acc.
+    for (int j = 0; j < a.channels; ++j) {
+      float* acc = a.acc + j * kTile;
+      AccumulateChannel<V, NV, false>(a.x, a.offset, a.weight, a.nz[j],
+                                      a.nz[j + 1], a.bias[j],
+                                      a.first ? nullptr : acc, lo, hi, acc);
+    }
+    return;
+  }
+  alignas(64) float buf[L * kTile];
   for (int j = 0; j < a.channels; ++j) {
-    AccumulateChannel<V, NV>(a.x, a.offset, a.weight, a.nz[j], a.nz[j + 1],
-                             a.bias[j], lo, hi, buf + j * kTile);
+    AccumulateChannel<V, NV, true>(
+        a.x, a.offset, a.weight, a.nz[j], a.nz[j + 1], a.bias[j],
+        a.first ? nullptr : a.acc + j * kTile, lo, hi, buf + j * kTile);
   }
   // Rows of buf past `channels` are transposed but never stored.
   for (int j = a.channels; j < L; ++j) {

@@ -331,6 +331,20 @@ TEST_P(PixvecConvIsa, LargeLayers) {
       Sparsity::kPattern).Test(GetParam());
 }
 
+TEST_P(PixvecConvIsa, ManyChannelBlocks) {
+  // Input channels beyond one L1 block: partial sums carried between
+  // blocks (1x1: about 96 channels a block, 3x3 fewer), last block partial.
+  PixvecTester().in(9, 10, 300).out_c(33).kernel(1, 1).Test(GetParam());
+  PixvecTester().in(13, 17, 200).out_c(17).kernel(3, 3).sparsity(
+      Sparsity::kPattern).Test(GetParam());
+  PixvecTester().in(13, 17, 200).out_c(17).kernel(3, 3).stride(2).sparsity(
+      Sparsity::kBlocks1x4).Test(GetParam());
+  PixvecTester().in(7, 7, 150).out_c(40).kernel(3, 3).special(
+      Special::kNanInput).clamp(0.0f, 6.0f).Test(GetParam());
+  PixvecTester().in(7, 7, 150).out_c(40).kernel(3, 3).threads(2).batch(2)
+      .Test(GetParam());
+}
+
 TEST_P(PixvecConvIsa, BatchClampsAndNoBias) {
   for (const Activation& act : kActivations) {
     PixvecTester().in(7, 9, 17).out_c(19).batch(2).clamp(act.lo, act.hi)
