@@ -234,19 +234,12 @@ int Main(int argc, char** argv) {
           useful / us / 1e3, 100.0 * useful / (us * 1e-6) / peak, dense_us,
           xnn_us, xnn_us / us, model_us, fkw_us);
       if (features) {
-        const ConvShape& s = op->shape();
-        const int T = F32PixvecUkernelFor(isa).tile;
-        const int G = F32PixvecUkernelFor(isa).group;
-        const int wq = s.out_w + ((s.kernel_w - 1) * s.dilation_w) / s.stride_w;
-        const double tiles = (static_cast<double>(s.out_h) * wq + T - 1) / T;
+        const PixvecCostTerms t = PixvecTerms(op->stats(), op->shape(), isa);
         std::printf(
             "features %s|%s vfma=%.0f in=%.0f out=%.0f calls=%.0f cycles=%.0f "
             "zero_cycles=%.0f\n",
-            c.name, KindName(c.kind), nnz * static_cast<int>(tiles) * T / G,
-            static_cast<double>(s.in_h) * s.in_w * s.in_c,
-            static_cast<double>(s.out_h) * s.out_w * s.out_c,
-            static_cast<int>(tiles) * std::ceil(1.0 * s.out_c / G),
-            us * 1e-6 * hz, us0 * 1e-6 * hz);
+            c.name, KindName(c.kind), t.vector_fmas, t.inputs, t.outputs,
+            t.calls, us * 1e-6 * hz, us0 * 1e-6 * hz);
       }
     }
   }

@@ -137,8 +137,17 @@ const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa);
 // Cost model, in cycles of one thread, for the delegate's choice. Terms:
 // vector FMAs (nonzeros * tiles * T / lanes: each one load + one FMA),
 // input values transposed, output values stored (through the group
-// transposes), and (tile, group) calls. Fitted on an AVX-512 Xeon; see
-// f32_conv_pixvec.cc for the fit and its quality.
+// transposes), and micro-kernel calls (tiles * groups * channel blocks).
+// Fitted on an AVX-512 Xeon; see f32_conv_pixvec.cc for the fit and its
+// quality.
+struct PixvecCostTerms {
+  double vector_fmas = 0;
+  double inputs = 0;
+  double outputs = 0;
+  double calls = 0;
+};
+PixvecCostTerms PixvecTerms(const PixvecStats& stats, const ConvShape& shape,
+                            Isa isa);
 struct PixvecCostModel {
   double per_vector_fma;
   double per_input_value;
@@ -164,6 +173,17 @@ class F32ConvPixvec {
     float output_max = std::numeric_limits<float>::infinity();
   };
   static constexpr int kMaxTaps = 1024;
+  // Floats of X per channel block and tile: half of a 48 KiB L1, the rest
+  // for the accumulators, the output transposes and the weights; 1x1
+  // filters all of it: they have a few nonzeros per (output channel,
+  // block), so each block's round trip of the accumulators costs more than
+  // the misses of a larger block (measured on the benchmark's layers:
+  // 3x3 best at 6 Ki floats among 3, 6, 12 Ki; 1x1 at 12 Ki, 15-35% faster
+  // than 6 Ki on 14x14x1024 and 7x7x512).
+  static constexpr long long kL1Floats = 6 * 1024;
+  static constexpr long long L1Floats(int taps) {
+    return taps == 1 ? 2 * kL1Floats : kL1Floats;
+  }
 
   // w: OHWI [out_c][kernel_h][kernel_w][in_c]; bias: out_c values or null.
   // Any weights pack; null with *error only for bad arguments. Uses
@@ -227,9 +247,6 @@ class F32ConvPixvec {
   // Blocks of input channels whose slice of X for one tile stays in L1
   // while every output channel of the tile runs over it.
   int block_channels_ = 1, num_blocks_ = 1;
-  // Floats of X per block and tile: half of a 48 KiB L1, the rest for the
-  // accumulators, the output transposes and the weights.
-  static constexpr long long kL1Floats = 6 * 1024;
   // Execution plan, per shape: the nonzeros of output channel n in block
   // blk are [plan_ptr_[blk * out_c + n], plan_ptr_[blk * out_c + n + 1])
   // of plan_offset_ (floats in X from the tile's start) and plan_weight_.
