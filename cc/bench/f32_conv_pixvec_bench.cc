@@ -31,6 +31,7 @@
 #include "cc/kernels/dispatch.h"
 #include "cc/kernels/f32_conv_patdnn.h"
 #include "cc/kernels/f32_conv_pixvec.h"
+#include "cc/util/aligned_buffer.h"
 #include "cc/util/thread_pool.h"
 
 namespace tf_sparse {
@@ -131,8 +132,9 @@ double ClockHz() {
 }
 
 template <class Op>
-double MedianUs(Op* op, const std::vector<float>& x, size_t out, int n) {
-  std::vector<float> y(out);
+double MedianUs(Op* op, const AlignedBuffer<float>& x, size_t out, int n) {
+  // 64-byte aligned, as TFLite's arena aligns tensors.
+  AlignedBuffer<float> y(out);
   std::vector<double> t(n);
   for (int i = 0; i < 5; ++i) op->Run(x.data(), y.data(), nullptr);
   for (int i = 0; i < n; ++i) {
@@ -187,8 +189,10 @@ int Main(int argc, char** argv) {
     std::mt19937 rng(1);
     const std::vector<float> w = Weights(c, &rng);
     const std::vector<float> zero(w.size(), 0.0f);
-    std::vector<float> x(static_cast<size_t>(c.h) * c.w * c.in_c);
-    for (float& v : x) v = static_cast<float>(rng() % 1000) / 1000.0f;
+    AlignedBuffer<float> x(static_cast<size_t>(c.h) * c.w * c.in_c);
+    for (size_t i = 0; i < x.size(); ++i) {
+      x.data()[i] = static_cast<float>(rng() % 1000) / 1000.0f;
+    }
     for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
       if (only != nullptr && std::strcmp(only, IsaName(isa)) != 0) continue;
       if (only == nullptr && isa != Isa::kAvx512) continue;
