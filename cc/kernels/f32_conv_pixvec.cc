@@ -90,7 +90,9 @@ PixvecCostTerms PixvecTerms(const PixvecStats& stats, const ConvShape& s,
   const F32PixvecUkernel& k = F32PixvecUkernelFor(isa);
   const long long dyq = ((s.kernel_h - 1) * s.dilation_h) / s.stride_h;
   const long long dxq = ((s.kernel_w - 1) * s.dilation_w) / s.stride_w;
-  const long long wq = RowFloats(s.out_w + dxq);
+  const bool pointwise = s.kernel_h == 1 && s.kernel_w == 1 &&
+                         s.stride_h == 1 && s.stride_w == 1;
+  const long long wq = pointwise ? s.out_w : RowFloats(s.out_w + dxq);
   std::vector<bool> read(static_cast<size_t>(s.stride_h) * s.stride_w);
   int phases = 0;
   for (int ky = 0; ky < s.kernel_h; ++ky) {
@@ -242,8 +244,11 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   const int sh = s.stride_h, sw = s.stride_w;
   const long long dyq = (eh - 1) / sh, dxq = (ew - 1) / sw;
   const long long hq = s.out_h + dyq;
-  long long wq = s.out_w + dxq;
-  wq = RowFloats(wq);
+  // 1x1 at stride 1: no border, flat position = pixel, and each tile's
+  // pixels are transposed right before they are used.
+  const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && sh == 1 &&
+                         sw == 1;
+  const long long wq = pointwise ? s.out_w : RowFloats(s.out_w + dxq);
   // Phases some tap reads.
   std::vector<int> index(static_cast<size_t>(sh) * sw, -1);
   int phases = 0;
@@ -261,10 +266,12 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   const long long tiles = (flat + T - 1) / T;
   // Planes start on 64-byte boundaries (so do tiles: T is a multiple of
   // 16): 1x1 loads are all aligned.
-  const long long phase_stride = (hq * wq + 15) / 16 * 16;
+  // Pointwise: X is one tile, [in_c][T].
+  const long long phase_stride = pointwise ? T : (hq * wq + 15) / 16 * 16;
   const long long channel_stride = phase_stride * phases;
   // The last tile's farthest read: its last lane plus the largest offset.
-  const long long need = channel_stride * in_c_ + tiles * T + dxq + T;
+  const long long need =
+      pointwise ? 0 : channel_stride * in_c_ + tiles * T + dxq + T;
   if (need > std::numeric_limits<int32_t>::max() ||
       tiles * ((out_c_ + ukernel_->group - 1) / ukernel_->group) >
           std::numeric_limits<int32_t>::max()) {
@@ -272,6 +279,7 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
     return false;
   }
   shape_ = s;
+  pointwise_ = pointwise;
   hq_ = static_cast<int>(hq);
   wq_ = static_cast<int>(wq);
   phases_ = phases;
@@ -283,7 +291,7 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   groups_ = (out_c_ + ukernel_->group - 1) / ukernel_->group;
   // Floats of one channel that a tile reads: its positions plus the reach
   // of the taps, in every phase read.
-  const long long span = phases * (T + dyq * wq + dxq);
+  const long long span = pointwise ? T : phases * (T + dyq * wq + dxq);
   block_channels_ = static_cast<int>(
       std::max(1LL, std::min<long long>(
                         in_c_, L1Floats(p.kernel_h * p.kernel_w) / span)));
@@ -326,8 +334,6 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
 void F32ConvPixvec::Transpose(const float* x, int row_begin, int row_end) {
   const ConvShape& s = shape_;
   const int sh = s.stride_h, sw = s.stride_w;
-  const int L = ukernel_->group;
-  const int full_c = L > 1 ? s.in_c / L * L : 0;
   const size_t src_stride = static_cast<size_t>(sw) * s.in_c;
   float* X = planar_.data();
   for (int iy = row_begin; iy < row_end; ++iy) {
@@ -345,33 +351,35 @@ void F32ConvPixvec::Transpose(const float* x, int row_begin, int row_end) {
       const float* src =
           x + (static_cast<size_t>(iy) * s.in_w + ix0) * s.in_c;
       float* dst = X + ph * phase_stride_ + static_cast<size_t>(a) * wq_ + b0;
-      int j = 0;
-      if (full_c > 0) {
-        // Blocks of L pixels x L channels, the row's last block partial.
-        for (; j < n; j += L) {
-          const float* sp = src + j * src_stride;
-          const int pixels = std::min(L, n - j);
-          for (int c = 0; c < full_c; c += L) {
-            ukernel_->pack_fn(sp + c, src_stride, pixels,
-                              dst + c * channel_stride_ + j, channel_stride_);
-          }
-        }
-        // Channels past the last full block one by one.
-        for (int jj = 0; jj < n && full_c < s.in_c; ++jj) {
-          const float* sp = src + jj * src_stride;
-          for (int c = full_c; c < s.in_c; ++c) {
-            dst[c * channel_stride_ + jj] = sp[c];
-          }
-        }
-        continue;
-      }
-      for (; j < n; ++j) {
-        const float* sp = src + j * src_stride;
-        for (int c = 0; c < s.in_c; ++c) dst[c * channel_stride_ + j] = sp[c];
-      }
+      PackRows(src, src_stride, n, dst);
     }
   }
 }
+
+void F32ConvPixvec::PackRows(const float* src, size_t src_stride, int n,
+                             float* dst) const {
+  const int L = ukernel_->group;
+  const int in_c = shape_.in_c;
+  const int full_c = L > 1 ? in_c / L * L : 0;
+  if (full_c > 0) {
+    // Blocks of L pixels x L channels, the last block partial.
+    for (int j = 0; j < n; j += L) {
+      const float* sp = src + j * src_stride;
+      const int pixels = std::min(L, n - j);
+      for (int c = 0; c < full_c; c += L) {
+        ukernel_->pack_fn(sp + c, src_stride, pixels,
+                          dst + c * channel_stride_ + j, channel_stride_);
+      }
+    }
+  }
+  // Channels past the last full block one by one.
+  if (full_c == in_c) return;
+  for (int j = 0; j < n; ++j) {
+    const float* sp = src + j * src_stride;
+    for (int c = full_c; c < in_c; ++c) dst[c * channel_stride_ + j] = sp[c];
+  }
+}
+
 
 int F32ConvPixvec::AcquireSlot(int slots) {
   for (;;) {
@@ -385,7 +393,8 @@ int F32ConvPixvec::AcquireSlot(int slots) {
   }
 }
 
-void F32ConvPixvec::Compute(float* y, int begin, int end, float* acc) const {
+void F32ConvPixvec::Compute(const float* x, float* y, int begin, int end,
+                            float* acc, float* tile_x) const {
   const ConvShape& s = shape_;
   const int T = ukernel_->tile, G = ukernel_->group;
   F32PixvecTileArgs a;
@@ -402,9 +411,17 @@ void F32ConvPixvec::Compute(float* y, int begin, int end, float* acc) const {
     const int g0 = (i % splits_) * split_groups_;
     const int g1 = std::min(groups_, g0 + split_groups_);
     const int o0 = tile * T;
-    a.x = planar_.data() + o0;
     a.o0 = o0;
     a.positions = std::min(T, flat_ - o0);
+    if (pointwise_) {
+      // Positions past `positions` keep an earlier tile's values: junk
+      // lanes, never stored.
+      PackRows(x + static_cast<size_t>(o0) * s.in_c, s.in_c, a.positions,
+               tile_x);
+      a.x = tile_x;
+    } else {
+      a.x = planar_.data() + o0;
+    }
     for (int blk = 0; blk < num_blocks_; ++blk) {
       a.first = blk == 0;
       a.last = blk == num_blocks_ - 1;
@@ -438,17 +455,21 @@ void F32ConvPixvec::Run(const float* x, float* y, ThreadPool* pool) {
       num_blocks_ > 1 ? static_cast<size_t>(split_groups_) *
                             ukernel_->group * ukernel_->tile
                       : 1;
+  const size_t tile_floats =
+      pointwise_ ? static_cast<size_t>(s.in_c) * ukernel_->tile : 1;
   if (static_cast<int>(acc_.size()) < threads) acc_.resize(threads);
+  if (static_cast<int>(tile_x_.size()) < threads) tile_x_.resize(threads);
   for (int t = 0; t < threads; ++t) {
     if (acc_[t].size() < acc_floats) acc_[t].Resize(acc_floats);
+    if (tile_x_[t].size() < tile_floats) tile_x_[t].Resize(tile_floats);
   }
   const int items = tiles_ * splits_;
   for (int b = 0; b < s.batch; ++b) {
     const float* xn = x + b * in_item;
     float* yn = y + b * out_item;
     if (threads <= 1) {
-      Transpose(xn, 0, s.in_h);
-      Compute(yn, 0, items, acc_[0].data());
+      if (!pointwise_) Transpose(xn, 0, s.in_h);
+      Compute(xn, yn, 0, items, acc_[0].data(), tile_x_[0].data());
       continue;
     }
     const int row_tasks = std::min(s.in_h, threads * 4);
@@ -458,17 +479,17 @@ void F32ConvPixvec::Run(const float* x, float* y, ThreadPool* pool) {
                 static_cast<int>(static_cast<long long>(s.in_h) * (t + 1) /
                                  row_tasks));
     };
-    pool->Run(row_tasks, transpose);
+    if (!pointwise_) pool->Run(row_tasks, transpose);
     // Contiguous chunks of work items, each holding one of `threads`
     // accumulator slots while it runs.
     const int chunks = std::min(items, threads * 8);
     auto compute = [&](int t) {
       const int slot = AcquireSlot(threads);
-      Compute(yn,
+      Compute(xn, yn,
               static_cast<int>(static_cast<long long>(items) * t / chunks),
               static_cast<int>(static_cast<long long>(items) * (t + 1) /
                                chunks),
-              acc_[slot].data());
+              acc_[slot].data(), tile_x_[slot].data());
       slot_busy_[slot].store(false, std::memory_order_release);
     };
     pool->Run(chunks, compute);

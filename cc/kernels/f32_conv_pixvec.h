@@ -217,10 +217,15 @@ class F32ConvPixvec {
  private:
   F32ConvPixvec() = default;
   void Transpose(const float* x, int row_begin, int row_end);
+  // n pixels src + j * src_stride (j < n), all channels, to dst + c *
+  // channel_stride_ + j.
+  void PackRows(const float* src, size_t src_stride, int n, float* dst) const;
   // Work items [begin, end): item i is tile i / splits_ and its groups
   // (i % splits_) * split_groups_ .. + split_groups_; acc: the partial sums
   // of one item's groups.
-  void Compute(float* y, int begin, int end, float* acc) const;
+  // tile_x: pointwise, the item's tile of X ([in_c][tile]).
+  void Compute(const float* x, float* y, int begin, int end, float* acc,
+               float* tile_x) const;
   // A free accumulator slot among the first `slots` (spins until one is).
   int AcquireSlot(int slots);
 
@@ -237,6 +242,9 @@ class F32ConvPixvec {
   // Per shape.
   ConvShape shape_;
   bool reshaped_ = false;
+  // 1x1 at stride 1: no planar copy of the whole input; each work item
+  // transposes its tile's pixels into tile_x_ (from L2, read once).
+  bool pointwise_ = false;
   int hq_ = 0, wq_ = 0;
   int phases_ = 0;
   std::vector<int> phase_index_;  // [py * stride_w + px]: index or -1.
@@ -255,7 +263,8 @@ class F32ConvPixvec {
   std::vector<float> plan_weight_;
   AlignedBuffer<float> planar_;
   static constexpr int kMaxThreads = 64;
-  std::vector<AlignedBuffer<float>> acc_;  // Per slot.
+  std::vector<AlignedBuffer<float>> acc_;     // Per slot.
+  std::vector<AlignedBuffer<float>> tile_x_;  // Per slot, pointwise only.
   std::atomic<bool> slot_busy_[kMaxThreads] = {};
 };
 

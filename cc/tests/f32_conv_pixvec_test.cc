@@ -382,6 +382,14 @@ TEST_P(PixvecConvIsa, Threads) {
   PixvecTester().in(13, 17, 17).out_c(33).threads(2).Test(GetParam());
   PixvecTester().in(28, 28, 16).out_c(16).kernel(1, 1).stride(2).threads(2)
       .Test(GetParam());
+  // Pointwise (1x1, stride 1: tiles transposed by each work item), with
+  // several tiles, and with one tile split by channel groups.
+  PixvecTester().in(13, 17, 33).out_c(20).kernel(1, 1).threads(2).batch(2)
+      .Test(GetParam());
+  PixvecTester().in(7, 7, 40).out_c(70).kernel(1, 1).threads(2).batch(2)
+      .Test(GetParam());
+  PixvecTester().in(7, 7, 300).out_c(70).kernel(1, 1).threads(2).Test(
+      GetParam());
   // 1 and 2 threads give bit-identical outputs.
   const int h = 14, w = 14, ic = 32, oc = 40;
   std::vector<float> wt =
