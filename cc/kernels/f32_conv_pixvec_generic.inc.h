@@ -49,6 +49,9 @@ inline void AccumulateChannel(const float* x, const int32_t* off,
   for (; k + 2 <= k1; k += 2) {
     const float* p0 = x + off[k];
     const float* p1 = x + off[k + 1];
+    // Materialise the addresses: loads from base + displacement stay one
+    // fused uop with the FMA, base + index * 4 + displacement do not.
+    asm("" : "+r"(p0), "+r"(p1));
     const T w0 = V::Broadcast(w[k]);
     const T w1 = V::Broadcast(w[k + 1]);
 #pragma GCC unroll 16
