@@ -30,10 +30,14 @@ PixvecStats MeasurePixvec(const float* w, int out_c, int in_c, int kernel_h,
   s.kernel_w = kernel_w;
   const size_t per_filter = static_cast<size_t>(kernel_h) * kernel_w * in_c;
   s.weights = static_cast<long long>(per_filter) * out_c;
+  s.tap_nonzeros.assign(static_cast<size_t>(kernel_h) * kernel_w, 0);
   for (int n = 0; n < out_c; ++n) {
     int count = 0;
     for (size_t i = 0; i < per_filter; ++i) {
-      if (w[n * per_filter + i] != 0.0f) ++count;
+      if (w[n * per_filter + i] != 0.0f) {
+        ++count;
+        ++s.tap_nonzeros[i / in_c];
+      }
     }
     s.nonzeros += count;
     if (count == 0) ++s.empty_filters;
@@ -64,24 +68,22 @@ const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa) {
 // of cc/bench/f32_conv_pixvec_bench.cc plus the same layers with all-zero
 // weights (transpose, stores and calls alone), 1 thread, medians of 3 runs
 // of 51, on an Intel Xeon (Sapphire-Rapids-class, AVX-512, 48 KiB L1d,
-// 2 MiB L2, shared VM; clock measured 3.3 GHz). Mean |predicted/measured
-// - 1| = 10%, worst 17% on the real layers (14x14x1024->256 1x1, predicted
-// high) and 35% on the zero-weight ones (28x28x128->128 3x3). Inputs and
-// outputs cost ~1-1.4 cycles a value because at these sizes X, x and y
-// stream through L3 on this machine. The AVX2 constants: same fit on the
-// AVX2 kernel of the same machine; NEON/scalar: not measured (scalar: one
-// lane per FMA, so per_vector_fma is per multiply-add).
+// 2 MiB L2, shared VM; clock measured 3.35 GHz).
+//   AVX-512: mean |predicted / measured - 1| = 4.7%, worst 9.9% on the 13
+//     layers (1x1 56x56x64->256, predicted high); 6.6% / 27% on the
+//     zero-weight runs (3x3 56x56x64->64, predicted low).
+//   AVX2: 5.8%, worst 20% (layers); 8.2% / 34% (zero weights). Its loads
+//     are 32 bytes: the split term is left out.
+// A vector FMA costs 1.16 cycles (AVX-512; 0.5 at the FMA ports' peak):
+// the micro-kernel is bound by its loads (one per FMA plus the offset and
+// the weight of each nonzero), and a load that splits across two lines
+// costs 0.42 more. NEON and scalar: not measured, the AVX2 values.
 PixvecCostModel PixvecCostModelFor(Isa isa) {
   switch (isa) {
     case Isa::kAvx512:
-      return {1.44, 1.43, 0.99, 202.0};
-    case Isa::kAvx2:
-      return {1.0, 1.5, 1.0, 100.0};
-    case Isa::kNeon:
-    case Isa::kSve:
-      return {1.0, 2.0, 2.0, 100.0};
+      return {1.16, 0.42, 0.54, 0.67, 343.0};
     default:
-      return {1.0, 3.0, 3.0, 50.0};
+      return {0.92, 0.0, 0.74, 0.51, 149.0};
   }
 }
 
@@ -114,8 +116,20 @@ PixvecCostTerms PixvecTerms(const PixvecStats& stats, const ConvShape& s,
       std::ceil(static_cast<double>(s.out_h) * wq / k.tile);
   const double groups = std::ceil(static_cast<double>(s.out_c) / k.group);
   PixvecCostTerms t;
-  t.vector_fmas =
-      static_cast<double>(stats.nonzeros) * tiles * k.tile / k.group;
+  const double per_nonzero = tiles * k.tile / k.group;
+  t.vector_fmas = static_cast<double>(stats.nonzeros) * per_nonzero;
+  if (k.group >= 16) {
+    for (int ky = 0; ky < s.kernel_h; ++ky) {
+      for (int kx = 0; kx < s.kernel_w; ++kx) {
+        const long long at = (ky * s.dilation_h / s.stride_h) * wq +
+                             kx * s.dilation_w / s.stride_w;
+        const size_t tap = static_cast<size_t>(ky) * s.kernel_w + kx;
+        if (at % 16 != 0 && tap < stats.tap_nonzeros.size()) {
+          t.split_loads += stats.tap_nonzeros[tap] * per_nonzero;
+        }
+      }
+    }
+  }
   t.inputs = static_cast<double>(s.in_h) * s.in_w * s.in_c;
   t.outputs = static_cast<double>(s.out_h) * s.out_w * s.out_c;
   t.calls = tiles * groups * blocks;
@@ -126,7 +140,8 @@ double EstimatePixvecCycles(const PixvecStats& stats, const ConvShape& s,
                             Isa isa) {
   const PixvecCostTerms t = PixvecTerms(stats, s, isa);
   const PixvecCostModel m = PixvecCostModelFor(isa);
-  return m.per_vector_fma * t.vector_fmas + m.per_input_value * t.inputs +
+  return m.per_vector_fma * t.vector_fmas + m.per_split_load * t.split_loads +
+         m.per_input_value * t.inputs +
          m.per_output_value * t.outputs + m.per_call * t.calls;
 }
 

@@ -74,6 +74,7 @@ struct PixvecStats {
   long long nonzeros = 0;   // Stored weights (neither +0.0f nor -0.0f).
   int empty_filters = 0;    // Output channels without a nonzero.
   int max_filter_nonzeros = 0;
+  std::vector<long long> tap_nonzeros;  // Per tap ky * kernel_w + kx.
   double sparsity() const {
     return weights > 0 ? 1.0 - static_cast<double>(nonzeros) / weights : 0.0;
   }
@@ -136,12 +137,16 @@ const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa);
 
 // Cost model, in cycles of one thread, for the delegate's choice. Terms:
 // vector FMAs (nonzeros * tiles * T / lanes: each one load + one FMA),
-// input values transposed, output values stored (through the group
-// transposes), and micro-kernel calls (tiles * groups * channel blocks).
+// those of them whose load is not 64-byte aligned (it splits across two
+// cache lines: taps at a column or row offset that is not a multiple of
+// 16 floats), input values transposed, output values stored (through the
+// group transposes), and micro-kernel calls (tiles * groups * channel
+// blocks).
 // Fitted on an AVX-512 Xeon; see f32_conv_pixvec.cc for the fit and its
 // quality.
 struct PixvecCostTerms {
   double vector_fmas = 0;
+  double split_loads = 0;
   double inputs = 0;
   double outputs = 0;
   double calls = 0;
@@ -150,6 +155,7 @@ PixvecCostTerms PixvecTerms(const PixvecStats& stats, const ConvShape& shape,
                             Isa isa);
 struct PixvecCostModel {
   double per_vector_fma;
+  double per_split_load;
   double per_input_value;
   double per_output_value;
   double per_call;
