@@ -19,6 +19,20 @@ long long RowFloats(long long min_floats) {
   return r16 * 8 <= min_floats * 9 ? r16 : min_floats;
 }
 
+// Shifted copies of the planes (f32_conv_pixvec.h, copies_): when the
+// rows are whole vectors (then every load is aligned), the taps reach 1 or
+// 2 columns right, and X with its copies stays within half of a 2 MiB L2.
+// Measured on the benchmark's 3x3 layers: 14x14x256 21% faster with them,
+// 28x28x128 4%; 56x56x64 (2.8 MB with copies) 18% slower and 28x28x256
+// stride 2 42% slower, their transposes spilling to L3.
+int ShiftCopies(bool pointwise, int group, long long hq, long long wq,
+                long long dxq, int phases, int in_c) {
+  if (pointwise || group < 8 || wq % 16 != 0 || dxq < 1 || dxq > 2) return 1;
+  const long long copies = dxq + 1;
+  const long long bytes = copies * (hq * wq + copies) * phases * in_c * 4;
+  return bytes <= (1LL << 20) ? static_cast<int>(copies) : 1;
+}
+
 }  // namespace
 
 PixvecStats MeasurePixvec(const float* w, int out_c, int in_c, int kernel_h,
@@ -106,7 +120,11 @@ PixvecCostTerms PixvecTerms(const PixvecStats& stats, const ConvShape& s,
       read[ph] = true;
     }
   }
-  const long long span = phases * (k.tile + dyq * wq + dxq);
+  const long long hq = s.out_h + dyq;
+  const int copies =
+      ShiftCopies(pointwise, k.group, hq, wq, dxq, phases, s.in_c);
+  const long long span =
+      phases * copies * (k.tile + dyq * wq + (copies > 1 ? 0 : dxq));
   const long long block = std::max(
       1LL, std::min<long long>(s.in_c, F32ConvPixvec::L1Floats(
                                              s.kernel_h * s.kernel_w) /
@@ -121,8 +139,9 @@ PixvecCostTerms PixvecTerms(const PixvecStats& stats, const ConvShape& s,
   if (k.group >= 16) {
     for (int ky = 0; ky < s.kernel_h; ++ky) {
       for (int kx = 0; kx < s.kernel_w; ++kx) {
-        const long long at = (ky * s.dilation_h / s.stride_h) * wq +
-                             kx * s.dilation_w / s.stride_w;
+        const long long at =
+            (ky * s.dilation_h / s.stride_h) * wq +
+            (copies > 1 ? 0 : kx * s.dilation_w / s.stride_w);
         const size_t tap = static_cast<size_t>(ky) * s.kernel_w + kx;
         if (at % 16 != 0 && tap < stats.tap_nonzeros.size()) {
           t.split_loads += stats.tap_nonzeros[tap] * per_nonzero;
@@ -130,7 +149,7 @@ PixvecCostTerms PixvecTerms(const PixvecStats& stats, const ConvShape& s,
       }
     }
   }
-  t.inputs = static_cast<double>(s.in_h) * s.in_w * s.in_c;
+  t.inputs = static_cast<double>(s.in_h) * s.in_w * s.in_c * copies;
   t.outputs = static_cast<double>(s.out_h) * s.out_w * s.out_c;
   t.calls = tiles * groups * blocks;
   return t;
@@ -281,12 +300,21 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   const long long tiles = (flat + T - 1) / T;
   // Planes start on 64-byte boundaries (so do tiles: T is a multiple of
   // 16): 1x1 loads are all aligned.
-  // Pointwise: X is one tile, [in_c][T].
-  const long long phase_stride = pointwise ? T : (hq * wq + 15) / 16 * 16;
+  const int copies = ShiftCopies(pointwise, ukernel_->group, hq, wq, dxq,
+                                 phases, in_c_);
+  // Pointwise: X is one tile, [in_c][T]. Planes end past hq * wq by
+  // `copies` floats, where copy k - 1 takes copy k's first k positions.
+  long long plane_stride =
+      pointwise ? T
+                : (hq * wq + (copies > 1 ? copies : 0) + 15) / 16 * 16;
+  // Planes a multiple of 1 KiB apart would put a tile's loads of
+  // consecutive channels in the same few L1 sets.
+  if (!pointwise && plane_stride % 256 == 0) plane_stride += 16;
+  const long long phase_stride = plane_stride * copies;
   const long long channel_stride = phase_stride * phases;
   // The last tile's farthest read: its last lane plus the largest offset.
   const long long need =
-      pointwise ? 0 : channel_stride * in_c_ + tiles * T + dxq + T;
+      pointwise ? 0 : channel_stride * in_c_ + tiles * T + dxq + T + copies;
   if (need > std::numeric_limits<int32_t>::max() ||
       tiles * ((out_c_ + ukernel_->group - 1) / ukernel_->group) >
           std::numeric_limits<int32_t>::max()) {
@@ -298,6 +326,8 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   hq_ = static_cast<int>(hq);
   wq_ = static_cast<int>(wq);
   phases_ = phases;
+  copies_ = copies;
+  plane_stride_ = static_cast<size_t>(plane_stride);
   phase_index_ = index;
   phase_stride_ = static_cast<size_t>(phase_stride);
   channel_stride_ = static_cast<size_t>(channel_stride);
@@ -306,7 +336,8 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   groups_ = (out_c_ + ukernel_->group - 1) / ukernel_->group;
   // Floats of one channel that a tile reads: its positions plus the reach
   // of the taps, in every phase read.
-  const long long span = pointwise ? T : phases * (T + dyq * wq + dxq);
+  const long long span =
+      pointwise ? T : phases * copies * (T + dyq * wq + (copies > 1 ? 0 : dxq));
   block_channels_ = static_cast<int>(
       std::max(1LL, std::min<long long>(
                         in_c_, L1Floats(p.kernel_h * p.kernel_w) / span)));
@@ -325,9 +356,11 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
         const long long dy = static_cast<long long>(ky) * p.dilation_h;
         const long long dx = static_cast<long long>(kx) * p.dilation_w;
         const int ph = index[(dy % sh) * sw + dx % sw];
+        const long long q = dx / sw;
+        const long long copy = copies > 1 ? q : 0;
         plan_offset_[at] = static_cast<int32_t>(
             nz_channel_[k] * channel_stride + ph * phase_stride +
-            (dy / sh) * wq + dx / sw);
+            copy * plane_stride + (dy / sh) * wq + q - copy);
         plan_weight_[at] = nz_weight_[k];
         ++at;
       }
@@ -375,6 +408,7 @@ void F32ConvPixvec::PackRows(const float* src, size_t src_stride, int n,
                              float* dst) const {
   const int L = ukernel_->group;
   const int in_c = shape_.in_c;
+  const ptrdiff_t copy_step = static_cast<ptrdiff_t>(plane_stride_) - 1;
   const int full_c = L > 1 ? in_c / L * L : 0;
   if (full_c > 0) {
     // Blocks of L pixels x L channels, the last block partial.
@@ -383,7 +417,8 @@ void F32ConvPixvec::PackRows(const float* src, size_t src_stride, int n,
       const int pixels = std::min(L, n - j);
       for (int c = 0; c < full_c; c += L) {
         ukernel_->pack_fn(sp + c, src_stride, pixels,
-                          dst + c * channel_stride_ + j, channel_stride_);
+                          dst + c * channel_stride_ + j, channel_stride_,
+                          copies_, copy_step);
       }
     }
   }
@@ -391,7 +426,11 @@ void F32ConvPixvec::PackRows(const float* src, size_t src_stride, int n,
   if (full_c == in_c) return;
   for (int j = 0; j < n; ++j) {
     const float* sp = src + j * src_stride;
-    for (int c = full_c; c < in_c; ++c) dst[c * channel_stride_ + j] = sp[c];
+    for (int c = full_c; c < in_c; ++c) {
+      for (int k = 0; k < copies_; ++k) {
+        dst[c * channel_stride_ + k * copy_step + j] = sp[c];
+      }
+    }
   }
 }
 

@@ -114,10 +114,11 @@ struct F32PixvecTileArgs {
 using F32PixvecTileFn = void (*)(const F32PixvecTileArgs& args);
 
 // Input transpose of `pixels` (1 .. group) pixels x `group` channels:
-// dst[c * dst_stride + p] = src[p * src_stride + c] for p < pixels (only
-// those pixels are read and written).
+// dst[c * dst_stride + k * copy_step + p] = src[p * src_stride + c] for
+// p < pixels and k < copies (only those pixels are read and written).
 using F32PixvecPackFn = void (*)(const float* src, size_t src_stride,
-                                 int pixels, float* dst, size_t dst_stride);
+                                 int pixels, float* dst, size_t dst_stride,
+                                 int copies, ptrdiff_t copy_step);
 
 struct F32PixvecUkernel {
   const char* name;
@@ -139,7 +140,8 @@ const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa);
 // vector FMAs (nonzeros * tiles * T / lanes: each one load + one FMA),
 // those of them whose load is not 64-byte aligned (it splits across two
 // cache lines: taps at a column or row offset that is not a multiple of
-// 16 floats), input values transposed, output values stored (through the
+// 16 floats), input values transposed (times the shifted copies), output
+// values stored (through the
 // group transposes), and micro-kernel calls (tiles * groups * channel
 // blocks).
 // Fitted on an AVX-512 Xeon; see f32_conv_pixvec.cc for the fit and its
@@ -253,6 +255,13 @@ class F32ConvPixvec {
   bool pointwise_ = false;
   int hq_ = 0, wq_ = 0;
   int phases_ = 0;
+  // Shifted copies of each phase plane (1 or kernel columns' reach + 1):
+  // copy k holds the plane shifted by k floats, so that a tap k columns
+  // right reads copy k at the aligned position instead of a load that
+  // splits across two cache lines. Copy k of plane position f sits at
+  // k * (plane_stride_ - 1) floats after copy 0 of position f + k.
+  int copies_ = 1;
+  size_t plane_stride_ = 0;
   std::vector<int> phase_index_;  // [py * stride_w + px]: index or -1.
   size_t phase_stride_ = 0, channel_stride_ = 0;
   int flat_ = 0;  // out_h * Wq.

@@ -130,7 +130,7 @@ void PixvecTile(const F32PixvecTileArgs& a) {
 
 template <class V>
 void PixvecPack(const float* src, size_t src_stride, int pixels, float* dst,
-                size_t dst_stride) {
+                size_t dst_stride, int copies, ptrdiff_t copy_step) {
   using T = typename V::T;
   constexpr int L = V::kLanes;
   T r[L];
@@ -138,15 +138,21 @@ void PixvecPack(const float* src, size_t src_stride, int pixels, float* dst,
 #pragma GCC unroll 16
     for (int p = 0; p < L; ++p) r[p] = V::Load(src + p * src_stride);
     V::Transpose(r);
+    for (int k = 0; k < copies; ++k) {
+      float* d = dst + k * copy_step;
 #pragma GCC unroll 16
-    for (int c = 0; c < L; ++c) V::Store(dst + c * dst_stride, r[c]);
+      for (int c = 0; c < L; ++c) V::Store(d + c * dst_stride, r[c]);
+    }
     return;
   }
   for (int p = 0; p < L; ++p) {
     r[p] = p < pixels ? V::Load(src + p * src_stride) : V::Zero();
   }
   V::Transpose(r);
-  for (int c = 0; c < L; ++c) V::StorePartial(dst + c * dst_stride, r[c], pixels);
+  for (int k = 0; k < copies; ++k) {
+    float* d = dst + k * copy_step;
+    for (int c = 0; c < L; ++c) V::StorePartial(d + c * dst_stride, r[c], pixels);
+  }
 }
 
 }  // namespace pixvec_internal

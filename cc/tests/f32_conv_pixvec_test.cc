@@ -345,6 +345,25 @@ TEST_P(PixvecConvIsa, ManyChannelBlocks) {
       .Test(GetParam());
 }
 
+TEST_P(PixvecConvIsa, ShiftedCopies) {
+  // Rows of 16 or 32 floats and taps 1-2 columns right: the vector kernels
+  // read shifted copies of the planes (VALID: the first input row is data,
+  // so copy k's first k values land in copy k - 1's tail).
+  for (int ic : {3, 16, 20}) {
+    PixvecTester().in(14, 14, ic).out_c(17).sparsity(Sparsity::kPattern)
+        .Test(GetParam());
+    PixvecTester().in(16, 16, ic).out_c(9).valid().Test(GetParam());
+    PixvecTester().in(14, 30, ic).out_c(16).kernel(1, 3).batch(2).Test(
+        GetParam());
+    PixvecTester().in(28, 28, ic).out_c(5).stride(2).Test(GetParam());
+    PixvecTester().in(14, 14, ic).out_c(16).kernel(2, 2).valid().Test(
+        GetParam());
+  }
+  PixvecTester().in(14, 14, 16).out_c(16).special(Special::kNanInput)
+      .clamp(0.0f, 6.0f).Test(GetParam());
+  PixvecTester().in(14, 14, 48).out_c(33).threads(2).Test(GetParam());
+}
+
 TEST_P(PixvecConvIsa, BatchClampsAndNoBias) {
   for (const Activation& act : kActivations) {
     PixvecTester().in(7, 9, 17).out_c(19).batch(2).clamp(act.lo, act.hi)
