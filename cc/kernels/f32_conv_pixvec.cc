@@ -83,21 +83,21 @@ const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa) {
 // weights (transpose, stores and calls alone), 1 thread, medians of 3 runs
 // of 51, on an Intel Xeon (Sapphire-Rapids-class, AVX-512, 48 KiB L1d,
 // 2 MiB L2, shared VM; clock measured 3.35 GHz).
-//   AVX-512: mean |predicted / measured - 1| = 4.7%, worst 9.9% on the 13
-//     layers (1x1 56x56x64->256, predicted high); 6.6% / 27% on the
-//     zero-weight runs (3x3 56x56x64->64, predicted low).
-//   AVX2: 5.8%, worst 20% (layers); 8.2% / 34% (zero weights). Its loads
+//   AVX-512: mean |predicted / measured - 1| = 3.7%, worst 9.2% on the 13
+//     layers; 6.8% / 13% on the zero-weight runs.
+//   AVX2: 5.2%, worst 12% (layers); 8.5% / 30% (zero weights). Its loads
 //     are 32 bytes: the split term is left out.
-// A vector FMA costs 1.16 cycles (AVX-512; 0.5 at the FMA ports' peak):
+// A vector FMA costs 1.19 cycles (AVX-512; 0.5 at the FMA ports' peak):
 // the micro-kernel is bound by its loads (one per FMA plus the offset and
-// the weight of each nonzero), and a load that splits across two lines
-// costs 0.42 more. NEON and scalar: not measured, the AVX2 values.
+// the weight of each nonzero; this core sustains about one 64-byte load a
+// cycle in that loop), and a load that splits across two lines costs 0.41
+// more. NEON and scalar: not measured, the AVX2 values.
 PixvecCostModel PixvecCostModelFor(Isa isa) {
   switch (isa) {
     case Isa::kAvx512:
-      return {1.16, 0.42, 0.54, 0.67, 343.0};
+      return {1.19, 0.41, 0.51, 0.64, 339.0};
     default:
-      return {0.92, 0.0, 0.74, 0.51, 149.0};
+      return {0.90, 0.0, 0.73, 0.50, 148.0};
   }
 }
 
