@@ -16,6 +16,9 @@
 //   bazel run -c opt //cc/bench:f32_conv_pixvec_bench [-- --runs=N
 //       --isa=avx512 --layer=1x1 --features]
 // --features prints the model's terms per layer (for refitting it).
+// Times are this thread's CPU time (the machine may be shared), x and y
+// 64-byte aligned as in TFLite's arena; the dense baseline is a roofline,
+// not a measured dense convolution (none exists in cc/).
 #include <algorithm>
 #include <ctime>
 #include <cmath>
