@@ -40,8 +40,8 @@
 
 namespace tf_sparse {
 
-// The pattern micro-kernel for an instruction set (scalar when the ISA has none; SVE uses
-// NEON's). The one place that maps ISAs to conv kernels.
+// The pattern micro-kernel for an instruction set (isa.h's rule: scalar
+// when the ISA has none; SVE uses NEON's).
 const F32PatdnnUkernel& F32PatdnnUkernelFor(Isa isa);
 
 class F32PatdnnConv2D {

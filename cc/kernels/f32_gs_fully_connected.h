@@ -18,6 +18,7 @@
 
 namespace tf_sparse {
 
+// The GS kernel of `isa` (isa.h's rule; SVE has its own).
 const F32GsUkernel& SelectF32GsUkernel(Isa isa);
 
 class F32GsFullyConnected {
