@@ -300,6 +300,7 @@ class VtapsFcOperator : public SparseOperator {
     if (rows_ > 0) op_->Run(x, y, pool);
   }
   const char* kernel_name() const override { return op_->kernel_name(); }
+  int64_t PackedBytes() const override { return op_->PackedBytes(); }
 
  private:
   std::unique_ptr<F32Conv3x3Vtaps> op_;

@@ -58,6 +58,7 @@ class F32BsrFullyConnected {
   const BsrMatrix& matrix() const { return matrix_; }
   const F32BsrUkernel& kernel() const { return kernel_; }
   const char* kernel_name() const { return kernel_.name; }
+  int64_t PackedBytes() const { return matrix_.PackedBytes(); }
 
  private:
   F32BsrFullyConnected() = default;

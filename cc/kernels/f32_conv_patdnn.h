@@ -78,6 +78,7 @@ class F32PatdnnConv2D {
   const PatdnnWeights& weights() const { return packed_; }
   const PatternStats& stats() const { return stats_; }
   const char* kernel_name() const { return ukernel_->name; }
+  int64_t PackedBytes() const { return packed_.PackedBytes(); }
   const ConvShape& shape() const { return shape_; }
 
  private:

@@ -38,6 +38,7 @@ class F32GsFullyConnected {
   const GsMatrix& matrix() const { return matrix_; }
   const F32GsUkernel& kernel() const { return *kernel_; }
   const char* kernel_name() const { return kernel_->name; }
+  int64_t PackedBytes() const { return matrix_.PackedBytes(); }
 
  private:
   F32GsFullyConnected() = default;

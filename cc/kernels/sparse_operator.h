@@ -19,6 +19,7 @@
 #define TF_SPARSE_CC_KERNELS_SPARSE_OPERATOR_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -39,6 +40,8 @@ class SparseOperator {
   virtual void Run(const float* x, float* y, ThreadPool* pool) = 0;
   // The micro-kernel the operator runs.
   virtual const char* kernel_name() const = 0;
+  // Bytes of the packed weights (indices and values, without padding).
+  virtual int64_t PackedBytes() const = 0;
 };
 
 // A batched FULLY_CONNECTED operator behind SparseOperator.
@@ -54,6 +57,7 @@ class FcOperator : public SparseOperator {
     op_->Run(rows_, x, y, pool);
   }
   const char* kernel_name() const override { return op_->kernel_name(); }
+  int64_t PackedBytes() const override { return op_->PackedBytes(); }
   Op& op() { return *op_; }
 
  private:
@@ -79,6 +83,7 @@ class ConvOperator {
   // x, y: NHWC tensors of the last Reshape. pool may be null.
   virtual void Run(const float* x, float* y, ThreadPool* pool) = 0;
   virtual const char* kernel_name() const = 0;
+  virtual int64_t PackedBytes() const = 0;
 };
 
 template <class Op>
@@ -93,6 +98,7 @@ class ConvOperatorOf : public ConvOperator {
     op_->Run(x, y, pool);
   }
   const char* kernel_name() const override { return op_->kernel_name(); }
+  int64_t PackedBytes() const override { return op_->PackedBytes(); }
 
  private:
   std::unique_ptr<Op> op_;

@@ -65,6 +65,8 @@ TEST(FcFormatDescriptors, EveryFormatMatchesTheDenseProduct) {
     std::unique_ptr<SparseOperator> op =
         f.create(w.data(), info, bias.data(), d, &error);
     ASSERT_NE(op, nullptr) << error;
+    // Half the weights are kept: every format stores them, with indices.
+    EXPECT_GE(op->PackedBytes(), 4 * kOut * kIn / 2);
     if (f.format == FcFormat::kNm) {
       // The report names N:M's one-row kernel, also when the operator runs
       // its row-group kernel: kept as it is, since the report's JSON is
