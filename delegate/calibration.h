@@ -36,7 +36,7 @@
 
 #include <string>
 
-#include "cc/kernels/f32_bsr_ukernel.h"  // Isa.
+#include "cc/kernels/isa.h"
 #include "delegate/options.h"               // CalibrationMode.
 
 namespace tf_sparse {

@@ -99,9 +99,8 @@ const F32VtapsUkernel& ActiveVtapsUkernel() {
 
 // The micro-kernel a claimed node runs on.
 const char* KernelName(const ConvDecision& d) {
-  return d.format == ConvFormat::kPatdnn  ? ActivePatdnnUkernel().name
-         : d.format == ConvFormat::kVtaps ? ActiveVtapsUkernel().name
-                                          : "";
+  const ConvFormatDescriptor* f = FindConvFormat(d.format);
+  return f != nullptr ? f->kernel_name(ActiveIsa()) : "";
 }
 
 // Why VT cannot run the node at the input size the graph gives, or "".
@@ -140,20 +139,102 @@ std::string VtapsShapeProblem(const ConvNodeInfo& info, int tile) {
 
 // Both formats' estimates for a reason text, e.g. "patdnn 0.512 of dense
 // (kernel density 0.222), vtaps 0.305 of dense (executed fraction 0.222)".
-std::string EstimatesText(const ConvDecision& d, const std::string& fkw_problem,
-                          const std::string& vt_problem) {
-  std::string out = "patdnn ";
-  out += fkw_problem.empty()
-             ? Fmt("%.3f of dense (kernel density %.3f)", d.patdnn_cost,
-                   d.stats.kernel_density())
-             : "n/a (" + fkw_problem + ")";
-  out += ", vtaps ";
-  out += vt_problem.empty()
-             ? Fmt("%.3f of dense (executed fraction %.3f)", d.vtaps_cost,
-                   d.vt_stats.executed_fraction())
-             : "n/a (" + vt_problem + ")";
+// Every format's estimate, or why it cannot run the node ("patdnn 0.412 of
+// dense (kernel density 0.310), vtaps n/a (...)"); problems[i] is format
+// i's.
+std::string EstimatesText(const ConvDecision& d,
+                          const std::vector<std::string>& problems) {
+  std::string out;
+  const std::vector<ConvFormatDescriptor>& formats = ConvFormats();
+  for (size_t i = 0; i < formats.size(); ++i) {
+    out += i ? ", " : "";
+    out += std::string(formats[i].name) + " ";
+    out += problems[i].empty() ? formats[i].describe(d)
+                               : "n/a (" + problems[i] + ")";
+  }
   return out;
 }
+
+// ---- PatDNN FKW.
+
+std::string PatdnnProblem(const ConvDecision& d) {
+  const bool is_3x3 = d.info.kernel_h == 3 && d.info.kernel_w == 3;
+  return !is_3x3 ? std::to_string(d.info.kernel_h) + "x" +
+                       std::to_string(d.info.kernel_w) +
+                       " kernel (FKW is for 3x3 kernels)"
+         : d.info.dilation_h != 1 || d.info.dilation_w != 1
+             ? std::string("dilation (FKW runs dilation 1)")
+         : d.stats.pattern_structured()
+             ? std::string()
+             : "not pattern-structured: a 3x3 kernel has " +
+                   std::to_string(d.stats.max_kernel_nonzeros) +
+                   " nonzero taps (at most 4)";
+}
+
+double PatdnnEstimate(const ConvDecision& d) {
+  const F32PatdnnUkernel& uk = ActivePatdnnUkernel();
+  return EstimatePatdnnCostRatio(d.info, d.stats.nonzero_kernels,
+                                 uk.tile_rows, uk.tile_cols, uk.isa);
+}
+
+std::string PatdnnDescribe(const ConvDecision& d) {
+  return Fmt("%.3f of dense (kernel density %.3f)", d.patdnn_cost,
+             d.stats.kernel_density());
+}
+
+// Either operator's Params (same fields) from the node.
+template <typename Params>
+Params ConvParams(const ConvNodeInfo& info) {
+  Params p;
+  p.stride_h = info.stride_h;
+  p.stride_w = info.stride_w;
+  p.padding = info.padding;
+  p.output_min = info.output_min;
+  p.output_max = info.output_max;
+  return p;
+}
+
+std::unique_ptr<ConvOperator> PatdnnCreate(const float* w,
+                                           const ConvNodeInfo& info,
+                                           const float* bias,
+                                           std::string* error) {
+  return MakeConvOperator(F32PatdnnConv2D::Create(
+      w, info.out, info.in, bias, ConvParams<F32PatdnnConv2D::Params>(info),
+      error));
+}
+
+const char* PatdnnKernel(Isa isa) { return F32PatdnnUkernelFor(isa).name; }
+
+// ---- Filter-vector taps.
+
+std::string VtapsProblem(const ConvDecision& d) {
+  return VtapsShapeProblem(d.info, ActiveVtapsUkernel().tile);
+}
+
+double VtapsEstimate(const ConvDecision& d) {
+  const F32VtapsUkernel& uk = ActiveVtapsUkernel();
+  return EstimateVtapsCostRatio(d.info, d.vt_stats, uk.tile, uk.isa);
+}
+
+std::string VtapsDescribe(const ConvDecision& d) {
+  return Fmt("%.3f of dense (executed fraction %.3f)", d.vtaps_cost,
+             d.vt_stats.executed_fraction());
+}
+
+std::unique_ptr<ConvOperator> VtapsCreate(const float* w,
+                                          const ConvNodeInfo& info,
+                                          const float* bias,
+                                          std::string* error) {
+  F32Conv3x3Vtaps::Params params = ConvParams<F32Conv3x3Vtaps::Params>(info);
+  params.kernel_h = info.kernel_h;  // At most kVtapsMaxTaps taps (ReadConvNode).
+  params.kernel_w = info.kernel_w;
+  params.dilation_h = info.dilation_h;
+  params.dilation_w = info.dilation_w;
+  return MakeConvOperator(
+      F32Conv3x3Vtaps::Create(w, info.out, info.in, bias, params, error));
+}
+
+const char* VtapsKernel(Isa isa) { return F32VtapsUkernelFor(isa).name; }
 
 std::string ShapeText(const ConvNodeInfo& i) {
   return "[" + std::to_string(i.out) + "x" + std::to_string(i.kernel_h) + "x" +
@@ -273,16 +354,29 @@ double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
   return sparse / DenseMacs(info, out_h, out_w, isa);
 }
 
-const char* ConvFormatName(ConvFormat format) {
-  switch (format) {
-    case ConvFormat::kPatdnn:
-      return "patdnn";
-    case ConvFormat::kVtaps:
-      return "vtaps";
-    case ConvFormat::kNone:
-      break;
+const std::vector<ConvFormatDescriptor>& ConvFormats() {
+  static const std::vector<ConvFormatDescriptor>* formats =
+      new std::vector<ConvFormatDescriptor>{
+          {ConvFormat::kPatdnn, "patdnn", &PatdnnProblem, &PatdnnEstimate,
+           &ConvDecision::patdnn_cost, &PatdnnDescribe, &PatdnnCreate,
+           &PatdnnKernel},
+          {ConvFormat::kVtaps, "vtaps", &VtapsProblem, &VtapsEstimate,
+           &ConvDecision::vtaps_cost, &VtapsDescribe, &VtapsCreate,
+           &VtapsKernel},
+      };
+  return *formats;
+}
+
+const ConvFormatDescriptor* FindConvFormat(ConvFormat format) {
+  for (const ConvFormatDescriptor& f : ConvFormats()) {
+    if (f.format == format) return &f;
   }
-  return "none";
+  return nullptr;
+}
+
+const char* ConvFormatName(ConvFormat format) {
+  const ConvFormatDescriptor* f = FindConvFormat(format);
+  return f != nullptr ? f->name : "none";
 }
 
 ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
@@ -318,41 +412,23 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
   }
   d.has_stats = true;
 
-  // Both estimates first, so that every decline can name them.
-  const std::string fkw_problem =
-      !is_3x3 ? std::to_string(d.info.kernel_h) + "x" +
-                    std::to_string(d.info.kernel_w) +
-                    " kernel (FKW is for 3x3 kernels)"
-      : d.info.dilation_h != 1 || d.info.dilation_w != 1
-          ? std::string("dilation (FKW runs dilation 1)")
-      : d.stats.pattern_structured()
-          ? std::string()
-          : "not pattern-structured: a 3x3 kernel has " +
-                std::to_string(d.stats.max_kernel_nonzeros) +
-                " nonzero taps (at most 4)";
-  if (fkw_problem.empty()) {
-    const F32PatdnnUkernel& uk = ActivePatdnnUkernel();
-    d.patdnn_cost = EstimatePatdnnCostRatio(
-        d.info, d.stats.nonzero_kernels, uk.tile_rows, uk.tile_cols, uk.isa);
+  // Every estimate first, so that every decline can name them.
+  const std::vector<ConvFormatDescriptor>& formats = ConvFormats();
+  std::vector<std::string> problems;
+  for (const ConvFormatDescriptor& f : formats) {
+    problems.push_back(f.problem(d));
+    if (problems.back().empty()) d.*f.cost = f.estimate(d);
   }
-  const F32VtapsUkernel& vt_uk = ActiveVtapsUkernel();
-  const std::string vt_problem = VtapsShapeProblem(d.info, vt_uk.tile);
-  if (vt_problem.empty()) {
-    d.vtaps_cost =
-        EstimateVtapsCostRatio(d.info, d.vt_stats, vt_uk.tile, vt_uk.isa);
+  const std::string estimates = EstimatesText(d, problems);
+  // The cheapest candidate (the earlier format on a tie: FKW, the format
+  // this delegate had first, measured on more layers).
+  const ConvFormatDescriptor* best = nullptr;
+  for (const ConvFormatDescriptor& f : formats) {
+    if (d.*f.cost >= 0 && (best == nullptr || d.*f.cost < d.*best->cost)) {
+      best = &f;
+    }
   }
-  const std::string estimates = EstimatesText(d, fkw_problem, vt_problem);
-  // The cheaper candidate (FKW on a tie: the format this delegate had
-  // first, measured on more layers).
-  ConvFormat best = ConvFormat::kNone;
-  if (d.patdnn_cost >= 0) best = ConvFormat::kPatdnn;
-  if (d.vtaps_cost >= 0 && (best == ConvFormat::kNone ||
-                            d.vtaps_cost < d.patdnn_cost)) {
-    best = ConvFormat::kVtaps;
-  }
-  d.cost_ratio = best == ConvFormat::kPatdnn  ? d.patdnn_cost
-                 : best == ConvFormat::kVtaps ? d.vtaps_cost
-                                              : -1.0;
+  d.cost_ratio = best != nullptr ? d.*best->cost : -1.0;
 
   if (d.stats.sparsity() < options.min_sparsity) {
     d.reason = Fmt("sparsity %.3f is below min_sparsity %.3f",
@@ -363,25 +439,25 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
   if (options.force_patdnn || options.force_vtaps) {
     const ConvFormat forced =
         options.force_patdnn ? ConvFormat::kPatdnn : ConvFormat::kVtaps;
-    const std::string& problem =
-        forced == ConvFormat::kPatdnn ? fkw_problem : vt_problem;
+    const ConvFormatDescriptor* f = FindConvFormat(forced);
+    const std::string& problem = problems[f - formats.data()];
     if (!problem.empty()) {
-      d.reason = "format " + std::string(ConvFormatName(forced)) +
-                 " forced, but " + problem;
+      d.reason = "format " + std::string(f->name) + " forced, but " + problem;
       return d;
     }
     d.format = forced;
-    d.cost_ratio =
-        forced == ConvFormat::kPatdnn ? d.patdnn_cost : d.vtaps_cost;
+    d.cost_ratio = d.*f->cost;
     d.claimed = true;
-    d.reason = "format " + std::string(ConvFormatName(forced)) +
-               " forced (" + estimates + ")";
+    d.reason = "format " + std::string(f->name) + " forced (" + estimates + ")";
     return d;
   }
-  if (best == ConvFormat::kNone) {
+  if (best == nullptr) {
     // Unreachable while VT runs every shape ReadConvNode accepts; kept so
     // that a future VT limit declines instead of claiming.
-    d.reason = fkw_problem + "; " + vt_problem;
+    d.reason.clear();
+    for (size_t i = 0; i < problems.size(); ++i) {
+      d.reason += (i ? "; " : "") + problems[i];
+    }
     return d;
   }
   if (!(d.cost_ratio <= kDenseMargin)) {
@@ -389,9 +465,9 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
                estimates;
     return d;
   }
-  d.format = best;
+  d.format = best->format;
   d.claimed = true;
-  d.reason = "estimated cost: " + estimates + "; " + ConvFormatName(best) +
+  d.reason = "estimated cost: " + estimates + "; " + best->name +
              Fmt(" is the cheaper and at most %.2f of dense", kDenseMargin, 0);
   return d;
 }

@@ -1,43 +1,52 @@
-// Deciding whether the delegate runs a CONV_2D node, and on which of its two
-// sparse 3x3 formats: PatDNN FKW (cc/kernels/f32_conv_patdnn.h: every 3x3
-// kernel on one 4-tap pattern, a vector across output pixels) or
-// filter-vector taps, VT (cc/kernels/f32_conv3x3_vtaps.h: any weights, a
-// vector across 16 consecutive filters, paying one vector FMA per pixel for
-// every (block of 16 filters, input channel, tap) with a nonzero weight).
+// Deciding whether the delegate runs a CONV_2D node, and on which of its
+// sparse formats (ConvFormats(), one descriptor each): PatDNN FKW
+// (cc/kernels/f32_conv_patdnn.h: 3x3 kernels, dilation 1, every kernel on
+// one 4-tap pattern, a vector across output pixels) or filter-vector taps,
+// VT (cc/kernels/f32_conv3x3_vtaps.h: any weights and kernel of at most 64
+// taps, any dilation, a vector across 16 consecutive filters, paying one
+// vector FMA per pixel for every (block of 16 filters, input channel, tap)
+// with a nonzero weight).
 //
 // A node is considered when all of these hold:
 //  - float32 input, weights, output (and bias, if any);
-//  - weights constant (kTfLiteMmapRo), 4-D [out, 3, 3, in], stored dense (no
-//    TfLiteSparsity), or produced by a DENSIFY node from a constant in
-//    TFLite's sparse encoding that nothing else reads (decoded and decided
-//    as dense weights; the DENSIFY node is taken over with the node);
-//    input 4-D NHWC with `in` channels (no grouped conv);
+//  - weights constant (kTfLiteMmapRo), 4-D [out, kh, kw, in] with
+//    kh * kw <= kVtapsMaxTaps, stored dense (no TfLiteSparsity), or
+//    produced by a DENSIFY node from a constant in TFLite's sparse encoding
+//    that nothing else reads (decoded and decided as dense weights; the
+//    DENSIFY node is taken over with the node); input 4-D NHWC with `in`
+//    channels (a grouped input met later, at prepare, runs group by group:
+//    conv_kernel.h);
 //  - bias absent or constant 1-D [out];
-//  - dilation 1x1; padding SAME or VALID, any stride; fused activation NONE,
-//    RELU, RELU_N1_TO_1 or RELU6;
+//  - any dilation >= 1; padding SAME or VALID, any stride; fused activation
+//    NONE, RELU, RELU_N1_TO_1 or RELU6;
 //  - at least min_sparsity of the weights are exactly zero (whatever the
 //    format, forced or not).
-// Each format then has an estimated cost against XNNPACK's dense
-// convolution (EstimatePatdnnCostRatio, EstimateVtapsCostRatio). FKW is a
-// candidate only when every 3x3 kernel has at most 4 nonzero taps
-// (all-zero kernels are simply absent); VT runs any weights, but only
-// pays when blocks of 16 filters share their zeros (KernelPattern with
-// filter_block=16, block-punched or channel-pruned weights).
-//  - format "auto": the cheaper candidate is claimed when its estimate is at
-//    most 0.9 of dense;
-//  - format "patdnn": FKW whatever the estimate (declined when not
-//    pattern-structured); "vtaps": VT whatever the estimate;
+// Each format then says whether it can run the node (`problem`) and at what
+// estimated cost against XNNPACK's dense convolution
+// (EstimatePatdnnCostRatio, EstimateVtapsCostRatio). FKW is a candidate
+// only for 3x3 kernels of dilation 1 where every kernel has at most 4
+// nonzero taps (all-zero kernels are simply absent); VT runs any weights,
+// but only pays when blocks of 16 filters share their zeros (KernelPattern
+// with filter_block=16, block-punched or channel-pruned weights).
+//  - format "auto": the cheapest candidate (the first in ConvFormats() on a
+//    tie) is claimed when its estimate is at most 0.9 of dense;
+//  - format "patdnn": FKW whatever the estimate (declined when it cannot
+//    run the node); "vtaps": VT whatever the estimate;
 //  - any other forced format is a FULLY_CONNECTED format and declines the
 //    node.
 #ifndef TF_SPARSE_DELEGATE_CONV_ANALYSIS_H_
 #define TF_SPARSE_DELEGATE_CONV_ANALYSIS_H_
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "cc/formats/patdnn.h"
 #include "cc/kernels/f32_conv3x3_vtaps.h"
 #include "cc/kernels/f32_conv_reference.h"
+#include "cc/kernels/sparse_operator.h"
 #include "delegate/node_util.h"
+#include "delegate/op_handler.h"
 #include "delegate/options.h"
 #include "delegate/tflite_abi.h"
 
@@ -93,12 +102,9 @@ enum class ConvFormat { kNone, kPatdnn, kVtaps };
 const char* ConvFormatName(ConvFormat format);
 
 // The decision about one considered node, as reported to the user.
-struct ConvDecision {
-  int node_index = -1;
-  bool claimed = false;
+struct ConvDecision : NodeDecision {
   // The format claimed with (kNone when declined).
   ConvFormat format = ConvFormat::kNone;
-  std::string reason;
   ConvNodeInfo info;
   bool has_shape = false;
   PatternStats stats;  // FKW's view of the weights.
@@ -110,7 +116,40 @@ struct ConvDecision {
   double vtaps_cost = -1.0;
   // The claimed format's estimate, or the cheaper one when declined.
   double cost_ratio = -1.0;
+  WeightedNodeInfo& weighted_info() override { return info; }
 };
+
+// One sparse format of CONV_2D nodes. AnalyzeConvNode asks every format in
+// ConvFormats() (in order: FKW first, which wins ties) whether it can run
+// the node and at what estimated cost, and claims the cheapest;
+// ConvPartitionKernel packs it through `create`. Adding a format: a
+// ConvFormat value, its operator class (cc/kernels/, wrapped as a
+// ConvOperator), one entry in ConvFormats() (conv_analysis.cc), its cost
+// field in ConvDecision and report JSON, and its option in options.cc.
+struct ConvFormatDescriptor {
+  ConvFormat format;
+  const char* name;  // As in the report and the option "format".
+  // Why the format cannot run the node (empty when it can). Reads the
+  // decision's info and stats.
+  std::string (*problem)(const ConvDecision& d);
+  // Estimated cost over dense; runs only when `problem` is empty.
+  double (*estimate)(const ConvDecision& d);
+  // Where the estimate is reported (< 0 when not estimated).
+  double ConvDecision::*cost;
+  // The estimate in the decision's reason ("0.412 of dense (...)").
+  std::string (*describe)(const ConvDecision& d);
+  // Packs dense OHWI weights for the node; null and *error on failure.
+  std::unique_ptr<ConvOperator> (*create)(const float* w,
+                                          const ConvNodeInfo& info,
+                                          const float* bias,
+                                          std::string* error);
+  // The micro-kernel the format runs on `isa`.
+  const char* (*kernel_name)(Isa isa);
+};
+
+const std::vector<ConvFormatDescriptor>& ConvFormats();
+// The descriptor of `format` (null for kNone).
+const ConvFormatDescriptor* FindConvFormat(ConvFormat format);
 
 ConvDecision AnalyzeConvNode(const tflite_abi::TfLiteContext* context,
                              int node_index, const tflite_abi::TfLiteNode* node,

@@ -9,27 +9,11 @@ namespace tf_sparse {
 
 using namespace tflite_abi;  // NOLINT: the ABI names are prefixed already.
 
-namespace {
-
-// Either operator's Params (same fields) from the node.
-template <typename Params>
-Params ConvParams(const ConvNodeInfo& info) {
-  Params p;
-  p.stride_h = info.stride_h;
-  p.stride_w = info.stride_w;
-  p.padding = info.padding;
-  p.output_min = info.output_min;
-  p.output_max = info.output_max;
-  return p;
-}
-
-}  // namespace
-
 std::string ConvPartitionKernel::AddNode(TfLiteContext* context, int node_index,
                                          const TfLiteNode* node, NodeIo* io) {
   const std::string where = "node " + std::to_string(node_index);
   ConvDecision decision;
-  if (!delegate()->FindConvDecision(context, node_index, &decision) ||
+  if (!delegate()->FindDecision(context, node_index, &decision) ||
       !decision.claimed) {
     return where + " was not claimed";
   }
@@ -46,28 +30,10 @@ std::string ConvPartitionKernel::AddNode(TfLiteContext* context, int node_index,
       op.info.bias >= 0
           ? static_cast<const float*>(context->tensors[op.info.bias].data)
           : nullptr;
-  switch (decision.format) {
-    case ConvFormat::kPatdnn:
-      op.patdnn = F32PatdnnConv2D::Create(
-          w, op.info.out, op.info.in, bias,
-          ConvParams<F32PatdnnConv2D::Params>(op.info), &problem);
-      if (op.patdnn == nullptr) return where + ": " + problem;
-      break;
-    case ConvFormat::kVtaps: {
-      F32Conv3x3Vtaps::Params params =
-          ConvParams<F32Conv3x3Vtaps::Params>(op.info);
-      params.kernel_h = op.info.kernel_h;  // 1..8 (ReadConvNode).
-      params.kernel_w = op.info.kernel_w;
-      params.dilation_h = op.info.dilation_h;
-      params.dilation_w = op.info.dilation_w;
-      op.vtaps = F32Conv3x3Vtaps::Create(w, op.info.out, op.info.in, bias,
-                                         params, &problem);
-      if (op.vtaps == nullptr) return where + ": " + problem;
-      break;
-    }
-    case ConvFormat::kNone:
-      return where + " was claimed without a format";
-  }
+  const ConvFormatDescriptor* format = FindConvFormat(decision.format);
+  if (format == nullptr) return where + " was claimed without a format";
+  op.op = format->create(w, op.info, bias, &problem);
+  if (op.op == nullptr) return where + ": " + problem;
   io->input = op.info.input;
   io->output = op.info.output;
   io->densify_node = op.info.densify_node;
@@ -105,13 +71,10 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
     return "";  // An empty output: nothing to pack for, nothing to run.
   }
   int out_h = 0, out_w = 0;
-  const bool ok =
-      op.patdnn != nullptr
-          ? op.patdnn->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h,
-                               &out_w, &error)
-          : op.vtaps->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h,
-                              &out_w, &error);
-  if (!ok) return error;
+  if (!op.op->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h, &out_w,
+                      &error)) {
+    return error;
+  }
   const std::string mismatch = KernelOutputMismatch(out_h, out_w, *out_dims);
   if (!mismatch.empty()) return mismatch;
   op.input_pixels = static_cast<size_t>(in_dims[0]) * in_dims[1] * in_dims[2];
@@ -128,13 +91,7 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
 void ConvPartitionKernel::RunNode(size_t index, const float* x, float* y,
                                   ThreadPool* pool) {
   Op& op = ops_[index];
-  auto run = [&](const float* in, float* out) {
-    if (op.patdnn != nullptr) {
-      op.patdnn->Run(in, out, pool);
-    } else {
-      op.vtaps->Run(in, out, pool);
-    }
-  };
+  auto run = [&](const float* in, float* out) { op.op->Run(in, out, pool); };
   if (op.groups == 1) {
     run(x, y);
     return;

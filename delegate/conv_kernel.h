@@ -1,10 +1,10 @@
 // The kernel TFLite runs in place of one partition of claimed CONV_2D
 // nodes (and the DENSIFY nodes feeding their weights). The delegate hands
 // CONV_2D nodes over separately from FULLY_CONNECTED ones, so a partition
-// holds convolutions only. Every node is one F32PatdnnConv2D (PatDNN FKW)
-// or one F32Conv3x3Vtaps (filter-vector taps), as its decision says, packed
-// at init; the two share the Reshape/Run API. The partition plumbing is
-// PartitionKernel's.
+// holds convolutions only. Every node is one ConvOperator
+// (cc/kernels/sparse_operator.h) of the format its decision names, made by
+// that format's descriptor (ConvFormats(), conv_analysis.h) and packed at
+// init. The partition plumbing is PartitionKernel's.
 #ifndef TF_SPARSE_DELEGATE_CONV_KERNEL_H_
 #define TF_SPARSE_DELEGATE_CONV_KERNEL_H_
 
@@ -12,8 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cc/kernels/f32_conv3x3_vtaps.h"
-#include "cc/kernels/f32_conv_patdnn.h"
+#include "cc/kernels/sparse_operator.h"
 #include "cc/util/aligned_buffer.h"
 #include "delegate/conv_analysis.h"
 #include "delegate/partition_kernel.h"
@@ -29,11 +28,10 @@ class ConvPartitionKernel : public PartitionKernel {
   }
 
  private:
-  // Exactly one of patdnn and vtaps is set.
   struct Op {
     ConvNodeInfo info;
-    std::unique_ptr<F32PatdnnConv2D> patdnn;
-    std::unique_ptr<F32Conv3x3Vtaps> vtaps;
+    // The node's packed weights, in its decision's format.
+    std::unique_ptr<ConvOperator> op;
     // TFLite runs an input of G * in channels as a grouped convolution:
     // group g reads input channels [g * in, (g + 1) * in) and computes
     // filters [g * out / G, (g + 1) * out / G). The delegate gathers each

@@ -26,6 +26,7 @@
 #include "cc/kernels/f32_conv_reference.h"
 #include "cc/kernels/f32_dwconv3x3_sparse.h"
 #include "delegate/node_util.h"
+#include "delegate/op_handler.h"
 #include "delegate/options.h"
 #include "delegate/tflite_abi.h"
 
@@ -61,15 +62,13 @@ double EstimateDwTapsCostRatio(const DwConvNodeInfo& info,
                                const DwTapStats& stats, bool vector_isa);
 
 // The decision about one considered node, as reported to the user.
-struct DwConvDecision {
-  int node_index = -1;
-  bool claimed = false;
-  std::string reason;
+struct DwConvDecision : NodeDecision {
   DwConvNodeInfo info;
   bool has_shape = false;
   DwTapStats stats;
   bool has_stats = false;
   double cost_ratio = -1.0;  // < 0: not estimated.
+  WeightedNodeInfo& weighted_info() override { return info; }
 };
 
 DwConvDecision AnalyzeDwConvNode(const tflite_abi::TfLiteContext* context,

@@ -13,7 +13,7 @@ std::string DwConvPartitionKernel::AddNode(TfLiteContext* context,
                                            NodeIo* io) {
   const std::string where = "node " + std::to_string(node_index);
   DwConvDecision decision;
-  if (!delegate()->FindDwConvDecision(context, node_index, &decision) ||
+  if (!delegate()->FindDecision(context, node_index, &decision) ||
       !decision.claimed) {
     return where + " was not claimed";
   }

@@ -12,6 +12,10 @@
 #include "cc/formats/nm.h"
 #include "cc/kernels/dispatch.h"
 #include "cc/kernels/f32_conv3x3_vtaps.h"
+#include "cc/kernels/f32_csr_fully_connected.h"
+#include "cc/kernels/f32_gs_fully_connected.h"
+#include "cc/kernels/f32_nm_fully_connected.h"
+#include "delegate/fc_formats.h"
 #include "delegate/node_util.h"
 #include "delegate/tflite_sparsity.h"
 
@@ -19,10 +23,6 @@ namespace tf_sparse {
 namespace {
 
 using namespace tflite_abi;  // NOLINT: the ABI names are prefixed already.
-
-// Candidate shapes for format "auto", in order of preference on ties.
-constexpr int kCandidates[][2] = {{1, 4}, {1, 8}, {4, 1}, {8, 1},
-                                  {16, 1}, {4, 4}, {1, 1}};
 
 // Cost model, in units of one dense weight's multiply-add in a dense
 // matrix-vector product (so a dense layer costs out * in). A kept block of
@@ -217,6 +217,12 @@ double EstimateGsCost(int out, int in, int banks, int elements_per_row,
   return std::max(compute, bytes / 4.0);
 }
 
+double EstimateVtapsFcCost(int in, long long pairs, long long rows,
+                           int tile) {
+  const double tiles_rows = std::ceil(double(rows) / tile) * tile;
+  return (kVtFcPerPair * pairs + kVtFcPerInput * in) * tiles_rows / rows;
+}
+
 double XnnpackRowFactor(long long rows) {
   // Measured (1 thread, AMD Zen 5, 768->3072 float32): 89 us for 1 row, 138
   // for 4, 383 for 16, 719 for 32, 2647 for 128; per row 1, 0.39, 0.27,
@@ -321,152 +327,31 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
     return d;
   }
 
-  // Each candidate: a name, a cost, and how to set up the decision.
+  // Each candidate: its report entry, its format and parameters.
   struct Choice {
     FormatCandidate report;
-    FcFormat format;
-    int a = 0, b = 0;  // r x c, n:m or banks:e.
+    const FcFormatDescriptor* format;
+    FcCandidate candidate;
   };
   std::vector<Choice> choices;
   std::string problem;  // Why a forced format does not fit.
-  auto add = [&](FcFormat f, const std::string& name, double cost, int a,
-                 int b) {
-    Choice ch;
-    ch.report.name = name;
-    ch.report.cost_ratio = cost / dense_cost;
-    ch.format = f;
-    ch.a = a;
-    ch.b = b;
-    choices.push_back(ch);
-  };
-
-  auto evaluate_bsr = [&](int r, int c) {
-    BlockCandidate cand;
-    cand.r = r;
-    cand.c = c;
-    const BlockDensity bd = MeasureBlockDensity(w, info.out, info.in, r, c);
-    cand.density = bd.density();
-    cand.cost = EstimateBsrCost(info.out, info.in, r, c, bd.nonzero_blocks,
-                                HasSpecializedF32BsrUkernel(r, c, isa));
-    d.candidates.push_back(cand);
-    add(FcFormat::kBsr,
-        "bsr:" + std::to_string(r) + "x" + std::to_string(c), cand.cost, r,
-        c);
-  };
-  // The tightest n for group size m, or 0 when none fits.
-  auto nm_for = [&](int m) {
-    const int most = MaxNonzerosPerGroup(w, info.out, info.in, m);
-    for (int n : {1, 2, 4, 8, 16}) {
-      if (n >= most && n < m) return n;
+  const FcWeights weights{w, &info, isa, d.batch_rows, &d};
+  for (const FcFormatDescriptor& f : FcFormats()) {
+    if (!options.auto_format() && f.format != options.format) continue;
+    std::vector<FcCandidate> found;
+    if (options.auto_format()) {
+      f.auto_candidates(weights, &found);
+    } else {
+      problem = f.forced_candidates(weights, options, &found);
     }
-    return 0;
-  };
-  auto evaluate_nm = [&](int n, int m) {
-    add(FcFormat::kNm, "nm:" + std::to_string(n) + ":" + std::to_string(m),
-        EstimateNmCost(info.out, info.in, n, m), n, m);
-  };
-  auto evaluate_gs = [&](int banks, int e) {
-    const GsStats st = MeasureGs(w, info.out, info.in, banks, e);
-    add(FcFormat::kGs,
-        "gs:" + std::to_string(banks) + ":" + std::to_string(e),
-        EstimateGsCost(info.out, info.in, banks, e, st.packs), banks, e);
-  };
-
-  switch (options.format) {
-    case FcFormat::kAuto: {
-      for (const auto& rc : kCandidates) {
-        if (!CheckBsrShape(info.out, info.in, rc[0], rc[1]).empty()) continue;
-        evaluate_bsr(rc[0], rc[1]);
-      }
-      add(FcFormat::kCsr, "csr",
-          EstimateCsrCost(info.out, info.in,
-                          CountCsrPanelSlices(w, info.out, info.in)),
-          0, 0);
-      // N:M: the cheapest pattern the weights satisfy.
-      for (int m : {4, 8, 16, 2}) {
-        const int n = nm_for(m);
-        if (n > 0 && CheckNmShape(info.out, info.in, n, m).empty()) {
-          evaluate_nm(n, m);
-        }
-      }
-      for (int banks : {16, 8, 32}) {
-        if (CheckGsShape(info.out, info.in, banks, 1).empty()) {
-          evaluate_gs(banks, 1);
-        }
-      }
-      // A call of several rows: the rows as the pixels of a 1x1 convolution
-      // on filter-vector taps (the weights [out][in] are its OHWI filter),
-      // which reuses every kept 16-unit weight vector across a tile of rows
-      // the way XNNPACK's GEMM does. The estimate pays for whole tiles, so
-      // a few rows stay on the matrix-vector kernels (measured: BSR 16x1
-      // wins at 2 and 4 rows, VT from about 8).
-      const F32VtapsUkernel& vt = F32VtapsUkernelFor(isa);
-      if (d.batch_rows >= 2) {
-        const VtapsStats st = MeasureVtaps(w, info.out, info.in, 1, 1);
-        const double tiles_rows =
-            std::ceil(double(d.batch_rows) / vt.tile) * vt.tile;
-        const double per_row =
-            (kVtFcPerPair * st.pairs + kVtFcPerInput * info.in) *
-            tiles_rows / d.batch_rows;
-        add(FcFormat::kVtaps, "vtaps", per_row, 0, 0);
-      }
-      break;
+    for (const FcCandidate& c : found) {
+      Choice ch;
+      ch.report.name = c.name;
+      ch.report.cost_ratio = c.cost / dense_cost;
+      ch.format = &f;
+      ch.candidate = c;
+      choices.push_back(ch);
     }
-    case FcFormat::kBsr:
-      problem = CheckBsrShape(info.out, info.in, options.block_height,
-                              options.block_width);
-      if (problem.empty()) {
-        evaluate_bsr(options.block_height, options.block_width);
-      }
-      break;
-    case FcFormat::kCsr:
-      problem = CheckCsrShape(info.out, info.in);
-      if (problem.empty()) {
-        add(FcFormat::kCsr, "csr",
-            EstimateCsrCost(info.out, info.in,
-                            CountCsrPanelSlices(w, info.out, info.in)),
-            0, 0);
-      }
-      break;
-    case FcFormat::kNm: {
-      std::vector<std::pair<int, int>> tries;
-      if (options.nm_n > 0) {
-        tries.push_back({options.nm_n, options.nm_m});
-      } else {
-        for (int m : {4, 8, 16, 2}) tries.push_back({nm_for(m), m});
-      }
-      for (const auto& nm : tries) {
-        if (nm.first == 0) continue;
-        const std::string p =
-            CheckNmShape(info.out, info.in, nm.first, nm.second);
-        if (!p.empty()) {
-          problem = p;
-        } else if (MaxNonzerosPerGroup(w, info.out, info.in, nm.second) >
-                   nm.first) {
-          problem = "some group of " + std::to_string(nm.second) +
-                    " inputs holds more than " + std::to_string(nm.first) +
-                    " nonzeros";
-        } else {
-          evaluate_nm(nm.first, nm.second);
-        }
-      }
-      if (choices.empty() && problem.empty()) {
-        problem = "the weights fit no N:M pattern with m in 2, 4, 8, 16";
-      }
-      break;
-    }
-    case FcFormat::kVtaps:
-      // Never parsed into a forced FULLY_CONNECTED format (format=vtaps
-      // forces CONV_2D); chosen by "auto" on calls of many rows.
-      problem = "vtaps is chosen by format=auto only";
-      break;
-    case FcFormat::kGs:
-      problem = CheckGsShape(info.out, info.in, options.gs_banks,
-                             options.gs_elements_per_row);
-      if (problem.empty()) {
-        evaluate_gs(options.gs_banks, options.gs_elements_per_row);
-      }
-      break;
   }
   for (const Choice& ch : choices) d.formats.push_back(ch.report);
   if (choices.empty()) {
@@ -478,22 +363,10 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
   for (const Choice& ch : choices) {
     if (ch.report.cost_ratio < best->report.cost_ratio) best = &ch;
   }
-  d.format = best->format;
+  d.format = best->format->format;
   d.format_name = best->report.name;
   d.cost_ratio = best->report.cost_ratio;
-  if (best->format == FcFormat::kBsr) {
-    d.block_height = best->a;
-    d.block_width = best->b;
-    for (const BlockCandidate& c : d.candidates) {
-      if (c.r == best->a && c.c == best->b) d.block_density = c.density;
-    }
-  } else if (best->format == FcFormat::kNm) {
-    d.nm_n = best->a;
-    d.nm_m = best->b;
-  } else if (best->format == FcFormat::kGs) {
-    d.gs_banks = best->a;
-    d.gs_elements_per_row = best->b;
-  }
+  best->format->choose(best->candidate, &d);
 
   // The runners-up, for the report.
   std::string others;
@@ -611,4 +484,94 @@ void AnalyzeTfLiteSparseFc(const TfLiteContext* context,
 }
 
 }  // namespace
+namespace {
+
+std::string BlockName(int r, int c) {
+  return "bsr:" + std::to_string(r) + "x" + std::to_string(c);
+}
+
+// The kernel that runs a claimed node on `isa`.
+const char* KernelName(const FcDecision& d, Isa isa) {
+  return FindFcFormat(d.format)->kernel_name(d, isa);
+}
+
+}  // namespace
+
+std::string FcFormatName(const FcDecision& d) {
+  return d.format_name.empty() ? BlockName(d.block_height, d.block_width)
+                               : d.format_name;
+}
+
+std::string FcDecisionJson(const FcDecision& d) {
+  const Isa isa = ActiveIsa();
+  std::string out = "{\"node\": " + std::to_string(d.node_index);
+  out += ", \"op\": \"FULLY_CONNECTED\"";
+  out += std::string(", \"claimed\": ") + (d.claimed ? "true" : "false");
+  out += ", \"reason\": " + JsonString(d.reason);
+  out += ", \"format\": ";
+  out += d.claimed ? JsonString(FcFormatName(d)) : "null";
+  out += ", \"shape\": ";
+  out += d.has_shape ? "[" + std::to_string(d.info.out) + ", " +
+                           std::to_string(d.info.in) + "]"
+                     : "null";
+  out += ", \"sparsity\": ";
+  out += d.sparsity >= 0 ? JsonNumber(d.sparsity) : "null";
+  out += ", \"block_density\": ";
+  out += d.block_height > 0 && d.format == FcFormat::kBsr
+             ? JsonNumber(d.block_density)
+             : "null";
+  out += ", \"cost_vs_dense\": ";
+  out += d.block_height > 0 || !d.format_name.empty()
+             ? JsonNumber(d.cost_ratio)
+             : "null";
+  out += ", \"batch_rows\": " + std::to_string(d.batch_rows);
+  out += ", \"kernel\": ";
+  out += d.claimed ? JsonString(KernelName(d, isa)) : "null";
+  out += ", \"candidates\": {";
+  for (size_t i = 0; i < d.formats.size(); ++i) {
+    out += (i ? ", " : "") + JsonString(d.formats[i].name) + ": " +
+           JsonNumber(d.formats[i].cost_ratio);
+  }
+  out += "}";
+  out += ", \"densify_node\": ";
+  out += d.info.densify_node >= 0 ? std::to_string(d.info.densify_node)
+                                  : "null";
+  out += std::string(", \"densify_claimed\": ") +
+         (d.info.densify_claimed ? "true" : "false");
+  out += "}";
+  return out;
+}
+
+void LogFcDecision(const FcDecision& d, int verbose) {
+  if (verbose < 1) return;
+  std::string shape =
+      d.has_shape
+          ? "[" + std::to_string(d.info.out) + "x" + std::to_string(d.info.in) +
+                "]"
+          : "[?]";
+  if (d.claimed) {
+    std::fprintf(stderr,
+                 "tf_sparse: node %d FULLY_CONNECTED %s: claimed as %s (%s)\n",
+                 d.node_index, shape.c_str(), FcFormatName(d).c_str(),
+                 d.reason.c_str());
+  } else {
+    std::fprintf(stderr,
+                 "tf_sparse: node %d FULLY_CONNECTED %s: declined (%s)\n",
+                 d.node_index, shape.c_str(), d.reason.c_str());
+  }
+  if (verbose >= 2) {
+    for (const BlockCandidate& c : d.candidates) {
+      std::fprintf(stderr,
+                   "tf_sparse:   candidate %s: block density %.3f, estimated "
+                   "cost %.3f of dense\n",
+                   BlockName(c.r, c.c).c_str(), c.density,
+                   c.cost / (static_cast<double>(d.info.out) * d.info.in));
+    }
+    if (d.claimed) {
+      std::fprintf(stderr, "tf_sparse:   kernel %s\n",
+                   KernelName(d, ActiveIsa()));
+    }
+  }
+}
+
 }  // namespace tf_sparse

@@ -1,5 +1,6 @@
-// Deciding whether the delegate runs a FULLY_CONNECTED node, and with which
-// block shape.
+// Deciding whether the delegate runs a FULLY_CONNECTED node, and in which
+// packed format (fc_formats.h: one descriptor per format, which this
+// analysis iterates; the costs below are the descriptors' estimates).
 //
 // A node is claimed when all of these hold:
 //  - float32 input, weights, output (and bias, if any);
@@ -15,12 +16,17 @@
 //    when keep_num_dims is set);
 //  - at least min_sparsity of the weights are exactly zero;
 //  - with format "auto": the cheapest candidate's estimated cost is at most
-//    0.8 of the dense layer's. Candidates: BSR block shapes
-//    (EstimateBsrCost), the tightest N:M pattern the weights satisfy
-//    (m = 4, 8, 16, 2; EstimateNmCost), GS with 16, 8 or 32 banks and one
-//    element per row and pack (EstimateGsCost; the weights need not be
-//    GS-balanced, imbalance costs padding lanes) and CSR (EstimateCsrCost).
+//    0.8 of the dense layer's (XnnpackRowFactor of the call's rows). The
+//    candidates, in FcFormats() order (the earlier wins ties): BSR block
+//    shapes (EstimateBsrCost), CSR (EstimateCsrCost), the tightest N:M
+//    pattern the weights satisfy (m = 4, 8, 16, 2; EstimateNmCost), GS with
+//    16, 8 or 32 banks and one element per row and pack (EstimateGsCost;
+//    the weights need not be GS-balanced, imbalance costs padding lanes)
+//    and, for calls of two rows or more, filter-vector taps over the rows
+//    (EstimateVtapsFcCost).
 //    A forced format is used whenever the weights fit it.
+// Weights in TFLite's sparse encoding take BSR only (AnalyzeFcNode's
+// TFLite-sparse path: the stored block shape packed directly).
 #ifndef TF_SPARSE_DELEGATE_FC_ANALYSIS_H_
 #define TF_SPARSE_DELEGATE_FC_ANALYSIS_H_
 
@@ -28,6 +34,7 @@
 #include <vector>
 
 #include "delegate/node_util.h"
+#include "delegate/op_handler.h"
 #include "delegate/options.h"
 #include "delegate/tflite_abi.h"
 
@@ -78,6 +85,12 @@ double EstimateNmCost(int out, int in, int n, int m);
 double EstimateGsCost(int out, int in, int banks, int elements_per_row,
                       long long packs);
 
+// Filter-vector taps run over the rows of a call (FcFormat::kVtaps): the
+// cost per row of `rows` rows in tiles of `tile`, for `pairs` kept
+// (16-unit block, input) vectors (MeasureVtaps of the weights as a 1x1
+// filter).
+double EstimateVtapsFcCost(int in, long long pairs, long long rows, int tile);
+
 // One evaluated candidate of any format, for the report.
 struct FormatCandidate {
   std::string name;  // "bsr:1x4", "csr", "nm:2:4", "gs:16:1".
@@ -85,10 +98,7 @@ struct FormatCandidate {
 };
 
 // The decision about one considered node, as reported to the user.
-struct FcDecision {
-  int node_index = -1;
-  bool claimed = false;
-  std::string reason;
+struct FcDecision : NodeDecision {
   FcNodeInfo info;
   bool has_shape = false;
   double sparsity = -1.0;  // Fraction of exactly-zero weights; < 0: unknown.
@@ -113,6 +123,7 @@ struct FcDecision {
   int gs_banks = 0;
   int gs_elements_per_row = 0;
   std::vector<FormatCandidate> formats;  // Every format evaluated.
+  WeightedNodeInfo& weighted_info() override { return info; }
 };
 
 // XNNPACK's dense FULLY_CONNECTED cost per row of a call with `rows` rows,
@@ -125,6 +136,15 @@ FcDecision AnalyzeFcNode(const tflite_abi::TfLiteContext* context,
                          int node_index, const tflite_abi::TfLiteNode* node,
                          const DelegateOptions& options,
                          const DensifySource* densify = nullptr);
+
+// The chosen format's name ("bsr:1x4", "csr", "nm:2:4", "gs:16:1", "vtaps").
+std::string FcFormatName(const FcDecision& d);
+
+// The decision as a JSON object (one entry of tfs.delegate_report()).
+std::string FcDecisionJson(const FcDecision& d);
+
+// One line (verbose >= 1) or more (verbose 2) on stderr.
+void LogFcDecision(const FcDecision& d, int verbose);
 
 }  // namespace tf_sparse
 

@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "cc/kernels/f32_bsr_fully_connected.h"
+#include "delegate/fc_formats.h"
 #include "delegate/node_util.h"
 #include "delegate/sparse_delegate.h"
 #include "delegate/tflite_sparsity.h"
@@ -73,61 +75,28 @@ std::string FcPartitionKernel::AddNode(TfLiteContext* context, int node_index,
                               decision.info.densify_input};
   std::string error = ReadFcNode(context, node, &op.info, &densify);
   if (!error.empty()) return where + ": " + error;
-  F32BsrFullyConnected::Options fc_options;
-  fc_options.block_height = decision.block_height;
-  fc_options.block_width = decision.block_width;
   const float* bias =
       op.info.bias >= 0
           ? static_cast<const float*>(context->tensors[op.info.bias].data)
           : nullptr;
-  // Dense values (decoded when a DENSIFY node feeds the weights); unused
-  // for weights in TFLite's sparse encoding, which are read directly.
-  std::vector<float> decoded;
-  const float* w = nullptr;
-  if (!op.info.tflite_sparse) {
-    w = DenseWeights(context, op.info.weights, op.info.densify_input,
-                     &decoded, &error);
-    if (w == nullptr) return where + ": " + error;
-  }
   if (op.info.tflite_sparse) {
-    // TFLite's own sparse encoding: delegate/tflite_sparsity.h.
-    op.fc = CreateFcFromTfLiteSparsity(context->tensors[op.info.weights],
-                                       bias, op.info.output_min,
-                                       op.info.output_max, fc_options, &error);
-  } else if (decision.format == FcFormat::kCsr) {
-    op.csr = F32CsrFullyConnected::Create(
-        w, op.info.out, op.info.in, bias,
-        op.info.output_min, op.info.output_max, {}, &error);
-  } else if (decision.format == FcFormat::kNm) {
-    F32NmFullyConnected::Options nm_options;
-    nm_options.n = decision.nm_n;
-    nm_options.m = decision.nm_m;
-    op.nm = F32NmFullyConnected::Create(
-        w, op.info.out, op.info.in, bias,
-        op.info.output_min, op.info.output_max, nm_options, &error);
-  } else if (decision.format == FcFormat::kVtaps) {
-    F32Conv3x3Vtaps::Params vt_params;
-    vt_params.kernel_h = vt_params.kernel_w = 1;
-    vt_params.output_min = op.info.output_min;
-    vt_params.output_max = op.info.output_max;
-    op.vt = F32Conv3x3Vtaps::Create(w, op.info.out, op.info.in, bias,
-                                    vt_params, &error);
-  } else if (decision.format == FcFormat::kGs) {
-    F32GsFullyConnected::Options gs_options;
-    gs_options.banks = decision.gs_banks;
-    gs_options.elements_per_row = decision.gs_elements_per_row;
-    op.gs = F32GsFullyConnected::Create(
-        w, op.info.out, op.info.in, bias,
-        op.info.output_min, op.info.output_max, gs_options, &error);
+    // TFLite's own sparse encoding, read directly: delegate/tflite_sparsity.h.
+    F32BsrFullyConnected::Options fc_options;
+    fc_options.block_height = decision.block_height;
+    fc_options.block_width = decision.block_width;
+    op.op = MakeFcOperator(CreateFcFromTfLiteSparsity(
+        context->tensors[op.info.weights], bias, op.info.output_min,
+        op.info.output_max, fc_options, &error));
   } else {
-    op.fc = F32BsrFullyConnected::Create(
-        w, op.info.out, op.info.in, bias,
-        op.info.output_min, op.info.output_max, fc_options, &error);
+    // Dense values (decoded when a DENSIFY node feeds the weights).
+    std::vector<float> decoded;
+    const float* w = DenseWeights(context, op.info.weights,
+                                  op.info.densify_input, &decoded, &error);
+    if (w == nullptr) return where + ": " + error;
+    op.op = FindFcFormat(decision.format)
+                ->create(w, op.info, bias, decision, &error);
   }
-  if (op.fc == nullptr && op.csr == nullptr && op.nm == nullptr &&
-      op.gs == nullptr && op.vt == nullptr) {
-    return where + ": " + error;
-  }
+  if (op.op == nullptr) return where + ": " + error;
   io->input = op.info.input;
   io->output = op.info.output;
   io->densify_node = op.info.densify_node;
@@ -143,34 +112,12 @@ std::string FcPartitionKernel::OutputDims(size_t index,
   if (!FcOutputShape(op.info, in_dims, out_dims, &op.batch, &error)) {
     return error;
   }
-  if (op.vt != nullptr && op.batch > 0) {
-    // The rows are the pixels of a 1 x batch image.
-    if (op.batch > static_cast<size_t>(std::numeric_limits<int>::max())) {
-      return "too many rows";
-    }
-    int out_h = 0, out_w = 0;
-    if (!op.vt->Reshape(1, 1, static_cast<int>(op.batch), &out_h, &out_w,
-                        &error)) {
-      return error;
-    }
-  }
-  return "";
+  return op.op->Reshape(op.batch);
 }
 
 void FcPartitionKernel::RunNode(size_t index, const float* x, float* y,
                                 ThreadPool* pool) {
-  Op& op = ops_[index];
-  if (op.fc != nullptr) {
-    op.fc->Run(op.batch, x, y, pool);
-  } else if (op.csr != nullptr) {
-    op.csr->Run(op.batch, x, y, pool);
-  } else if (op.nm != nullptr) {
-    op.nm->Run(op.batch, x, y, pool);
-  } else if (op.vt != nullptr) {
-    if (op.batch > 0) op.vt->Run(x, y, pool);
-  } else {
-    op.gs->Run(op.batch, x, y, pool);
-  }
+  ops_[index].op->Run(x, y, pool);
 }
 
 }  // namespace tf_sparse

@@ -1,7 +1,8 @@
 // The kernel TFLite runs in place of one partition of claimed
 // FULLY_CONNECTED nodes (and the DENSIFY nodes feeding their weights).
-// Every node is one operator of its chosen format (BSR, CSR, N:M or GS),
-// packed at init; the partition plumbing is PartitionKernel's.
+// Every node is one SparseOperator of its chosen format (fc_formats.h: BSR,
+// CSR, N:M, GS, or filter-vector taps over the rows of a call), packed at
+// init; the partition plumbing is PartitionKernel's.
 #ifndef TF_SPARSE_DELEGATE_FC_PARTITION_KERNEL_H_
 #define TF_SPARSE_DELEGATE_FC_PARTITION_KERNEL_H_
 
@@ -9,11 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cc/kernels/f32_bsr_fully_connected.h"
-#include "cc/kernels/f32_csr_fully_connected.h"
-#include "cc/kernels/f32_conv3x3_vtaps.h"
-#include "cc/kernels/f32_gs_fully_connected.h"
-#include "cc/kernels/f32_nm_fully_connected.h"
+#include "cc/kernels/sparse_operator.h"
 #include "delegate/fc_analysis.h"
 #include "delegate/partition_kernel.h"
 #include "delegate/tflite_abi.h"
@@ -30,14 +27,8 @@ class FcPartitionKernel : public PartitionKernel {
  private:
   struct Op {
     FcNodeInfo info;
-    // Exactly one operator is set, by the node's chosen format.
-    std::unique_ptr<F32BsrFullyConnected> fc;
-    std::unique_ptr<F32CsrFullyConnected> csr;
-    std::unique_ptr<F32NmFullyConnected> nm;
-    std::unique_ptr<F32GsFullyConnected> gs;
-    // Many rows a call: a 1x1 convolution over the rows (reshaped to the
-    // batch of each prepare).
-    std::unique_ptr<F32Conv3x3Vtaps> vt;
+    // The node's packed weights, in its chosen format (fc_formats.h).
+    std::unique_ptr<SparseOperator> op;
     size_t batch = 0;  // Set by prepare.
   };
 

@@ -7,14 +7,18 @@
 //     SparseDelegate (plugin.cc).
 //  2. The interpreter calls Prepare once per subgraph when it is built (with
 //     kTfLiteDelegateFlagsAllowDynamicTensors, resizes do not re-prepare).
-//     Prepare analyses every FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D
-//     node (fc_analysis.h, conv_analysis.h, dwconv_analysis.h), records a decision per node and
-//     hands the claimed nodes to TFLite, which groups connected ones into
-//     partitions. A DENSIFY node whose output only a claimed node reads (as
-//     its weights) is handed over with that node (node_util.h).
-//  3. Each partition becomes one FcPartitionKernel, ConvPartitionKernel or
-//     DwConvPartitionKernel (partition_kernel.h): init packs the weights, prepare sizes outputs,
-//     invoke computes.
+//     Prepare hands every node whose builtin op has an entry in
+//     OpHandlers() (op_handler.h: FULLY_CONNECTED, CONV_2D,
+//     DEPTHWISE_CONV_2D) to that handler's analysis (fc_analysis.h,
+//     conv_analysis.h, dwconv_analysis.h), keeps one list of decisions per
+//     graph and hands the claimed nodes to TFLite, one replacement per
+//     handler, which groups connected ones into partitions. A DENSIFY node
+//     whose output only a claimed node reads (as its weights) is handed
+//     over with that node (node_util.h).
+//  3. Each partition becomes one kernel of its handler (FcPartitionKernel,
+//     ConvPartitionKernel, DwConvPartitionKernel; partition_kernel.h),
+//     which finds its nodes' decisions with FindDecision: init packs the
+//     weights, prepare sizes outputs, invoke computes.
 #ifndef TF_SPARSE_DELEGATE_SPARSE_DELEGATE_H_
 #define TF_SPARSE_DELEGATE_SPARSE_DELEGATE_H_
 
@@ -26,9 +30,7 @@
 #include <vector>
 
 #include "cc/util/thread_pool.h"
-#include "delegate/conv_analysis.h"
-#include "delegate/dwconv_analysis.h"
-#include "delegate/fc_analysis.h"
+#include "delegate/op_handler.h"
 #include "delegate/options.h"
 #include "delegate/tflite_abi.h"
 
@@ -62,15 +64,21 @@ class SparseDelegate {
   }
   int64_t nodes_claimed() const;
 
-  // The decision Prepare made for node `node_index` of `context`'s graph.
+  // The decision Prepare made for node `node_index` of `context`'s graph,
+  // or null (a decision stays valid after a later Prepare replaces it).
+  std::shared_ptr<const NodeDecision> FindDecision(
+      const tflite_abi::TfLiteContext* context, int node_index) const;
+  // The same, copied into *decision when it is of type Decision.
+  template <class Decision>
   bool FindDecision(const tflite_abi::TfLiteContext* context, int node_index,
-                    FcDecision* decision) const;
-  // The same for a CONV_2D node.
-  bool FindConvDecision(const tflite_abi::TfLiteContext* context,
-                        int node_index, ConvDecision* decision) const;
-  // The same for a DEPTHWISE_CONV_2D node.
-  bool FindDwConvDecision(const tflite_abi::TfLiteContext* context,
-                          int node_index, DwConvDecision* decision) const;
+                    Decision* decision) const {
+    const std::shared_ptr<const NodeDecision> found =
+        FindDecision(context, node_index);
+    const Decision* d = dynamic_cast<const Decision*>(found.get());
+    if (d == nullptr) return false;
+    *decision = *d;
+    return true;
+  }
 
   // JSON array, one object per considered node (see plugin.cc).
   std::string ReportJson() const;
@@ -79,7 +87,6 @@ class SparseDelegate {
   static tflite_abi::TfLiteStatus PrepareThunk(
       tflite_abi::TfLiteContext* context, tflite_abi::TfLiteDelegate* d);
   tflite_abi::TfLiteStatus Prepare(tflite_abi::TfLiteContext* context);
-  void Log(const FcDecision& d) const;
 
   // The runtime reads the delegate struct in full: keep a zeroed tail after
   // it (see tflite_abi.h). Must stay the first member.
@@ -95,17 +102,15 @@ class SparseDelegate {
   std::unique_ptr<ThreadPool> pool_;
   std::atomic<bool> pool_busy_{false};
 
+  // One considered node: its op's handler and its decision.
+  struct Considered {
+    const OpHandler* handler;
+    std::shared_ptr<const NodeDecision> decision;
+  };
   struct GraphDecisions {
     const tflite_abi::TfLiteContext* context;
-    std::vector<FcDecision> decisions;
-    std::vector<ConvDecision> conv_decisions;
-    std::vector<DwConvDecision> dw_decisions;
+    std::vector<Considered> nodes;  // In execution-plan order.
   };
-  // The decision for node `node_index` of `context` in `list`.
-  template <class Decision>
-  bool Find(const tflite_abi::TfLiteContext* context, int node_index,
-            std::vector<Decision> GraphDecisions::*list,
-            Decision* decision) const;
 
   mutable std::mutex decisions_mutex_;
   std::vector<GraphDecisions> graphs_;

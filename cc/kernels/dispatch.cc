@@ -25,26 +25,15 @@ int EnvironmentCap() {
   return cap;
 }
 
-// Only the tables built for this architecture are linked in; any other ISA
-// is unsupported here and falls back to the scalar table.
+// The BSR kernel tables per ISA (isa.h); a table's last entry is its
+// generic kernel.
 const F32BsrUkernel* Table(Isa isa, size_t* count) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case Isa::kAvx512:
-      return F32BsrUkernelsAvx512(count);
-    case Isa::kAvx2:
-      return F32BsrUkernelsAvx2(count);
-#endif
-#if defined(__aarch64__)
-    case Isa::kNeon:
-      return F32BsrUkernelsNeon(count);
-    case Isa::kSve:
-      return F32BsrUkernelsSve(count);
-#endif
-    case Isa::kScalar:
-    default:
-      return F32BsrUkernelsScalar(count);
-  }
+  static const IsaKernels<const F32BsrUkernel* (*)(size_t*)> kTables = {
+      &F32BsrUkernelsScalar, TF_SPARSE_X86_ONLY(F32BsrUkernelsAvx2),
+      TF_SPARSE_X86_ONLY(F32BsrUkernelsAvx512),
+      TF_SPARSE_ARM_ONLY(F32BsrUkernelsNeon),
+      TF_SPARSE_ARM_ONLY(F32BsrUkernelsSve)};
+  return kTables.For(isa)(count);
 }
 
 // Preference within an architecture's family: 0 scalar, 1 the baseline
@@ -153,7 +142,8 @@ const F32BsrUkernel& SelectF32BsrUkernel(int r, int c, Isa isa) {
   for (size_t i = 0; i + 1 < count; ++i) {
     if (table[i].r == r && table[i].c == c) return table[i];
   }
-  // SVE has kernels only where its gathers help; NEON covers the rest.
+  // SVE has kernels only for the shapes where its gathers help; NEON
+  // covers the rest (per shape, beyond isa.h's per-family rule).
   if (isa == Isa::kSve) return SelectF32BsrUkernel(r, c, Isa::kNeon);
   return table[count - 1];
 }

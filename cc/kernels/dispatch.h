@@ -1,4 +1,5 @@
-// The one place that chooses kernels by CPU.
+// The one place that chooses the ISA by CPU; isa.h maps an ISA to each
+// family's micro-kernel.
 //
 // The active ISA is the best one the CPU (and OS) supports, capped by the
 // environment variable TF_SPARSE_ISA (scalar, avx2, avx512, neon or sve; read

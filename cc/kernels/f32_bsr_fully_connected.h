@@ -57,6 +57,8 @@ class F32BsrFullyConnected {
   int in() const { return matrix_.cols; }
   const BsrMatrix& matrix() const { return matrix_; }
   const F32BsrUkernel& kernel() const { return kernel_; }
+  const char* kernel_name() const { return kernel_.name; }
+  int64_t PackedBytes() const { return matrix_.PackedBytes(); }
 
  private:
   F32BsrFullyConnected() = default;

@@ -23,20 +23,9 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace tf_sparse {
+#include "cc/kernels/isa.h"
 
-// Instruction sets with kernels. Within one architecture's family the
-// values increase with preference (x86-64: scalar < AVX2 < AVX-512;
-// aarch64: scalar < NEON < SVE); dispatch.h compares levels, not raw
-// values.
-enum class Isa : int {
-  kScalar = 0,
-  kAvx2 = 1,    // AVX2 + FMA3.
-  kAvx512 = 2,  // AVX-512 F, VL, DQ, BW (+ FMA3).
-  kNeon = 3,    // AArch64 Advanced SIMD (always has FMA).
-  kSve = 4,     // SVE (any vector length); shapes without an SVE kernel
-                // use the NEON ones.
-};
+namespace tf_sparse {
 
 template <typename Index>
 struct F32BsrArgs {

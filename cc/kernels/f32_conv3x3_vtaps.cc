@@ -10,21 +10,13 @@
 namespace tf_sparse {
 
 const F32VtapsUkernel& F32VtapsUkernelFor(Isa isa) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case Isa::kAvx512:
-      return F32VtapsUkernelAvx512();
-    case Isa::kAvx2:
-      return F32VtapsUkernelAvx2();
-#endif
-#if defined(__aarch64__)
-    case Isa::kSve:  // No SVE kernel: NEON's.
-    case Isa::kNeon:
-      return F32VtapsUkernelNeon();
-#endif
-    default:
-      return F32VtapsUkernelScalar();
-  }
+  static const IsaKernels<const F32VtapsUkernel& (*)()> kKernels = {
+      &F32VtapsUkernelScalar,
+      TF_SPARSE_X86_ONLY(F32VtapsUkernelAvx2),
+      TF_SPARSE_X86_ONLY(F32VtapsUkernelAvx512),
+      TF_SPARSE_ARM_ONLY(F32VtapsUkernelNeon),
+      nullptr};
+  return kKernels.For(isa)();
 }
 
 namespace {

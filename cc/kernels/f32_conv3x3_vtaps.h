@@ -1,5 +1,9 @@
-// 3x3 CONV_2D on filter-vector taps (VT), float32, NHWC in and out, any
-// stride, SAME or VALID padding, dilation 1.
+// CONV_2D on filter-vector taps (VT), float32, NHWC in and out: any kernel
+// of at most kVtapsMaxTaps (64) taps (3x3, 1x1, a Conv1D's 1 x K, ...), any
+// stride and dilation, SAME or VALID padding. The delegate also runs a
+// FULLY_CONNECTED call of many rows on it, as a 1x1 convolution over a
+// 1 x rows image (delegate/fc_formats.h). The class keeps its historical
+// name F32Conv3x3Vtaps.
 //
 // The format for weights whose sparsity is shared by blocks of 16
 // consecutive filters: KernelPattern(..., filter_block=16) (every block of
@@ -11,7 +15,7 @@
 // nonzero weight, each with the 16 filters' weights at (t, c) as one
 // vector. A pair costs one vector FMA per output pixel however many of
 // its 16 weights are zero, so the layer costs
-//   executed_fraction() = kept pairs / (blocks * in_c * 9)
+//   executed_fraction() = kept pairs / (blocks * in_c * kernel_h * kernel_w)
 // of a dense convolution.
 //
 // Why this layout runs near FMA peak where the per-kernel pattern layout
@@ -29,12 +33,11 @@
 // micro-kernel over (output row, tile of pixels, block), split over rows
 // between threads.
 //
-// Any kernel of at most 64 taps (kernel_h x kernel_w, e.g. a Conv1D's 1 x K)
-// takes the same path as 3x3 with its own taps. 1x1 convolutions (any
-// stride; padding does not matter) run the same micro-kernel straight on
-// the NHWC input: a pair is
-// an input channel, its offset the channel, the pixel stride stride_w *
-// in_c; nothing is transposed. A row's last, partial tile reads its pixels
+// Every kernel shape takes the same path with its own taps (a tap (ky, kx)
+// reads the input at (ky * dilation_h, kx * dilation_w)). 1x1 convolutions
+// (any stride; padding does not matter) run the same micro-kernel straight
+// on the NHWC input: a pair is an input channel, its offset the channel,
+// the pixel stride stride_w * in_c; nothing is transposed. A row's last, partial tile reads its pixels
 // from a small zero-padded copy, so no read passes the input's end.
 #ifndef TF_SPARSE_CC_KERNELS_F32_CONV3X3_VTAPS_H_
 #define TF_SPARSE_CC_KERNELS_F32_CONV3X3_VTAPS_H_
@@ -46,7 +49,7 @@
 #include <string>
 #include <vector>
 
-#include "cc/kernels/f32_bsr_ukernel.h"  // Isa.
+#include "cc/kernels/isa.h"
 #include "cc/kernels/f32_conv_reference.h"
 #include "cc/util/aligned_buffer.h"
 #include "cc/util/thread_pool.h"
@@ -55,14 +58,14 @@ namespace tf_sparse {
 
 constexpr int kVtapsBlock = 16;  // Filters per block (one vector of outputs).
 
-// What VT packing of OHWI weights [out][3][3][in] would give.
+// What VT packing of OHWI weights [out][kernel_h][kernel_w][in] would give.
 struct VtapsStats {
   int out_channels = 0;
   int in_channels = 0;
   int kernel_h = 3;             // Kernel sides (product <= 64).
   int kernel_w = 3;
   int blocks = 0;               // ceil(out / 16).
-  long long weights = 0;        // out * 9 * in.
+  long long weights = 0;        // out * kernel_h * kernel_w * in.
   long long zero_weights = 0;   // Exactly zero (-0.0f counts as zero).
   long long pairs = 0;          // Kept (block, channel, tap) vectors.
   long long zero_blocks = 0;    // (block, channel) with no kept tap.
@@ -88,7 +91,8 @@ constexpr int kVtapsMaxTaps = 64;
 VtapsStats MeasureVtaps(const float* w, int out_c, int in_c, int kernel_h = 3,
                         int kernel_w = 3);
 
-// Micro-kernel contract (f32_conv3x3_vtaps_ukernel.h): one output row
+// Micro-kernel contract (implemented by f32_conv3x3_vtaps_generic.inc.h
+// per ISA): one output row
 // segment of `pixels` pixels (<= tile) of one block.
 struct F32VtapsArgs {
   const float* x;          // X at (input row of the output row, channel 0,
@@ -119,7 +123,7 @@ const F32VtapsUkernel& F32VtapsUkernelScalar();
 const F32VtapsUkernel& F32VtapsUkernelAvx2();    // x86-64 builds only.
 const F32VtapsUkernel& F32VtapsUkernelAvx512();  // x86-64 builds only.
 const F32VtapsUkernel& F32VtapsUkernelNeon();    // aarch64 builds only.
-// The one place that maps ISAs to VT kernels (scalar when none; SVE uses
+// The VT kernel for `isa` (isa.h's rule: scalar when none; SVE uses
 // NEON's).
 const F32VtapsUkernel& F32VtapsUkernelFor(Isa isa);
 
@@ -138,8 +142,8 @@ class F32Conv3x3Vtaps {
   };
 
   // w: OHWI [out_c][kernel_h][kernel_w][in_c]; bias: out_c values or
-  // null. Any weights pack; null with *error only for bad arguments. Uses ActiveIsa() unless
-  // `isa` is given.
+  // null. Any weights pack; null with *error only for bad arguments. Uses
+  // ActiveIsa() unless `isa` is given.
   static std::unique_ptr<F32Conv3x3Vtaps> Create(const float* w, int out_c,
                                                  int in_c, const float* bias,
                                                  const Params& params,

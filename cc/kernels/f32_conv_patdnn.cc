@@ -14,21 +14,13 @@ size_t RoundUp(size_t v, size_t m) { return (v + m - 1) / m * m; }
 }  // namespace
 
 const F32PatdnnUkernel& F32PatdnnUkernelFor(Isa isa) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case Isa::kAvx512:
-      return F32PatdnnUkernelAvx512();
-    case Isa::kAvx2:
-      return F32PatdnnUkernelAvx2();
-#endif
-#if defined(__aarch64__)
-    case Isa::kSve:  // No SVE pattern kernels: NEON's.
-    case Isa::kNeon:
-      return F32PatdnnUkernelNeon();
-#endif
-    default:
-      return F32PatdnnUkernelScalar();
-  }
+  static const IsaKernels<const F32PatdnnUkernel& (*)()> kKernels = {
+      &F32PatdnnUkernelScalar,
+      TF_SPARSE_X86_ONLY(F32PatdnnUkernelAvx2),
+      TF_SPARSE_X86_ONLY(F32PatdnnUkernelAvx512),
+      TF_SPARSE_ARM_ONLY(F32PatdnnUkernelNeon),
+      nullptr};
+  return kKernels.For(isa)();
 }
 
 std::unique_ptr<F32PatdnnConv2D> F32PatdnnConv2D::Create(

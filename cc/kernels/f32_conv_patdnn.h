@@ -40,8 +40,8 @@
 
 namespace tf_sparse {
 
-// The pattern micro-kernel for an instruction set (scalar when the ISA has none; SVE uses
-// NEON's). The one place that maps ISAs to conv kernels.
+// The pattern micro-kernel for an instruction set (isa.h's rule: scalar
+// when the ISA has none; SVE uses NEON's).
 const F32PatdnnUkernel& F32PatdnnUkernelFor(Isa isa);
 
 class F32PatdnnConv2D {
@@ -78,6 +78,7 @@ class F32PatdnnConv2D {
   const PatdnnWeights& weights() const { return packed_; }
   const PatternStats& stats() const { return stats_; }
   const char* kernel_name() const { return ukernel_->name; }
+  int64_t PackedBytes() const { return packed_.PackedBytes(); }
   const ConvShape& shape() const { return shape_; }
 
  private:

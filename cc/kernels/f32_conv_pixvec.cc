@@ -1,5 +1,7 @@
 #include "cc/kernels/f32_conv_pixvec.h"
 
+#include "cc/kernels/isa.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -61,21 +63,13 @@ PixvecStats MeasurePixvec(const float* w, int out_c, int in_c, int kernel_h,
 }
 
 const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case Isa::kAvx512:
-      return F32PixvecUkernelAvx512();
-    case Isa::kAvx2:
-      return F32PixvecUkernelAvx2();
-#endif
-#if defined(__aarch64__)
-    case Isa::kSve:  // No SVE PV kernel: NEON's.
-    case Isa::kNeon:
-      return F32PixvecUkernelNeon();
-#endif
-    default:
-      return F32PixvecUkernelScalar();
-  }
+  static const IsaKernels<const F32PixvecUkernel& (*)()> kKernels = {
+      &F32PixvecUkernelScalar,
+      TF_SPARSE_X86_ONLY(F32PixvecUkernelAvx2),
+      TF_SPARSE_X86_ONLY(F32PixvecUkernelAvx512),
+      TF_SPARSE_ARM_ONLY(F32PixvecUkernelNeon),
+      nullptr};  // SVE: NEON's.
+  return kKernels.For(isa)();
 }
 
 // Fitted by non-negative least squares (relative error) on the 13 layers

@@ -17,21 +17,13 @@ constexpr int64_t kRowCost = 16;
 }  // namespace
 
 const F32CsrUkernel& SelectF32CsrUkernel(Isa isa) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case Isa::kAvx512:
-      return F32CsrUkernelAvx512();
-    case Isa::kAvx2:
-      return F32CsrUkernelAvx2();
-#endif
-#if defined(__aarch64__)
-    case Isa::kSve:  // No SVE kernel for this format: NEON.
-    case Isa::kNeon:
-      return F32CsrUkernelNeon();
-#endif
-    default:
-      return F32CsrUkernelScalar();
-  }
+  static const IsaKernels<const F32CsrUkernel& (*)()> kKernels = {
+      &F32CsrUkernelScalar,
+      TF_SPARSE_X86_ONLY(F32CsrUkernelAvx2),
+      TF_SPARSE_X86_ONLY(F32CsrUkernelAvx512),
+      TF_SPARSE_ARM_ONLY(F32CsrUkernelNeon),
+      nullptr};
+  return kKernels.For(isa)();
 }
 
 std::unique_ptr<F32CsrFullyConnected> F32CsrFullyConnected::Create(

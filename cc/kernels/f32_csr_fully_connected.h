@@ -20,7 +20,7 @@
 
 namespace tf_sparse {
 
-// The CSR kernel of `isa` (which must be supported).
+// The CSR kernel of `isa` (isa.h's rule; SVE uses NEON's).
 const F32CsrUkernel& SelectF32CsrUkernel(Isa isa);
 
 class F32CsrFullyConnected {

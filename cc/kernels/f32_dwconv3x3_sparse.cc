@@ -21,21 +21,13 @@ uint16_t ChannelMask(const float* w, int channels, int c) {
 }  // namespace
 
 const F32DwConv3x3Ukernel& F32DwConv3x3UkernelFor(Isa isa) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case Isa::kAvx512:
-      return F32DwConv3x3UkernelAvx512();
-    case Isa::kAvx2:
-      return F32DwConv3x3UkernelAvx2();
-#endif
-#if defined(__aarch64__)
-    case Isa::kSve:  // No SVE depthwise kernel: NEON's.
-    case Isa::kNeon:
-      return F32DwConv3x3UkernelNeon();
-#endif
-    default:
-      return F32DwConv3x3UkernelScalar();
-  }
+  static const IsaKernels<const F32DwConv3x3Ukernel& (*)()> kKernels = {
+      &F32DwConv3x3UkernelScalar,
+      TF_SPARSE_X86_ONLY(F32DwConv3x3UkernelAvx2),
+      TF_SPARSE_X86_ONLY(F32DwConv3x3UkernelAvx512),
+      TF_SPARSE_ARM_ONLY(F32DwConv3x3UkernelNeon),
+      nullptr};
+  return kKernels.For(isa)();
 }
 
 DwTapStats MeasureDwTaps(const float* w, int channels, int lanes) {

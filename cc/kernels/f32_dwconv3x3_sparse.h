@@ -45,9 +45,8 @@
 
 namespace tf_sparse {
 
-// The depthwise micro-kernel for an instruction set (scalar when the ISA
-// has none; SVE uses NEON's). The one place that maps ISAs to depthwise
-// kernels.
+// The depthwise micro-kernel for an instruction set (isa.h's rule: scalar
+// when the ISA has none; SVE uses NEON's).
 const F32DwConv3x3Ukernel& F32DwConv3x3UkernelFor(Isa isa);
 
 // What depthwise weights [3][3][C] look like, and what packing them for a

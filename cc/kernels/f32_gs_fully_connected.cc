@@ -16,22 +16,13 @@ constexpr int64_t kGroupCost = 2;
 }  // namespace
 
 const F32GsUkernel& SelectF32GsUkernel(Isa isa) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case Isa::kAvx512:
-      return F32GsUkernelAvx512();
-    case Isa::kAvx2:
-      return F32GsUkernelAvx2();
-#endif
-#if defined(__aarch64__)
-    case Isa::kSve:
-      return F32GsUkernelSve();
-    case Isa::kNeon:
-      return F32GsUkernelNeon();
-#endif
-    default:
-      return F32GsUkernelScalar();
-  }
+  static const IsaKernels<const F32GsUkernel& (*)()> kKernels = {
+      &F32GsUkernelScalar,
+      TF_SPARSE_X86_ONLY(F32GsUkernelAvx2),
+      TF_SPARSE_X86_ONLY(F32GsUkernelAvx512),
+      TF_SPARSE_ARM_ONLY(F32GsUkernelNeon),
+      TF_SPARSE_ARM_ONLY(F32GsUkernelSve)};
+  return kKernels.For(isa)();
 }
 
 std::unique_ptr<F32GsFullyConnected> F32GsFullyConnected::Create(

@@ -18,6 +18,7 @@
 
 namespace tf_sparse {
 
+// The GS kernel of `isa` (isa.h's rule; SVE has its own).
 const F32GsUkernel& SelectF32GsUkernel(Isa isa);
 
 class F32GsFullyConnected {
@@ -36,6 +37,8 @@ class F32GsFullyConnected {
 
   const GsMatrix& matrix() const { return matrix_; }
   const F32GsUkernel& kernel() const { return *kernel_; }
+  const char* kernel_name() const { return kernel_->name; }
+  int64_t PackedBytes() const { return matrix_.PackedBytes(); }
 
  private:
   F32GsFullyConnected() = default;

@@ -10,21 +10,13 @@
 namespace tf_sparse {
 
 const F32NmUkernel& SelectF32NmUkernel(Isa isa) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case Isa::kAvx512:
-      return F32NmUkernelAvx512();
-    case Isa::kAvx2:
-      return F32NmUkernelAvx2();
-#endif
-#if defined(__aarch64__)
-    case Isa::kSve:  // No SVE kernel for this format: NEON.
-    case Isa::kNeon:
-      return F32NmUkernelNeon();
-#endif
-    default:
-      return F32NmUkernelScalar();
-  }
+  static const IsaKernels<const F32NmUkernel& (*)()> kKernels = {
+      &F32NmUkernelScalar,
+      TF_SPARSE_X86_ONLY(F32NmUkernelAvx2),
+      TF_SPARSE_X86_ONLY(F32NmUkernelAvx512),
+      TF_SPARSE_ARM_ONLY(F32NmUkernelNeon),
+      nullptr};
+  return kKernels.For(isa)();
 }
 
 std::unique_ptr<F32NmFullyConnected> F32NmFullyConnected::Create(

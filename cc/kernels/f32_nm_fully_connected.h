@@ -17,6 +17,7 @@
 
 namespace tf_sparse {
 
+// The N:M kernel of `isa` (isa.h's rule; SVE uses NEON's).
 const F32NmUkernel& SelectF32NmUkernel(Isa isa);
 
 class F32NmFullyConnected {

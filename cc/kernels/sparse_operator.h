@@ -1,0 +1,115 @@
+// One interface over the packed sparse operators, so that the delegate (and
+// anything else that picks a format at run time) holds one pointer per node
+// whatever the format.
+//
+// SparseOperator: a FULLY_CONNECTED operator y[rows][out] = clamp(x[rows][in]
+// * W^T + b). FcOperator<Op> wraps any operator with the batched API
+// `Run(size_t rows, const float* x, float* y, ThreadPool*)`
+// (F32BsrFullyConnected, F32CsrFullyConnected, F32NmFullyConnected,
+// F32GsFullyConnected).
+//
+// ConvOperator: a CONV_2D operator over NHWC tensors. ConvOperatorOf<Op>
+// wraps any operator with the image API `Reshape(batch, in_h, in_w, &out_h,
+// &out_w, &error)` and `Run(x, y, pool)` (F32PatdnnConv2D, F32Conv3x3Vtaps).
+//
+// The wrapped classes keep their own Create/Reshape/Run API; the interfaces
+// only forward to it. As theirs, Run is not reentrant (one call at a time
+// per operator) and reads its tensor pointers anew on every call.
+#ifndef TF_SPARSE_CC_KERNELS_SPARSE_OPERATOR_H_
+#define TF_SPARSE_CC_KERNELS_SPARSE_OPERATOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "cc/util/thread_pool.h"
+
+namespace tf_sparse {
+
+class SparseOperator {
+ public:
+  virtual ~SparseOperator() = default;
+  // Sizes the operator for calls of `rows` rows (0 allowed: Run then does
+  // nothing). Returns an empty string or what is wrong; runs at prepare
+  // time, before any Run with that row count.
+  virtual std::string Reshape(size_t rows) = 0;
+  // x: [rows][in], y: [rows][out] for the rows of the last Reshape. pool
+  // may be null (one thread).
+  virtual void Run(const float* x, float* y, ThreadPool* pool) = 0;
+  // The micro-kernel the operator runs.
+  virtual const char* kernel_name() const = 0;
+  // Bytes of the packed weights (indices and values, without padding).
+  virtual int64_t PackedBytes() const = 0;
+};
+
+// A batched FULLY_CONNECTED operator behind SparseOperator.
+template <class Op>
+class FcOperator : public SparseOperator {
+ public:
+  explicit FcOperator(std::unique_ptr<Op> op) : op_(std::move(op)) {}
+  std::string Reshape(size_t rows) override {
+    rows_ = rows;
+    return "";
+  }
+  void Run(const float* x, float* y, ThreadPool* pool) override {
+    op_->Run(rows_, x, y, pool);
+  }
+  const char* kernel_name() const override { return op_->kernel_name(); }
+  int64_t PackedBytes() const override { return op_->PackedBytes(); }
+  Op& op() { return *op_; }
+
+ private:
+  std::unique_ptr<Op> op_;
+  size_t rows_ = 0;
+};
+
+// Wraps `op` (null stays null).
+template <class Op>
+std::unique_ptr<SparseOperator> MakeFcOperator(std::unique_ptr<Op> op) {
+  if (op == nullptr) return nullptr;
+  return std::unique_ptr<SparseOperator>(new FcOperator<Op>(std::move(op)));
+}
+
+class ConvOperator {
+ public:
+  virtual ~ConvOperator() = default;
+  // Sizes the operator for an input [batch, in_h, in_w, in]; sets the
+  // output's spatial size. Returns false and sets *error when the input
+  // does not fit.
+  virtual bool Reshape(int batch, int in_h, int in_w, int* out_h, int* out_w,
+                       std::string* error) = 0;
+  // x, y: NHWC tensors of the last Reshape. pool may be null.
+  virtual void Run(const float* x, float* y, ThreadPool* pool) = 0;
+  virtual const char* kernel_name() const = 0;
+  virtual int64_t PackedBytes() const = 0;
+};
+
+template <class Op>
+class ConvOperatorOf : public ConvOperator {
+ public:
+  explicit ConvOperatorOf(std::unique_ptr<Op> op) : op_(std::move(op)) {}
+  bool Reshape(int batch, int in_h, int in_w, int* out_h, int* out_w,
+               std::string* error) override {
+    return op_->Reshape(batch, in_h, in_w, out_h, out_w, error);
+  }
+  void Run(const float* x, float* y, ThreadPool* pool) override {
+    op_->Run(x, y, pool);
+  }
+  const char* kernel_name() const override { return op_->kernel_name(); }
+  int64_t PackedBytes() const override { return op_->PackedBytes(); }
+
+ private:
+  std::unique_ptr<Op> op_;
+};
+
+template <class Op>
+std::unique_ptr<ConvOperator> MakeConvOperator(std::unique_ptr<Op> op) {
+  if (op == nullptr) return nullptr;
+  return std::unique_ptr<ConvOperator>(new ConvOperatorOf<Op>(std::move(op)));
+}
+
+}  // namespace tf_sparse
+
+#endif  // TF_SPARSE_CC_KERNELS_SPARSE_OPERATOR_H_

@@ -1,0 +1,355 @@
+#include "delegate/fc_formats.h"
+
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "cc/formats/bsr.h"
+#include "cc/formats/csr.h"
+#include "cc/formats/gs.h"
+#include "cc/formats/nm.h"
+#include "cc/kernels/f32_bsr_fully_connected.h"
+#include "cc/kernels/f32_conv3x3_vtaps.h"
+#include "cc/kernels/f32_csr_fully_connected.h"
+#include "cc/kernels/f32_gs_fully_connected.h"
+#include "cc/kernels/f32_nm_fully_connected.h"
+
+namespace tf_sparse {
+namespace {
+
+// ---- BSR r x c.
+
+// Candidate shapes for format "auto", in order of preference on ties.
+constexpr int kBsrShapes[][2] = {{1, 4}, {1, 8}, {4, 1}, {8, 1},
+                                 {16, 1}, {4, 4}, {1, 1}};
+
+void AddBsr(const FcWeights& w, int r, int c, std::vector<FcCandidate>* out) {
+  const FcNodeInfo& info = *w.info;
+  BlockCandidate cand;
+  cand.r = r;
+  cand.c = c;
+  const BlockDensity bd = MeasureBlockDensity(w.w, info.out, info.in, r, c);
+  cand.density = bd.density();
+  cand.cost = EstimateBsrCost(info.out, info.in, r, c, bd.nonzero_blocks,
+                              HasSpecializedF32BsrUkernel(r, c, w.isa));
+  w.decision->candidates.push_back(cand);
+  out->push_back(FcCandidate{
+      "bsr:" + std::to_string(r) + "x" + std::to_string(c), cand.cost, r, c});
+}
+
+void BsrAuto(const FcWeights& w, std::vector<FcCandidate>* out) {
+  for (const auto& rc : kBsrShapes) {
+    if (!CheckBsrShape(w.info->out, w.info->in, rc[0], rc[1]).empty()) {
+      continue;
+    }
+    AddBsr(w, rc[0], rc[1], out);
+  }
+}
+
+std::string BsrForced(const FcWeights& w, const DelegateOptions& options,
+                      std::vector<FcCandidate>* out) {
+  const std::string problem = CheckBsrShape(
+      w.info->out, w.info->in, options.block_height, options.block_width);
+  if (problem.empty()) {
+    AddBsr(w, options.block_height, options.block_width, out);
+  }
+  return problem;
+}
+
+void BsrChoose(const FcCandidate& ch, FcDecision* d) {
+  d->block_height = ch.a;
+  d->block_width = ch.b;
+  for (const BlockCandidate& c : d->candidates) {
+    if (c.r == ch.a && c.c == ch.b) d->block_density = c.density;
+  }
+}
+
+std::unique_ptr<SparseOperator> BsrCreate(const float* w,
+                                          const FcNodeInfo& info,
+                                          const float* bias,
+                                          const FcDecision& d,
+                                          std::string* error) {
+  F32BsrFullyConnected::Options options;
+  options.block_height = d.block_height;
+  options.block_width = d.block_width;
+  return MakeFcOperator(F32BsrFullyConnected::Create(
+      w, info.out, info.in, bias, info.output_min, info.output_max, options,
+      error));
+}
+
+const char* BsrKernel(const FcDecision& d, Isa isa) {
+  return SelectF32BsrUkernel(d.block_height, d.block_width, isa).name;
+}
+
+// ---- CSR row-group quads.
+
+void AddCsr(const FcWeights& w, std::vector<FcCandidate>* out) {
+  const FcNodeInfo& info = *w.info;
+  out->push_back(FcCandidate{
+      "csr",
+      EstimateCsrCost(info.out, info.in,
+                      CountCsrPanelSlices(w.w, info.out, info.in)),
+      0, 0});
+}
+
+void CsrAuto(const FcWeights& w, std::vector<FcCandidate>* out) {
+  AddCsr(w, out);
+}
+
+std::string CsrForced(const FcWeights& w, const DelegateOptions&,
+                      std::vector<FcCandidate>* out) {
+  const std::string problem = CheckCsrShape(w.info->out, w.info->in);
+  if (problem.empty()) AddCsr(w, out);
+  return problem;
+}
+
+void NoParameters(const FcCandidate&, FcDecision*) {}
+
+std::unique_ptr<SparseOperator> CsrCreate(const float* w,
+                                          const FcNodeInfo& info,
+                                          const float* bias,
+                                          const FcDecision&,
+                                          std::string* error) {
+  return MakeFcOperator(F32CsrFullyConnected::Create(
+      w, info.out, info.in, bias, info.output_min, info.output_max, {},
+      error));
+}
+
+const char* CsrKernel(const FcDecision&, Isa isa) {
+  return SelectF32CsrUkernel(isa).panel_name;
+}
+
+// ---- N:M.
+
+constexpr int kNmGroups[] = {4, 8, 16, 2};
+
+// The tightest n for group size m, or 0 when none fits.
+int NmFor(const FcWeights& w, int m) {
+  const int most = MaxNonzerosPerGroup(w.w, w.info->out, w.info->in, m);
+  for (int n : {1, 2, 4, 8, 16}) {
+    if (n >= most && n < m) return n;
+  }
+  return 0;
+}
+
+void AddNm(const FcWeights& w, int n, int m, std::vector<FcCandidate>* out) {
+  out->push_back(FcCandidate{
+      "nm:" + std::to_string(n) + ":" + std::to_string(m),
+      EstimateNmCost(w.info->out, w.info->in, n, m), n, m});
+}
+
+// The cheapest pattern the weights satisfy, per group size.
+void NmAuto(const FcWeights& w, std::vector<FcCandidate>* out) {
+  for (int m : kNmGroups) {
+    const int n = NmFor(w, m);
+    if (n > 0 && CheckNmShape(w.info->out, w.info->in, n, m).empty()) {
+      AddNm(w, n, m, out);
+    }
+  }
+}
+
+std::string NmForced(const FcWeights& w, const DelegateOptions& options,
+                     std::vector<FcCandidate>* out) {
+  const FcNodeInfo& info = *w.info;
+  std::vector<std::pair<int, int>> tries;
+  if (options.nm_n > 0) {
+    tries.push_back({options.nm_n, options.nm_m});
+  } else {
+    for (int m : kNmGroups) tries.push_back({NmFor(w, m), m});
+  }
+  std::string problem;
+  const size_t before = out->size();
+  for (const auto& nm : tries) {
+    if (nm.first == 0) continue;
+    const std::string p = CheckNmShape(info.out, info.in, nm.first, nm.second);
+    if (!p.empty()) {
+      problem = p;
+    } else if (MaxNonzerosPerGroup(w.w, info.out, info.in, nm.second) >
+               nm.first) {
+      problem = "some group of " + std::to_string(nm.second) +
+                " inputs holds more than " + std::to_string(nm.first) +
+                " nonzeros";
+    } else {
+      AddNm(w, nm.first, nm.second, out);
+    }
+  }
+  if (out->size() == before && problem.empty()) {
+    problem = "the weights fit no N:M pattern with m in 2, 4, 8, 16";
+  }
+  return problem;
+}
+
+void NmChoose(const FcCandidate& ch, FcDecision* d) {
+  d->nm_n = ch.a;
+  d->nm_m = ch.b;
+}
+
+std::unique_ptr<SparseOperator> NmCreate(const float* w,
+                                         const FcNodeInfo& info,
+                                         const float* bias,
+                                         const FcDecision& d,
+                                         std::string* error) {
+  F32NmFullyConnected::Options options;
+  options.n = d.nm_n;
+  options.m = d.nm_m;
+  return MakeFcOperator(F32NmFullyConnected::Create(
+      w, info.out, info.in, bias, info.output_min, info.output_max, options,
+      error));
+}
+
+const char* NmKernel(const FcDecision&, Isa isa) {
+  return SelectF32NmUkernel(isa).name;
+}
+
+// ---- GS.
+
+void AddGs(const FcWeights& w, int banks, int e,
+           std::vector<FcCandidate>* out) {
+  const FcNodeInfo& info = *w.info;
+  const GsStats st = MeasureGs(w.w, info.out, info.in, banks, e);
+  out->push_back(FcCandidate{
+      "gs:" + std::to_string(banks) + ":" + std::to_string(e),
+      EstimateGsCost(info.out, info.in, banks, e, st.packs), banks, e});
+}
+
+void GsAuto(const FcWeights& w, std::vector<FcCandidate>* out) {
+  for (int banks : {16, 8, 32}) {
+    if (CheckGsShape(w.info->out, w.info->in, banks, 1).empty()) {
+      AddGs(w, banks, 1, out);
+    }
+  }
+}
+
+std::string GsForced(const FcWeights& w, const DelegateOptions& options,
+                     std::vector<FcCandidate>* out) {
+  const std::string problem =
+      CheckGsShape(w.info->out, w.info->in, options.gs_banks,
+                   options.gs_elements_per_row);
+  if (problem.empty()) {
+    AddGs(w, options.gs_banks, options.gs_elements_per_row, out);
+  }
+  return problem;
+}
+
+void GsChoose(const FcCandidate& ch, FcDecision* d) {
+  d->gs_banks = ch.a;
+  d->gs_elements_per_row = ch.b;
+}
+
+std::unique_ptr<SparseOperator> GsCreate(const float* w,
+                                         const FcNodeInfo& info,
+                                         const float* bias,
+                                         const FcDecision& d,
+                                         std::string* error) {
+  F32GsFullyConnected::Options options;
+  options.banks = d.gs_banks;
+  options.elements_per_row = d.gs_elements_per_row;
+  return MakeFcOperator(F32GsFullyConnected::Create(
+      w, info.out, info.in, bias, info.output_min, info.output_max, options,
+      error));
+}
+
+const char* GsKernel(const FcDecision&, Isa isa) {
+  return SelectF32GsUkernel(isa).name;
+}
+
+// ---- Filter-vector taps over the rows of a call.
+
+// A call of several rows: the rows as the pixels of a 1x1 convolution on
+// filter-vector taps (the weights [out][in] are its OHWI filter), which
+// reuses every kept 16-unit weight vector across a tile of rows the way
+// XNNPACK's GEMM does. The estimate pays for whole tiles, so a few rows
+// stay on the matrix-vector kernels (measured: BSR 16x1 wins at 2 and 4
+// rows, VT from about 8).
+void VtapsAuto(const FcWeights& w, std::vector<FcCandidate>* out) {
+  if (w.batch_rows < 2) return;
+  const VtapsStats st = MeasureVtaps(w.w, w.info->out, w.info->in, 1, 1);
+  out->push_back(FcCandidate{
+      "vtaps",
+      EstimateVtapsFcCost(w.info->in, st.pairs, w.batch_rows,
+                          F32VtapsUkernelFor(w.isa).tile),
+      0, 0});
+}
+
+// Never parsed into a forced FULLY_CONNECTED format (format=vtaps forces
+// CONV_2D); chosen by "auto" on calls of many rows.
+std::string VtapsForced(const FcWeights&, const DelegateOptions&,
+                        std::vector<FcCandidate>*) {
+  return "vtaps is chosen by format=auto only";
+}
+
+// The rows of each call are the pixels of a 1 x rows image.
+class VtapsFcOperator : public SparseOperator {
+ public:
+  explicit VtapsFcOperator(std::unique_ptr<F32Conv3x3Vtaps> op)
+      : op_(std::move(op)) {}
+  std::string Reshape(size_t rows) override {
+    rows_ = rows;
+    if (rows == 0) return "";
+    if (rows > static_cast<size_t>(std::numeric_limits<int>::max())) {
+      return "too many rows";
+    }
+    int out_h = 0, out_w = 0;
+    std::string error;
+    if (!op_->Reshape(1, 1, static_cast<int>(rows), &out_h, &out_w, &error)) {
+      return error;
+    }
+    return "";
+  }
+  void Run(const float* x, float* y, ThreadPool* pool) override {
+    if (rows_ > 0) op_->Run(x, y, pool);
+  }
+  const char* kernel_name() const override { return op_->kernel_name(); }
+  int64_t PackedBytes() const override { return op_->PackedBytes(); }
+
+ private:
+  std::unique_ptr<F32Conv3x3Vtaps> op_;
+  size_t rows_ = 0;
+};
+
+std::unique_ptr<SparseOperator> VtapsCreate(const float* w,
+                                            const FcNodeInfo& info,
+                                            const float* bias,
+                                            const FcDecision&,
+                                            std::string* error) {
+  F32Conv3x3Vtaps::Params params;
+  params.kernel_h = params.kernel_w = 1;
+  params.output_min = info.output_min;
+  params.output_max = info.output_max;
+  std::unique_ptr<F32Conv3x3Vtaps> op =
+      F32Conv3x3Vtaps::Create(w, info.out, info.in, bias, params, error);
+  if (op == nullptr) return nullptr;
+  return std::unique_ptr<SparseOperator>(new VtapsFcOperator(std::move(op)));
+}
+
+const char* VtapsKernel(const FcDecision&, Isa isa) {
+  return F32VtapsUkernelFor(isa).name;
+}
+
+}  // namespace
+
+const std::vector<FcFormatDescriptor>& FcFormats() {
+  static const std::vector<FcFormatDescriptor>* formats =
+      new std::vector<FcFormatDescriptor>{
+          {FcFormat::kBsr, &BsrAuto, &BsrForced, &BsrChoose, &BsrCreate,
+           &BsrKernel},
+          {FcFormat::kCsr, &CsrAuto, &CsrForced, &NoParameters, &CsrCreate,
+           &CsrKernel},
+          {FcFormat::kNm, &NmAuto, &NmForced, &NmChoose, &NmCreate,
+           &NmKernel},
+          {FcFormat::kGs, &GsAuto, &GsForced, &GsChoose, &GsCreate,
+           &GsKernel},
+          {FcFormat::kVtaps, &VtapsAuto, &VtapsForced, &NoParameters,
+           &VtapsCreate, &VtapsKernel},
+      };
+  return *formats;
+}
+
+const FcFormatDescriptor* FindFcFormat(FcFormat format) {
+  for (const FcFormatDescriptor& f : FcFormats()) {
+    if (f.format == format) return &f;
+  }
+  return nullptr;
+}
+
+}  // namespace tf_sparse

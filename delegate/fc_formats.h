@@ -1,0 +1,70 @@
+// The packed formats a FULLY_CONNECTED node can run on, one descriptor each
+// (FcFormats(), in the order format "auto" evaluates them and reports its
+// candidates): BSR r x c, CSR row-group quads, N:M, GS, and filter-vector
+// taps for calls of many rows. AnalyzeFcNode (fc_analysis.h) asks every
+// descriptor for its candidates and their estimated costs and keeps the
+// cheapest; FcPartitionKernel packs the chosen one through its descriptor
+// and holds it as one SparseOperator (cc/kernels/sparse_operator.h).
+//
+// Adding a format: an FcFormat value and its option parsing (options.h),
+// its operator class (cc/kernels/), its cost estimate (fc_analysis.h) and
+// one descriptor in fc_formats.cc.
+#ifndef TF_SPARSE_DELEGATE_FC_FORMATS_H_
+#define TF_SPARSE_DELEGATE_FC_FORMATS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cc/kernels/dispatch.h"
+#include "cc/kernels/sparse_operator.h"
+#include "delegate/fc_analysis.h"
+#include "delegate/options.h"
+
+namespace tf_sparse {
+
+// The weights of a node being analysed.
+struct FcWeights {
+  const float* w;  // Dense [out][in].
+  const FcNodeInfo* info;
+  Isa isa;                // The active ISA.
+  long long batch_rows;   // FcDecision::batch_rows.
+  FcDecision* decision;   // BSR records its block candidates here.
+};
+
+// One candidate: its report name, estimated cost (units of
+// EstimateBsrCost) and parameters (r x c, n:m, banks:e; unused: 0).
+struct FcCandidate {
+  std::string name;
+  double cost = 0.0;
+  int a = 0, b = 0;
+};
+
+struct FcFormatDescriptor {
+  FcFormat format;
+  // Adds the candidates format "auto" evaluates.
+  void (*auto_candidates)(const FcWeights& w, std::vector<FcCandidate>* out);
+  // Adds the candidates of this format forced by `options`; returns why
+  // the weights do not fit it (only read when nothing was added).
+  std::string (*forced_candidates)(const FcWeights& w,
+                                   const DelegateOptions& options,
+                                   std::vector<FcCandidate>* out);
+  // Writes the chosen candidate's parameters into *d.
+  void (*choose)(const FcCandidate& c, FcDecision* d);
+  // Packs dense weights [out][in] as *d says; null and *error on failure.
+  std::unique_ptr<SparseOperator> (*create)(const float* w,
+                                            const FcNodeInfo& info,
+                                            const float* bias,
+                                            const FcDecision& d,
+                                            std::string* error);
+  // The micro-kernel that runs decision `d` on `isa`.
+  const char* (*kernel_name)(const FcDecision& d, Isa isa);
+};
+
+const std::vector<FcFormatDescriptor>& FcFormats();
+// The descriptor of `format` (null for kAuto).
+const FcFormatDescriptor* FindFcFormat(FcFormat format);
+
+}  // namespace tf_sparse
+
+#endif  // TF_SPARSE_DELEGATE_FC_FORMATS_H_
