@@ -22,11 +22,14 @@ Sections:
           unstructured, depthwise dense; target 1.5x) and ResNet-50 (3x3 convolutions PatDNN per
           kernel, 1x1 convolutions 90% 1x4 blocks; target 1.8x), random weights (speed only).
   boundary  what claiming ONE node inside an XNNPACK graph costs beyond the node itself: a chain
-          of 5 convolutions, the middle one pruned and claimed (its format forced), against that
-          node alone; the difference of the two (delegate - XNNPACK) gaps, per partition boundary.
+          of 5 convolutions, one of them pruned and claimed (its format forced), first, in the
+          middle or last, against that node alone; the difference of the two (delegate - XNNPACK)
+          gaps, per partition boundary (medians, and 10th percentiles, less sensitive to load).
 
 After the table, "never slower" lists every single-layer row where the delegate claimed the node
-and ran slower than XNNPACK alone (``--strict``: exit status 1 when there is one). Results go to
+and ran slower than XNNPACK alone (``--strict``: exit status 1 when there is one), then the
+declined single layers that run faster than XNNPACK when their format is forced (the column
+"declined: ratio with format forced"). Results go to
 ``<out>/fine_grained_speed.json`` and ``.md``.
 
     python benchmarks/fine_grained_speed.py [--runs 40] [--model-runs 20] [--quick] [--strict]
@@ -75,7 +78,7 @@ PATDNN = [
 ]
 PATDNN_QUICK = [(8, 16, 16, 1, 2.5), (8, 16, 16, 2, 1.5)]
 # Five convolutions (kernel, size, channels); the middle one is pruned and claimed with `format`.
-CHAINS = [(1, 28, 128, "vtaps"), (3, 28, 64, "patdnn")]
+CHAINS = [(1, 28, 128, "vtaps"), (3, 28, 32, "patdnn")]
 CHAINS_QUICK = [(1, 8, 16, "vtaps"), (3, 8, 16, "patdnn")]
 CHAIN_LENGTH = 5
 
@@ -200,8 +203,11 @@ class Bench:
     def sample(self, shape):
         return np.random.default_rng(1).standard_normal(shape).astype(np.float32)
 
-    def measure(self, section, name, structure, path, shape, density, target, runs, warmup, **options):
-        r = delegate_vs_xnnpack(path, self.sample(shape), num_threads=THREADS, runs=runs, warmup=warmup, **options)
+    def measure(self, section, name, structure, path, shape, density, target, runs, warmup, forced=None):
+        """One row: the delegate as it decides; for a single layer it declines, also with its format
+        forced to ``forced`` (was the decline right?)."""
+        x = self.sample(shape)
+        r = delegate_vs_xnnpack(path, x, num_threads=THREADS, runs=runs, warmup=warmup)
         claimed = [e for e in r["report"] if e["claimed"]]
         ops = {}
         for e in r["report"]:
@@ -227,8 +233,13 @@ class Bench:
             "max_rel_diff": r["max_rel_diff"],
             "correct": r["max_rel_diff"] <= MAX_REL_DIFF,
             "single_layer": r["considered_nodes"] == 1,
-            "options": options,
+            "forced": None,
         }
+        if forced and row["single_layer"] and not row["claimed"]:
+            f = delegate_vs_xnnpack(path, x, num_threads=THREADS, runs=runs, warmup=warmup, format=forced)
+            row["forced"] = {"format": forced, "claimed": f["claimed_nodes"], "ratio": f["speedup"],
+                             "max_rel_diff": f["max_rel_diff"]}
+            row["correct"] = row["correct"] and f["max_rel_diff"] <= MAX_REL_DIFF
         self.rows.append(row)
         self.say(format_row(row))
         return row
@@ -239,7 +250,7 @@ class Bench:
                                 ("1x4blocks90", "90% 1x4 blocks (input channels)")):
                 path, sparsity = self.single_conv(1, size, cin, cout, 1, name)
                 self.measure("1x1", f"Conv 1x1 {size}x{size}x{cin}->{cout}", label, path, (1, size, size, cin),
-                             1 - sparsity, POINTWISE_TARGET, self.args.runs, 2)
+                             1 - sparsity, POINTWISE_TARGET, self.args.runs, 2, forced="vtaps")
 
     def patdnn(self):
         for size, cin, cout, stride, target in PATDNN_QUICK if self.args.quick else PATDNN:
@@ -247,7 +258,7 @@ class Bench:
             out = -(-size // stride)
             name = f"Conv 3x3 {size}x{size}x{cin}->{out}x{out}x{cout}" + (f" stride {stride}" if stride > 1 else "")
             self.measure("patdnn", name, "PatDNN 4-of-9 per kernel (8 patterns) + half the kernels", path,
-                         (1, size, size, cin), 1 - sparsity, target, self.args.runs, 2)
+                         (1, size, size, cin), 1 - sparsity, target, self.args.runs, 2, forced="patdnn")
 
     def models(self):
         for arch in self.args.models:
@@ -263,55 +274,60 @@ class Bench:
                          self.args.model_runs, 1)
 
     def boundary(self):
-        """Per chain: (delegate - XNNPACK) of the chain minus (delegate - XNNPACK) of its middle node
-        alone, over the two partition boundaries claiming the middle node adds."""
+        """Per chain and position of the claimed node (first, middle, last: 1, 2, 1 partition
+        boundaries): the (delegate - XNNPACK) gap of the chain minus that of the node alone."""
         results = []
         for k, size, channels, fmt in CHAINS_QUICK if self.args.quick else CHAINS:
             structure = "16x1blocks90" if k == 1 else "patdnn"
-            middle = pruned_kernel((k, k, channels, channels), self.structure(structure), seed=7)
-            specs = [(k, channels, 1, None)] * (CHAIN_LENGTH // 2) + [(k, channels, 1, middle)]
-            specs += [(k, channels, 1, None)] * (CHAIN_LENGTH // 2)
-            chain = stock_tflite(conv_model(size, channels, specs), os.path.join(self.tmp, f"chain{k}.tflite"))
-            alone = stock_tflite(conv_model(size, channels, [(k, channels, 1, middle)]),
-                                 os.path.join(self.tmp, f"alone{k}.tflite"))
-            x = self.sample((1, size, size, channels))
-            interpreters, claimed = [], []
-            for path in (chain, alone):
+            claimed_kernel = pruned_kernel((k, k, channels, channels), self.structure(structure), seed=7)
+            dense, sparse = (k, channels, 1, None), (k, channels, 1, claimed_kernel)
+            positions = {"alone": ([sparse], 0)}
+            for name, at, boundaries in (("first", 0, 1), ("middle", CHAIN_LENGTH // 2, 2),
+                                         ("last", CHAIN_LENGTH - 1, 1)):
+                positions[name] = ([dense] * at + [sparse] + [dense] * (CHAIN_LENGTH - 1 - at), boundaries)
+            interpreters, claimed = [], {}
+            for name, (specs, _) in positions.items():
+                path = os.path.join(self.tmp, f"chain{k}_{name}.tflite")
+                path = stock_tflite(conv_model(size, channels, specs), path)
                 ours, delegate = make_interpreter(path, backend="tf_sparse", num_threads=THREADS, format=fmt)
                 stock, _ = make_interpreter(path, backend="xnnpack", num_threads=THREADS)
                 interpreters += [ours, stock]
-                claimed.append(sum(e["claimed"] for e in tfs.delegate_report(delegate)))
+                claimed[name] = sum(e["claimed"] for e in tfs.delegate_report(delegate))
             runs = self.args.runs * 5  # small differences of larger times: more samples
-            times = interleaved_times_us(interpreters, x, runs=runs, warmup=2, rounds=10)
-            t = np.median(times, axis=1)
-            extra = (t[0] - t[1]) - (t[2] - t[3])
-            # The 10th percentiles: what the medians say without most of the other processes' load.
-            low = np.percentile(times, 10, axis=1)
-            extra_low = (low[0] - low[1]) - (low[2] - low[3])
-            entry = {
-                "chain": f"{CHAIN_LENGTH} x Conv {k}x{k} {size}x{size}x{channels}->{channels}, middle "
-                         f"{structure} as {fmt}",
-                "claimed_in_chain": claimed[0],
-                "claimed_alone": claimed[1],
-                "chain_delegate_us": t[0],
-                "chain_xnnpack_us": t[1],
-                "alone_delegate_us": t[2],
-                "alone_xnnpack_us": t[3],
-                "extra_us": extra,
-                "boundaries": 2,
-                "per_boundary_us": extra / 2,
-                "extra_p10_us": extra_low,
-                "per_boundary_p10_us": extra_low / 2,
-                "runs": runs,
-            }
-            results.append(entry)
-            self.say(f"| {entry['chain']} | {claimed[0]} / {claimed[1]} | {t[0]:.0f} | {t[1]:.0f} | {t[2]:.0f} | "
-                     f"{t[3]:.0f} | {extra:.1f} | {extra / 2:.1f} | {extra_low / 2:.1f} |")
+            times = interleaved_times_us(interpreters, x=self.sample((1, size, size, channels)), runs=runs,
+                                         warmup=2, rounds=10)
+            # Medians, and the 10th percentiles: the same without most of the other processes' load.
+            gaps = {}
+            for stat, values in (("median", np.median(times, axis=1)), ("p10", np.percentile(times, 10, axis=1))):
+                gaps[stat] = {name: values[2 * i] - values[2 * i + 1] for i, name in enumerate(positions)}
+            chain = f"{CHAIN_LENGTH} x Conv {k}x{k} {size}x{size}x{channels}->{channels}, one {structure} as {fmt}"
+            for name, (_, boundaries) in positions.items():
+                if name == "alone":
+                    continue
+                extra = {stat: gap[name] - gap["alone"] for stat, gap in gaps.items()}
+                entry = {
+                    "chain": chain,
+                    "position": name,
+                    "claimed": claimed[name],
+                    "boundaries": boundaries,
+                    "gap_chain_us": gaps["median"][name],
+                    "gap_alone_us": gaps["median"]["alone"],
+                    "extra_us": extra["median"],
+                    "per_boundary_us": extra["median"] / boundaries,
+                    "extra_p10_us": extra["p10"],
+                    "per_boundary_p10_us": extra["p10"] / boundaries,
+                    "runs": runs,
+                }
+                results.append(entry)
+                self.say(f"| {chain} | {name} | {claimed[name]} | {entry['gap_chain_us']:.0f} | "
+                         f"{entry['gap_alone_us']:.0f} | {extra['median']:.0f} | {entry['per_boundary_us']:.0f} | "
+                         f"{entry['per_boundary_p10_us']:.0f} |")
         return results
 
 
 HEADER = ("| section | layer | structure | density | claimed / considered | format(s) | estimate | XNNPACK us "
-          "| delegate+XNNPACK us | ratio | target | max abs diff (relative) |")
+          "| delegate+XNNPACK us | ratio | target | max abs diff (relative) "
+          "| declined: ratio with format forced |")
 
 
 def format_row(row) -> str:
@@ -320,11 +336,13 @@ def format_row(row) -> str:
     if not row["single_layer"]:
         formats += " (" + ", ".join(f"{op} {n}" for op, n in row["claimed_by_op"].items()) + ")"
     met = "met" if row["ratio"] >= row["target"] else "below"
+    forced = row["forced"]
+    forced = f"{forced['format']}: {forced['ratio']:.2f}x" if forced and forced["claimed"] else "-"
     ok = "" if row["correct"] else " WRONG"
     return (f"| {row['section']} | {row['layer']} | {row['structure']} | {row['density']:.3f} | "
             f"{row['claimed']} / {row['considered']} | {formats} | {est} | {row['xnnpack_us']:.0f} | "
             f"{row['delegate_us']:.0f} | {row['ratio']:.2f}x | {row['target']:.1f}x {met} | "
-            f"{row['max_abs_diff']:.1e} ({row['max_rel_diff']:.0e}){ok} |")
+            f"{row['max_abs_diff']:.1e} ({row['max_rel_diff']:.0e}){ok} | {forced} |")
 
 
 def never_slower(rows):
@@ -363,12 +381,12 @@ def main(argv=None):
                 {"1x1": bench.pointwise, "patdnn": bench.patdnn, "models": bench.models}[section]()
     if "boundary" in args.sections:
         bench.say()
-        bench.say("Partition boundaries: a chain of 5 convolutions whose middle one is claimed, against that node "
-              "alone; extra = (chain delegate - chain XNNPACK) - (alone delegate - alone XNNPACK), over the 2 "
-              "boundaries (XNNPACK -> delegate -> XNNPACK) it adds.")
-        bench.say("| chain | claimed in chain / alone | chain delegate us | chain XNNPACK us | alone delegate us "
-              "| alone XNNPACK us | extra us | us per boundary | us per boundary (10th percentiles) |")
-        bench.say("|---|---|---|---|---|---|---|---|---|")
+        bench.say("Partition boundaries: one claimed convolution first, in the middle or last of a chain of 5 "
+                  "(1, 2, 1 boundaries between XNNPACK and the delegate), against the same node alone. gap = "
+                  "delegate+XNNPACK us - XNNPACK us of the same file; extra = gap in the chain - gap alone.")
+        bench.say("| chain | position | claimed | gap in chain us | gap alone us | extra us | us per boundary "
+                  "| us per boundary (10th percentiles) |")
+        bench.say("|---|---|---|---|---|---|---|---|")
         boundary = bench.boundary()
 
     slower = never_slower(bench.rows)
@@ -381,8 +399,16 @@ def main(argv=None):
         bench.say(f"  !!! SLOWER: {r['layer']}, {r['structure']}: claimed as {', '.join(r['formats'])} "
               f"(estimate {r['estimate']}), {r['ratio']:.2f}x of XNNPACK alone !!!")
     for r in wrong:
+        forced = f", forced {r['forced']['format']}: {r['forced']['max_rel_diff']:.1e}" if r["forced"] else ""
         bench.say(f"  !!! WRONG OUTPUT: {r['layer']}, {r['structure']}: max abs diff {r['max_abs_diff']:.2e} "
-              f"({r['max_rel_diff']:.1e} relative > {MAX_REL_DIFF}) !!!")
+                  f"({r['max_rel_diff']:.1e} relative{forced}; allowed {MAX_REL_DIFF}) !!!")
+    missed = [r for r in bench.rows if r["forced"] and r["forced"]["claimed"] and r["forced"]["ratio"] > 1.1]
+    bench.say("Declined, but faster than XNNPACK alone with the format forced (more than 1.1x):")
+    if not missed:
+        bench.say("  none")
+    for r in missed:
+        bench.say(f"  {r['layer']}, {r['structure']}: estimate {r['estimate']}, forced {r['forced']['format']} "
+                  f"{r['forced']['ratio']:.2f}x")
 
     result = {
         "cpu": cpu,
@@ -396,6 +422,7 @@ def main(argv=None):
         "rows": bench.rows,
         "boundary": boundary,
         "slower": [f"{r['layer']}, {r['structure']}" for r in slower],
+        "declined_faster_forced": [f"{r['layer']}, {r['structure']}" for r in missed],
     }
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "fine_grained_speed.json"), "w") as f:

@@ -38,7 +38,9 @@ def test_quick_run(bench, tmp_path, capsys):
         assert 0 <= r["claimed"] <= r["considered"] and r["ratio"] > 0, r
         assert r["single_layer"] and r["considered"] == 1, r
     assert [round(r["density"], 2) for r in result["rows"]] == [0.1, 0.1, 0.22, 0.22]
-    assert len(result["boundary"]) == 2 and all(b["claimed_in_chain"] == 1 for b in result["boundary"])
+    # 2 chains x 3 positions, the claimed node claimed alone in each.
+    assert len(result["boundary"]) == 6 and all(b["claimed"] == 1 for b in result["boundary"]), result["boundary"]
+    assert [b["boundaries"] for b in result["boundary"]] == [1, 2, 1] * 2
     assert "Never slower" in out and "Partition boundaries" in out
     with open(tmp_path / "fine_grained_speed.json") as f:
         assert json.load(f)["rows"] == json.loads(json.dumps(result["rows"]))
