@@ -173,7 +173,8 @@ class Bench:
 
     def __init__(self, args):
         self.args = args
-        self.tmp = tempfile.mkdtemp(prefix="tf_sparse_fine_grained_")
+        self._tmp = tempfile.TemporaryDirectory(prefix="tf_sparse_fine_grained_")  # removed at exit
+        self.tmp = self._tmp.name
         self.rows = []
         self.lines = []
 
@@ -224,6 +225,9 @@ class Bench:
             "claimed_by_op": {op: f"{done}/{seen}" for op, (done, seen) in sorted(ops.items())},
             "formats": r["formats"],
             "kernels": sorted({e.get("kernel") or "?" for e in claimed}),
+            # What the delegate took, for the cost model: which node, shape and its own estimate.
+            "claimed_nodes": [{key: e.get(key) for key in ("node", "op", "format", "shape", "cost_vs_dense")}
+                              for e in claimed],
             "estimate": estimates[0] if len(r["report"]) == 1 and estimates else None,
             "xnnpack_us": r["latency_xnnpack_ms"] * 1e3,
             "delegate_us": r["latency_ours_ms"] * 1e3,
@@ -320,8 +324,8 @@ class Bench:
                 }
                 results.append(entry)
                 self.say(f"| {chain} | {name} | {claimed[name]} | {entry['gap_chain_us']:.0f} | "
-                         f"{entry['gap_alone_us']:.0f} | {extra['median']:.0f} | {entry['per_boundary_us']:.0f} | "
-                         f"{entry['per_boundary_p10_us']:.0f} |")
+                         f"{entry['gap_alone_us']:.0f} | {extra['median']:.0f} | {extra['p10']:.0f} | "
+                         f"{entry['per_boundary_us']:.0f} | {entry['per_boundary_p10_us']:.0f} |")
         return results
 
 
@@ -384,9 +388,9 @@ def main(argv=None):
         bench.say("Partition boundaries: one claimed convolution first, in the middle or last of a chain of 5 "
                   "(1, 2, 1 boundaries between XNNPACK and the delegate), against the same node alone. gap = "
                   "delegate+XNNPACK us - XNNPACK us of the same file; extra = gap in the chain - gap alone.")
-        bench.say("| chain | position | claimed | gap in chain us | gap alone us | extra us | us per boundary "
-                  "| us per boundary (10th percentiles) |")
-        bench.say("|---|---|---|---|---|---|---|---|")
+        bench.say("| chain | position | claimed | gap in chain us | gap alone us | extra us "
+                  "| extra us (10th percentiles) | us per boundary | us per boundary (10th percentiles) |")
+        bench.say("|---|---|---|---|---|---|---|---|---|")
         boundary = bench.boundary()
 
     slower = never_slower(bench.rows)
