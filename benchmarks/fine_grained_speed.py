@@ -183,6 +183,12 @@ class Bench:
         print(line, flush=True)
         self.lines.append(line)
 
+    def listing(self, title, rows, line, none="none"):
+        """A titled list: ``line(row)`` for each row, or ``none``."""
+        self.say(title)
+        for text in [line(r) for r in rows] or [none]:
+            self.say("  " + text)
+
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one Bench per run
     def single_conv(self, k, size, cin, cout, stride, structure_name):
         structure = self.structure(structure_name)
@@ -396,23 +402,18 @@ def main(argv=None):
     slower = never_slower(bench.rows)
     wrong = [r for r in bench.rows if not r["correct"]]
     bench.say()
-    bench.say("Never slower (single layers the delegate claimed):")
-    if not slower:
-        bench.say("  none slower than XNNPACK alone")
-    for r in slower:
-        bench.say(f"  !!! SLOWER: {r['layer']}, {r['structure']}: claimed as {', '.join(r['formats'])} "
-              f"(estimate {r['estimate']}), {r['ratio']:.2f}x of XNNPACK alone !!!")
-    for r in wrong:
-        forced = f", forced {r['forced']['format']}: {r['forced']['max_rel_diff']:.1e}" if r["forced"] else ""
-        bench.say(f"  !!! WRONG OUTPUT: {r['layer']}, {r['structure']}: max abs diff {r['max_abs_diff']:.2e} "
-                  f"({r['max_rel_diff']:.1e} relative{forced}; allowed {MAX_REL_DIFF}) !!!")
+    bench.listing("Never slower (single layers the delegate claimed):", slower, lambda r: (
+        f"!!! SLOWER: {r['layer']}, {r['structure']}: claimed as {', '.join(r['formats'])} "
+        f"(estimate {r['estimate']}), {r['ratio']:.2f}x of XNNPACK alone !!!"))
+    bench.listing("Outputs against the stock interpreter:", wrong, lambda r: (
+        f"!!! WRONG OUTPUT: {r['layer']}, {r['structure']}: max abs diff {r['max_abs_diff']:.2e} "
+        f"({r['max_rel_diff']:.1e} relative"
+        + (f", forced {r['forced']['format']}: {r['forced']['max_rel_diff']:.1e}" if r["forced"] else "")
+        + f"; allowed {MAX_REL_DIFF}) !!!"), none=f"all within {MAX_REL_DIFF} relative")
     missed = [r for r in bench.rows if r["forced"] and r["forced"]["claimed"] and r["forced"]["ratio"] > 1.1]
-    bench.say("Declined, but faster than XNNPACK alone with the format forced (more than 1.1x):")
-    if not missed:
-        bench.say("  none")
-    for r in missed:
-        bench.say(f"  {r['layer']}, {r['structure']}: estimate {r['estimate']}, forced {r['forced']['format']} "
-                  f"{r['forced']['ratio']:.2f}x")
+    bench.listing("Declined, but faster than XNNPACK alone with the format forced (more than 1.1x):", missed,
+                  lambda r: f"{r['layer']}, {r['structure']}: estimate {r['estimate']}, forced "
+                            f"{r['forced']['format']} {r['forced']['ratio']:.2f}x")
 
     result = {
         "cpu": cpu,

@@ -41,7 +41,7 @@ def test_quick_run(bench, tmp_path, capsys):
     # 2 chains x 3 positions, the claimed node claimed alone in each.
     assert len(result["boundary"]) == 6 and all(b["claimed"] == 1 for b in result["boundary"]), result["boundary"]
     assert [b["boundaries"] for b in result["boundary"]] == [1, 2, 1] * 2
-    assert "Never slower" in out and "Partition boundaries" in out
+    assert "Never slower" in out and "Partition boundaries" in out and "all within" in out
     with open(tmp_path / "fine_grained_speed.json") as f:
         assert json.load(f)["rows"] == json.loads(json.dumps(result["rows"]))
     assert (tmp_path / "fine_grained_speed.md").read_text().startswith("CPU: ")
