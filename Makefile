@@ -90,6 +90,7 @@ bench: deps delegate
 	$(PY) benchmarks/conv_speed.py
 	$(PY) benchmarks/dwconv_speed.py
 	$(PY) benchmarks/structures_speed.py
+	$(PY) benchmarks/fine_grained_speed.py
 
 # Model-file fuzzer (tests/fuzz/): FUZZ_CASES mutants of exported models on the stock
 # interpreter and with the delegate; prints the outcome table and keeps crashing inputs in

@@ -76,6 +76,15 @@ def is_3x3_depthwise(layer):
     return isinstance(layer, keras.layers.DepthwiseConv2D) and tuple(layer.kernel_size) == (3, 3)
 
 
+def num_classes(data, classes):
+    """``classes`` when given, else the sub-folders of the image folder ``data``, else 1000."""
+    if classes is not None:
+        return classes
+    if data:
+        return len([d for d in os.listdir(data) if os.path.isdir(os.path.join(data, d))])
+    return 1000
+
+
 def dataset(args, classes):
     """(training dataset, one batch-1 sample) from --data or synthetic images."""
     if args.data:
@@ -120,9 +129,7 @@ def main(argv=None, arch="resnet50"):
     args = ap.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
 
-    classes = args.classes
-    if classes is None:
-        classes = len([d for d in os.listdir(args.data) if os.path.isdir(os.path.join(args.data, d))]) if args.data else 1000
+    classes = num_classes(args.data, args.classes)
     model = build(args.arch, args.image_size, classes)
     if args.weights:
         model.load_weights(args.weights)

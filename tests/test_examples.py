@@ -92,3 +92,18 @@ def test_jasper_example(tmp_path):
     assert r["pruned_convolutions"] == 8 and r["sparsity"] == pytest.approx(0.8, abs=0.02), r
     assert r["claimed_nodes"] >= 6 and r["formats"] == ["vtaps"], r
     assert r["max_rel_diff"] < 1e-4, r
+
+
+def test_mobilenet_v2_tfmot_example(tmp_path):
+    # Gradual pruning on the schedule during model.fit, the stock converter, both interpreters.
+    r = _load("mobilenet_v2_tfmot").main(
+        ["--image-size", "32", "--classes", "4", "--steps", "10", "--batch", "2", "--runs", "2",
+         "--out", str(tmp_path)]
+    )
+    # 34 1x1 convolutions (the expansion of the first block has none) and the classifier.
+    assert r["pruned_layers"] == 35, r
+    # The schedule's last mask update (end_step 8 of 10 steps) reached the final sparsity.
+    assert r["sparsity_after_training"] == pytest.approx(0.9, abs=0.01), r
+    assert r["sparsity"] == pytest.approx(0.9, abs=0.01), r
+    assert r["considered_nodes"] >= 35 and r["max_rel_diff"] < 1e-4, r
+    assert os.path.exists(tmp_path / "mobilenet_v2_pruned.tflite")

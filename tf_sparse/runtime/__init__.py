@@ -9,7 +9,14 @@ from tf_sparse.runtime.delegate import (
     delegate_stats,
     load_delegate,
 )
-from tf_sparse.runtime.interpreter import make_interpreter, median_latency_us, predict, run
+from tf_sparse.runtime.interpreter import (
+    interleaved_latency_us,
+    interleaved_times_us,
+    make_interpreter,
+    median_latency_us,
+    predict,
+    run,
+)
 
 __all__ = [
     "delegate_calibration",
@@ -19,6 +26,8 @@ __all__ = [
     "delegate_stats",
     "delegate_vs_xnnpack",
     "describe",
+    "interleaved_latency_us",
+    "interleaved_times_us",
     "load_delegate",
     "make_interpreter",
     "median_latency_us",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tf_sparse.runtime.delegate import delegate_report
-from tf_sparse.runtime.interpreter import _check_count, check_model_path, make_interpreter, median_latency_us
+from tf_sparse.runtime.interpreter import _check_count, check_model_path, interleaved_latency_us, make_interpreter
 
 
 def delegate_vs_xnnpack(model_path, sample, num_threads: int = 1, runs: int = 10, warmup: int = 2, **options):
@@ -39,8 +39,7 @@ def delegate_vs_xnnpack(model_path, sample, num_threads: int = 1, runs: int = 10
         if not r["claimed"]:
             # The reason's first clause (the estimates after it differ per shape).
             declined.setdefault(str(r.get("reason")).split(" (")[0].split(":")[0], []).append(r.get("node"))
-    t_ours = median_latency_us(ours, sample, runs=runs, warmup=warmup)
-    t_stock = median_latency_us(stock, sample, runs=runs, warmup=warmup)
+    t_ours, t_stock = interleaved_latency_us([ours, stock], sample, runs=runs, warmup=warmup, rounds=min(5, runs))
     return {
         "claimed_nodes": len(claimed),
         "considered_nodes": len(report),
@@ -51,6 +50,7 @@ def delegate_vs_xnnpack(model_path, sample, num_threads: int = 1, runs: int = 10
         "latency_ours_ms": t_ours / 1e3,
         "latency_xnnpack_ms": t_stock / 1e3,
         "speedup": t_stock / t_ours,
+        "report": report,
     }
 
 

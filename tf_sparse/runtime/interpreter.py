@@ -118,18 +118,53 @@ def median_latency_us(
     measured just before in this process (ours, XNNPACK's, ruy's: all busy-wait for a while
     after a call) have gone to sleep instead of competing for the cores with this one.
     """
-    _check_count(runs, "runs", "median_latency_us", 1)
-    _check_count(warmup, "warmup", "median_latency_us", 0)
-    inp = interpreter.get_input_details()[0]
-    if settle_s > 0:
-        time.sleep(settle_s)
-    run(interpreter, x)
-    interpreter.set_tensor(inp["index"], np.asarray(x, dtype=inp["dtype"]))
-    for _ in range(warmup):
-        interpreter.invoke()
-    times = np.empty(runs)
-    for i in range(runs):
-        t0 = time.perf_counter()
-        interpreter.invoke()
-        times[i] = time.perf_counter() - t0
-    return float(np.median(times) * 1e6)
+    times = interleaved_times_us([interpreter], x, runs, warmup, 1, settle_s, owner="median_latency_us")
+    return float(np.median(times))
+
+
+def interleaved_latency_us(
+    interpreters, x: np.ndarray, runs: int = 20, warmup: int = 3, rounds: int = 5, settle_s: float = 0.02
+) -> list:
+    """Median wall time of one ``invoke`` of each interpreter on ``x``, in microseconds, measured
+    in alternation so that clock drift and the load of other processes hit every one alike.
+
+    There are ``rounds`` rounds; in each, every interpreter in turn sleeps ``settle_s`` (see
+    :func:`median_latency_us`), runs ``warmup`` untimed invocations (its weights back in cache
+    after the others ran) and ``ceil(runs / rounds)`` timed ones. Each median is over all of
+    its timed invocations (at least ``runs``); :func:`interleaved_times_us` gives them all.
+
+    Example:
+      >>> t_ours, t_stock = interleaved_latency_us([ours, stock], sample, runs=40)
+    """
+    times = interleaved_times_us(interpreters, x, runs, warmup, rounds, settle_s, owner="interleaved_latency_us")
+    return [float(np.median(t)) for t in times]
+
+
+def interleaved_times_us(
+    interpreters, x: np.ndarray, runs: int = 20, warmup: int = 3, rounds: int = 5, settle_s: float = 0.02,
+    owner: str = "interleaved_times_us",
+) -> np.ndarray:
+    """Every timed invocation of :func:`interleaved_latency_us`: an array (interpreters, samples) in
+    microseconds, for statistics other than the median (e.g. a low percentile on a loaded machine)."""
+    if not isinstance(interpreters, (list, tuple)) or not interpreters:
+        raise TypeError(f"{owner}: `interpreters` must be a non-empty list of interpreters, got {interpreters!r:.80}")
+    _check_count(runs, "runs", owner, 1)
+    _check_count(warmup, "warmup", owner, 0)
+    rounds = _check_count(rounds, "rounds", owner, 1)
+    if isinstance(settle_s, bool) or not isinstance(settle_s, numbers.Real) or not 0 <= settle_s < 60:
+        raise ValueError(f"{owner}: `settle_s` must be a number of seconds in [0, 60), got {settle_s!r}")
+    for interpreter in interpreters:
+        run(interpreter, x)  # resizes the batch if needed and sets the input
+    per_round = -(-runs // rounds)
+    times = np.empty((len(interpreters), rounds * per_round))
+    for r in range(rounds):
+        for i, interpreter in enumerate(interpreters):
+            if settle_s > 0:
+                time.sleep(settle_s)
+            for _ in range(warmup):
+                interpreter.invoke()
+            for j in range(r * per_round, (r + 1) * per_round):
+                t0 = time.perf_counter()
+                interpreter.invoke()
+                times[i, j] = time.perf_counter() - t0
+    return times * 1e6
