@@ -22,6 +22,7 @@
 #include "cc/kernels/f32_bsr_fully_connected.h"
 #include "cc/kernels/f32_conv3x3_vtaps.h"
 #include "cc/kernels/f32_conv_patdnn.h"
+#include "cc/kernels/f32_conv_pixvec.h"
 #include "cc/kernels/f32_csr_fully_connected.h"
 #include "cc/kernels/f32_dwconv3x3_sparse.h"
 #include "cc/kernels/f32_gs_fully_connected.h"
@@ -33,10 +34,11 @@ namespace tf_sparse {
 namespace {
 
 constexpr const char* kFamilyNames[kNumCostFamilies] = {
-    "fc_bsr", "fc_csr", "fc_nm", "fc_gs", "conv_fkw", "conv_vt", "dw_taps"};
+    "fc_bsr", "fc_csr", "fc_nm", "fc_gs", "conv_fkw", "conv_vt", "dw_taps",
+    "conv_pv"};
 
 // t_kernel / t_standin per family, measured with MeasureCalibration on the
-// reference CPU (Intel Xeon, family 6 model 167; medians of 5 runs of
+// reference CPU (Intel Xeon, family 6 model 167; medians of 7 runs of
 // //delegate/tools:calibrate): per ISA the sparse kernels ran on, the stand-ins
 // always on AVX-512. Other architectures use the AVX2 row (the nearest
 // vector width).
@@ -46,10 +48,11 @@ struct ReferenceRow {
 };
 constexpr ReferenceRow kReference[] = {
     {Isa::kAvx512,
-     {0.0739, 0.0713, 0.1178, 0.1531, 0.7032, 0.3931, 4.6677}},
-    {Isa::kAvx2, {0.0657, 0.1636, 0.4171, 0.1591, 1.1219, 0.5653, 5.9854}},
+     {0.0707, 0.0701, 0.1087, 0.1511, 0.6707, 0.3706, 3.7738, 0.3724}},
+    {Isa::kAvx2,
+     {0.0627, 0.1605, 0.4241, 0.1541, 1.1641, 0.5627, 5.6915, 0.4787}},
     {Isa::kScalar,
-     {0.2355, 0.2869, 2.0855, 0.2936, 1.8711, 9.7924, 20.574}},
+     {0.221, 0.2837, 2.0108, 0.2722, 1.9336, 9.8139, 20.8474, 3.5739}},
 };
 
 const ReferenceRow& ReferenceFor(Isa isa) {
@@ -218,6 +221,7 @@ double ConvMacs(int h, int w, int in_c, int out_c) {
 constexpr int kFkwSize = 28, kFkwC = 64;    // 28x28x64 -> 64.
 constexpr int kVtSize = 28, kVtC = 128;     // 28x28x128 -> 128.
 constexpr int kDwSize = 56, kDwC = 128;     // 56x56x128 depthwise.
+constexpr int kPvSize = 28, kPvC = 256;     // 1x1 28x28x256 -> 256.
 
 double TimeConvFamily(CostFamily family, Isa isa) {
   std::string error;
@@ -253,6 +257,18 @@ double TimeConvFamily(CostFamily family, Isa isa) {
                                                         &error),
                       kDwSize, kDwSize, kDwC, kDwC);
     }
+    case CostFamily::kConvPv: {
+      // 1x1, 90% unstructured.
+      std::vector<float> w(static_cast<size_t>(kPvC) * kPvC, 0.0f);
+      Lcg rng(43);
+      for (float& v : w) {
+        if (rng.Chance(10)) v = rng.Value();
+      }
+      F32ConvPixvec::Params p;
+      return TimeConv(F32ConvPixvec::Create(w.data(), kPvC, kPvC, nullptr, p,
+                                            isa, &error),
+                      kPvSize, kPvSize, kPvC, kPvC);
+    }
     default:
       return -1.0;
   }
@@ -272,6 +288,9 @@ double StandinSeconds(CostFamily family, double fma_ns, double stream_ns) {
       return fma_ns * ConvMacs(kVtSize, kVtSize, kVtC, kVtC) * 1e-9;
     case CostFamily::kDwTaps:
       return fma_ns * static_cast<double>(kDwSize) * kDwSize * kDwC * 9 *
+             1e-9;
+    case CostFamily::kConvPv:
+      return fma_ns * static_cast<double>(kPvSize) * kPvSize * kPvC * kPvC *
              1e-9;
     default:
       return 1.0;

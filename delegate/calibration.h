@@ -50,6 +50,7 @@ enum class CostFamily {
   kConvFkw,   // CONV_2D, PatDNN per-kernel patterns.
   kConvVt,    // CONV_2D (and FC on many rows), filter-vector taps.
   kDwTaps,    // DEPTHWISE_CONV_2D, tap-sparse.
+  kConvPv,    // CONV_2D (and FC on many rows), pixel-vector nonzeros.
   kCount
 };
 constexpr int kNumCostFamilies = static_cast<int>(CostFamily::kCount);

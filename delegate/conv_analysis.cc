@@ -9,6 +9,8 @@
 #include "cc/kernels/f32_conv3x3_vtaps.h"
 #include "cc/kernels/f32_conv_patdnn.h"
 #include "cc/kernels/f32_conv_patdnn_ukernel.h"
+#include "cc/kernels/f32_conv_pixvec.h"
+#include "delegate/calibration.h"
 #include "delegate/node_util.h"
 
 namespace tf_sparse {
@@ -88,6 +90,35 @@ double DenseMacs(const ConvNodeInfo& info, int out_h, int out_w, Isa isa) {
   const double filters = std::ceil(double(info.out) / tile) * tile;
   return double(info.kernel_h) * info.kernel_w * filters * info.in *
          double(out_h) * out_w;
+}
+
+// PV against XNNPACK, in cycles of this core (EstimatePixvecCostRatio).
+// XNNPACK's dense convolutions measured 0.54-0.68 of the FMA peak here
+// (Intel Xeon 6/167, AVX-512, 1 thread: 1x1 56x56x64->256 758 us, 3x3
+// 28x28x128 1843 us, 3x3 7x7x512 2164 us, 1x1 7x7x512->2048 777 us; peak
+// 198 GFLOP/s); taking 0.70 makes XNNPACK look faster than it is, so PV is
+// claimed only with that margin.
+constexpr double kXnnpackConvEfficiency = 0.70;
+// Per claimed node: the split of XNNPACK's graph around it. A claimed node
+// cost 15-20 us more inside a chain of 1x1 28x28x128 convolutions than
+// alone, 55 us inside one of 3x3 28x28x32 (benchmarks/fine_grained_speed.py,
+// partition boundaries); charged as 40 us at ~3.3 GHz.
+constexpr double kPixvecPerNodeCycles = 1.3e5;
+
+// FMA lanes XNNPACK runs per cycle on this CPU (two FMA pipes of its best
+// ISA's vectors).
+double XnnpackLanesPerCycle() {
+  switch (BestSupportedIsa()) {
+    case Isa::kAvx512:
+      return 32.0;
+    case Isa::kAvx2:
+      return 16.0;
+    case Isa::kNeon:
+    case Isa::kSve:
+      return 8.0;
+    default:
+      return 2.0;
+  }
 }
 
 const F32PatdnnUkernel& ActivePatdnnUkernel() {
@@ -236,6 +267,84 @@ std::unique_ptr<ConvOperator> VtapsCreate(const float* w,
 
 const char* VtapsKernel(Isa isa) { return F32VtapsUkernelFor(isa).name; }
 
+// ---- Pixel-vector nonzeros.
+
+// The ConvShape of the node at the graph's input size (56x56 when unknown,
+// like the other estimates); false when no output fits.
+bool PixvecShape(const ConvNodeInfo& info, ConvShape* s) {
+  s->in_h = info.in_h > 0 ? info.in_h : 56;
+  s->in_w = info.in_w > 0 ? info.in_w : 56;
+  s->in_c = info.in;
+  s->out_c = info.out;
+  s->kernel_h = info.kernel_h;
+  s->kernel_w = info.kernel_w;
+  s->stride_h = info.stride_h;
+  s->stride_w = info.stride_w;
+  s->dilation_h = info.dilation_h;
+  s->dilation_w = info.dilation_w;
+  return ConvOutputSize(info.padding, s->in_h,
+                        (info.kernel_h - 1) * info.dilation_h + 1,
+                        info.stride_h, &s->out_h, &s->pad_top) &&
+         ConvOutputSize(info.padding, s->in_w,
+                        (info.kernel_w - 1) * info.dilation_w + 1,
+                        info.stride_w, &s->out_w, &s->pad_left);
+}
+
+// Why PV cannot run the node at the graph's input size, or "". Its
+// offsets into the transposed input are int32: a bound above what
+// F32ConvPixvec::Reshape accepts (every phase plane with a vector of
+// padding on each row, three shifted copies), so that a claimed node never
+// fails to reshape.
+std::string PixvecProblem(const ConvDecision& d) {
+  const ConvNodeInfo& i = d.info;
+  if (i.in_h <= 0 || i.in_w <= 0) return "";  // Known at run time only.
+  const double rows = double(i.in_h) + double(i.kernel_h) * i.dilation_h + 1;
+  const double cols =
+      double(i.in_w) + double(i.kernel_w) * i.dilation_w + 32 + i.stride_w;
+  if (3.0 * i.in * rows * cols > 2147483647.0) {
+    return "the transposed input of " + std::to_string(i.in_h) + "x" +
+           std::to_string(i.in_w) + "x" + std::to_string(i.in) +
+           " does not fit int32 offsets";
+  }
+  return "";
+}
+
+double PixvecEstimate(const ConvDecision& d) {
+  return EstimatePixvecCostRatio(d.info, d.pv_stats, ActiveIsa());
+}
+
+std::string PixvecDescribe(const ConvDecision& d) {
+  return Fmt("%.3f of dense (density %.3f)", d.pixvec_cost,
+             1.0 - d.pv_stats.sparsity());
+}
+
+std::unique_ptr<ConvOperator> PixvecCreate(const float* w,
+                                           const ConvNodeInfo& info,
+                                           const float* bias,
+                                           std::string* error) {
+  F32ConvPixvec::Params params = ConvParams<F32ConvPixvec::Params>(info);
+  params.kernel_h = info.kernel_h;
+  params.kernel_w = info.kernel_w;
+  params.dilation_h = info.dilation_h;
+  params.dilation_w = info.dilation_w;
+  return MakeConvOperator(
+      F32ConvPixvec::Create(w, info.out, info.in, bias, params, error));
+}
+
+const char* PixvecKernel(Isa isa) { return F32PixvecUkernelFor(isa).name; }
+
+// The calibration family of a format's kernels.
+CostFamily FamilyOf(ConvFormat format) {
+  switch (format) {
+    case ConvFormat::kPatdnn:
+      return CostFamily::kConvFkw;
+    case ConvFormat::kVtaps:
+      return CostFamily::kConvVt;
+    default:
+      return CostFamily::kConvPv;
+  }
+}
+
 std::string ShapeText(const ConvNodeInfo& i) {
   return "[" + std::to_string(i.out) + "x" + std::to_string(i.kernel_h) + "x" +
          std::to_string(i.kernel_w) + "x" + std::to_string(i.in) + "]";
@@ -354,6 +463,20 @@ double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
   return sparse / DenseMacs(info, out_h, out_w, isa);
 }
 
+double EstimatePixvecCostRatio(const ConvNodeInfo& info,
+                               const PixvecStats& stats, Isa isa) {
+  ConvShape shape;
+  if (!PixvecShape(info, &shape) || stats.out_channels < 1) {
+    return std::numeric_limits<double>::infinity();
+  }
+  const double sparse =
+      EstimatePixvecCycles(stats, shape, isa) + kPixvecPerNodeCycles;
+  const double dense =
+      DenseMacs(info, shape.out_h, shape.out_w, BestSupportedIsa()) /
+      (XnnpackLanesPerCycle() * kXnnpackConvEfficiency);
+  return sparse / dense;
+}
+
 const std::vector<ConvFormatDescriptor>& ConvFormats() {
   static const std::vector<ConvFormatDescriptor>* formats =
       new std::vector<ConvFormatDescriptor>{
@@ -363,6 +486,9 @@ const std::vector<ConvFormatDescriptor>& ConvFormats() {
           {ConvFormat::kVtaps, "vtaps", &VtapsProblem, &VtapsEstimate,
            &ConvDecision::vtaps_cost, &VtapsDescribe, &VtapsCreate,
            &VtapsKernel},
+          {ConvFormat::kPixvec, "pixvec", &PixvecProblem, &PixvecEstimate,
+           &ConvDecision::pixvec_cost, &PixvecDescribe, &PixvecCreate,
+           &PixvecKernel},
       };
   return *formats;
 }
@@ -389,7 +515,7 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
   if (!d.reason.empty()) return d;
   d.has_shape = true;
   if (!options.force_patdnn && !options.force_vtaps &&
-      !options.auto_format()) {
+      !options.force_pixvec && !options.auto_format()) {
     d.reason = "format " + options.FormatName() +
                " is a FULLY_CONNECTED format";
     return d;
@@ -401,6 +527,8 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
   const bool is_3x3 = d.info.kernel_h == 3 && d.info.kernel_w == 3;
   d.vt_stats = MeasureVtaps(w, d.info.out, d.info.in, d.info.kernel_h,
                             d.info.kernel_w);
+  d.pv_stats = MeasurePixvec(w, d.info.out, d.info.in, d.info.kernel_h,
+                             d.info.kernel_w);
   if (!is_3x3) {
     // FKW is for 3x3 kernels: only the counts VT and the report use.
     d.stats.out_channels = d.info.out;
@@ -415,9 +543,12 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
   // Every estimate first, so that every decline can name them.
   const std::vector<ConvFormatDescriptor>& formats = ConvFormats();
   std::vector<std::string> problems;
+  const Calibration& calibration = GetCalibration(options);
   for (const ConvFormatDescriptor& f : formats) {
     problems.push_back(f.problem(d));
-    if (problems.back().empty()) d.*f.cost = f.estimate(d);
+    if (problems.back().empty()) {
+      d.*f.cost = f.estimate(d) * calibration.Factor(FamilyOf(f.format));
+    }
   }
   const std::string estimates = EstimatesText(d, problems);
   // The cheapest candidate (the earlier format on a tie: FKW, the format
@@ -436,9 +567,10 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
                " (" + estimates + ")";
     return d;
   }
-  if (options.force_patdnn || options.force_vtaps) {
-    const ConvFormat forced =
-        options.force_patdnn ? ConvFormat::kPatdnn : ConvFormat::kVtaps;
+  if (options.force_patdnn || options.force_vtaps || options.force_pixvec) {
+    const ConvFormat forced = options.force_patdnn ? ConvFormat::kPatdnn
+                              : options.force_vtaps ? ConvFormat::kVtaps
+                                                    : ConvFormat::kPixvec;
     const ConvFormatDescriptor* f = FindConvFormat(forced);
     const std::string& problem = problems[f - formats.data()];
     if (!problem.empty()) {
@@ -503,6 +635,8 @@ std::string ConvDecisionJson(const ConvDecision& d) {
   out += d.patdnn_cost >= 0 ? JsonNumber(d.patdnn_cost) : "null";
   out += ", \"vtaps_cost_vs_dense\": ";
   out += d.vtaps_cost >= 0 ? JsonNumber(d.vtaps_cost) : "null";
+  out += ", \"pixvec_cost_vs_dense\": ";
+  out += d.pixvec_cost >= 0 ? JsonNumber(d.pixvec_cost) : "null";
   out += ", \"cost_vs_dense\": ";
   out += d.cost_ratio >= 0 ? JsonNumber(d.cost_ratio) : "null";
   out += ", \"kernel\": ";

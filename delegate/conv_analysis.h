@@ -1,11 +1,15 @@
 // Deciding whether the delegate runs a CONV_2D node, and on which of its
 // sparse formats (ConvFormats(), one descriptor each): PatDNN FKW
 // (cc/kernels/f32_conv_patdnn.h: 3x3 kernels, dilation 1, every kernel on
-// one 4-tap pattern, a vector across output pixels) or filter-vector taps,
+// one 4-tap pattern, a vector across output pixels), filter-vector taps,
 // VT (cc/kernels/f32_conv3x3_vtaps.h: any weights and kernel of at most 64
 // taps, any dilation, a vector across 16 consecutive filters, paying one
 // vector FMA per pixel for every (block of 16 filters, input channel, tap)
-// with a nonzero weight).
+// with a nonzero weight), or pixel-vector nonzeros, PV
+// (cc/kernels/f32_conv_pixvec.h: any weights, kernel, stride and dilation,
+// one broadcast weight times a vector of output pixels per nonzero: the
+// format of fine-grained sparsity, unstructured, 1xK blocks, N:M or
+// per-kernel patterns).
 //
 // A node is considered when all of these hold:
 //  - float32 input, weights, output (and bias, if any);
@@ -23,7 +27,9 @@
 //    format, forced or not).
 // Each format then says whether it can run the node (`problem`) and at what
 // estimated cost against XNNPACK's dense convolution
-// (EstimatePatdnnCostRatio, EstimateVtapsCostRatio). FKW is a candidate
+// (EstimatePatdnnCostRatio, EstimateVtapsCostRatio, EstimatePixvecCostRatio),
+// each multiplied by its kernel family's calibration factor on this CPU
+// (delegate/calibration.h). FKW is a candidate
 // only for 3x3 kernels of dilation 1 where every kernel has at most 4
 // nonzero taps (all-zero kernels are simply absent); VT runs any weights,
 // but only pays when blocks of 16 filters share their zeros (KernelPattern
@@ -31,7 +37,8 @@
 //  - format "auto": the cheapest candidate (the first in ConvFormats() on a
 //    tie) is claimed when its estimate is at most 0.9 of dense;
 //  - format "patdnn": FKW whatever the estimate (declined when it cannot
-//    run the node); "vtaps": VT whatever the estimate;
+//    run the node); "vtaps": VT whatever the estimate; "pixvec": PV
+//    whatever the estimate;
 //  - any other forced format is a FULLY_CONNECTED format and declines the
 //    node.
 #ifndef TF_SPARSE_DELEGATE_CONV_ANALYSIS_H_
@@ -43,6 +50,7 @@
 
 #include "cc/formats/patdnn.h"
 #include "cc/kernels/f32_conv3x3_vtaps.h"
+#include "cc/kernels/f32_conv_pixvec.h"
 #include "cc/kernels/f32_conv_reference.h"
 #include "cc/kernels/sparse_operator.h"
 #include "delegate/node_util.h"
@@ -96,9 +104,18 @@ double EstimatePatdnnCostRatio(const ConvNodeInfo& info, long long kernels,
 double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
                               int tile, Isa isa);
 
+// Estimated cost of the pixel-vector (PV) convolution over the dense one:
+// EstimatePixvecCycles (cc/kernels/f32_conv_pixvec.h, fitted on this
+// kernel) plus a fixed cost per claimed node (the boundary it makes in
+// XNNPACK's graph, measured 15-55 us by benchmarks/fine_grained_speed.py),
+// against XNNPACK's dense convolution at kXnnpackConvEfficiency of the FMA
+// peak of the best ISA the CPU has.
+double EstimatePixvecCostRatio(const ConvNodeInfo& info,
+                               const PixvecStats& stats, Isa isa);
+
 // The sparse formats a CONV_2D node can run on.
-enum class ConvFormat { kNone, kPatdnn, kVtaps };
-// "patdnn", "vtaps" ("none" for kNone).
+enum class ConvFormat { kNone, kPatdnn, kVtaps, kPixvec };
+// "patdnn", "vtaps", "pixvec" ("none" for kNone).
 const char* ConvFormatName(ConvFormat format);
 
 // The decision about one considered node, as reported to the user.
@@ -109,11 +126,13 @@ struct ConvDecision : NodeDecision {
   bool has_shape = false;
   PatternStats stats;  // FKW's view of the weights.
   VtapsStats vt_stats;  // VT's view of the weights.
-  bool has_stats = false;  // Both stats are filled.
+  PixvecStats pv_stats;  // PV's view of the weights.
+  bool has_stats = false;  // Every format's stats are filled.
   // Estimates against dense; < 0: not estimated (FKW also when the weights
   // are not pattern-structured).
   double patdnn_cost = -1.0;
   double vtaps_cost = -1.0;
+  double pixvec_cost = -1.0;
   // The claimed format's estimate, or the cheaper one when declined.
   double cost_ratio = -1.0;
   WeightedNodeInfo& weighted_info() override { return info; }

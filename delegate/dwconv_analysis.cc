@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "cc/kernels/dispatch.h"
+#include "delegate/calibration.h"
 #include "delegate/node_util.h"
 
 namespace tf_sparse {
@@ -177,7 +178,8 @@ DwConvDecision AnalyzeDwConvNode(const TfLiteContext* context, int node_index,
     return d;
   }
   d.cost_ratio =
-      EstimateDwTapsCostRatio(d.info, d.stats, uk.isa != Isa::kScalar);
+      EstimateDwTapsCostRatio(d.info, d.stats, uk.isa != Isa::kScalar) *
+      GetCalibration(options).Factor(CostFamily::kDwTaps);
   if (options.force_dwtaps) {
     d.claimed = true;
     d.reason = Fmt("format dwtaps forced (estimated cost %.3f of dense, "

@@ -16,6 +16,7 @@
 #include "cc/kernels/f32_gs_fully_connected.h"
 #include "cc/kernels/f32_nm_fully_connected.h"
 #include "delegate/fc_formats.h"
+#include "delegate/calibration.h"
 #include "delegate/node_util.h"
 #include "delegate/tflite_sparsity.h"
 
@@ -223,6 +224,21 @@ double EstimateVtapsFcCost(int in, long long pairs, long long rows,
   return (kVtFcPerPair * pairs + kVtFcPerInput * in) * tiles_rows / rows;
 }
 
+CostFamily FcCostFamily(FcFormat format) {
+  switch (format) {
+    case FcFormat::kCsr:
+      return CostFamily::kFcCsr;
+    case FcFormat::kNm:
+      return CostFamily::kFcNm;
+    case FcFormat::kGs:
+      return CostFamily::kFcGs;
+    case FcFormat::kVtaps:
+      return CostFamily::kConvVt;
+    default:
+      return CostFamily::kFcBsr;
+  }
+}
+
 double XnnpackRowFactor(long long rows) {
   // Measured (1 thread, AMD Zen 5, 768->3072 float32): 89 us for 1 row, 138
   // for 4, 383 for 16, 719 for 32, 2647 for 128; per row 1, 0.39, 0.27,
@@ -336,6 +352,7 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
   std::vector<Choice> choices;
   std::string problem;  // Why a forced format does not fit.
   const FcWeights weights{w, &info, isa, d.batch_rows, &d};
+  const Calibration& calibration = GetCalibration(options);
   for (const FcFormatDescriptor& f : FcFormats()) {
     if (!options.auto_format() && f.format != options.format) continue;
     std::vector<FcCandidate> found;
@@ -344,10 +361,11 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
     } else {
       problem = f.forced_candidates(weights, options, &found);
     }
+    const double factor = calibration.Factor(FcCostFamily(f.format));
     for (const FcCandidate& c : found) {
       Choice ch;
       ch.report.name = c.name;
-      ch.report.cost_ratio = c.cost / dense_cost;
+      ch.report.cost_ratio = c.cost * factor / dense_cost;
       ch.format = &f;
       ch.candidate = c;
       choices.push_back(ch);

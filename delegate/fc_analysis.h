@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "delegate/calibration.h"
 #include "delegate/node_util.h"
 #include "delegate/op_handler.h"
 #include "delegate/options.h"
@@ -130,6 +131,10 @@ struct FcDecision : NodeDecision {
 // against a call with one row: its GEMM reuses every weight across the
 // rows, while the sparse kernels run a matrix-vector product per row.
 double XnnpackRowFactor(long long rows);
+
+// The calibration family (delegate/calibration.h) of a format's kernels:
+// every candidate's estimate is multiplied by its factor on this CPU.
+CostFamily FcCostFamily(FcFormat format);
 
 // Analyses the FULLY_CONNECTED node `node_index`.
 FcDecision AnalyzeFcNode(const tflite_abi::TfLiteContext* context,

@@ -245,6 +245,7 @@ std::string ParseDelegateOptions(const char* const* keys,
       o.block_width = 0;
       o.force_patdnn = false;
       o.force_vtaps = false;
+      o.force_pixvec = false;
       o.force_dwtaps = false;
       if (value != nullptr && std::strcmp(value, "auto") == 0) {
         // Detect.
@@ -252,6 +253,8 @@ std::string ParseDelegateOptions(const char* const* keys,
         o.force_patdnn = true;  // CONV_2D only; other ops stay on "auto".
       } else if (value != nullptr && std::strcmp(value, "vtaps") == 0) {
         o.force_vtaps = true;  // CONV_2D only; other ops stay on "auto".
+      } else if (value != nullptr && std::strcmp(value, "pixvec") == 0) {
+        o.force_pixvec = true;  // CONV_2D only; other ops stay on "auto".
       } else if (value != nullptr && std::strcmp(value, "dwtaps") == 0) {
         // DEPTHWISE_CONV_2D only; other ops stay on "auto".
         o.force_dwtaps = true;
@@ -265,7 +268,7 @@ std::string ParseDelegateOptions(const char* const* keys,
                "'csr', 'nm' or 'nm:N:M' (N in 1, 2, 4, 8, 16 and M in 2, 4, "
                "8, 16, 32 with N < M, e.g. 'nm:2:4'), 'gs', 'gs:B' or 'gs:B:E' "
                "(B banks a power of two from 2 to 256, E dividing B; e.g. "
-               "'gs:16'), 'patdnn' or 'vtaps' (3x3 CONV_2D), "
+               "'gs:16'), 'patdnn' (3x3 CONV_2D), 'vtaps' or 'pixvec' (CONV_2D), "
                "'dwtaps' (3x3 DEPTHWISE_CONV_2D)";
       }
     } else if (std::strcmp(key, "corrupt_sparsity") == 0) {

@@ -21,7 +21,9 @@
 //                 estimate (other ops as with "auto"); or "vtaps": claim
 //                 every supported 3x3 CONV_2D on the filter-vector tap (VT)
 //                 kernels whatever the cost estimate (other ops as with
-//                 "auto"); or "dwtaps": claim every supported 3x3
+//                 "auto"); or "pixvec": claim every supported CONV_2D on
+//                 the pixel-vector (PV) kernels whatever the cost estimate
+//                 (other ops as with "auto"); or "dwtaps": claim every supported 3x3
 //                 DEPTHWISE_CONV_2D whatever the cost estimate (other ops
 //                 as with "auto"). Forced N:M takes N in 1, 2, 4, 8, 16
 //                 and M in 2, 4, 8, 16, 32 (N < M); forced GS takes B a
@@ -85,6 +87,7 @@ struct DelegateOptions {
   int gs_elements_per_row = 1;
   bool force_patdnn = false;  // format=patdnn (CONV_2D).
   bool force_vtaps = false;   // format=vtaps (CONV_2D).
+  bool force_pixvec = false;  // format=pixvec (CONV_2D).
   bool force_dwtaps = false;  // format=dwtaps (DEPTHWISE_CONV_2D).
   CorruptSparsity corrupt_sparsity = CorruptSparsity::kError;
   CalibrationMode calibration = CalibrationMode::kAuto;

@@ -60,7 +60,7 @@ _OPTIONS = {
         str,
         lambda v: v != "",
         "a format string: 'auto', 'bsr:RxC' (e.g. 'bsr:1x4'), 'csr', 'nm', 'nm:N:M', 'gs', 'gs:B', "
-        "'gs:B:E', 'patdnn', 'vtaps' or 'dwtaps'",
+        "'gs:B:E', 'patdnn', 'vtaps', 'pixvec' or 'dwtaps'",
     ),
     "verbose": (numbers.Integral, lambda v: 0 <= int(v) <= 2, "0, 1 or 2"),
     "corrupt_sparsity": (str, lambda v: v in ("error", "decline"), "'error' or 'decline'"),
@@ -109,8 +109,10 @@ def load_delegate(num_threads: int = 1, runtime: str = "litert", **options):
         weights for a node to be considered, in [0, 1)), ``format`` (``"auto"`` or a forced
         format: ``"bsr:1x4"``, ``"csr"``, ``"nm"``, ``"nm:2:4"``, ``"gs"``, ``"gs:16"``,
         ``"gs:16:1"`` for FULLY_CONNECTED; ``"patdnn"`` for every pattern-structured 3x3
-        CONV_2D, ``"vtaps"`` for every 3x3 CONV_2D (filter-vector taps: fast when blocks of 16
-        filters share their zeros, e.g. ``KernelPattern(..., filter_block=16)``), ``"dwtaps"``
+        CONV_2D, ``"vtaps"`` for every CONV_2D on filter-vector taps (fast when blocks of 16
+        filters share their zeros, e.g. ``KernelPattern(..., filter_block=16)``), ``"pixvec"`` for
+        every CONV_2D on pixel-vector nonzeros (any fine-grained sparsity: unstructured, 1x4
+        blocks, N:M, per-kernel patterns), ``"dwtaps"``
         for every supported 3x3 DEPTHWISE_CONV_2D, whatever the cost estimate; N:M takes N in
         1, 2, 4, 8, 16 and M in 2, 4, 8, 16, 32, GS B a power of two up to 256),
         ``corrupt_sparsity`` (``"error"``, the default: a tensor in TFLite's sparse encoding that is
