@@ -469,12 +469,18 @@ double EstimatePixvecCostRatio(const ConvNodeInfo& info,
   if (!PixvecShape(info, &shape) || stats.out_channels < 1) {
     return std::numeric_limits<double>::infinity();
   }
+  return PixvecCostRatio(
+      stats, shape,
+      DenseMacs(info, shape.out_h, shape.out_w, BestSupportedIsa()), isa);
+}
+
+double PixvecCostRatio(const PixvecStats& stats, const ConvShape& shape,
+                       double dense_macs, Isa isa) {
   const double sparse =
       EstimatePixvecCycles(stats, shape, isa) + kPixvecPerNodeCycles;
   const double dense =
-      DenseMacs(info, shape.out_h, shape.out_w, BestSupportedIsa()) /
-      (XnnpackLanesPerCycle() * kXnnpackConvEfficiency);
-  return sparse / dense;
+      dense_macs / (XnnpackLanesPerCycle() * kXnnpackConvEfficiency);
+  return dense > 0 ? sparse / dense : std::numeric_limits<double>::infinity();
 }
 
 const std::vector<ConvFormatDescriptor>& ConvFormats() {

@@ -113,6 +113,12 @@ double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
 double EstimatePixvecCostRatio(const ConvNodeInfo& info,
                                const PixvecStats& stats, Isa isa);
 
+// The same ratio for any PV call: `shape` and `dense_macs` (what XNNPACK's
+// dense kernel computes for it), e.g. a FULLY_CONNECTED of many rows as a
+// 1 x rows image.
+double PixvecCostRatio(const PixvecStats& stats, const ConvShape& shape,
+                       double dense_macs, Isa isa);
+
 // The sparse formats a CONV_2D node can run on.
 enum class ConvFormat { kNone, kPatdnn, kVtaps, kPixvec };
 // "patdnn", "vtaps", "pixvec" ("none" for kNone).

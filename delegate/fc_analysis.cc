@@ -234,6 +234,8 @@ CostFamily FcCostFamily(FcFormat format) {
       return CostFamily::kFcGs;
     case FcFormat::kVtaps:
       return CostFamily::kConvVt;
+    case FcFormat::kPixvec:
+      return CostFamily::kConvPv;
     default:
       return CostFamily::kFcBsr;
   }

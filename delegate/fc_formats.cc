@@ -10,9 +10,11 @@
 #include "cc/formats/nm.h"
 #include "cc/kernels/f32_bsr_fully_connected.h"
 #include "cc/kernels/f32_conv3x3_vtaps.h"
+#include "cc/kernels/f32_conv_pixvec.h"
 #include "cc/kernels/f32_csr_fully_connected.h"
 #include "cc/kernels/f32_gs_fully_connected.h"
 #include "cc/kernels/f32_nm_fully_connected.h"
+#include "delegate/conv_analysis.h"
 
 namespace tf_sparse {
 namespace {
@@ -278,11 +280,12 @@ std::string VtapsForced(const FcWeights&, const DelegateOptions&,
   return "vtaps is chosen by format=auto only";
 }
 
-// The rows of each call are the pixels of a 1 x rows image.
-class VtapsFcOperator : public SparseOperator {
+// The rows of each call are the pixels of a 1 x rows image of a 1x1
+// convolution operator (VT or PV).
+template <typename Op>
+class RowsAsImageOperator : public SparseOperator {
  public:
-  explicit VtapsFcOperator(std::unique_ptr<F32Conv3x3Vtaps> op)
-      : op_(std::move(op)) {}
+  explicit RowsAsImageOperator(std::unique_ptr<Op> op) : op_(std::move(op)) {}
   std::string Reshape(size_t rows) override {
     rows_ = rows;
     if (rows == 0) return "";
@@ -303,9 +306,16 @@ class VtapsFcOperator : public SparseOperator {
   int64_t PackedBytes() const override { return op_->PackedBytes(); }
 
  private:
-  std::unique_ptr<F32Conv3x3Vtaps> op_;
+  std::unique_ptr<Op> op_;
   size_t rows_ = 0;
 };
+
+template <typename Op>
+std::unique_ptr<SparseOperator> RowsAsImage(std::unique_ptr<Op> op) {
+  if (op == nullptr) return nullptr;
+  return std::unique_ptr<SparseOperator>(
+      new RowsAsImageOperator<Op>(std::move(op)));
+}
 
 std::unique_ptr<SparseOperator> VtapsCreate(const float* w,
                                             const FcNodeInfo& info,
@@ -316,14 +326,65 @@ std::unique_ptr<SparseOperator> VtapsCreate(const float* w,
   params.kernel_h = params.kernel_w = 1;
   params.output_min = info.output_min;
   params.output_max = info.output_max;
-  std::unique_ptr<F32Conv3x3Vtaps> op =
-      F32Conv3x3Vtaps::Create(w, info.out, info.in, bias, params, error);
-  if (op == nullptr) return nullptr;
-  return std::unique_ptr<SparseOperator>(new VtapsFcOperator(std::move(op)));
+  return RowsAsImage(
+      F32Conv3x3Vtaps::Create(w, info.out, info.in, bias, params, error));
 }
 
 const char* VtapsKernel(const FcDecision&, Isa isa) {
   return F32VtapsUkernelFor(isa).name;
+}
+
+// ---- Pixel-vector nonzeros over the rows of a call.
+
+// Fewer rows than one vector tile leave most lanes empty: the matrix-vector
+// formats run those.
+constexpr long long kPixvecMinRows = 8;
+
+// A call of many rows as a 1x1 convolution on a 1 x rows image, one
+// broadcast weight times a vector of rows per nonzero: fine-grained
+// sparsity (unstructured, 1x4 blocks, N:M) at XNNPACK's GEMM reuse.
+void PixvecAuto(const FcWeights& w, std::vector<FcCandidate>* out) {
+  if (w.batch_rows < kPixvecMinRows ||
+      w.batch_rows > std::numeric_limits<int>::max()) {
+    return;
+  }
+  const FcNodeInfo& info = *w.info;
+  const PixvecStats st = MeasurePixvec(w.w, info.out, info.in, 1, 1);
+  ConvShape shape;
+  shape.in_h = shape.out_h = 1;
+  shape.in_w = shape.out_w = static_cast<int>(w.batch_rows);
+  shape.in_c = info.in;
+  shape.out_c = info.out;
+  shape.kernel_h = shape.kernel_w = 1;
+  const double dense_macs =
+      static_cast<double>(w.batch_rows) * info.out * info.in;
+  const double ratio = PixvecCostRatio(st, shape, dense_macs, w.isa);
+  // In the units of the other candidates: the dense row's cost times
+  // XNNPACK's per-row factor at this many rows, times the ratio.
+  const double dense_cost = static_cast<double>(info.out) * info.in *
+                            XnnpackRowFactor(w.batch_rows);
+  out->push_back(FcCandidate{"pixvec", ratio * dense_cost, 0, 0});
+}
+
+std::string PixvecForced(const FcWeights&, const DelegateOptions&,
+                         std::vector<FcCandidate>*) {
+  return "pixvec is chosen by format=auto only";
+}
+
+std::unique_ptr<SparseOperator> PixvecCreate(const float* w,
+                                             const FcNodeInfo& info,
+                                             const float* bias,
+                                             const FcDecision&,
+                                             std::string* error) {
+  F32ConvPixvec::Params params;
+  params.output_min = info.output_min;
+  params.output_max = info.output_max;
+  return RowsAsImage(
+      F32ConvPixvec::Create(w, info.out, info.in, bias, params, error));
+}
+
+const char* PixvecKernel(const FcDecision&, Isa isa) {
+  return F32PixvecUkernelFor(isa).name;
 }
 
 }  // namespace
@@ -341,6 +402,8 @@ const std::vector<FcFormatDescriptor>& FcFormats() {
            &GsKernel},
           {FcFormat::kVtaps, &VtapsAuto, &VtapsForced, &NoParameters,
            &VtapsCreate, &VtapsKernel},
+          {FcFormat::kPixvec, &PixvecAuto, &PixvecForced, &NoParameters,
+           &PixvecCreate, &PixvecKernel},
       };
   return *formats;
 }

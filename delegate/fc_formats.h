@@ -1,7 +1,7 @@
 // The packed formats a FULLY_CONNECTED node can run on, one descriptor each
 // (FcFormats(), in the order format "auto" evaluates them and reports its
 // candidates): BSR r x c, CSR row-group quads, N:M, GS, and filter-vector
-// taps for calls of many rows. AnalyzeFcNode (fc_analysis.h) asks every
+// taps and pixel-vector nonzeros for calls of many rows. AnalyzeFcNode (fc_analysis.h) asks every
 // descriptor for its candidates and their estimated costs and keeps the
 // cheapest; FcPartitionKernel packs the chosen one through its descriptor
 // and holds it as one SparseOperator (cc/kernels/sparse_operator.h).

@@ -180,6 +180,8 @@ std::string DelegateOptions::FormatName() const {
              std::to_string(gs_elements_per_row);
     case FcFormat::kVtaps:
       return "vtaps";
+    case FcFormat::kPixvec:
+      return "pixvec";
     case FcFormat::kBsr:
       break;
   }

@@ -64,8 +64,9 @@ namespace tf_sparse {
 // The packed format a forced `format` option names.
 // kVtaps: filter-vector taps on a call of many rows (16 output units a
 // vector, the rows as pixels; chosen by "auto" only, format=vtaps forces
-// CONV_2D).
-enum class FcFormat { kAuto, kBsr, kCsr, kNm, kGs, kVtaps };
+// CONV_2D). kPixvec: pixel-vector nonzeros on a call of many rows (the
+// rows as pixels of a 1x1 convolution; chosen by "auto" only).
+enum class FcFormat { kAuto, kBsr, kCsr, kNm, kGs, kVtaps, kPixvec };
 
 // How the cost models are calibrated (delegate/calibration.h).
 enum class CalibrationMode { kAuto, kForce, kOff };

@@ -199,3 +199,29 @@ def test_many_rows_with_16_unit_blocks_run_on_vtaps(tmp_path, runtime):
             assert entry["format"] == expected and entry["batch_rows"] == rows, entry
         else:
             assert entry["format"] != "vtaps" and "vtaps" not in entry["candidates"], entry
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_many_rows_with_unstructured_sparsity_run_on_pixvec(tmp_path, runtime):
+    # What magnitude pruning leaves on a transformer-style Dense on [batch, 96, 512]: 90% of the
+    # weights zero, no structure. 96 rows a call run as a 1x1 convolution on pixel-vector
+    # nonzeros (each kept weight broadcast over a vector of rows); 4 rows stay on the
+    # matrix-vector formats (no pixvec candidate below a vector tile of rows).
+    rng = np.random.default_rng(5)
+    kernel = tfs.Unstructured(0.9).project(rng.standard_normal((512, 520)).astype(np.float32))
+    for rows, expected in ((96, "pixvec"), (4, None)):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((rows, 512))
+        dense = keras.layers.Dense(520, activation="relu6")
+        model = keras.Model(inputs, dense(inputs))
+        dense.set_weights([kernel, rng.standard_normal(520).astype(np.float32)])
+        path = str(tmp_path / f"rows_{rows}.tflite")
+        tfs.export_tflite(model, path)
+        for batch in (1, 3):  # 3: more rows a call after the resize
+            delegate = compare(path, runtime, batch)
+        (entry,) = [r for r in tfs.delegate_report(delegate) if r["op"] == "FULLY_CONNECTED"]
+        if expected:
+            assert entry["claimed"] and entry["format"] == expected and entry["batch_rows"] == rows, entry
+            assert "pixvec" in entry["kernel"], entry
+        else:
+            assert "pixvec" not in entry["candidates"], entry

@@ -104,8 +104,8 @@ def _randomize(model, seed):
 # name: (builder, option sets, op the delegate must claim)
 MODELS = {
     "mlp": (_mlp, [{"format": "bsr:1x4"}, {"format": "csr"}], "FULLY_CONNECTED"),
-    "conv3": (_conv3, [{"format": "vtaps"}, {"format": "patdnn"}], "CONV_2D"),
-    "conv1": (_conv1, [{"format": "vtaps"}], "CONV_2D"),
+    "conv3": (_conv3, [{"format": "vtaps"}, {"format": "patdnn"}, {"format": "pixvec"}], "CONV_2D"),
+    "conv1": (_conv1, [{"format": "vtaps"}, {"format": "pixvec"}], "CONV_2D"),
     "dw": (_dw, [{"format": "dwtaps", "min_sparsity": 0}], "DEPTHWISE_CONV_2D"),
 }
 

@@ -57,7 +57,7 @@ TEST(FcFormatDescriptors, EveryFormatMatchesTheDenseProduct) {
   info.in = kIn;
   info.output_min = -2.0f;
   info.output_max = 2.0f;
-  ASSERT_EQ(FcFormats().size(), 5u);
+  ASSERT_EQ(FcFormats().size(), 6u);
   for (const FcFormatDescriptor& f : FcFormats()) {
     const FcDecision d = DecisionFor(f.format);
     SCOPED_TRACE(static_cast<int>(f.format));
@@ -121,11 +121,15 @@ TEST(FcFormatDescriptors, AutoEvaluatesInTableOrder) {
   }
   EXPECT_EQ(names,
             "bsr:1x4 bsr:1x8 bsr:4x1 bsr:8x1 bsr:16x1 bsr:4x4 bsr:1x1 csr "
-            "nm:2:4 nm:4:8 nm:8:16 gs:16:1 gs:8:1 gs:32:1 vtaps");
-  // One row a call: no filter-vector taps candidate.
+            "nm:2:4 nm:4:8 nm:8:16 gs:16:1 gs:8:1 gs:32:1 vtaps pixvec");
+  // One row a call: no filter-vector taps candidate; fewer rows than a
+  // vector tile: no pixel-vector one.
   const FcWeights one_row{w.data(), &info, ActiveIsa(), 1, &d};
   std::vector<FcCandidate> found;
   FindFcFormat(FcFormat::kVtaps)->auto_candidates(one_row, &found);
+  EXPECT_TRUE(found.empty());
+  const FcWeights seven_rows{w.data(), &info, ActiveIsa(), 7, &d};
+  FindFcFormat(FcFormat::kPixvec)->auto_candidates(seven_rows, &found);
   EXPECT_TRUE(found.empty());
 }
 
@@ -141,6 +145,10 @@ TEST(FcFormatDescriptors, ForcedFormatsSayWhyTheyDoNotFit) {
   EXPECT_EQ(FindFcFormat(FcFormat::kVtaps)
                 ->forced_candidates(weights, options, &found),
             "vtaps is chosen by format=auto only");
+  EXPECT_TRUE(found.empty());
+  EXPECT_EQ(FindFcFormat(FcFormat::kPixvec)
+                ->forced_candidates(weights, options, &found),
+            "pixvec is chosen by format=auto only");
   EXPECT_TRUE(found.empty());
   options.nm_n = 1;
   options.nm_m = 4;
