@@ -42,6 +42,14 @@ constexpr double kPerOutputValue = 20.0;
 // than those terms give; 2e5 multiply-adds is about 1.5 us of XNNPACK's
 // dense rate on this core (~127 G/s), 0.2% of the layers above.
 constexpr double kPerNode = 2.0e5;
+// Per claimed node, whatever its format: the split it makes in XNNPACK's
+// graph. A node claimed inside a chain of XNNPACK convolutions cost 15-20
+// us more than alone in a chain of 1x1 28x28x128 layers and 55 us in one of
+// 3x3 28x28x32 layers (benchmarks/fine_grained_speed.py, "partition
+// boundaries", Intel Xeon 6/167); 3e6 multiply-adds of XNNPACK's dense
+// rate are 44 us there (~68 G/s) and 24 us on the Zen 5 the other constants
+// were fitted on (~127 G/s).
+constexpr double kPerClaimedNode = 3.0e6;
 // Claim only when the cheaper format's estimate is below this fraction of
 // dense (the estimates are within about 15% on the layers measured).
 constexpr double kDenseMargin = 0.9;
@@ -99,10 +107,8 @@ double DenseMacs(const ConvNodeInfo& info, int out_h, int out_w, Isa isa) {
 // 198 GFLOP/s); taking 0.70 makes XNNPACK look faster than it is, so PV is
 // claimed only with that margin.
 constexpr double kXnnpackConvEfficiency = 0.70;
-// Per claimed node: the split of XNNPACK's graph around it. A claimed node
-// cost 15-20 us more inside a chain of 1x1 28x28x128 convolutions than
-// alone, 55 us inside one of 3x3 28x28x32 (benchmarks/fine_grained_speed.py,
-// partition boundaries); charged as 40 us at ~3.3 GHz.
+// Per claimed node: the split of XNNPACK's graph around it
+// (kPerClaimedNode), 40 us at ~3.3 GHz.
 constexpr double kPixvecPerNodeCycles = 1.3e5;
 
 // FMA lanes XNNPACK runs per cycle on this CPU (two FMA pipes of its best
@@ -432,7 +438,8 @@ double EstimatePatdnnCostRatio(const ConvNodeInfo& info, long long kernels,
           4.0 * kernels *
           padded_h * padded_w +
       kPerInputValue * double(in_h) * in_w * info.in +
-      kPerOutputValue * double(out_h) * out_w * info.out + kPerNode;
+      kPerOutputValue * double(out_h) * out_w * info.out + kPerNode +
+      kPerClaimedNode;
   return sparse / DenseMacs(info, out_h, out_w, isa);
 }
 
@@ -459,7 +466,8 @@ double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
       (kVtPerPairPixel * double(stats.pairs) * padded_pixels +
        (pointwise ? 0.0 : kVtPerInputValue) * double(in_h) * in_w * info.in +
        kVtPerOutputValue * double(stats.blocks) * kVtapsBlock *
-           padded_pixels);
+           padded_pixels) +
+      kPerClaimedNode;
   return sparse / DenseMacs(info, out_h, out_w, isa);
 }
 

@@ -347,8 +347,20 @@ def test_pointwise_convs_run_on_vtaps(models, runtime):
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("name, kernel", [("conv1d", "1x7"), ("conv5x5", "5x5"), ("conv1d_dilated", "1x7")])
 def test_other_kernel_sizes_run_on_vtaps(models, runtime, name, kernel):
-    for batch, options in ((1, {}), (2, {"format": "vtaps", "num_threads": 2})):
+    for batch, options in ((1, {"format": "vtaps"}), (2, {"format": "vtaps", "num_threads": 2})):
         delegate = _compare(models[name], runtime, batch, **options)
         (entry,) = _conv_entries(delegate)
         assert entry["claimed"] and entry["format"] == "vtaps", entry
         assert f"{kernel} kernel (FKW is for 3x3 kernels)" in entry["reason"], entry
+    # auto: these layers are small enough that the cost of splitting XNNPACK's graph around a
+    # claimed node outweighs the sparse kernels' saving; whatever it decides, it claims the
+    # cheapest estimate only when that is at most 0.9 of dense, and says so.
+    delegate = _compare(models[name], runtime, 1)
+    (entry,) = _conv_entries(delegate)
+    estimates = {f: entry[f"{f}_cost_vs_dense"] for f in ("patdnn", "vtaps", "pixvec")}
+    cheapest = min((v, f) for f, v in estimates.items() if v is not None)
+    assert entry["claimed"] == (cheapest[0] <= 0.9), entry
+    if entry["claimed"]:
+        assert entry["format"] == cheapest[1], entry
+    else:
+        assert "estimated cost above 0.90 of dense" in entry["reason"], entry

@@ -85,9 +85,9 @@ TEST(ConvDelegate, VtapsClaimsBlockSharedWeightsAndMatchesTheReference) {
   };
   const float inf = std::numeric_limits<float>::infinity();
   for (const Case& k :
-       {Case{"auto", 1, kTfLitePaddingSame, kTfLiteActRelu, 0.0f, inf},
+       {Case{"vtaps", 1, kTfLitePaddingSame, kTfLiteActRelu, 0.0f, inf},
         Case{"vtaps", 2, kTfLitePaddingValid, kTfLiteActRelu6, 0.0f, 6.0f},
-        Case{"auto", 2, kTfLitePaddingSame, kTfLiteActNone, -inf, inf}}) {
+        Case{"vtaps", 2, kTfLitePaddingSame, kTfLiteActNone, -inf, inf}}) {
     SCOPED_TRACE(std::string(k.format) + " stride " +
                  std::to_string(k.stride));
     ConvGraph cg(out, in, BlockSharedWeights(out, in), 28, 28);
