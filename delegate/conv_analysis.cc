@@ -42,8 +42,9 @@ constexpr double kPerOutputValue = 20.0;
 // than those terms give; 2e5 multiply-adds is about 1.5 us of XNNPACK's
 // dense rate on this core (~127 G/s), 0.2% of the layers above.
 constexpr double kPerNode = 2.0e5;
-// Per claimed node, whatever its format: the split it makes in XNNPACK's
-// graph. A node claimed inside a chain of XNNPACK convolutions cost 15-20
+// Per claimed island of nodes, whatever their formats: the split it makes
+// in XNNPACK's graph (charged to a node claimed alone; a node next to
+// another claimed node is claimed without it, see ConvDecision). A node claimed inside a chain of XNNPACK convolutions cost 15-20
 // us more than alone in a chain of 1x1 28x28x128 layers and 55 us in one of
 // 3x3 28x28x32 layers (benchmarks/fine_grained_speed.py, "partition
 // boundaries", Intel Xeon 6/167); 3e6 multiply-adds of XNNPACK's dense
@@ -107,9 +108,6 @@ double DenseMacs(const ConvNodeInfo& info, int out_h, int out_w, Isa isa) {
 // 198 GFLOP/s); taking 0.70 makes XNNPACK look faster than it is, so PV is
 // claimed only with that margin.
 constexpr double kXnnpackConvEfficiency = 0.70;
-// Per claimed node: the split of XNNPACK's graph around it
-// (kPerClaimedNode), 40 us at ~3.3 GHz.
-constexpr double kPixvecPerNodeCycles = 1.3e5;
 
 // FMA lanes XNNPACK runs per cycle on this CPU (two FMA pipes of its best
 // ISA's vectors).
@@ -438,8 +436,7 @@ double EstimatePatdnnCostRatio(const ConvNodeInfo& info, long long kernels,
           4.0 * kernels *
           padded_h * padded_w +
       kPerInputValue * double(in_h) * in_w * info.in +
-      kPerOutputValue * double(out_h) * out_w * info.out + kPerNode +
-      kPerClaimedNode;
+      kPerOutputValue * double(out_h) * out_w * info.out + kPerNode;
   return sparse / DenseMacs(info, out_h, out_w, isa);
 }
 
@@ -466,8 +463,7 @@ double EstimateVtapsCostRatio(const ConvNodeInfo& info, const VtapsStats& stats,
       (kVtPerPairPixel * double(stats.pairs) * padded_pixels +
        (pointwise ? 0.0 : kVtPerInputValue) * double(in_h) * in_w * info.in +
        kVtPerOutputValue * double(stats.blocks) * kVtapsBlock *
-           padded_pixels) +
-      kPerClaimedNode;
+           padded_pixels);
   return sparse / DenseMacs(info, out_h, out_w, isa);
 }
 
@@ -484,8 +480,7 @@ double EstimatePixvecCostRatio(const ConvNodeInfo& info,
 
 double PixvecCostRatio(const PixvecStats& stats, const ConvShape& shape,
                        double dense_macs, Isa isa) {
-  const double sparse =
-      EstimatePixvecCycles(stats, shape, isa) + kPixvecPerNodeCycles;
+  const double sparse = EstimatePixvecCycles(stats, shape, isa);
   const double dense =
       dense_macs / (XnnpackLanesPerCycle() * kXnnpackConvEfficiency);
   return dense > 0 ? sparse / dense : std::numeric_limits<double>::infinity();
@@ -558,10 +553,17 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
   const std::vector<ConvFormatDescriptor>& formats = ConvFormats();
   std::vector<std::string> problems;
   const Calibration& calibration = GetCalibration(options);
+  ConvShape shape;
+  if (PixvecShape(d.info, &shape)) {
+    d.boundary_cost =
+        kPerClaimedNode / DenseMacs(d.info, shape.out_h, shape.out_w,
+                                    ActiveIsa());
+  }
   for (const ConvFormatDescriptor& f : formats) {
     problems.push_back(f.problem(d));
     if (problems.back().empty()) {
-      d.*f.cost = f.estimate(d) * calibration.Factor(FamilyOf(f.format));
+      d.*f.cost = f.estimate(d) * calibration.Factor(FamilyOf(f.format)) +
+                  d.boundary_cost;
     }
   }
   const std::string estimates = EstimatesText(d, problems);
@@ -609,6 +611,22 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
   if (!(d.cost_ratio <= kDenseMargin)) {
     d.reason = Fmt("estimated cost above %.2f of dense: ", kDenseMargin, 0) +
                estimates;
+    if (d.cost_ratio - d.boundary_cost <= kDenseMargin) {
+      // Pays next to another claimed node, where the split is shared.
+      d.format = best->format;
+      d.claim_in_chain = true;
+      d.reason += Fmt(" (each with %.3f for the split of XNNPACK's graph a "
+                      "node claimed alone makes; claimed next to a claimed "
+                      "node)",
+                      d.boundary_cost, 0);
+      d.chain_reason =
+          "estimated cost: " + estimates + "; " + best->name +
+          Fmt(" is the cheaper, and at most %.2f of dense without the ",
+              kDenseMargin, 0) +
+          Fmt("split of XNNPACK's graph (%.3f), which a node next to it "
+              "already pays",
+              d.boundary_cost, 0);
+    }
     return d;
   }
   d.format = best->format;
@@ -653,6 +671,8 @@ std::string ConvDecisionJson(const ConvDecision& d) {
   out += d.pixvec_cost >= 0 ? JsonNumber(d.pixvec_cost) : "null";
   out += ", \"cost_vs_dense\": ";
   out += d.cost_ratio >= 0 ? JsonNumber(d.cost_ratio) : "null";
+  out += ", \"boundary_cost_vs_dense\": ";
+  out += d.has_stats ? JsonNumber(d.boundary_cost) : "null";
   out += ", \"kernel\": ";
   out += d.claimed ? JsonString(KernelName(d)) : "null";
   out += ", \"densify_node\": ";

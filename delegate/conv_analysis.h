@@ -141,6 +141,9 @@ struct ConvDecision : NodeDecision {
   double pixvec_cost = -1.0;
   // The claimed format's estimate, or the cheaper one when declined.
   double cost_ratio = -1.0;
+  // The part of every estimate above that is the split of XNNPACK's graph
+  // a node claimed alone makes (kPerClaimedNode over the dense cost).
+  double boundary_cost = 0.0;
   WeightedNodeInfo& weighted_info() override { return info; }
 };
 

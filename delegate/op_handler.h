@@ -28,6 +28,12 @@ struct NodeDecision {
   int node_index = -1;
   bool claimed = false;
   std::string reason;  // Why claimed or declined (the report's "reason").
+  // Declined alone only for the cost of the split a lone claimed node makes
+  // in XNNPACK's graph: claimed (with `chain_reason` as its reason) when a
+  // node it shares a tensor with is claimed too, since an island of
+  // claimed nodes pays that split once (SparseDelegate::Prepare).
+  bool claim_in_chain = false;
+  std::string chain_reason;
   // The node's tensors (the op's *NodeInfo, which derives from this).
   virtual WeightedNodeInfo& weighted_info() = 0;
   const WeightedNodeInfo& weighted_info() const {

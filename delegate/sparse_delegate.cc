@@ -190,8 +190,12 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
   };
   const std::vector<OpHandler>& handlers = OpHandlers();
   std::vector<Considered> considered;
-  // Per handler, the nodes to replace with its kernel.
-  std::vector<std::vector<int>> claimed(handlers.size());
+  // The same decisions, writable while Prepare settles them.
+  std::vector<NodeDecision*> decisions;
+  // Which considered node (position in `considered`) writes and reads each
+  // tensor, for the islands below.
+  std::map<int, int> writer_of;
+  std::map<int, std::vector<int>> readers_of;
   for (const PlanNode& n : nodes) {
     const OpHandler* handler = FindOpHandler(n.reg->builtin_code);
     if (handler == nullptr) continue;
@@ -202,15 +206,75 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
     }
     std::unique_ptr<NodeDecision> d =
         handler->analyze(context, n.index, n.node, options_, densify);
-    handler->log(*d, options_.verbose);
-    if (d->claimed) {
-      std::vector<int>& list = claimed[handler - handlers.data()];
-      list.push_back(n.index);
-      WeightedNodeInfo& info = d->weighted_info();
-      info.densify_claimed = take_densify(info);
-      if (info.densify_claimed) list.push_back(info.densify_node);
+    const int position = static_cast<int>(considered.size());
+    if (n.node->inputs != nullptr && n.node->inputs->size >= 1) {
+      readers_of[n.node->inputs->data[0]].push_back(position);
     }
+    if (n.node->outputs != nullptr) {
+      for (int j = 0; j < n.node->outputs->size; ++j) {
+        writer_of[n.node->outputs->data[j]] = position;
+      }
+    }
+    decisions.push_back(d.get());
     considered.push_back(Considered{handler, std::move(d)});
+  }
+  // A node declined alone only for the split of XNNPACK's graph it would
+  // make is claimed when a node it feeds or is fed by (through its data
+  // input or an output) is claimed or in the same case: the island pays
+  // the split once. Repeated until nothing changes (chains).
+  auto neighbour_takes = [&](int position) {
+    const TfLiteNode* node = nullptr;
+    TfLiteRegistration* reg = nullptr;
+    const int index = decisions[position]->node_index;
+    if (context->GetNodeAndRegistration(context, index,
+                                        const_cast<TfLiteNode**>(&node),
+                                        &reg) != kTfLiteOk ||
+        node == nullptr) {
+      return false;
+    }
+    auto takes = [&](int other) {
+      const NodeDecision& o = *decisions[other];
+      return other != position && (o.claimed || o.claim_in_chain);
+    };
+    if (node->inputs != nullptr && node->inputs->size >= 1) {
+      const auto w = writer_of.find(node->inputs->data[0]);
+      if (w != writer_of.end() && takes(w->second)) return true;
+    }
+    if (node->outputs != nullptr) {
+      for (int j = 0; j < node->outputs->size; ++j) {
+        const auto r = readers_of.find(node->outputs->data[j]);
+        if (r == readers_of.end()) continue;
+        for (int other : r->second) {
+          if (takes(other)) return true;
+        }
+      }
+    }
+    return false;
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < considered.size(); ++i) {
+      NodeDecision& d = *decisions[i];
+      if (d.claimed || !d.claim_in_chain) continue;
+      if (neighbour_takes(static_cast<int>(i))) {
+        d.claimed = true;
+        d.reason = d.chain_reason;
+        changed = true;
+      }
+    }
+  }
+  // Per handler, the nodes to replace with its kernel.
+  std::vector<std::vector<int>> claimed(handlers.size());
+  for (size_t i = 0; i < considered.size(); ++i) {
+    NodeDecision& d = *decisions[i];
+    const OpHandler* handler = considered[i].handler;
+    handler->log(d, options_.verbose);
+    if (!d.claimed) continue;
+    std::vector<int>& list = claimed[handler - handlers.data()];
+    list.push_back(d.node_index);
+    WeightedNodeInfo& info = d.weighted_info();
+    info.densify_claimed = take_densify(info);
+    if (info.densify_claimed) list.push_back(info.densify_node);
   }
   {
     std::lock_guard<std::mutex> lock(decisions_mutex_);

@@ -145,3 +145,40 @@ def test_pixvec_resizes_with_the_input(models):
             interp.invoke()
             outs.append(interp.get_tensor(interp.get_output_details()[0]["index"]))
         np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-5 * np.abs(outs[0]).max())
+
+
+def test_small_layers_are_claimed_as_an_island_not_alone(tmp_path):
+    """A claimed node splits XNNPACK's graph; the estimates charge that split to a node claimed
+    alone. Three small 90%-sparse 1x1 convolutions in a row are claimed together (the island
+    pays the split once); the same layers separated by pooling (left to XNNPACK) are each alone
+    and declined, with the split named in the reason."""
+
+    def build(separated):
+        keras.utils.set_random_seed(3)
+        rng = np.random.default_rng(3)
+        inputs = keras.Input((14, 14, 64))
+        x = inputs
+        convs = []
+        for i in range(3):
+            conv = keras.layers.Conv2D(64, 1, activation="relu")
+            convs.append(conv)
+            x = conv(x)
+            if separated and i < 2:
+                x = keras.layers.AveragePooling2D(3, strides=1, padding="same")(x)
+        model = keras.Model(inputs, x)
+        for conv in convs:
+            kernel, bias = conv.get_weights()
+            kernel = tfs.Unstructured(0.9).project(rng.standard_normal(kernel.shape).astype(np.float32))
+            conv.set_weights([kernel, rng.standard_normal(bias.shape).astype(np.float32)])
+        path = str(tmp_path / f"chain_{separated}.tflite")
+        tfs.export_tflite(model, path)
+        return path
+
+    entries = _conv_entries(_compare(build(False), "litert", 1))
+    assert len(entries) == 3 and all(e["claimed"] for e in entries), entries
+    for e in entries:
+        assert e["cost_vs_dense"] > 0.9 and e["cost_vs_dense"] - e["boundary_cost_vs_dense"] <= 0.9, e
+        assert "which a node next to it already pays" in e["reason"], e
+    entries = _conv_entries(_compare(build(True), "litert", 1))
+    assert len(entries) == 3 and not any(e["claimed"] for e in entries), entries
+    assert all("claimed next to a claimed node" in e["reason"] for e in entries), entries
