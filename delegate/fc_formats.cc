@@ -280,43 +280,6 @@ std::string VtapsForced(const FcWeights&, const DelegateOptions&,
   return "vtaps is chosen by format=auto only";
 }
 
-// The rows of each call are the pixels of a 1 x rows image of a 1x1
-// convolution operator (VT or PV).
-template <typename Op>
-class RowsAsImageOperator : public SparseOperator {
- public:
-  explicit RowsAsImageOperator(std::unique_ptr<Op> op) : op_(std::move(op)) {}
-  std::string Reshape(size_t rows) override {
-    rows_ = rows;
-    if (rows == 0) return "";
-    if (rows > static_cast<size_t>(std::numeric_limits<int>::max())) {
-      return "too many rows";
-    }
-    int out_h = 0, out_w = 0;
-    std::string error;
-    if (!op_->Reshape(1, 1, static_cast<int>(rows), &out_h, &out_w, &error)) {
-      return error;
-    }
-    return "";
-  }
-  void Run(const float* x, float* y, ThreadPool* pool) override {
-    if (rows_ > 0) op_->Run(x, y, pool);
-  }
-  const char* kernel_name() const override { return op_->kernel_name(); }
-  int64_t PackedBytes() const override { return op_->PackedBytes(); }
-
- private:
-  std::unique_ptr<Op> op_;
-  size_t rows_ = 0;
-};
-
-template <typename Op>
-std::unique_ptr<SparseOperator> RowsAsImage(std::unique_ptr<Op> op) {
-  if (op == nullptr) return nullptr;
-  return std::unique_ptr<SparseOperator>(
-      new RowsAsImageOperator<Op>(std::move(op)));
-}
-
 std::unique_ptr<SparseOperator> VtapsCreate(const float* w,
                                             const FcNodeInfo& info,
                                             const float* bias,

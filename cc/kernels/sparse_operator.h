@@ -6,11 +6,14 @@
 // * W^T + b). FcOperator<Op> wraps any operator with the batched API
 // `Run(size_t rows, const float* x, float* y, ThreadPool*)`
 // (F32BsrFullyConnected, F32CsrFullyConnected, F32NmFullyConnected,
-// F32GsFullyConnected).
+// F32GsFullyConnected); RowsAsImageOperator<Op> runs a 1x1 convolution
+// operator with the image API below on the rows as a 1 x rows image
+// (F32Conv3x3Vtaps, F32ConvPixvec on calls of many rows).
 //
 // ConvOperator: a CONV_2D operator over NHWC tensors. ConvOperatorOf<Op>
 // wraps any operator with the image API `Reshape(batch, in_h, in_w, &out_h,
-// &out_w, &error)` and `Run(x, y, pool)` (F32PatdnnConv2D, F32Conv3x3Vtaps).
+// &out_w, &error)` and `Run(x, y, pool)` (F32PatdnnConv2D, F32Conv3x3Vtaps,
+// F32ConvPixvec).
 //
 // The wrapped classes keep their own Create/Reshape/Run API; the interfaces
 // only forward to it. As theirs, Run is not reentrant (one call at a time
@@ -20,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -70,6 +74,44 @@ template <class Op>
 std::unique_ptr<SparseOperator> MakeFcOperator(std::unique_ptr<Op> op) {
   if (op == nullptr) return nullptr;
   return std::unique_ptr<SparseOperator>(new FcOperator<Op>(std::move(op)));
+}
+
+// The rows of each call are the pixels of a 1 x rows image of a 1x1
+// convolution operator (VT or PV).
+template <typename Op>
+class RowsAsImageOperator : public SparseOperator {
+ public:
+  explicit RowsAsImageOperator(std::unique_ptr<Op> op) : op_(std::move(op)) {}
+  std::string Reshape(size_t rows) override {
+    rows_ = rows;
+    if (rows == 0) return "";
+    if (rows > static_cast<size_t>(std::numeric_limits<int>::max())) {
+      return "too many rows";
+    }
+    int out_h = 0, out_w = 0;
+    std::string error;
+    if (!op_->Reshape(1, 1, static_cast<int>(rows), &out_h, &out_w, &error)) {
+      return error;
+    }
+    return "";
+  }
+  void Run(const float* x, float* y, ThreadPool* pool) override {
+    if (rows_ > 0) op_->Run(x, y, pool);
+  }
+  const char* kernel_name() const override { return op_->kernel_name(); }
+  int64_t PackedBytes() const override { return op_->PackedBytes(); }
+
+ private:
+  std::unique_ptr<Op> op_;
+  size_t rows_ = 0;
+};
+
+// Wraps `op` (null stays null).
+template <typename Op>
+std::unique_ptr<SparseOperator> RowsAsImage(std::unique_ptr<Op> op) {
+  if (op == nullptr) return nullptr;
+  return std::unique_ptr<SparseOperator>(
+      new RowsAsImageOperator<Op>(std::move(op)));
 }
 
 class ConvOperator {
