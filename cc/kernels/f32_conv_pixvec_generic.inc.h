@@ -104,6 +104,32 @@ void PixvecTile(const F32PixvecTileArgs& a) {
     for (int v = 0; v < NV; ++v) V::Store(buf + j * kTile + v * L, V::Zero());
   }
   const int wq = a.row_floats;
+  if (wq == a.out_w) {
+    // No junk positions (1x1 at stride 1, or rows that need no padding):
+    // the tile's positions are consecutive output pixels.
+    float* out = a.y + static_cast<size_t>(a.o0) * a.out_c;
+    const size_t step = a.out_c;
+    for (int p0 = 0; p0 < a.positions; p0 += L, out += L * step) {
+      T r[L];
+#pragma GCC unroll 16
+      for (int j = 0; j < L; ++j) r[j] = V::Load(buf + j * kTile + p0);
+      V::Transpose(r);
+      const int n = a.positions - p0 < L ? a.positions - p0 : L;
+      if (n == L && a.channels == L) {
+#pragma GCC unroll 16
+        for (int i = 0; i < L; ++i) V::Store(out + i * step, r[i]);
+        continue;
+      }
+      for (int i = 0; i < n; ++i) {
+        if (a.channels == L) {
+          V::Store(out + i * step, r[i]);
+        } else {
+          V::StorePartial(out + i * step, r[i], a.channels);
+        }
+      }
+    }
+    return;
+  }
   int oy = a.o0 / wq, ox = a.o0 % wq;
   for (int p0 = 0; p0 < a.positions; p0 += L) {
     T r[L];
