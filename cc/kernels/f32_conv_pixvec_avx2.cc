@@ -49,7 +49,8 @@ constexpr int kVecs = 4;
 const F32PixvecUkernel kKernel = {
     "f32_conv_pixvec_32x8__avx2", Isa::kAvx2, kVecs * 8, 8,
     pixvec_internal::PixvecTile<Avx2Vec, kVecs>,
-    pixvec_internal::PixvecPack<Avx2Vec>};
+    pixvec_internal::PixvecPack<Avx2Vec>,
+    pixvec_internal::PixvecGather<Avx2Vec>};
 
 }  // namespace
 

@@ -61,7 +61,8 @@ constexpr int kVecs = 4;
 const F32PixvecUkernel kKernel = {
     "f32_conv_pixvec_64x16__avx512", Isa::kAvx512, kVecs * 16, 16,
     pixvec_internal::PixvecTile<Avx512Vec, kVecs>,
-    pixvec_internal::PixvecPack<Avx512Vec>};
+    pixvec_internal::PixvecPack<Avx512Vec>,
+    pixvec_internal::PixvecGather<Avx512Vec>};
 
 }  // namespace
 

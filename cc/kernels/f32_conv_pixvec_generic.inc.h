@@ -181,6 +181,21 @@ void PixvecPack(const float* src, size_t src_stride, int pixels, float* dst,
   }
 }
 
+template <class V>
+void PixvecGather(const float* src, size_t channel_stride,
+                  const int32_t* view, int views, int floats, int channels,
+                  float* dst) {
+  constexpr int L = V::kLanes;
+  for (int c = 0; c < channels; ++c) {
+    const float* s = src + c * channel_stride;
+    for (int v = 0; v < views; ++v, dst += floats) {
+      const float* p = s + view[v];
+#pragma GCC unroll 4
+      for (int i = 0; i < floats; i += L) V::Store(dst + i, V::Load(p + i));
+    }
+  }
+}
+
 }  // namespace pixvec_internal
 }  // namespace tf_sparse
 

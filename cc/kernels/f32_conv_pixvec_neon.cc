@@ -48,7 +48,8 @@ constexpr int kVecs = 8;
 const F32PixvecUkernel kKernel = {
     "f32_conv_pixvec_32x4__neonfma", Isa::kNeon, kVecs * 4, 4,
     pixvec_internal::PixvecTile<NeonVec, kVecs>,
-    pixvec_internal::PixvecPack<NeonVec>};
+    pixvec_internal::PixvecPack<NeonVec>,
+    pixvec_internal::PixvecGather<NeonVec>};
 
 }  // namespace
 

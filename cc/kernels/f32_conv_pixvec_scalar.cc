@@ -28,7 +28,8 @@ constexpr int kVecs = 8;
 const F32PixvecUkernel kKernel = {
     "f32_conv_pixvec_8x1__scalar", Isa::kScalar, kVecs, 1,
     pixvec_internal::PixvecTile<ScalarVec, kVecs>,
-    pixvec_internal::PixvecPack<ScalarVec>};
+    pixvec_internal::PixvecPack<ScalarVec>,
+    pixvec_internal::PixvecGather<ScalarVec>};
 
 }  // namespace
 

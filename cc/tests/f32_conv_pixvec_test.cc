@@ -364,6 +364,28 @@ TEST_P(PixvecConvIsa, ShiftedCopies) {
   PixvecTester().in(14, 14, 48).out_c(33).threads(2).Test(GetParam());
 }
 
+TEST_P(PixvecConvIsa, LocalViews) {
+  // No shifted copies of the planes: the AVX-512 kernel copies each tile's
+  // views (phase, rows, columns) per channel block to an aligned buffer.
+  // Rows of 16 floats with taps 4 columns right (views by columns only,
+  // each spanning the rows), rows that are not a multiple of 16 (one view
+  // per tap), dilation, several channel blocks, 2 threads, NaN/Inf.
+  PixvecTester().in(12, 12, 5).out_c(17).kernel(3, 5).Test(GetParam());
+  PixvecTester().in(12, 12, 5).out_c(17).kernel(5, 5).dilation(1, 1)
+      .sparsity(Sparsity::kPattern).Test(GetParam());
+  PixvecTester().in(14, 12, 3).out_c(16).kernel(3, 3).dilation(2, 2)
+      .Test(GetParam());
+  PixvecTester().in(9, 11, 40).out_c(33).kernel(3, 3).Test(GetParam());
+  PixvecTester().in(28, 28, 150).out_c(20).kernel(3, 3).sparsity(
+      Sparsity::kPattern).Test(GetParam());
+  PixvecTester().in(12, 12, 70).out_c(33).kernel(3, 5).threads(2).batch(2)
+      .Test(GetParam());
+  for (Special sp : kAllSpecials) {
+    PixvecTester().in(12, 12, 17).out_c(17).kernel(3, 5).special(sp)
+        .clamp(0.0f, 6.0f).Test(GetParam());
+  }
+}
+
 TEST_P(PixvecConvIsa, BatchClampsAndNoBias) {
   for (const Activation& act : kActivations) {
     PixvecTester().in(7, 9, 17).out_c(19).batch(2).clamp(act.lo, act.hi)
