@@ -250,10 +250,9 @@ int Main(int argc, char** argv) {
         const PixvecCostTerms t = PixvecTerms(op->stats(), op->shape(), isa);
         std::printf(
             "features %s|%s vfma=%.0f split=%.0f in=%.0f out=%.0f calls=%.0f "
-            "cycles=%.0f zero_cycles=%.0f\n",
+            "gathered=%.0f cycles=%.0f zero_cycles=%.0f\n",
             c.name, KindName(c.kind), t.vector_fmas, t.split_loads, t.inputs,
-            t.outputs,
-            t.calls, us * 1e-6 * hz, us0 * 1e-6 * hz);
+            t.outputs, t.calls, t.gathered, us * 1e-6 * hz, us0 * 1e-6 * hz);
       }
     }
   }

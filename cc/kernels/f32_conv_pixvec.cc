@@ -115,24 +115,28 @@ const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa) {
 
 // Fitted by non-negative least squares (relative error) on the 13 layers
 // of cc/bench/f32_conv_pixvec_bench.cc plus the same layers with all-zero
-// weights (transpose, stores and calls alone), 1 thread, medians of 3 runs
-// of 51, on an Intel Xeon (Sapphire-Rapids-class, AVX-512, 48 KiB L1d,
-// 2 MiB L2, shared VM; clock measured 3.35 GHz).
-//   AVX-512: mean |predicted / measured - 1| = 3.7%, worst 9.2% on the 13
-//     layers; 6.8% / 13% on the zero-weight runs.
-//   AVX2: 5.2%, worst 12% (layers); 8.5% / 30% (zero weights). Its loads
-//     are 32 bytes: the split term is left out.
-// A vector FMA costs 1.19 cycles (AVX-512; 0.5 at the FMA ports' peak):
+// weights (transpose, views, stores and calls alone), 1 thread, medians of
+// 3 runs of 51, on an Intel Xeon (Sapphire-Rapids-class, AVX-512, 48 KiB
+// L1d, 2 MiB L2, shared and loaded VM; clock measured 3.3 GHz).
+//   AVX-512: mean |predicted / measured - 1| = 6.1%, worst 15% on the 13
+//     layers (7x7x512 3x3 under, 1x1 56x56x64->256 over: its zero-weight
+//     run is not much faster than the real one); 5.8% / 13% on the
+//     zero-weight runs. Since the stride-1 layers read tile-local aligned
+//     views, only the stride-2 layer has split loads: per_split_load rests
+//     on that one layer.
+//   AVX2 (unchanged fit, checked again on the same runs): 7.2%, worst 15%
+//     (layers); 11% / 31% (zero weights). Its loads are 32 bytes: the
+//     split term is left out; it has no local views.
+// A vector FMA costs 1.14 cycles (AVX-512; 0.5 at the FMA ports' peak):
 // the micro-kernel is bound by its loads (one per FMA plus the offset and
-// the weight of each nonzero; this core sustains about one 64-byte load a
-// cycle in that loop), and a load that splits across two lines costs 0.41
-// more. NEON and scalar: not measured, the AVX2 values.
+// the weight of each nonzero), a float copied into a local view 0.32.
+// NEON and scalar: not measured, the AVX2 values.
 PixvecCostModel PixvecCostModelFor(Isa isa) {
   switch (isa) {
     case Isa::kAvx512:
-      return {1.19, 0.41, 0.51, 0.64, 339.0};
+      return {1.14, 1.53, 0.49, 0.71, 333.0, 0.32};
     default:
-      return {0.90, 0.0, 0.73, 0.50, 148.0};
+      return {0.90, 0.0, 0.73, 0.50, 148.0, 0.0};
   }
 }
 

@@ -58,9 +58,9 @@
 // thread) in tile-major order, in contiguous chunks.
 //
 // Speed (cc/bench/f32_conv_pixvec_bench.cc, AVX-512 Xeon, 1 thread): the
-// micro-kernel runs about one 64-byte load a cycle, i.e. near 1.2 cycles a
-// vector FMA (25-30% of the FMA ports' peak) on 3x3 patterns and 1x1 at
-// 90% sparsity, the inputs and outputs about 0.5-0.65 cycles a value; see
+// micro-kernel runs about one 64-byte load a cycle, i.e. near 1.15 cycles
+// a vector FMA (25-35% of the FMA ports' peak) on 3x3 patterns and 1x1 at
+// 90% sparsity, the inputs and outputs about 0.5-0.7 cycles a value; see
 // EstimatePixvecCycles.
 #ifndef TF_SPARSE_CC_KERNELS_F32_CONV_PIXVEC_H_
 #define TF_SPARSE_CC_KERNELS_F32_CONV_PIXVEC_H_
@@ -166,8 +166,8 @@ const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa);
 // cache lines: taps at a column or row offset that is not a multiple of
 // 16 floats), input values transposed (times the shifted copies), output
 // values stored (through the
-// group transposes), and micro-kernel calls (tiles * groups * channel
-// blocks).
+// group transposes), micro-kernel calls (tiles * groups * channel
+// blocks), and floats copied into tile-local views (local_).
 // Fitted on an AVX-512 Xeon; see f32_conv_pixvec.cc for the fit and its
 // quality.
 struct PixvecCostTerms {

@@ -194,6 +194,40 @@ TEST(PixvecFormat, StatsCountNonzeros) {
   EXPECT_DOUBLE_EQ(s.sparsity(), 0.75);
 }
 
+#if defined(__x86_64__)
+TEST(PixvecCostModel, LocalViewsTerms) {
+  // AVX-512 at stride 1 without shifted copies (28x28x128: X with copies
+  // would pass 1 MiB) reads local views: floats copied, no split loads;
+  // stride 2 keeps the planes and their split loads.
+  std::vector<float> w = MakeWeights(Sparsity::kPattern, 128, 3, 3, 128, 2);
+  const PixvecStats stats = MeasurePixvec(w.data(), 128, 128, 3, 3);
+  ConvShape s;
+  s.batch = 1;
+  s.in_h = s.in_w = s.out_h = s.out_w = 28;
+  s.in_c = s.out_c = 128;
+  s.kernel_h = s.kernel_w = 3;
+  s.pad_top = s.pad_left = 1;
+  PixvecCostTerms t = PixvecTerms(stats, s, Isa::kAvx512);
+  // 14 tiles of 64 positions (rows of 32), 3 views of 64 + 2 * 32 floats.
+  EXPECT_EQ(t.gathered, 14.0 * 128 * 3 * 128);
+  EXPECT_EQ(t.split_loads, 0.0);
+  EXPECT_GT(t.vector_fmas, 0.0);
+  EXPECT_EQ(PixvecTerms(stats, s, Isa::kAvx2).gathered, 0.0);
+  // 256 channels: X with its copies would pass 1 MiB.
+  w = MakeWeights(Sparsity::kPattern, 64, 3, 3, 256, 2);
+  const PixvecStats stats2 = MeasurePixvec(w.data(), 64, 256, 3, 3);
+  s.in_c = 256;
+  s.out_c = 64;
+  s.stride_h = s.stride_w = 2;
+  s.out_h = s.out_w = 14;
+  s.pad_top = s.pad_left = 0;
+  t = PixvecTerms(stats2, s, Isa::kAvx512);
+  EXPECT_EQ(t.gathered, 0.0);
+  EXPECT_GT(t.split_loads, 0.0);
+  EXPECT_GT(EstimatePixvecCycles(stats2, s, Isa::kAvx512), 0.0);
+}
+#endif
+
 TEST(PixvecConv, BadArguments) {
   std::string error;
   const std::vector<float> w(9, 1.0f);
