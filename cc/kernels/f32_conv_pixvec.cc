@@ -530,6 +530,9 @@ void F32ConvPixvec::Compute(const float* x, float* y, int begin, int end,
   a.row_floats = wq_;
   a.out_w = s.out_w;
   a.out_c = static_cast<size_t>(s.out_c);
+  a.prefetch_output = static_cast<long long>(s.out_h) * s.out_w * s.out_c *
+                          static_cast<long long>(sizeof(float)) >
+                      kPrefetchOutputBytes;
   const F32PixvecTileFn fn = ukernel_->tile_fn;
   for (int i = begin; i < end; ++i) {
     const int tile = i / splits_;

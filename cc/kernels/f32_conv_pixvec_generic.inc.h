@@ -8,6 +8,7 @@
 //     static T Load(const float*);     // unaligned
 //     static void Store(float*, T);    // unaligned
 //     static void StorePartial(float*, T, int n);  // lanes 0 .. n - 1
+//     static void PrefetchWrite(const float*);  // a hint, or nothing
 //     static T Broadcast(float);
 //     static T Fma(T a, T b, T c);     // a * b + c
 //     static T Min(T a, T b);          // b when either is NaN (x86 order)
@@ -93,6 +94,12 @@ void PixvecTile(const F32PixvecTileArgs& a) {
     return;
   }
   alignas(64) float buf[L * kTile];
+  if (a.prefetch_output && a.row_floats == a.out_w) {
+    // Consecutive output pixels: ask for their lines now, so that the
+    // stores after the sums find them.
+    const float* out = a.y + static_cast<size_t>(a.o0) * a.out_c;
+    for (int i = 0; i < a.positions; ++i) V::PrefetchWrite(out + i * a.out_c);
+  }
   for (int j = 0; j < a.channels; ++j) {
     AccumulateChannel<V, NV, true>(
         a.x, a.offset, a.weight, a.nz[j], a.nz[j + 1], a.bias[j],

@@ -20,6 +20,7 @@ struct NeonVec {
   static T Add(T a, T b) { return vaddq_f32(a, b); }
   static T Load(const float* p) { return vld1q_f32(p); }
   static void Store(float* p, T v) { vst1q_f32(p, v); }
+  static void PrefetchWrite(const float*) {}
   static void StorePartial(float* p, T v, int n) {
     if (n >= 2) {
       vst1_f32(p, vget_low_f32(v));

@@ -12,6 +12,7 @@ struct ScalarVec {
   static T Add(T a, T b) { return a + b; }
   static T Load(const float* p) { return *p; }
   static void Store(float* p, T v) { *p = v; }
+  static void PrefetchWrite(const float*) {}
   static void StorePartial(float* p, T v, int n) {
     if (n > 0) *p = v;
   }

@@ -365,6 +365,15 @@ TEST_P(PixvecConvIsa, LargeLayers) {
       Sparsity::kPattern).Test(GetParam());
 }
 
+TEST_P(PixvecConvIsa, OutputLargerThanL2) {
+  // Pointwise outputs above F32ConvPixvec::kPrefetchOutputBytes (2.4 MB):
+  // the micro-kernel prefetches each tile's output lines for writing;
+  // channels not a multiple of 16 (partial groups), 2 threads.
+  PixvecTester().in(56, 56, 16).out_c(192).kernel(1, 1).Test(GetParam());
+  PixvecTester().in(56, 57, 7).out_c(190).kernel(1, 1).threads(2).clamp(
+      0.0f, 6.0f).Test(GetParam());
+}
+
 TEST_P(PixvecConvIsa, ManyChannelBlocks) {
   // Input channels beyond one L1 block: partial sums carried between
   // blocks (1x1: about 96 channels a block, 3x3 fewer), last block partial.
