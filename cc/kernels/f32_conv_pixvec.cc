@@ -26,18 +26,22 @@ long long RowFloats(long long min_floats) {
 // 2 columns right, and X with its copies stays within half of a 2 MiB L2.
 // Measured on the benchmark's 3x3 layers: 14x14x256 21% faster with them,
 // 28x28x128 4%; 56x56x64 (2.8 MB with copies) 18% slower and 28x28x256
-// stride 2 42% slower, their transposes spilling to L3.
-int ShiftCopies(bool pointwise, int group, long long hq, long long wq,
-                long long dxq, int phases, int in_c) {
+// stride 2 42% slower, their transposes spilling to L3. On AVX-512 at
+// stride 1 the tile-local views (below) replace them: 14x14x256 8-14%
+// faster than with the copies (6 paired runs, the machine loaded).
+int ShiftCopies(bool pointwise, int group, int stride_h, int stride_w,
+                long long hq, long long wq, long long dxq, int phases,
+                int in_c) {
   if (pointwise || group < 8 || wq % 16 != 0 || dxq < 1 || dxq > 2) return 1;
+  if (group >= 16 && stride_h == 1 && stride_w == 1) return 1;
   const long long copies = dxq + 1;
   const long long bytes = copies * (hq * wq + copies) * phases * in_c * 4;
   return bytes <= (1LL << 20) ? static_cast<int>(copies) : 1;
 }
 
 // Tile-local views (f32_conv_pixvec.h, local_): AVX-512 (64-byte loads,
-// each unaligned one splits) at stride 1 when the planes have no shifted
-// copies. Measured on the benchmark's 3x3 layers (medians of 4-5 runs, the
+// each unaligned one splits) at stride 1 (where it keeps no shifted copies
+// of the planes). Measured on the benchmark's 3x3 layers (medians of 4-5 runs, the
 // machine loaded): 28x28x128 15-25% faster, 7x7x512 10-20%, 56x56x64
 // about 5% (its views cost about as much to copy as the split loads they
 // save: copying from aligned loads and permutes instead was no faster);
@@ -161,7 +165,8 @@ PixvecCostTerms PixvecTerms(const PixvecStats& stats, const ConvShape& s,
   }
   const long long hq = s.out_h + dyq;
   const int copies =
-      ShiftCopies(pointwise, k.group, hq, wq, dxq, phases, s.in_c);
+      ShiftCopies(pointwise, k.group, s.stride_h, s.stride_w, hq, wq, dxq,
+                  phases, s.in_c);
   const bool local = LocalViews(s, pointwise, k.group, copies);
   const bool merge = wq % 16 == 0;
   std::vector<long long> keys;
@@ -348,8 +353,8 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   const long long tiles = (flat + T - 1) / T;
   // Planes start on 64-byte boundaries (so do tiles: T is a multiple of
   // 16): 1x1 loads are all aligned.
-  const int copies = ShiftCopies(pointwise, ukernel_->group, hq, wq, dxq,
-                                 phases, in_c_);
+  const int copies = ShiftCopies(pointwise, ukernel_->group, sh, sw, hq, wq,
+                                 dxq, phases, in_c_);
   // Pointwise: X is one tile, [in_c][T]. Planes end past hq * wq by
   // `copies` floats, where copy k - 1 takes copy k's first k positions.
   long long plane_stride =

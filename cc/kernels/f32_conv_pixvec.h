@@ -31,9 +31,9 @@
 // Planes are 64-byte aligned, Wq is rounded up to 16 when that costs at
 // most 1/8, and with Wq a multiple of 16 and taps 1-2 columns right each
 // plane is kept in shifted copies (copies_) so that every load is aligned,
-// while X with its copies fits in half of L2; otherwise, at stride 1 on
-// AVX-512, each tile's views of each block of channels are copied to an
-// aligned per-thread buffer (local_). 1x1 stride 1 skips the
+// while X with its copies fits in half of L2 (AVX2; AVX-512 at stride 2);
+// at stride 1 on AVX-512 instead, each tile's views of each block of
+// channels are copied to an aligned per-thread buffer (local_). 1x1 stride 1 skips the
 // whole-input transpose: each work item transposes its tile's pixels just
 // before computing it (tile_x_). A
 // tile is T consecutive flat positions across rows; positions with

@@ -389,8 +389,9 @@ TEST_P(PixvecConvIsa, ManyChannelBlocks) {
 }
 
 TEST_P(PixvecConvIsa, ShiftedCopies) {
-  // Rows of 16 or 32 floats and taps 1-2 columns right: the vector kernels
-  // read shifted copies of the planes (VALID: the first input row is data,
+  // Rows of 16 or 32 floats and taps 1-2 columns right: the AVX2 kernel
+  // (and AVX-512 at stride 2; at stride 1 it reads tile-local views) reads
+  // shifted copies of the planes (VALID: the first input row is data,
   // so copy k's first k values land in copy k - 1's tail).
   for (int ic : {3, 16, 20}) {
     PixvecTester().in(14, 14, ic).out_c(17).sparsity(Sparsity::kPattern)
