@@ -122,23 +122,21 @@ const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa) {
 // weights (transpose, views, stores and calls alone), 1 thread, medians of
 // 3 runs of 51, on an Intel Xeon (Sapphire-Rapids-class, AVX-512, 48 KiB
 // L1d, 2 MiB L2, shared and loaded VM; clock measured 3.3 GHz).
-//   AVX-512: mean |predicted / measured - 1| = 6.1%, worst 15% on the 13
-//     layers (7x7x512 3x3 under, 1x1 56x56x64->256 over: its zero-weight
-//     run is not much faster than the real one); 5.8% / 13% on the
-//     zero-weight runs. Since the stride-1 layers read tile-local aligned
-//     views, only the stride-2 layer has split loads: per_split_load rests
-//     on that one layer.
-//   AVX2 (unchanged fit, checked again on the same runs): 7.2%, worst 15%
+//   AVX-512: mean |predicted / measured - 1| = 4.7%, worst 10.5% on the
+//     13 layers (7x7x512 3x3 under); 3.0% / 9.4% on the zero-weight runs.
+//     Since the stride-1 layers read tile-local aligned views, only the
+//     stride-2 layer has split loads: per_split_load rests on that layer.
+//   AVX2 (earlier fit, checked again on runs of this code): 7.2%, worst 15%
 //     (layers); 11% / 31% (zero weights). Its loads are 32 bytes: the
 //     split term is left out; it has no local views.
-// A vector FMA costs 1.14 cycles (AVX-512; 0.5 at the FMA ports' peak):
+// A vector FMA costs 1.10 cycles (AVX-512; 0.5 at the FMA ports' peak):
 // the micro-kernel is bound by its loads (one per FMA plus the offset and
-// the weight of each nonzero), a float copied into a local view 0.32.
+// the weight of each nonzero), a float copied into a local view 0.30.
 // NEON and scalar: not measured, the AVX2 values.
 PixvecCostModel PixvecCostModelFor(Isa isa) {
   switch (isa) {
     case Isa::kAvx512:
-      return {1.14, 1.53, 0.49, 0.71, 333.0, 0.32};
+      return {1.10, 1.14, 0.53, 0.56, 373.0, 0.30};
     default:
       return {0.90, 0.0, 0.73, 0.50, 148.0, 0.0};
   }
