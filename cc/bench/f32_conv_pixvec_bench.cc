@@ -18,7 +18,11 @@
 // --features prints the model's terms per layer (for refitting it).
 // Times are this thread's CPU time (the machine may be shared), x and y
 // 64-byte aligned as in TFLite's arena; the dense baseline is a roofline,
-// not a measured dense convolution (none exists in cc/).
+// not a measured dense convolution (none exists in cc/). XNNPACK's dense
+// convolution measured through TFLite on the Xeon of the fit in
+// f32_conv_pixvec.cc (1 thread) reaches only 54-68% of that peak, not
+// 87.5%: 1x1 56x56x64->256 758 us, 1x1 7x7x512->2048 777, 3x3 28x28x128
+// 1843, 3x3 7x7x512 2164; "XNN est" overstates it there.
 #include <algorithm>
 #include <ctime>
 #include <cmath>
@@ -250,10 +254,9 @@ int Main(int argc, char** argv) {
         const PixvecCostTerms t = PixvecTerms(op->stats(), op->shape(), isa);
         std::printf(
             "features %s|%s vfma=%.0f split=%.0f in=%.0f out=%.0f calls=%.0f "
-            "cycles=%.0f zero_cycles=%.0f\n",
+            "gathered=%.0f cycles=%.0f zero_cycles=%.0f\n",
             c.name, KindName(c.kind), t.vector_fmas, t.split_loads, t.inputs,
-            t.outputs,
-            t.calls, us * 1e-6 * hz, us0 * 1e-6 * hz);
+            t.outputs, t.calls, t.gathered, us * 1e-6 * hz, us0 * 1e-6 * hz);
       }
     }
   }

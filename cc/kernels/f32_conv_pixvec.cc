@@ -26,13 +26,58 @@ long long RowFloats(long long min_floats) {
 // 2 columns right, and X with its copies stays within half of a 2 MiB L2.
 // Measured on the benchmark's 3x3 layers: 14x14x256 21% faster with them,
 // 28x28x128 4%; 56x56x64 (2.8 MB with copies) 18% slower and 28x28x256
-// stride 2 42% slower, their transposes spilling to L3.
-int ShiftCopies(bool pointwise, int group, long long hq, long long wq,
-                long long dxq, int phases, int in_c) {
+// stride 2 42% slower, their transposes spilling to L3. On AVX-512 at
+// stride 1 the tile-local views (below) replace them: 14x14x256 8-14%
+// faster than with the copies (6 paired runs, the machine loaded).
+int ShiftCopies(bool pointwise, int group, int stride_h, int stride_w,
+                long long hq, long long wq, long long dxq, int phases,
+                int in_c) {
   if (pointwise || group < 8 || wq % 16 != 0 || dxq < 1 || dxq > 2) return 1;
+  if (group >= 16 && stride_h == 1 && stride_w == 1) return 1;
   const long long copies = dxq + 1;
   const long long bytes = copies * (hq * wq + copies) * phases * in_c * 4;
   return bytes <= (1LL << 20) ? static_cast<int>(copies) : 1;
+}
+
+// Tile-local views (f32_conv_pixvec.h, local_): AVX-512 (64-byte loads,
+// each unaligned one splits) at stride 1 (where it keeps no shifted copies
+// of the planes). Measured on the benchmark's 3x3 layers (medians of 4-5 runs, the
+// machine loaded): 28x28x128 15-25% faster, 7x7x512 10-20%, 56x56x64
+// about 5% (its views cost about as much to copy as the split loads they
+// save: copying from aligned loads and permutes instead was no faster);
+// stride 2 (28x28x256 -> 14x14) 5% slower: four phases make nine views of
+// 64 floats per channel, so small blocks.
+bool LocalViews(const ConvShape& s, bool pointwise, int group, int copies) {
+  return !pointwise && group >= 16 && copies == 1 && s.stride_h == 1 &&
+         s.stride_w == 1;
+}
+
+// Distinct displacements (phase, rows down, columns right) that the taps
+// read, in tap order; tap_view[t] (when not null): tap t's index. With
+// merge_rows (rows of a multiple of 16 floats: a row down stays aligned),
+// views differ only by phase and columns, and each spans the rows too.
+int TapViews(const ConvShape& s, bool merge_rows, std::vector<long long>* key,
+             std::vector<int>* tap_view) {
+  key->clear();
+  if (tap_view != nullptr) tap_view->clear();
+  for (int ky = 0; ky < s.kernel_h; ++ky) {
+    for (int kx = 0; kx < s.kernel_w; ++kx) {
+      const long long dy = static_cast<long long>(ky) * s.dilation_h;
+      const long long dx = static_cast<long long>(kx) * s.dilation_w;
+      // Unique per view: phase (dy % sh, dx % sw), rows dy / sh, columns
+      // dx / sw (each below 2^20: kernels have at most 1024 taps).
+      const long long k = (((dy % s.stride_h) * s.stride_w + dx % s.stride_w)
+                           << 40) +
+                          ((merge_rows ? 0 : dy / s.stride_h) << 20) +
+                          dx / s.stride_w;
+      const auto it = std::find(key->begin(), key->end(), k);
+      if (tap_view != nullptr) {
+        tap_view->push_back(static_cast<int>(it - key->begin()));
+      }
+      if (it == key->end()) key->push_back(k);
+    }
+  }
+  return static_cast<int>(key->size());
 }
 
 }  // namespace
@@ -74,24 +119,26 @@ const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa) {
 
 // Fitted by non-negative least squares (relative error) on the 13 layers
 // of cc/bench/f32_conv_pixvec_bench.cc plus the same layers with all-zero
-// weights (transpose, stores and calls alone), 1 thread, medians of 3 runs
-// of 51, on an Intel Xeon (Sapphire-Rapids-class, AVX-512, 48 KiB L1d,
-// 2 MiB L2, shared VM; clock measured 3.35 GHz).
-//   AVX-512: mean |predicted / measured - 1| = 3.7%, worst 9.2% on the 13
-//     layers; 6.8% / 13% on the zero-weight runs.
-//   AVX2: 5.2%, worst 12% (layers); 8.5% / 30% (zero weights). Its loads
-//     are 32 bytes: the split term is left out.
-// A vector FMA costs 1.19 cycles (AVX-512; 0.5 at the FMA ports' peak):
+// weights (transpose, views, stores and calls alone), 1 thread, medians of
+// 3 runs of 51, on an Intel Xeon (Sapphire-Rapids-class, AVX-512, 48 KiB
+// L1d, 2 MiB L2, shared and loaded VM; clock measured 3.3 GHz).
+//   AVX-512: mean |predicted / measured - 1| = 4.7%, worst 10.5% on the
+//     13 layers (7x7x512 3x3 under); 3.0% / 9.4% on the zero-weight runs.
+//     Since the stride-1 layers read tile-local aligned views, only the
+//     stride-2 layer has split loads: per_split_load rests on that layer.
+//   AVX2 (earlier fit, checked again on runs of this code): 7.2%, worst 15%
+//     (layers); 11% / 31% (zero weights). Its loads are 32 bytes: the
+//     split term is left out; it has no local views.
+// A vector FMA costs 1.10 cycles (AVX-512; 0.5 at the FMA ports' peak):
 // the micro-kernel is bound by its loads (one per FMA plus the offset and
-// the weight of each nonzero; this core sustains about one 64-byte load a
-// cycle in that loop), and a load that splits across two lines costs 0.41
-// more. NEON and scalar: not measured, the AVX2 values.
+// the weight of each nonzero), a float copied into a local view 0.30.
+// NEON and scalar: not measured, the AVX2 values.
 PixvecCostModel PixvecCostModelFor(Isa isa) {
   switch (isa) {
     case Isa::kAvx512:
-      return {1.19, 0.41, 0.51, 0.64, 339.0};
+      return {1.10, 1.14, 0.53, 0.56, 373.0, 0.30};
     default:
-      return {0.90, 0.0, 0.73, 0.50, 148.0};
+      return {0.90, 0.0, 0.73, 0.50, 148.0, 0.0};
   }
 }
 
@@ -116,13 +163,21 @@ PixvecCostTerms PixvecTerms(const PixvecStats& stats, const ConvShape& s,
   }
   const long long hq = s.out_h + dyq;
   const int copies =
-      ShiftCopies(pointwise, k.group, hq, wq, dxq, phases, s.in_c);
+      ShiftCopies(pointwise, k.group, s.stride_h, s.stride_w, hq, wq, dxq,
+                  phases, s.in_c);
+  const bool local = LocalViews(s, pointwise, k.group, copies);
+  const bool merge = wq % 16 == 0;
+  std::vector<long long> keys;
+  const int views = local ? TapViews(s, merge, &keys, nullptr) : 0;
+  const long long view_floats = k.tile + (merge ? dyq * wq : 0);
   const long long span =
-      phases * copies * (k.tile + dyq * wq + (copies > 1 ? 0 : dxq));
-  const long long block = std::max(
-      1LL, std::min<long long>(s.in_c, F32ConvPixvec::L1Floats(
-                                             s.kernel_h * s.kernel_w) /
-                                             span));
+      local ? views * view_floats
+            : phases * copies * (k.tile + dyq * wq + (copies > 1 ? 0 : dxq));
+  const long long budget =
+      local ? F32ConvPixvec::kLocalFloats
+            : F32ConvPixvec::L1Floats(s.kernel_h * s.kernel_w);
+  const long long block =
+      std::max(1LL, std::min<long long>(s.in_c, budget / span));
   const double blocks = std::ceil(static_cast<double>(s.in_c) / block);
   const double tiles =
       std::ceil(static_cast<double>(s.out_h) * wq / k.tile);
@@ -130,7 +185,7 @@ PixvecCostTerms PixvecTerms(const PixvecStats& stats, const ConvShape& s,
   PixvecCostTerms t;
   const double per_nonzero = tiles * k.tile / k.group;
   t.vector_fmas = static_cast<double>(stats.nonzeros) * per_nonzero;
-  if (k.group >= 16) {
+  if (k.group >= 16 && !local) {
     for (int ky = 0; ky < s.kernel_h; ++ky) {
       for (int kx = 0; kx < s.kernel_w; ++kx) {
         const long long at =
@@ -146,6 +201,7 @@ PixvecCostTerms PixvecTerms(const PixvecStats& stats, const ConvShape& s,
   t.inputs = static_cast<double>(s.in_h) * s.in_w * s.in_c * copies;
   t.outputs = static_cast<double>(s.out_h) * s.out_w * s.out_c;
   t.calls = tiles * groups * blocks;
+  if (local) t.gathered = tiles * s.in_c * views * view_floats;
   return t;
 }
 
@@ -155,7 +211,8 @@ double EstimatePixvecCycles(const PixvecStats& stats, const ConvShape& s,
   const PixvecCostModel m = PixvecCostModelFor(isa);
   return m.per_vector_fma * t.vector_fmas + m.per_split_load * t.split_loads +
          m.per_input_value * t.inputs +
-         m.per_output_value * t.outputs + m.per_call * t.calls;
+         m.per_output_value * t.outputs + m.per_call * t.calls +
+         m.per_gathered * t.gathered;
 }
 
 std::unique_ptr<F32ConvPixvec> F32ConvPixvec::Create(
@@ -294,8 +351,8 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   const long long tiles = (flat + T - 1) / T;
   // Planes start on 64-byte boundaries (so do tiles: T is a multiple of
   // 16): 1x1 loads are all aligned.
-  const int copies = ShiftCopies(pointwise, ukernel_->group, hq, wq, dxq,
-                                 phases, in_c_);
+  const int copies = ShiftCopies(pointwise, ukernel_->group, sh, sw, hq, wq,
+                                 dxq, phases, in_c_);
   // Pointwise: X is one tile, [in_c][T]. Planes end past hq * wq by
   // `copies` floats, where copy k - 1 takes copy k's first k positions.
   long long plane_stride =
@@ -328,13 +385,31 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   flat_ = static_cast<int>(flat);
   tiles_ = static_cast<int>(tiles);
   groups_ = (out_c_ + ukernel_->group - 1) / ukernel_->group;
+  const bool local = LocalViews(s, pointwise, ukernel_->group, copies);
+  const bool merge = wq % 16 == 0;
+  std::vector<long long> keys;
+  std::vector<int> tap_view;
+  const int views = local ? TapViews(s, merge, &keys, &tap_view) : 0;
+  const long long view_floats = T + (merge ? dyq * wq : 0);
+  view_.clear();
+  for (long long k : keys) {
+    // Floats from a tile's start in X to the view's first position.
+    const long long ph = index[k >> 40];
+    view_.push_back(static_cast<int32_t>(
+        ph * phase_stride + ((k >> 20) & 0xFFFFF) * wq + (k & 0xFFFFF)));
+  }
+  local_ = local;
+  view_floats_ = static_cast<int>(view_floats);
   // Floats of one channel that a tile reads: its positions plus the reach
-  // of the taps, in every phase read.
+  // of the taps, in every phase read (local views: T per view).
   const long long span =
-      pointwise ? T : phases * copies * (T + dyq * wq + (copies > 1 ? 0 : dxq));
+      pointwise ? T
+      : local   ? views * view_floats
+                : phases * copies * (T + dyq * wq + (copies > 1 ? 0 : dxq));
+  const long long budget =
+      local ? kLocalFloats : L1Floats(p.kernel_h * p.kernel_w);
   block_channels_ = static_cast<int>(
-      std::max(1LL, std::min<long long>(
-                        in_c_, L1Floats(p.kernel_h * p.kernel_w) / span)));
+      std::max(1LL, std::min<long long>(in_c_, budget / span)));
   num_blocks_ = (in_c_ + block_channels_ - 1) / block_channels_;
   plan_ptr_.assign(static_cast<size_t>(num_blocks_) * out_c_ + 1, 0);
   plan_offset_.resize(nz_weight_.size());
@@ -342,6 +417,7 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   std::vector<int32_t> next(nz_ptr_.begin(), nz_ptr_.end() - 1);
   size_t at = 0;
   for (int blk = 0; blk < num_blocks_; ++blk) {
+    const int c0 = blk * block_channels_;
     const int c1 = std::min(in_c_, (blk + 1) * block_channels_);
     for (int n = 0; n < out_c_; ++n) {
       for (int32_t& k = next[n]; k < nz_ptr_[n + 1] && nz_channel_[k] < c1;
@@ -353,8 +429,12 @@ bool F32ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
         const long long q = dx / sw;
         const long long copy = copies > 1 ? q : 0;
         plan_offset_[at] = static_cast<int32_t>(
-            nz_channel_[k] * channel_stride + ph * phase_stride +
-            copy * plane_stride + (dy / sh) * wq + q - copy);
+            local ? (static_cast<long long>(nz_channel_[k] - c0) * views +
+                     tap_view[nz_tap_[k]]) *
+                            view_floats +
+                        (merge ? (dy / sh) * wq : 0)
+                  : nz_channel_[k] * channel_stride + ph * phase_stride +
+                        copy * plane_stride + (dy / sh) * wq + q - copy);
         plan_weight_[at] = nz_weight_[k];
         ++at;
       }
@@ -453,6 +533,9 @@ void F32ConvPixvec::Compute(const float* x, float* y, int begin, int end,
   a.row_floats = wq_;
   a.out_w = s.out_w;
   a.out_c = static_cast<size_t>(s.out_c);
+  a.prefetch_output = static_cast<long long>(s.out_h) * s.out_w * s.out_c *
+                          static_cast<long long>(sizeof(float)) >
+                      kPrefetchOutputBytes;
   const F32PixvecTileFn fn = ukernel_->tile_fn;
   for (int i = begin; i < end; ++i) {
     const int tile = i / splits_;
@@ -471,6 +554,14 @@ void F32ConvPixvec::Compute(const float* x, float* y, int begin, int end,
       a.x = planar_.data() + o0;
     }
     for (int blk = 0; blk < num_blocks_; ++blk) {
+      if (local_) {
+        const int c0 = blk * block_channels_;
+        ukernel_->gather_fn(
+            planar_.data() + o0 + c0 * channel_stride_, channel_stride_,
+            view_.data(), static_cast<int>(view_.size()), view_floats_,
+            std::min(block_channels_, s.in_c - c0), tile_x);
+        a.x = tile_x;
+      }
       a.first = blk == 0;
       a.last = blk == num_blocks_ - 1;
       for (int g = g0; g < g1; ++g) {
@@ -504,7 +595,10 @@ void F32ConvPixvec::Run(const float* x, float* y, ThreadPool* pool) {
                             ukernel_->group * ukernel_->tile
                       : 1;
   const size_t tile_floats =
-      pointwise_ ? static_cast<size_t>(s.in_c) * ukernel_->tile : 1;
+      pointwise_ ? static_cast<size_t>(s.in_c) * ukernel_->tile
+      : local_   ? static_cast<size_t>(block_channels_) * view_.size() *
+                     view_floats_
+                 : 1;
   if (static_cast<int>(acc_.size()) < threads) acc_.resize(threads);
   if (static_cast<int>(tile_x_.size()) < threads) tile_x_.resize(threads);
   for (int t = 0; t < threads; ++t) {

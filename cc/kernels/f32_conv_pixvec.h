@@ -31,7 +31,9 @@
 // Planes are 64-byte aligned, Wq is rounded up to 16 when that costs at
 // most 1/8, and with Wq a multiple of 16 and taps 1-2 columns right each
 // plane is kept in shifted copies (copies_) so that every load is aligned,
-// while X with its copies fits in half of L2. 1x1 stride 1 skips the
+// while X with its copies fits in half of L2 (AVX2; AVX-512 at stride 2);
+// at stride 1 on AVX-512 instead, each tile's views of each block of
+// channels are copied to an aligned per-thread buffer (local_). 1x1 stride 1 skips the
 // whole-input transpose: each work item transposes its tile's pixels just
 // before computing it (tile_x_). A
 // tile is T consecutive flat positions across rows; positions with
@@ -56,9 +58,9 @@
 // thread) in tile-major order, in contiguous chunks.
 //
 // Speed (cc/bench/f32_conv_pixvec_bench.cc, AVX-512 Xeon, 1 thread): the
-// micro-kernel runs about one 64-byte load a cycle, i.e. near 1.2 cycles a
-// vector FMA (25-30% of the FMA ports' peak) on 3x3 patterns and 1x1 at
-// 90% sparsity, the inputs and outputs about 0.5-0.65 cycles a value; see
+// micro-kernel runs about one 64-byte load a cycle, i.e. near 1.15 cycles
+// a vector FMA (25-35% of the FMA ports' peak) on 3x3 patterns and 1x1 at
+// 90% sparsity, the inputs and outputs about 0.5-0.7 cycles a value; see
 // EstimatePixvecCycles.
 #ifndef TF_SPARSE_CC_KERNELS_F32_CONV_PIXVEC_H_
 #define TF_SPARSE_CC_KERNELS_F32_CONV_PIXVEC_H_
@@ -124,6 +126,9 @@ struct F32PixvecTileArgs {
   float* acc;              // Partial sums; unused when first and last.
   int first;               // Nonzero: start from the bias.
   int last;                // Nonzero: clamp and store to y.
+  int prefetch_output;     // Nonzero: the output is far larger than L2;
+                           // with no junk positions, the last block asks
+                           // for the tile's output lines before its sums.
 };
 using F32PixvecTileFn = void (*)(const F32PixvecTileArgs& args);
 
@@ -134,6 +139,13 @@ using F32PixvecPackFn = void (*)(const float* src, size_t src_stride,
                                  int pixels, float* dst, size_t dst_stride,
                                  int copies, ptrdiff_t copy_step);
 
+// Tile-local views (F32ConvPixvec::local_): for c < channels and
+// v < views, dst[(c * views + v) * floats + f] = src[c * channel_stride +
+// view[v] + f], f < floats (a multiple of 16). dst is 64-byte aligned.
+using F32PixvecGatherFn = void (*)(const float* src, size_t channel_stride,
+                                   const int32_t* view, int views,
+                                   int floats, int channels, float* dst);
+
 struct F32PixvecUkernel {
   const char* name;
   Isa isa;
@@ -141,6 +153,7 @@ struct F32PixvecUkernel {
   int group;  // Output channels per call, pixels x channels per pack.
   F32PixvecTileFn tile_fn;
   F32PixvecPackFn pack_fn;
+  F32PixvecGatherFn gather_fn;
 };
 const F32PixvecUkernel& F32PixvecUkernelScalar();
 const F32PixvecUkernel& F32PixvecUkernelAvx2();    // x86-64 builds only.
@@ -156,8 +169,8 @@ const F32PixvecUkernel& F32PixvecUkernelFor(Isa isa);
 // cache lines: taps at a column or row offset that is not a multiple of
 // 16 floats), input values transposed (times the shifted copies), output
 // values stored (through the
-// group transposes), and micro-kernel calls (tiles * groups * channel
-// blocks).
+// group transposes), micro-kernel calls (tiles * groups * channel
+// blocks), and floats copied into tile-local views (local_).
 // Fitted on an AVX-512 Xeon; see f32_conv_pixvec.cc for the fit and its
 // quality.
 struct PixvecCostTerms {
@@ -166,6 +179,7 @@ struct PixvecCostTerms {
   double inputs = 0;
   double outputs = 0;
   double calls = 0;
+  double gathered = 0;  // Floats copied into tile-local views (local_).
 };
 PixvecCostTerms PixvecTerms(const PixvecStats& stats, const ConvShape& shape,
                             Isa isa);
@@ -175,6 +189,7 @@ struct PixvecCostModel {
   double per_input_value;
   double per_output_value;
   double per_call;
+  double per_gathered = 0;
 };
 PixvecCostModel PixvecCostModelFor(Isa isa);
 // Estimated cycles of one batch item of a PV convolution.
@@ -203,9 +218,20 @@ class F32ConvPixvec {
   // 3x3 best at 6 Ki floats among 3, 6, 12 Ki; 1x1 at 12 Ki, 15-35% faster
   // than 6 Ki on 14x14x1024 and 7x7x512).
   static constexpr long long kL1Floats = 6 * 1024;
+  // Outputs of one batch item above this many bytes are prefetched for
+  // writing by the micro-kernel (F32PixvecTileArgs::prefetch_output):
+  // 1x1 56x56x64->256 (3.2 MB) is bound by the reads for ownership of its
+  // output lines; 3% faster with it, its zero-weight run 20%. Smaller
+  // outputs lost 1-2%. Non-temporal stores instead were 10-30% slower.
+  static constexpr long long kPrefetchOutputBytes = 2 << 20;
   static constexpr long long L1Floats(int taps) {
     return taps == 1 ? 2 * kL1Floats : kL1Floats;
   }
+  // Floats of a slot's tile-local views per channel block (local_):
+  // measured on the benchmark's 3x3 stride-1 layers among 4, 6, 9 and
+  // 12 Ki: 9 Ki best or within noise of the best on 56x56x64, 28x28x128
+  // and 7x7x512 (12 Ki: the views alone fill the 48 KiB L1).
+  static constexpr long long kLocalFloats = 9 * 1024;
 
   // w: OHWI [out_c][kernel_h][kernel_w][in_c]; bias: out_c values or null.
   // Any weights pack; null with *error only for bad arguments. Uses
@@ -245,7 +271,8 @@ class F32ConvPixvec {
   // Work items [begin, end): item i is tile i / splits_ and its groups
   // (i % splits_) * split_groups_ .. + split_groups_; acc: the partial sums
   // of one item's groups.
-  // tile_x: pointwise, the item's tile of X ([in_c][tile]).
+  // tile_x: pointwise, the item's tile of X ([in_c][tile]); local
+  // views, one channel block's views ([block_channels][views][tile]).
   void Compute(const float* x, float* y, int begin, int end, float* acc,
                float* tile_x) const;
   // A free accumulator slot among the first `slots` (spins until one is).
@@ -269,6 +296,22 @@ class F32ConvPixvec {
   bool pointwise_ = false;
   int hq_ = 0, wq_ = 0;
   int phases_ = 0;
+  // Tile-local views (AVX-512, when the planes have no shifted copies):
+  // before each (tile, channel block), every distinct tap displacement
+  // view_[v] (phase, rows and columns down and right) of each channel's
+  // tile is copied to the slot's buffer ([channel][view][T]), so that
+  // every load of the micro-kernel is 64-byte aligned. Its loads are
+  // what bounds it, and one that splits across two cache lines takes two
+  // load slots: with rows of 32 or 64 floats two thirds of a 3x3 kernel's
+  // taps split, which costs more than copying T floats per (tile,
+  // channel, view) from L2.
+  bool local_ = false;
+  std::vector<int32_t> view_;
+  int view_floats_ = 0;  // T, or T plus the taps' reach of rows when rows
+                         // are a multiple of 16 floats (then views differ
+                         // only by phase and columns).
+  // With local views the block budget is kLocalFloats (see
+  // f32_conv_pixvec.cc for its measurement).
   // Shifted copies of each phase plane (1 or kernel columns' reach + 1):
   // copy k holds the plane shifted by k floats, so that a tap k columns
   // right reads copy k at the aligned position instead of a load that
@@ -293,7 +336,8 @@ class F32ConvPixvec {
   AlignedBuffer<float> planar_;
   static constexpr int kMaxThreads = 64;
   std::vector<AlignedBuffer<float>> acc_;     // Per slot.
-  std::vector<AlignedBuffer<float>> tile_x_;  // Per slot, pointwise only.
+  std::vector<AlignedBuffer<float>> tile_x_;  // Per slot, pointwise or
+                                              // local views.
   std::atomic<bool> slot_busy_[kMaxThreads] = {};
 };
 

@@ -15,6 +15,7 @@ struct Avx2Vec {
   static T Add(T a, T b) { return _mm256_add_ps(a, b); }
   static T Load(const float* p) { return _mm256_loadu_ps(p); }
   static void Store(float* p, T v) { _mm256_storeu_ps(p, v); }
+  static void PrefetchWrite(const float*) {}
   static void StorePartial(float* p, T v, int n) {
     const __m256i mask = _mm256_cmpgt_epi32(
         _mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -49,7 +50,8 @@ constexpr int kVecs = 4;
 const F32PixvecUkernel kKernel = {
     "f32_conv_pixvec_32x8__avx2", Isa::kAvx2, kVecs * 8, 8,
     pixvec_internal::PixvecTile<Avx2Vec, kVecs>,
-    pixvec_internal::PixvecPack<Avx2Vec>};
+    pixvec_internal::PixvecPack<Avx2Vec>,
+    pixvec_internal::PixvecGather<Avx2Vec>};
 
 }  // namespace
 

@@ -20,6 +20,9 @@ struct Avx512Vec {
   static T Add(T a, T b) { return _mm512_add_ps(a, b); }
   static T Load(const float* p) { return _mm512_loadu_ps(p); }
   static void Store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  static void PrefetchWrite(const float* p) {
+    asm volatile("prefetchw %0" : : "m"(*p));
+  }
   static void StorePartial(float* p, T v, int n) {
     _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v);
   }
@@ -61,7 +64,8 @@ constexpr int kVecs = 4;
 const F32PixvecUkernel kKernel = {
     "f32_conv_pixvec_64x16__avx512", Isa::kAvx512, kVecs * 16, 16,
     pixvec_internal::PixvecTile<Avx512Vec, kVecs>,
-    pixvec_internal::PixvecPack<Avx512Vec>};
+    pixvec_internal::PixvecPack<Avx512Vec>,
+    pixvec_internal::PixvecGather<Avx512Vec>};
 
 }  // namespace
 

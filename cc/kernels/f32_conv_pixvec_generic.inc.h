@@ -8,6 +8,7 @@
 //     static T Load(const float*);     // unaligned
 //     static void Store(float*, T);    // unaligned
 //     static void StorePartial(float*, T, int n);  // lanes 0 .. n - 1
+//     static void PrefetchWrite(const float*);  // a hint, or nothing
 //     static T Broadcast(float);
 //     static T Fma(T a, T b, T c);     // a * b + c
 //     static T Min(T a, T b);          // b when either is NaN (x86 order)
@@ -93,6 +94,12 @@ void PixvecTile(const F32PixvecTileArgs& a) {
     return;
   }
   alignas(64) float buf[L * kTile];
+  if (a.prefetch_output && a.row_floats == a.out_w) {
+    // Consecutive output pixels: ask for their lines now, so that the
+    // stores after the sums find them.
+    const float* out = a.y + static_cast<size_t>(a.o0) * a.out_c;
+    for (int i = 0; i < a.positions; ++i) V::PrefetchWrite(out + i * a.out_c);
+  }
   for (int j = 0; j < a.channels; ++j) {
     AccumulateChannel<V, NV, true>(
         a.x, a.offset, a.weight, a.nz[j], a.nz[j + 1], a.bias[j],
@@ -104,6 +111,32 @@ void PixvecTile(const F32PixvecTileArgs& a) {
     for (int v = 0; v < NV; ++v) V::Store(buf + j * kTile + v * L, V::Zero());
   }
   const int wq = a.row_floats;
+  if (wq == a.out_w) {
+    // No junk positions (1x1 at stride 1, or rows that need no padding):
+    // the tile's positions are consecutive output pixels.
+    float* out = a.y + static_cast<size_t>(a.o0) * a.out_c;
+    const size_t step = a.out_c;
+    for (int p0 = 0; p0 < a.positions; p0 += L, out += L * step) {
+      T r[L];
+#pragma GCC unroll 16
+      for (int j = 0; j < L; ++j) r[j] = V::Load(buf + j * kTile + p0);
+      V::Transpose(r);
+      const int n = a.positions - p0 < L ? a.positions - p0 : L;
+      if (n == L && a.channels == L) {
+#pragma GCC unroll 16
+        for (int i = 0; i < L; ++i) V::Store(out + i * step, r[i]);
+        continue;
+      }
+      for (int i = 0; i < n; ++i) {
+        if (a.channels == L) {
+          V::Store(out + i * step, r[i]);
+        } else {
+          V::StorePartial(out + i * step, r[i], a.channels);
+        }
+      }
+    }
+    return;
+  }
   int oy = a.o0 / wq, ox = a.o0 % wq;
   for (int p0 = 0; p0 < a.positions; p0 += L) {
     T r[L];
@@ -152,6 +185,21 @@ void PixvecPack(const float* src, size_t src_stride, int pixels, float* dst,
   for (int k = 0; k < copies; ++k) {
     float* d = dst + k * copy_step;
     for (int c = 0; c < L; ++c) V::StorePartial(d + c * dst_stride, r[c], pixels);
+  }
+}
+
+template <class V>
+void PixvecGather(const float* src, size_t channel_stride,
+                  const int32_t* view, int views, int floats, int channels,
+                  float* dst) {
+  constexpr int L = V::kLanes;
+  for (int c = 0; c < channels; ++c) {
+    const float* s = src + c * channel_stride;
+    for (int v = 0; v < views; ++v, dst += floats) {
+      const float* p = s + view[v];
+#pragma GCC unroll 4
+      for (int i = 0; i < floats; i += L) V::Store(dst + i, V::Load(p + i));
+    }
   }
 }
 

@@ -20,6 +20,7 @@ struct NeonVec {
   static T Add(T a, T b) { return vaddq_f32(a, b); }
   static T Load(const float* p) { return vld1q_f32(p); }
   static void Store(float* p, T v) { vst1q_f32(p, v); }
+  static void PrefetchWrite(const float*) {}
   static void StorePartial(float* p, T v, int n) {
     if (n >= 2) {
       vst1_f32(p, vget_low_f32(v));
@@ -48,7 +49,8 @@ constexpr int kVecs = 8;
 const F32PixvecUkernel kKernel = {
     "f32_conv_pixvec_32x4__neonfma", Isa::kNeon, kVecs * 4, 4,
     pixvec_internal::PixvecTile<NeonVec, kVecs>,
-    pixvec_internal::PixvecPack<NeonVec>};
+    pixvec_internal::PixvecPack<NeonVec>,
+    pixvec_internal::PixvecGather<NeonVec>};
 
 }  // namespace
 

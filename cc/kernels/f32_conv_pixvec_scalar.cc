@@ -12,6 +12,7 @@ struct ScalarVec {
   static T Add(T a, T b) { return a + b; }
   static T Load(const float* p) { return *p; }
   static void Store(float* p, T v) { *p = v; }
+  static void PrefetchWrite(const float*) {}
   static void StorePartial(float* p, T v, int n) {
     if (n > 0) *p = v;
   }
@@ -28,7 +29,8 @@ constexpr int kVecs = 8;
 const F32PixvecUkernel kKernel = {
     "f32_conv_pixvec_8x1__scalar", Isa::kScalar, kVecs, 1,
     pixvec_internal::PixvecTile<ScalarVec, kVecs>,
-    pixvec_internal::PixvecPack<ScalarVec>};
+    pixvec_internal::PixvecPack<ScalarVec>,
+    pixvec_internal::PixvecGather<ScalarVec>};
 
 }  // namespace
 

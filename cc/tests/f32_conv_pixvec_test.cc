@@ -194,6 +194,40 @@ TEST(PixvecFormat, StatsCountNonzeros) {
   EXPECT_DOUBLE_EQ(s.sparsity(), 0.75);
 }
 
+#if defined(__x86_64__)
+TEST(PixvecCostModel, LocalViewsTerms) {
+  // AVX-512 at stride 1 without shifted copies (28x28x128: X with copies
+  // would pass 1 MiB) reads local views: floats copied, no split loads;
+  // stride 2 keeps the planes and their split loads.
+  std::vector<float> w = MakeWeights(Sparsity::kPattern, 128, 3, 3, 128, 2);
+  const PixvecStats stats = MeasurePixvec(w.data(), 128, 128, 3, 3);
+  ConvShape s;
+  s.batch = 1;
+  s.in_h = s.in_w = s.out_h = s.out_w = 28;
+  s.in_c = s.out_c = 128;
+  s.kernel_h = s.kernel_w = 3;
+  s.pad_top = s.pad_left = 1;
+  PixvecCostTerms t = PixvecTerms(stats, s, Isa::kAvx512);
+  // 14 tiles of 64 positions (rows of 32), 3 views of 64 + 2 * 32 floats.
+  EXPECT_EQ(t.gathered, 14.0 * 128 * 3 * 128);
+  EXPECT_EQ(t.split_loads, 0.0);
+  EXPECT_GT(t.vector_fmas, 0.0);
+  EXPECT_EQ(PixvecTerms(stats, s, Isa::kAvx2).gathered, 0.0);
+  // 256 channels: X with its copies would pass 1 MiB.
+  w = MakeWeights(Sparsity::kPattern, 64, 3, 3, 256, 2);
+  const PixvecStats stats2 = MeasurePixvec(w.data(), 64, 256, 3, 3);
+  s.in_c = 256;
+  s.out_c = 64;
+  s.stride_h = s.stride_w = 2;
+  s.out_h = s.out_w = 14;
+  s.pad_top = s.pad_left = 0;
+  t = PixvecTerms(stats2, s, Isa::kAvx512);
+  EXPECT_EQ(t.gathered, 0.0);
+  EXPECT_GT(t.split_loads, 0.0);
+  EXPECT_GT(EstimatePixvecCycles(stats2, s, Isa::kAvx512), 0.0);
+}
+#endif
+
 TEST(PixvecConv, BadArguments) {
   std::string error;
   const std::vector<float> w(9, 1.0f);
@@ -331,6 +365,15 @@ TEST_P(PixvecConvIsa, LargeLayers) {
       Sparsity::kPattern).Test(GetParam());
 }
 
+TEST_P(PixvecConvIsa, OutputLargerThanL2) {
+  // Pointwise outputs above F32ConvPixvec::kPrefetchOutputBytes (2.4 MB):
+  // the micro-kernel prefetches each tile's output lines for writing;
+  // channels not a multiple of 16 (partial groups), 2 threads.
+  PixvecTester().in(56, 56, 16).out_c(192).kernel(1, 1).Test(GetParam());
+  PixvecTester().in(56, 57, 7).out_c(190).kernel(1, 1).threads(2).clamp(
+      0.0f, 6.0f).Test(GetParam());
+}
+
 TEST_P(PixvecConvIsa, ManyChannelBlocks) {
   // Input channels beyond one L1 block: partial sums carried between
   // blocks (1x1: about 96 channels a block, 3x3 fewer), last block partial.
@@ -346,8 +389,9 @@ TEST_P(PixvecConvIsa, ManyChannelBlocks) {
 }
 
 TEST_P(PixvecConvIsa, ShiftedCopies) {
-  // Rows of 16 or 32 floats and taps 1-2 columns right: the vector kernels
-  // read shifted copies of the planes (VALID: the first input row is data,
+  // Rows of 16 or 32 floats and taps 1-2 columns right: the AVX2 kernel
+  // (and AVX-512 at stride 2; at stride 1 it reads tile-local views) reads
+  // shifted copies of the planes (VALID: the first input row is data,
   // so copy k's first k values land in copy k - 1's tail).
   for (int ic : {3, 16, 20}) {
     PixvecTester().in(14, 14, ic).out_c(17).sparsity(Sparsity::kPattern)
@@ -362,6 +406,28 @@ TEST_P(PixvecConvIsa, ShiftedCopies) {
   PixvecTester().in(14, 14, 16).out_c(16).special(Special::kNanInput)
       .clamp(0.0f, 6.0f).Test(GetParam());
   PixvecTester().in(14, 14, 48).out_c(33).threads(2).Test(GetParam());
+}
+
+TEST_P(PixvecConvIsa, LocalViews) {
+  // No shifted copies of the planes: the AVX-512 kernel copies each tile's
+  // views (phase, rows, columns) per channel block to an aligned buffer.
+  // Rows of 16 floats with taps 4 columns right (views by columns only,
+  // each spanning the rows), rows that are not a multiple of 16 (one view
+  // per tap), dilation, several channel blocks, 2 threads, NaN/Inf.
+  PixvecTester().in(12, 12, 5).out_c(17).kernel(3, 5).Test(GetParam());
+  PixvecTester().in(12, 12, 5).out_c(17).kernel(5, 5).dilation(1, 1)
+      .sparsity(Sparsity::kPattern).Test(GetParam());
+  PixvecTester().in(14, 12, 3).out_c(16).kernel(3, 3).dilation(2, 2)
+      .Test(GetParam());
+  PixvecTester().in(9, 11, 40).out_c(33).kernel(3, 3).Test(GetParam());
+  PixvecTester().in(28, 28, 150).out_c(20).kernel(3, 3).sparsity(
+      Sparsity::kPattern).Test(GetParam());
+  PixvecTester().in(12, 12, 70).out_c(33).kernel(3, 5).threads(2).batch(2)
+      .Test(GetParam());
+  for (Special sp : kAllSpecials) {
+    PixvecTester().in(12, 12, 17).out_c(17).kernel(3, 5).special(sp)
+        .clamp(0.0f, 6.0f).Test(GetParam());
+  }
 }
 
 TEST_P(PixvecConvIsa, BatchClampsAndNoBias) {
