@@ -374,10 +374,11 @@ Calibration MeasureCalibration(Isa isa) {
     c.ratio[i] = t > 0 && standin > 0 ? t / standin : 0.0;
     // A family that could not be measured, or has no reference, keeps the
     // static model.
-    c.factor[i] = c.ratio[i] > 0 && ref.ratio[i] > 0
-                      ? std::min(kMaxFactor,
-                                 std::max(kMinFactor, c.ratio[i] / ref.ratio[i]))
-                      : 1.0;
+    const double factor =
+        c.ratio[i] > 0 && ref.ratio[i] > 0 ? c.ratio[i] / ref.ratio[i] : 1.0;
+    c.factor[i] = factor <= kNoiseBand
+                      ? 1.0
+                      : std::min(kMaxFactor, std::max(kMinFactor, factor));
   }
   return c;
 }

@@ -63,6 +63,9 @@ const char* CostFamilyName(CostFamily family);
 // model, validated on the reference CPU, would decline.
 constexpr double kMinFactor = 1.0;
 constexpr double kMaxFactor = 8.0;
+// Ratios within this factor of the reference count as the same: repeated
+// calibrations on the reference CPU (2 vCPUs, shared) spread up to ~15%.
+constexpr double kNoiseBand = 1.15;
 
 struct Calibration {
   std::string cpu;     // CpuModelKey().
