@@ -192,20 +192,26 @@ def delegate_stats(delegate) -> dict:
     return {"nodes_claimed": claimed.value, "invocations": invocations.value}
 
 
+def _library_json(delegate, name) -> str:
+    """The JSON text the library's ``tf_sparse_<name>(delegate, buf, n)`` writes (called once for
+    the length, once more with a buffer that holds it)."""
+    ptr = _pointer(delegate, name)
+    fn = getattr(_library(), "tf_sparse_" + name)
+    need = fn(ptr, None, 0)
+    if need < 0:
+        raise RuntimeError(f"{name}: not a tf_sparse delegate")
+    buf = ctypes.create_string_buffer(int(need) + 1)
+    fn(ptr, buf, len(buf))
+    return buf.value.decode("utf-8")
+
+
 def delegate_report(delegate) -> list:
     """The delegate's decision for every node it considered, as a list of dicts.
 
     Each entry has ``node``, ``op``, ``claimed``, ``reason`` and, where known, ``format``,
     ``shape`` and ``sparsity``.
     """
-    ptr = _pointer(delegate, "delegate_report")
-    lib = _library()
-    need = lib.tf_sparse_delegate_report(ptr, None, 0)
-    if need < 0:
-        raise RuntimeError("delegate_report: not a tf_sparse delegate")
-    buf = ctypes.create_string_buffer(int(need) + 1)
-    lib.tf_sparse_delegate_report(ptr, buf, len(buf))
-    return json.loads(buf.value.decode("utf-8") or "[]")
+    return json.loads(_library_json(delegate, "delegate_report") or "[]")
 
 
 def delegate_calibration(delegate) -> dict:
@@ -216,14 +222,7 @@ def delegate_calibration(delegate) -> dict:
     ``factor`` (>= 1), the ratio of its measured speed to a dense stand-in here over the same
     ratio on the reference CPU. Measured on the first call if no node analysis has needed it.
     """
-    ptr = _pointer(delegate, "delegate_calibration")
-    lib = _library()
-    need = lib.tf_sparse_delegate_calibration(ptr, None, 0)
-    if need < 0:
-        raise RuntimeError("delegate_calibration: not a tf_sparse delegate")
-    buf = ctypes.create_string_buffer(int(need) + 1)
-    lib.tf_sparse_delegate_calibration(ptr, buf, len(buf))
-    return json.loads(buf.value.decode("utf-8"))
+    return json.loads(_library_json(delegate, "delegate_calibration"))
 
 
 def delegate_isa() -> str:
