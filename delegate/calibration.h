@@ -2,8 +2,10 @@
 //
 // Every cost model (fc_analysis.h, conv_analysis.h, dwconv_analysis.h)
 // estimates a sparse kernel's time against XNNPACK's dense kernel with
-// constants fitted on one CPU (the reference: Intel Xeon, family 6 model
-// 167, AVX-512). On another core the sparse kernels and XNNPACK do not
+// constants fitted on one CPU each (named beside them), and checked
+// against XNNPACK on the reference CPU of the calibration (Intel Xeon,
+// family 6 model 167, AVX-512: benchmarks/fine_grained_speed.py claims no
+// layer there that runs slower). On another core the sparse kernels and XNNPACK do not
 // speed up or slow down together (a gather-heavy kernel loses more on a
 // core with fewer load ports than a dense GEMM does), so the same model
 // would claim nodes that run slower there.
@@ -17,12 +19,12 @@
 //
 //   factor(family) = (t_kernel / t_standin)_here / (t_kernel / t_standin)_ref
 //
-// A family's estimated cost ratios are multiplied by its factor (kept in
-// [kMinFactor, kMaxFactor]), so a kernel that is relatively slower here
-// needs a larger saving to be claimed. On the reference CPU the factors are
-// 1 within the measurement's noise.
+// A family's estimated cost ratios are multiplied by its factor (1 up to
+// kNoiseBand, else kept in [kMinFactor, kMaxFactor]), so a kernel that is
+// relatively slower here needs a larger saving to be claimed. On the
+// reference CPU the factors are 1.
 //
-// The measurement takes a few tens of milliseconds and is cached on disk in
+// The measurement takes about 0.2 s and is cached on disk in
 // the calibration directory, one file per CPU model and ISA; a missing,
 // foreign or damaged file is measured again and rewritten. Options
 // (delegate/options.h): calibration=auto (default: cache, else measure),
