@@ -33,6 +33,10 @@ export QEMU_CPU="${QEMU_CPU:-max}"
 # their repeated measurements under emulation, where timings mean nothing
 # and run ~50x slower.
 export TF_SPARSE_EMULATED=1
+# Which nodes the delegate claims must not depend on timings (and emulated
+# ones would make every kernel look slow): the static cost models, as in
+# the host tests (.bazelrc); calibration_test sets its modes explicitly.
+export TF_SPARSE_CALIBRATION=off
 GTEST_SRC="${GTEST_SRC:-/usr/src/googletest/googletest}"
 OUT="${ARM_BUILD_DIR:-build/arm}"
 JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
