@@ -10,6 +10,7 @@
 
 #include "cc/kernels/dispatch.h"
 #include "cc/kernels/f32_conv3x3_vtaps.h"
+#include "cc/kernels/f32_conv_pixvec.h"
 #include "cc/kernels/f32_conv_patdnn.h"
 #include "cc/kernels/f32_csr_fully_connected.h"
 #include "cc/kernels/f32_dwconv3x3_sparse.h"
@@ -43,6 +44,7 @@ std::string Selected(Isa isa) {
   line("vtaps", F32VtapsUkernelFor(isa).name);
   line("patdnn", F32PatdnnUkernelFor(isa).name);
   line("dwconv3x3", F32DwConv3x3UkernelFor(isa).name);
+  line("pixvec", F32PixvecUkernelFor(isa).name);
   return s;
 }
 
@@ -84,7 +86,8 @@ const char* const kExpected[] = {
     "gs: f32_gs_minmax__scalar\n"
     "vtaps: f32_conv3x3_vtaps_1x16__scalar\n"
     "patdnn: f32_conv3x3_patdnn_4x4__scalar\n"
-    "dwconv3x3: f32_dwconv3x3_taps_1__scalar\n",
+    "dwconv3x3: f32_dwconv3x3_taps_1__scalar\n"
+    "pixvec: f32_conv_pixvec_8x1__scalar\n",
     // avx2
     "bsr 1x1: f32_bsr_minmax_1x1__avx2\n"
     "bsr 1x2: f32_bsr_minmax_rxc__avx2\n"
@@ -118,7 +121,8 @@ const char* const kExpected[] = {
     "gs: f32_gs_minmax__avx2\n"
     "vtaps: f32_conv3x3_vtaps_6x16__avx2\n"
     "patdnn: f32_conv3x3_patdnn_4x16__avx2\n"
-    "dwconv3x3: f32_dwconv3x3_taps_8__avx2\n",
+    "dwconv3x3: f32_dwconv3x3_taps_8__avx2\n"
+    "pixvec: f32_conv_pixvec_32x8__avx2\n",
     // avx512
     "bsr 1x1: f32_bsr_minmax_1x1__avx512\n"
     "bsr 1x2: f32_bsr_minmax_rxc__avx512\n"
@@ -152,7 +156,8 @@ const char* const kExpected[] = {
     "gs: f32_gs_minmax__avx512\n"
     "vtaps: f32_conv3x3_vtaps_14x16__avx512\n"
     "patdnn: f32_conv3x3_patdnn_7x32__avx512\n"
-    "dwconv3x3: f32_dwconv3x3_taps_16__avx512\n",
+    "dwconv3x3: f32_dwconv3x3_taps_16__avx512\n"
+    "pixvec: f32_conv_pixvec_64x16__avx512\n",
     // neon
     "bsr 1x1: f32_bsr_minmax_rxc__scalar\n"
     "bsr 1x2: f32_bsr_minmax_rxc__scalar\n"
@@ -186,7 +191,8 @@ const char* const kExpected[] = {
     "gs: f32_gs_minmax__scalar\n"
     "vtaps: f32_conv3x3_vtaps_1x16__scalar\n"
     "patdnn: f32_conv3x3_patdnn_4x4__scalar\n"
-    "dwconv3x3: f32_dwconv3x3_taps_1__scalar\n",
+    "dwconv3x3: f32_dwconv3x3_taps_1__scalar\n"
+    "pixvec: f32_conv_pixvec_8x1__scalar\n",
     // sve
     "bsr 1x1: f32_bsr_minmax_rxc__scalar\n"
     "bsr 1x2: f32_bsr_minmax_rxc__scalar\n"
@@ -220,7 +226,8 @@ const char* const kExpected[] = {
     "gs: f32_gs_minmax__scalar\n"
     "vtaps: f32_conv3x3_vtaps_1x16__scalar\n"
     "patdnn: f32_conv3x3_patdnn_4x4__scalar\n"
-    "dwconv3x3: f32_dwconv3x3_taps_1__scalar\n"};
+    "dwconv3x3: f32_dwconv3x3_taps_1__scalar\n"
+    "pixvec: f32_conv_pixvec_8x1__scalar\n"};
 #else
 const char* const kExpected[] = {
     // scalar
@@ -256,7 +263,8 @@ const char* const kExpected[] = {
     "gs: f32_gs_minmax__scalar\n"
     "vtaps: f32_conv3x3_vtaps_1x16__scalar\n"
     "patdnn: f32_conv3x3_patdnn_4x4__scalar\n"
-    "dwconv3x3: f32_dwconv3x3_taps_1__scalar\n",
+    "dwconv3x3: f32_dwconv3x3_taps_1__scalar\n"
+    "pixvec: f32_conv_pixvec_8x1__scalar\n",
     // avx2
     "bsr 1x1: f32_bsr_minmax_rxc__scalar\n"
     "bsr 1x2: f32_bsr_minmax_rxc__scalar\n"
@@ -290,7 +298,8 @@ const char* const kExpected[] = {
     "gs: f32_gs_minmax__scalar\n"
     "vtaps: f32_conv3x3_vtaps_1x16__scalar\n"
     "patdnn: f32_conv3x3_patdnn_4x4__scalar\n"
-    "dwconv3x3: f32_dwconv3x3_taps_1__scalar\n",
+    "dwconv3x3: f32_dwconv3x3_taps_1__scalar\n"
+    "pixvec: f32_conv_pixvec_8x1__scalar\n",
     // avx512
     "bsr 1x1: f32_bsr_minmax_rxc__scalar\n"
     "bsr 1x2: f32_bsr_minmax_rxc__scalar\n"
@@ -324,7 +333,8 @@ const char* const kExpected[] = {
     "gs: f32_gs_minmax__scalar\n"
     "vtaps: f32_conv3x3_vtaps_1x16__scalar\n"
     "patdnn: f32_conv3x3_patdnn_4x4__scalar\n"
-    "dwconv3x3: f32_dwconv3x3_taps_1__scalar\n",
+    "dwconv3x3: f32_dwconv3x3_taps_1__scalar\n"
+    "pixvec: f32_conv_pixvec_8x1__scalar\n",
     // neon
     "bsr 1x1: f32_bsr_minmax_1x1__neonfma\n"
     "bsr 1x2: f32_bsr_minmax_rxc__neon\n"
@@ -358,7 +368,8 @@ const char* const kExpected[] = {
     "gs: f32_gs_minmax__neonfma\n"
     "vtaps: f32_conv3x3_vtaps_6x16__neonfma\n"
     "patdnn: f32_conv3x3_patdnn_4x16__neonfma\n"
-    "dwconv3x3: f32_dwconv3x3_taps_4__neonfma\n",
+    "dwconv3x3: f32_dwconv3x3_taps_4__neonfma\n"
+    "pixvec: f32_conv_pixvec_32x4__neonfma\n",
     // sve
     "bsr 1x1: f32_bsr_minmax_1x1__sve\n"
     "bsr 1x2: f32_bsr_minmax_rxc__neon\n"
@@ -392,7 +403,8 @@ const char* const kExpected[] = {
     "gs: f32_gs_minmax__sve\n"
     "vtaps: f32_conv3x3_vtaps_6x16__neonfma\n"
     "patdnn: f32_conv3x3_patdnn_4x16__neonfma\n"
-    "dwconv3x3: f32_dwconv3x3_taps_4__neonfma\n"};
+    "dwconv3x3: f32_dwconv3x3_taps_4__neonfma\n"
+    "pixvec: f32_conv_pixvec_32x4__neonfma\n"};
 #endif
 
 TEST(IsaSelection, EveryFamilyEveryIsa) {
