@@ -190,8 +190,9 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
   };
   const std::vector<OpHandler>& handlers = OpHandlers();
   std::vector<Considered> considered;
-  // The same decisions, writable while Prepare settles them.
+  // The same decisions, writable while Prepare settles them, and their nodes.
   std::vector<NodeDecision*> decisions;
+  std::vector<const TfLiteNode*> decided_nodes;
   // Which considered node (position in `considered`) writes and reads each
   // tensor, for the islands below.
   std::map<int, int> writer_of;
@@ -216,6 +217,7 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
       }
     }
     decisions.push_back(d.get());
+    decided_nodes.push_back(n.node);
     considered.push_back(Considered{handler, std::move(d)});
   }
   // A node declined alone only for the split of XNNPACK's graph it would
@@ -223,15 +225,7 @@ TfLiteStatus SparseDelegate::Prepare(TfLiteContext* context) {
   // input or an output) is claimed or in the same case: the island pays
   // the split once. Repeated until nothing changes (chains).
   auto neighbour_takes = [&](int position) {
-    const TfLiteNode* node = nullptr;
-    TfLiteRegistration* reg = nullptr;
-    const int index = decisions[position]->node_index;
-    if (context->GetNodeAndRegistration(context, index,
-                                        const_cast<TfLiteNode**>(&node),
-                                        &reg) != kTfLiteOk ||
-        node == nullptr) {
-      return false;
-    }
+    const TfLiteNode* node = decided_nodes[position];
     auto takes = [&](int other) {
       const NodeDecision& o = *decisions[other];
       return other != position && (o.claimed || o.claim_in_chain);
