@@ -338,18 +338,6 @@ std::unique_ptr<ConvOperator> PixvecCreate(const float* w,
 
 const char* PixvecKernel(Isa isa) { return F32PixvecUkernelFor(isa).name; }
 
-// The calibration family of a format's kernels.
-CostFamily FamilyOf(ConvFormat format) {
-  switch (format) {
-    case ConvFormat::kPatdnn:
-      return CostFamily::kConvFkw;
-    case ConvFormat::kVtaps:
-      return CostFamily::kConvVt;
-    default:
-      return CostFamily::kConvPv;
-  }
-}
-
 std::string ShapeText(const ConvNodeInfo& i) {
   return "[" + std::to_string(i.out) + "x" + std::to_string(i.kernel_h) + "x" +
          std::to_string(i.kernel_w) + "x" + std::to_string(i.in) + "]";
@@ -492,13 +480,13 @@ const std::vector<ConvFormatDescriptor>& ConvFormats() {
       new std::vector<ConvFormatDescriptor>{
           {ConvFormat::kPatdnn, "patdnn", &PatdnnProblem, &PatdnnEstimate,
            &ConvDecision::patdnn_cost, &PatdnnDescribe, &PatdnnCreate,
-           &PatdnnKernel},
+           &PatdnnKernel, CostFamily::kConvFkw},
           {ConvFormat::kVtaps, "vtaps", &VtapsProblem, &VtapsEstimate,
            &ConvDecision::vtaps_cost, &VtapsDescribe, &VtapsCreate,
-           &VtapsKernel},
+           &VtapsKernel, CostFamily::kConvVt},
           {ConvFormat::kPixvec, "pixvec", &PixvecProblem, &PixvecEstimate,
            &ConvDecision::pixvec_cost, &PixvecDescribe, &PixvecCreate,
-           &PixvecKernel},
+           &PixvecKernel, CostFamily::kConvPv},
       };
   return *formats;
 }
@@ -563,7 +551,7 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
   for (const ConvFormatDescriptor& f : formats) {
     problems.push_back(f.problem(d));
     if (problems.back().empty()) {
-      d.*f.cost = f.estimate(d) * calibration.Factor(FamilyOf(f.format)) +
+      d.*f.cost = f.estimate(d) * calibration.Factor(f.family) +
                   d.boundary_cost;
     }
   }

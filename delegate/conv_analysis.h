@@ -53,6 +53,7 @@
 #include "cc/kernels/f32_conv_pixvec.h"
 #include "cc/kernels/f32_conv_reference.h"
 #include "cc/kernels/sparse_operator.h"
+#include "delegate/calibration.h"
 #include "delegate/node_util.h"
 #include "delegate/op_handler.h"
 #include "delegate/options.h"
@@ -173,6 +174,8 @@ struct ConvFormatDescriptor {
                                           std::string* error);
   // The micro-kernel the format runs on `isa`.
   const char* (*kernel_name)(Isa isa);
+  // Whose calibration factor scales the estimate (delegate/calibration.h).
+  CostFamily family;
 };
 
 const std::vector<ConvFormatDescriptor>& ConvFormats();

@@ -224,23 +224,6 @@ double EstimateVtapsFcCost(int in, long long pairs, long long rows,
   return (kVtFcPerPair * pairs + kVtFcPerInput * in) * tiles_rows / rows;
 }
 
-CostFamily FcCostFamily(FcFormat format) {
-  switch (format) {
-    case FcFormat::kCsr:
-      return CostFamily::kFcCsr;
-    case FcFormat::kNm:
-      return CostFamily::kFcNm;
-    case FcFormat::kGs:
-      return CostFamily::kFcGs;
-    case FcFormat::kVtaps:
-      return CostFamily::kConvVt;
-    case FcFormat::kPixvec:
-      return CostFamily::kConvPv;
-    default:
-      return CostFamily::kFcBsr;
-  }
-}
-
 double XnnpackRowFactor(long long rows) {
   // Measured (1 thread, AMD Zen 5, 768->3072 float32): 89 us for 1 row, 138
   // for 4, 383 for 16, 719 for 32, 2647 for 128; per row 1, 0.39, 0.27,
@@ -363,7 +346,7 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
     } else {
       problem = f.forced_candidates(weights, options, &found);
     }
-    const double factor = calibration.Factor(FcCostFamily(f.format));
+    const double factor = calibration.Factor(f.family);
     for (const FcCandidate& c : found) {
       Choice ch;
       ch.report.name = c.name;

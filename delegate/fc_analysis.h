@@ -132,10 +132,6 @@ struct FcDecision : NodeDecision {
 // rows, while the sparse kernels run a matrix-vector product per row.
 double XnnpackRowFactor(long long rows);
 
-// The calibration family (delegate/calibration.h) of a format's kernels:
-// every candidate's estimate is multiplied by its factor on this CPU.
-CostFamily FcCostFamily(FcFormat format);
-
 // Analyses the FULLY_CONNECTED node `node_index`.
 FcDecision AnalyzeFcNode(const tflite_abi::TfLiteContext* context,
                          int node_index, const tflite_abi::TfLiteNode* node,

@@ -356,17 +356,23 @@ const std::vector<FcFormatDescriptor>& FcFormats() {
   static const std::vector<FcFormatDescriptor>* formats =
       new std::vector<FcFormatDescriptor>{
           {FcFormat::kBsr, &BsrAuto, &BsrForced, &BsrChoose, &BsrCreate,
-           &BsrKernel},
+           &BsrKernel,
+           CostFamily::kFcBsr},
           {FcFormat::kCsr, &CsrAuto, &CsrForced, &NoParameters, &CsrCreate,
-           &CsrKernel},
+           &CsrKernel,
+           CostFamily::kFcCsr},
           {FcFormat::kNm, &NmAuto, &NmForced, &NmChoose, &NmCreate,
-           &NmKernel},
+           &NmKernel,
+           CostFamily::kFcNm},
           {FcFormat::kGs, &GsAuto, &GsForced, &GsChoose, &GsCreate,
-           &GsKernel},
+           &GsKernel,
+           CostFamily::kFcGs},
           {FcFormat::kVtaps, &VtapsAuto, &VtapsForced, &NoParameters,
-           &VtapsCreate, &VtapsKernel},
+           &VtapsCreate, &VtapsKernel,
+           CostFamily::kConvVt},
           {FcFormat::kPixvec, &PixvecAuto, &PixvecForced, &NoParameters,
-           &PixvecCreate, &PixvecKernel},
+           &PixvecCreate, &PixvecKernel,
+           CostFamily::kConvPv},
       };
   return *formats;
 }

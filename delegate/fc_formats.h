@@ -59,6 +59,9 @@ struct FcFormatDescriptor {
                                             std::string* error);
   // The micro-kernel that runs decision `d` on `isa`.
   const char* (*kernel_name)(const FcDecision& d, Isa isa);
+  // Whose calibration factor scales every candidate's estimate
+  // (delegate/calibration.h).
+  CostFamily family;
 };
 
 const std::vector<FcFormatDescriptor>& FcFormats();
