@@ -276,7 +276,7 @@ CASES = [
     ("progressive-targets-float", lambda: _progressive(targets=0.5),
      TypeError, r"progressive_admm: `targets` must be a list"),
     ("progressive-targets-order", lambda: _progressive(targets=[0.5, 0.4]),
-     ValueError, r"`targets` must be a non-empty increasing"),
+     ValueError, r"`targets` must be an increasing"),
     ("progressive-epochs", lambda: _progressive(admm_epochs=0),
      ValueError, r"progressive_admm: `admm_epochs` must be an integer >= 1"),
     ("progressive-model", lambda: tfs.progressive_admm(None, None, targets=[0.5], admm_epochs=1, retrain_epochs=0),

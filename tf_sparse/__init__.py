@@ -6,6 +6,8 @@
                           schedule=tfs.PolynomialDecay(0.0, 0.9, begin_step=0, end_step=1000))
     sparse.compile(...)
     sparse.fit(x, y, callbacks=[tfs.UpdateMasks()])
+    # or quantize too: tfs.sparsify(model, tfs.Unstructured(0.9), quantize=tfs.Uniform(4)),
+    # tfs.ADMM during fit, then tfs.harden and a short retraining on the levels
     tfs.export_tflite(tfs.strip(sparse), "model.tflite")
     interpreter = Interpreter("model.tflite", experimental_delegates=[tfs.load_delegate()])
 
@@ -20,6 +22,7 @@ from tf_sparse.layers import (
     SparseDense,
     SparseDepthwiseConv2D,
     harden,
+    quantize,
     sparse_layers,
     sparsify,
     strip,
@@ -34,6 +37,7 @@ from tf_sparse.runtime import (
     make_interpreter,
 )
 from tf_sparse import formats
+from tf_sparse.quantization import Binary, DeviceLevels, PowerOfTwo, Quantizer, Ternary, Uniform
 from tf_sparse.structures import (
     NM,
     Block,
@@ -64,6 +68,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ADMM",
+    "Binary",
+    "DeviceLevels",
+    "PowerOfTwo",
+    "Quantizer",
+    "Ternary",
+    "Uniform",
+    "quantize",
     "PruningSummaries",
     "DynamicRegularization",
     "ReweightedGroupLasso",

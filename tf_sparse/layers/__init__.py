@@ -3,7 +3,7 @@
 from tf_sparse.layers.base import SparseLayerMixin
 from tf_sparse.layers.sparse_conv import SparseConv1D, SparseConv2D, SparseDepthwiseConv2D
 from tf_sparse.layers.sparse_dense import SparseDense
-from tf_sparse.layers.surgery import harden, sparse_layers, sparsify, strip
+from tf_sparse.layers.surgery import harden, quantize, sparse_layers, sparsify, strip
 
 __all__ = [
     "SparseConv1D",
@@ -12,6 +12,7 @@ __all__ = [
     "SparseDepthwiseConv2D",
     "SparseLayerMixin",
     "harden",
+    "quantize",
     "sparse_layers",
     "sparsify",
     "strip",

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from tf_sparse.structures.base import Structure, deserialize_structure, serialize_structure
+from tf_sparse.quantization.quantizers import Quantizer, deserialize_quantizer, serialize_quantizer
+from tf_sparse.structures.base import Structure, deserialize_structure, serialize_structure, from_gemm, to_gemm
 from tf_sparse.training.schedules import (
     ConstantSparsity,
     PruningSchedule,
@@ -35,15 +36,22 @@ class SparseLayerMixin:
       (``tfs.ReweightedGroupLasso``, ``tfs.DynamicRegularization``): the loss
       ``lambda * sum_g alpha_g ||W_g||_F^2``.
 
+    * ``quant_scale`` (one per output channel), when the layer has a ``quantizer``: the frozen
+      scale of its grid once quantization is hardened.
+
     The structure says how to project and mask; the schedule says when and to what sparsity
     ``tfs.UpdateMasks`` recomputes the mask. A *hardened* layer (``tfs.harden``) keeps its mask.
+    A layer with a quantizer constrains its weights to the quantizer's grid during ADMM; once
+    its quantization is hardened it computes with the kernel on the grid (the scale frozen) and
+    trains the float kernel underneath by the straight-through estimator.
 
     Subclasses call ``_init_sparse`` in ``__init__`` and ``_build_sparse`` in ``build``, keep the
     raw kernel variable in ``self._kernel``, and may override the static ``structure_view_of``
     / ``from_structure_view`` when the structure should see the kernel in another layout.
     """
 
-    def _init_sparse(self, structure, schedule, admm=False, hardened=False, group_reg=False):
+    def _init_sparse(self, structure, schedule, admm=False, hardened=False, group_reg=False,
+                     quantizer=None, quant_hardened=False):
         owner = f"{type(self).__name__} '{self.name}'"
         if structure is None:
             raise ValueError(f"{owner}: `structure` is required, e.g. tfs.Block(0.9, block=(1, 4))")
@@ -65,7 +73,17 @@ class SparseLayerMixin:
             schedule = deserialize_schedule(schedule)
         except (TypeError, ValueError) as err:
             raise _named(err, owner) from None
-        for name, value in (("admm", admm), ("hardened", hardened), ("group_reg", group_reg)):
+        if quantizer is not None and not isinstance(quantizer, (Quantizer, dict)):
+            raise TypeError(
+                f"{owner}: `quantizer` must be None or a tf_sparse quantizer (tfs.Uniform(4), "
+                f"tfs.Ternary(), tfs.Binary(), ...), got {quantizer!r}"
+            )
+        try:
+            quantizer = deserialize_quantizer(quantizer)
+        except (TypeError, ValueError) as err:
+            raise _named(err, owner) from None
+        for name, value in (("admm", admm), ("hardened", hardened), ("group_reg", group_reg),
+                            ("quant_hardened", quant_hardened)):
             if not isinstance(value, (bool, np.bool_)) and value not in (0, 1):
                 raise TypeError(f"{owner}: `{name}` must be True or False, got {value!r}")
         self.structure = structure
@@ -77,6 +95,15 @@ class SparseLayerMixin:
         self._admm = bool(admm)
         self._group_reg = bool(group_reg)
         self.hardened = bool(hardened)
+        self.quantizer = quantizer
+        if quant_hardened and quantizer is None:
+            raise ValueError(f"{owner}: `quant_hardened=True` needs a `quantizer`")
+        self.quant_hardened = bool(quant_hardened)
+        # ADMM projects onto the quantizer's grid as well while this is set (tfs.ADMM decides).
+        self._admm_quantize = False
+        # Optional callable (layer, kernel tensor) -> kernel tensor applied in training calls
+        # (device variation models set it for noise-aware training).
+        self.weight_noise = None
 
     def _build_sparse(self, kernel_shape):
         # Shape checks only (ranks, 3x3, divisibility): no projection of a kernel at build time.
@@ -97,6 +124,12 @@ class SparseLayerMixin:
             self._build_admm(kernel_shape)
         if self._group_reg:
             self._build_group_reg(kernel_shape)
+        if self.quantizer is not None:
+            self._build_quant(kernel_shape)
+
+    def _build_quant(self, kernel_shape):
+        rows = int(np.prod(self._channel_shape(kernel_shape)))
+        self.quant_scale = self.add_weight(name="quant_scale", shape=(rows,), initializer="zeros", trainable=False)
 
     def _admm_constraints(self):
         constraints = getattr(self.structure, "admm_constraints", None)
@@ -128,10 +161,60 @@ class SparseLayerMixin:
     def from_structure_view(self, view: np.ndarray, kernel_shape) -> np.ndarray:
         return np.reshape(view, kernel_shape)
 
+    def _channel_shape(self, kernel_shape) -> tuple:
+        """Shape that broadcasts one value per output channel (GEMM row) over the kernel."""
+        kernel_shape = tuple(kernel_shape)
+        return (1,) * (len(kernel_shape) - 1) + (kernel_shape[-1],)
+
+    def to_layer_gemm(self, kernel: np.ndarray) -> np.ndarray:
+        """The kernel's GEMM view (rows = output channels) as the structure sees it."""
+        return to_gemm(self.structure_view(kernel))
+
+    def from_layer_gemm(self, w2: np.ndarray, kernel_shape) -> np.ndarray:
+        view_shape = self.structure_view(np.zeros(kernel_shape, dtype=np.float32)).shape
+        return self.from_structure_view(from_gemm(w2, view_shape), kernel_shape)
+
     # --- values -----------------------------------------------------------------------------
     @property
     def masked_kernel(self):
-        return ops.multiply(self._kernel, self.mask)
+        kernel = ops.multiply(self._kernel, self.mask)
+        if self.quant_hardened:
+            # Straight-through: the forward pass sees the grid, the gradient reaches the float kernel.
+            kernel = ops.add(kernel, ops.stop_gradient(ops.subtract(self._quantize_tensor(kernel), kernel)))
+        if self.weight_noise is not None and self._in_training_call():
+            kernel = self.weight_noise(self, kernel)
+        return kernel
+
+    @staticmethod
+    def _in_training_call() -> bool:
+        # The call context Keras keeps while a model is called (read, never created here).
+        from keras.src.backend.common import global_state
+
+        context = global_state.get_global_attribute("current_call_ctx")
+        return bool(context is not None and context.get_value("training"))
+
+    def _quantize_tensor(self, kernel):
+        """The kernel on the quantizer's grid with the frozen per-channel scale (same float32
+        arithmetic as ``Quantizer.quantize``), zero where the mask is zero."""
+        q = self.quantizer
+        scale = ops.reshape(self.quant_scale, self._channel_shape(tuple(self._kernel.shape)))
+        safe = ops.where(ops.greater(scale, 0.0), scale, ops.ones_like(scale))
+        r = ops.divide(ops.abs(kernel), safe)
+        mags = q.magnitudes
+        if not q.has_zero:
+            level = ops.ones_like(r)
+            sign = ops.where(ops.less(kernel, 0.0), -1.0, 1.0)
+        elif q._uniform:
+            level = ops.minimum(ops.ceil(ops.subtract(r, 0.5)), float(len(mags) - 1))
+            sign = ops.sign(kernel)
+        else:
+            level = ops.zeros_like(r)
+            for lo, hi in zip(mags[:-1], mags[1:]):
+                step = ops.cast(ops.greater(r, np.float32((lo + hi) / 2)), r.dtype)
+                level = ops.add(level, ops.multiply(step, float(hi - lo)))
+            sign = ops.sign(kernel)
+        value = ops.multiply(ops.multiply(sign, level), scale)
+        return ops.multiply(value, self.mask)
 
     def kernel_numpy(self) -> np.ndarray:
         """The effective kernel (``kernel * mask``) as a NumPy array.
@@ -177,14 +260,68 @@ class SparseLayerMixin:
         self._kernel.assign(kernel * mask)
         return mask
 
-    def harden(self, sparsity=None):
-        """Projects the kernel onto the structure and freezes the mask (masked retraining next)."""
+    def harden(self, sparsity=None, quantize=True):
+        """Projects the kernel onto the structure and freezes the mask (masked retraining next).
+
+        With ``quantize`` and a quantizer, the kept weights then go onto the grid with the
+        optimal scale, which is frozen: retraining keeps both the mask and the levels.
+        """
         self.update_mask(sparsity)
         if self._admm:
             self.admm_rho.assign(0.0)
         if self._group_reg:
             self.group_lambda.assign(0.0)
         self.hardened = True
+        if quantize and self.quantizer is not None:
+            self.harden_quantization()
+
+    def harden_quantization(self):
+        """Puts the kept weights on the quantizer's grid with the optimal scale and freezes it."""
+        if self.quantizer is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the layer has no quantizer")
+        kernel = self.kernel_numpy()
+        mask = np.asarray(keras.ops.convert_to_numpy(self.mask)) != 0
+        w2, keep = self.to_layer_gemm(kernel), self.to_layer_gemm(mask)
+        z, scale = self.quantizer.project(w2, keep)
+        self.quant_scale.assign(scale)
+        self._kernel.assign(self.from_layer_gemm(z, kernel.shape))
+        self.quant_hardened = True
+        if self._admm:
+            self.admm_rho.assign(0.0)
+
+    def set_quantizer(self, quantizer):
+        """Gives a built layer a quantizer (or another one: its quantization is un-hardened)."""
+        owner = f"{type(self).__name__} '{self.name}'"
+        if quantizer is not None and not isinstance(quantizer, Quantizer):
+            raise TypeError(f"{owner}: `quantizer` must be None or a tf_sparse quantizer, got {quantizer!r}")
+        if quantizer is not None and self.quantizer is None:
+            self._add_state(self._build_quant)
+        if quantizer is None and self.quantizer is not None:
+            raise ValueError(f"{owner}: a quantizer cannot be removed from a built layer; tfs.strip the model")
+        self.quantizer = quantizer
+        self.quant_hardened = False
+
+    def effective_kernel_numpy(self) -> np.ndarray:
+        """The kernel the layer computes with (masked, and on the grid once quantization is
+        hardened), without device noise."""
+        kernel = self.kernel_numpy()
+        if not self.quant_hardened:
+            return kernel
+        mask = np.asarray(keras.ops.convert_to_numpy(self.mask)) != 0
+        scale = np.asarray(keras.ops.convert_to_numpy(self.quant_scale))
+        z = self.quantizer.quantize(self.to_layer_gemm(kernel), scale, self.to_layer_gemm(mask))
+        return self.from_layer_gemm(z, kernel.shape)
+
+    def quantized_codes(self):
+        """``(codes, step)`` of a layer with hardened quantization: integer codes in the
+        kernel's layout and the per-output-channel step, ``kernel == step * codes``."""
+        if not self.quant_hardened:
+            raise ValueError(f"{type(self).__name__} '{self.name}': quantization is not hardened; call tfs.harden first")
+        kernel = self.kernel_numpy()
+        mask = np.asarray(keras.ops.convert_to_numpy(self.mask)) != 0
+        scale = np.asarray(keras.ops.convert_to_numpy(self.quant_scale))
+        codes, step = self.quantizer.integer_codes(self.to_layer_gemm(kernel), scale, self.to_layer_gemm(mask))
+        return self.from_layer_gemm(codes, kernel.shape), step
 
     def sparsity(self) -> float:
         """Fraction of zero entries of the effective (masked) kernel."""
@@ -212,12 +349,40 @@ class SparseLayerMixin:
             self._add_state(self._build_admm)
             self._admm = True
 
+    def admm_configure(self, quantize: bool):
+        """Which constraint sets the ADMM phase projects onto: the structure's while the mask is
+        not hardened, the quantizer's grid (when ``quantize`` and not hardened yet) on the kept
+        weights; both at once when both are open."""
+        self._admm_quantize = bool(quantize and self.quantizer is not None and not self.quant_hardened)
+
+    def _admm_active(self):
+        """Indices of the (Z, U) pairs in use: every structure constraint while the mask is open;
+        only the first pair (the grid on the fixed mask) once it is hardened."""
+        n = len(self._admm_constraints())
+        if not self.hardened:
+            return list(range(n))
+        return [0] if self._admm_quantize else []
+
+    def _admm_project(self, index, value, sparsity=None):
+        """``Z`` of pair ``index`` for ``value = W + U``."""
+        if not self.hardened:
+            z = self._project_with(self._admm_constraints()[index], value, sparsity)
+            keep = z != 0
+        else:
+            keep = np.asarray(keras.ops.convert_to_numpy(self.mask)) != 0
+            z = value * keep
+        if self._admm_quantize:
+            # Prune, then put the kept weights on the grid: a point of both constraint sets.
+            q, _ = self.quantizer.project(self.to_layer_gemm(z), self.to_layer_gemm(keep))
+            z = self.from_layer_gemm(q, value.shape)
+        return z.astype(np.float32)
+
     def admm_reset(self, sparsity=None):
-        """``Z_i = project_i(W)``, ``U_i = 0`` for every constraint set."""
+        """``Z_i = project_i(W)``, ``U_i = 0`` for every constraint set in use."""
         kernel = self.kernel_numpy()
-        for constraint, z, u in zip(self._admm_constraints(), self.admm_z, self.admm_u):
-            z.assign(self._project_with(constraint, kernel, sparsity))
-            u.assign(np.zeros(kernel.shape, dtype=np.float32))
+        for i in self._admm_active():
+            self.admm_z[i].assign(self._admm_project(i, kernel, sparsity))
+            self.admm_u[i].assign(np.zeros(kernel.shape, dtype=np.float32))
 
     def admm_update(self, sparsity=None):
         """The Z- and U-steps: ``Z_i = project_i(W + U_i)``, ``U_i += W - Z_i``.
@@ -227,10 +392,11 @@ class SparseLayerMixin:
         kernel = self.kernel_numpy()
         rho = float(keras.ops.convert_to_numpy(self.admm_rho))
         primal = dual = 0.0
-        for constraint, z, u in zip(self._admm_constraints(), self.admm_z, self.admm_u):
+        for i in self._admm_active():
+            z, u = self.admm_z[i], self.admm_u[i]
             u_val = np.asarray(keras.ops.convert_to_numpy(u))
             z_prev = np.asarray(keras.ops.convert_to_numpy(z))
-            z_new = self._project_with(constraint, kernel + u_val, sparsity)
+            z_new = self._admm_project(i, kernel + u_val, sparsity)
             z.assign(z_new)
             u.assign(u_val + kernel - z_new)
             primal += float(np.linalg.norm(kernel - z_new))
@@ -240,7 +406,8 @@ class SparseLayerMixin:
     def admm_residual(self) -> float:
         """Primal residual ``sum_i ||W - Z_i||_F``."""
         kernel = self.kernel_numpy()
-        return float(sum(np.linalg.norm(kernel - np.asarray(keras.ops.convert_to_numpy(z))) for z in self.admm_z))
+        return float(sum(np.linalg.norm(kernel - np.asarray(keras.ops.convert_to_numpy(self.admm_z[i])))
+                         for i in self._admm_active()))
 
     def _project_with(self, structure, kernel, sparsity=None):
         return self._structure_call("project", structure, kernel, sparsity)
@@ -248,7 +415,8 @@ class SparseLayerMixin:
     def admm_penalty(self):
         """``rho / 2 * sum_i ||W - Z_i + U_i||_F^2`` (squared Frobenius norms)."""
         total = 0.0
-        for z, u in zip(self.admm_z, self.admm_u):
+        for i in self._admm_active():
+            z, u = self.admm_z[i], self.admm_u[i]
             diff = ops.add(ops.subtract(self._kernel, z), u)
             total = ops.add(total, ops.sum(ops.square(diff)))
         return ops.multiply(0.5 * self.admm_rho, total)
@@ -286,6 +454,8 @@ class SparseLayerMixin:
             "admm": self._admm,
             "group_reg": self._group_reg,
             "hardened": self.hardened,
+            "quantizer": serialize_quantizer(self.quantizer),
+            "quant_hardened": self.quant_hardened,
         }
 
     # Weights are saved by name (kernel, bias, mask, admm_z, ...), not by creation order: ADMM

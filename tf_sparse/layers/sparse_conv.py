@@ -22,12 +22,13 @@ class _SparseConvBase(SparseLayerMixin):
     keras_class = None
 
     def __init__(
-        self, *args, structure=None, schedule=None, admm=False, hardened=False, group_reg=False, **kwargs
+        self, *args, structure=None, schedule=None, admm=False, hardened=False, group_reg=False,
+        quantizer=None, quant_hardened=False, **kwargs
     ):
         if kwargs.get("lora_rank"):
             raise ValueError(f"{type(self).__name__}: `lora_rank` is not supported by sparse layers")
         super().__init__(*args, **kwargs)
-        self._init_sparse(structure, schedule, admm, hardened, group_reg)
+        self._init_sparse(structure, schedule, admm, hardened, group_reg, quantizer, quant_hardened)
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -51,9 +52,9 @@ class _SparseConvBase(SparseLayerMixin):
         return config
 
     @classmethod
-    def from_keras(cls, layer, structure, schedule=None):
+    def from_keras(cls, layer, structure, schedule=None, quantizer=None):
         """A sparse layer with the configuration of a Keras layer of the matching class."""
-        return cls(structure=structure, schedule=schedule, **_config_without_lora(layer))
+        return cls(structure=structure, schedule=schedule, quantizer=quantizer, **_config_without_lora(layer))
 
 
 @keras.saving.register_keras_serializable(package="tf_sparse")
@@ -111,3 +112,7 @@ class SparseDepthwiseConv2D(_SparseConvBase, keras.layers.DepthwiseConv2D):
     def structure_view_of(kernel):
         kh, kw, cin, mult = kernel.shape
         return np.reshape(kernel, (kh, kw, 1, cin * mult))
+
+    def _channel_shape(self, kernel_shape):
+        kh, kw, cin, mult = kernel_shape
+        return (1, 1, cin, mult)

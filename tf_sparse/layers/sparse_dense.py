@@ -26,6 +26,8 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
         is pruned once to ``structure.sparsity`` at the first training step.
       admm: create the ADMM state (Z, U, rho) at build time (``tfs.ADMM`` enables it on demand).
       hardened: the mask is frozen (set by ``tfs.harden``).
+      quantizer: optional weight grid (``tfs.Uniform(4)``, ``tfs.Ternary()``, ...), see
+        ``tfs.quantize``; ``quant_hardened``: the grid's scale is frozen (set by ``tfs.harden``).
 
     Masks are updated by the ``tfs.UpdateMasks`` callback during ``model.fit``.
 
@@ -50,6 +52,8 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
         admm=False,
         hardened=False,
         group_reg=False,
+        quantizer=None,
+        quant_hardened=False,
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
@@ -66,7 +70,7 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
         self.supports_masking = True
-        self._init_sparse(structure, schedule, admm, hardened, group_reg)
+        self._init_sparse(structure, schedule, admm, hardened, group_reg, quantizer, quant_hardened)
 
     def build(self, input_shape):
         in_dim = input_shape[-1]
@@ -134,10 +138,10 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
         return config
 
     @classmethod
-    def from_keras(cls, layer, structure, schedule=None):
+    def from_keras(cls, layer, structure, schedule=None, quantizer=None):
         """A ``SparseDense`` with the configuration of a built or unbuilt ``keras.layers.Dense``."""
         config = layer.get_config()
         for key in ("lora_rank", "lora_alpha", "quantization_config"):
             if config.pop(key, None) is not None:
                 raise ValueError(f"SparseDense: layer '{layer.name}' uses `{key}`, which is not supported")
-        return cls(structure=structure, schedule=schedule, **config)
+        return cls(structure=structure, schedule=schedule, quantizer=quantizer, **config)

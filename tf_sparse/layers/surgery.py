@@ -11,6 +11,7 @@ import numpy as np
 from tf_sparse.layers.base import SparseLayerMixin
 from tf_sparse.layers.sparse_conv import SparseConv1D, SparseConv2D, SparseDepthwiseConv2D
 from tf_sparse.layers.sparse_dense import SparseDense
+from tf_sparse.quantization.quantizers import Quantizer
 from tf_sparse.structures.base import Structure, check_sparsity
 from tf_sparse.training.schedules import PruningSchedule
 
@@ -25,23 +26,30 @@ _CONVERTIBLE = {
 
 _SUPPORTED = ", ".join(cls.__name__ for cls in _CONVERTIBLE)
 
+_QUANT_FORMS = (
+    "None, a quantizer (tfs.Uniform(4), tfs.Ternary(), tfs.Binary(), ...) for every supported layer, a "
+    "dict {layer name | layer class | 'default': quantizer or None}, or a callable(layer) -> quantizer or None"
+)
+
 _CONFIG_FORMS = (
     "a Structure for every supported layer, a dict {layer name | layer class | 'default': Structure "
     "or None}, or a callable(layer) -> Structure or None"
 )
 
 
-def _check_config(config, names):
-    """Validates a sparsify config against the model's layer names before anything is cloned."""
-    if isinstance(config, Structure) or (callable(config) and not isinstance(config, (dict, type))):
+def _check_config(config, names, kind=Structure, arg="config"):
+    """Validates a sparsify config (or quantize config: ``kind=Quantizer``) against the model's
+    layer names before anything is cloned."""
+    forms = _CONFIG_FORMS if kind is Structure else _QUANT_FORMS
+    if isinstance(config, kind) or (callable(config) and not isinstance(config, (dict, type))):
         return
-    if isinstance(config, type) and issubclass(config, Structure):
+    if isinstance(config, type) and issubclass(config, kind):
         raise TypeError(
-            f"sparsify: `config` is the class {config.__name__}; pass a structure object, e.g. "
-            f"tfs.{config.__name__}(...) with its sparsity"
+            f"sparsify: `{arg}` is the class {config.__name__}; pass a "
+            f"{'structure' if kind is Structure else 'quantizer'} object, e.g. tfs.{config.__name__}(...)"
         )
     if not isinstance(config, dict):
-        raise TypeError(f"sparsify: `config` must be {_CONFIG_FORMS}; got {config!r}")
+        raise TypeError(f"sparsify: `{arg}` must be {forms}; got {config!r}")
     unmatched = []
     for key, value in config.items():
         if isinstance(key, type):
@@ -49,14 +57,15 @@ def _check_config(config, names):
                 raise TypeError(f"sparsify: `config` key {key.__name__} is a class but not a Keras layer class")
         elif not isinstance(key, str):
             raise TypeError(
-                f"sparsify: `config` keys must be layer names, Keras layer classes or 'default'; got {key!r}"
+                f"sparsify: `{arg}` keys must be layer names, Keras layer classes or 'default'; got {key!r}"
             )
         elif key != "default" and key not in names:
             unmatched.append(key)
-        if value is not None and not isinstance(value, Structure):
+        if value is not None and not isinstance(value, kind):
+            example = "Structure (e.g. tfs.Block(0.9, block=(1, 4)))" if kind is Structure else "quantizer (e.g. tfs.Uniform(4))"
             raise TypeError(
-                f"sparsify: `config[{key if isinstance(key, str) else key.__name__}]` must be a tf_sparse "
-                f"Structure (e.g. tfs.Block(0.9, block=(1, 4))) or None, got {value!r}"
+                f"sparsify: `{arg}[{key if isinstance(key, str) else key.__name__}]` must be a tf_sparse "
+                f"{example} or None, got {value!r}"
             )
     if unmatched:
         hints = []
@@ -65,19 +74,21 @@ def _check_config(config, names):
             hints.append(f"{key!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else ""))
         shown = ", ".join(map(repr, names[:40])) + (", ..." if len(names) > 40 else "")
         raise ValueError(
-            f"sparsify: `config` names layers that the model does not have: {', '.join(hints)}; "
+            f"sparsify: `{arg}` names layers that the model does not have: {', '.join(hints)}; "
             f"the model's layers are: {shown}"
         )
 
 
-def _resolve(config, layer):
+def _resolve(config, layer, kind=Structure):
     """``(structure or None, explicit)`` requested for ``layer`` by a sparsify config.
 
     ``explicit`` is True when the layer was asked for by its name or its exact class: such a
     request for a layer that cannot be made sparse is an error, while a broad rule (one
     structure, ``"default"``, a base class, a callable) leaves it dense with a warning.
     """
-    if isinstance(config, Structure):
+    if config is None:
+        return None, False
+    if isinstance(config, kind):
         return config, False
     if isinstance(config, dict):
         if layer.name in config:
@@ -136,24 +147,36 @@ def _copy_weights(src_model, dst_model, transform):
         transform(src[path], dst)
 
 
-def _plan(model, config):
-    """``({id(layer): structure}, [left-dense notes])`` for every layer of ``model``.
+def _plan(model, config, quantize=None):
+    """``({id(layer): (structure, quantizer)}, [left-dense notes])`` for every layer of ``model``.
 
     Raises for explicit requests (by name or exact class) that cannot be honoured; broad rules
-    leave unsupported layers dense and note why.
+    leave unsupported layers dense and note why. A layer that only a quantizer reaches gets the
+    structure ``Unstructured(0.0)`` (nothing pruned).
     """
     layers = [layer for _, layer in _walk(model) if not isinstance(layer, keras.Model)]
-    _check_config(config, [layer.name for layer in layers])
+    names = [layer.name for layer in layers]
+    if config is not None:
+        _check_config(config, names)
+    if quantize is not None:
+        _check_config(quantize, names, kind=Quantizer, arg="quantize")
     plan, left_dense = {}, []
     for layer in layers:
         structure, explicit = _resolve(config, layer)
+        quantizer, q_explicit = _resolve(quantize, layer, kind=Quantizer)
+        explicit = explicit or q_explicit
         kind = type(layer).__name__
-        if structure is None:
+        if structure is None and quantizer is None:
             continue
-        if not isinstance(structure, Structure):
+        if structure is not None and not isinstance(structure, Structure):
             raise TypeError(
                 f"sparsify: the structure for layer '{layer.name}' must be a tf_sparse Structure or None, "
                 f"got {structure!r}"
+            )
+        if quantizer is not None and not isinstance(quantizer, Quantizer):
+            raise TypeError(
+                f"sparsify: the quantizer for layer '{layer.name}' must be a tf_sparse quantizer or None, "
+                f"got {quantizer!r}"
             )
         sparse_cls = _CONVERTIBLE.get(type(layer))
         if sparse_cls is None:
@@ -168,10 +191,15 @@ def _plan(model, config):
                 )
             # A broad rule reports the layers a user would expect pruned; a callable that picked
             # this very layer is reported whatever it is.
-            picked = not isinstance(config, (Structure, dict))
+            picked = callable(config) and not isinstance(config, (Structure, dict)) and config is not None
+            picked = picked or (callable(quantize) and not isinstance(quantize, (Quantizer, dict)) and quantize is not None)
             if picked or _has_weight_matrix(layer) or isinstance(layer, SparseLayerMixin):
                 left_dense.append(f"'{layer.name}' ({why})")
             continue
+        if structure is None:
+            from tf_sparse.structures.unstructured import Unstructured
+
+            structure = Unstructured(0.0)
         view = sparse_cls.structure_view_of(np.zeros(tuple(layer.kernel.shape), dtype=np.float32))
         try:
             structure._check_kernel(view)
@@ -182,7 +210,7 @@ def _plan(model, config):
                 ) from None
             left_dense.append(f"'{layer.name}' ({kind}: {err})")
             continue
-        plan[id(layer)] = structure
+        plan[id(layer)] = (structure, quantizer)
     return plan, left_dense
 
 
@@ -192,7 +220,7 @@ def _fit_libraries(model, plan):
     PatDNN, fixed for the whole of training."""
     groups = {}
     for _, layer in _walk(model):
-        structure = plan.get(id(layer))
+        structure = plan.get(id(layer), (None, None))[0]
         if not hasattr(structure, "fit_library") or getattr(structure, "library", 1) is not None:
             continue
         kernel = keras.ops.convert_to_numpy(layer.kernel)
@@ -202,7 +230,7 @@ def _fit_libraries(model, plan):
     return {key: structure.fit_library(views) for key, (structure, views) in groups.items()}
 
 
-def sparsify(model, config, schedule=None):
+def sparsify(model, config, schedule=None, quantize=None):
     """Returns a copy of ``model`` whose Dense and convolution layers are sparse layers, weights kept.
 
     Args:
@@ -210,7 +238,12 @@ def sparsify(model, config, schedule=None):
       config: which layers get which structure: a ``Structure`` for every supported layer; a dict
         whose keys are layer names, layer classes or ``"default"`` and whose values are structures
         (or None to leave a layer alone); or a callable ``layer -> Structure or None``.
+        ``None`` prunes nothing (with ``quantize``: quantization only).
       schedule: optional pruning schedule for every converted layer (see ``tfs.UpdateMasks``).
+      quantize: optional weight grids, in the same forms as ``config`` with quantizers as values
+        (``tfs.Uniform(4)``, ``tfs.PowerOfTwo(4)``, ``tfs.Ternary()``, ``tfs.Binary()``,
+        ``tfs.DeviceLevels(16)``). ``tfs.ADMM`` then projects onto the structure and the grid,
+        ``tfs.harden`` puts the kept weights on the grid, and retraining keeps mask and levels.
 
     Returns:
       A new model; the input model is left unchanged. Layers with weights that a broad rule (one
@@ -234,7 +267,9 @@ def sparsify(model, config, schedule=None):
             f"sparsify: `schedule` must be None or a pruning schedule (tfs.ConstantSparsity, "
             f"tfs.PolynomialDecay, ...), got {schedule!r}"
         )
-    plan, left_dense = _plan(model, config)
+    if config is None and quantize is None:
+        raise ValueError(f"sparsify: give a `config` (structures), a `quantize` config, or both; `config` must be {_CONFIG_FORMS}")
+    plan, left_dense = _plan(model, config, quantize)
     if not plan:
         raise ValueError(
             f"sparsify: no layer of model '{model.name}' would be made sparse"
@@ -244,11 +279,11 @@ def sparsify(model, config, schedule=None):
     fitted = _fit_libraries(model, plan)
 
     def clone_fn(layer):
-        structure = plan.get(id(layer))
-        if structure is None:
+        if id(layer) not in plan:
             return layer.__class__.from_config(layer.get_config())
+        structure, quantizer = plan[id(layer)]
         structure = fitted.get(id(structure), structure)
-        return _CONVERTIBLE[type(layer)].from_keras(layer, structure, schedule)
+        return _CONVERTIBLE[type(layer)].from_keras(layer, structure, schedule, quantizer)
 
     new_model = keras.models.clone_model(model, clone_function=clone_fn, recursive=True)
 
@@ -275,7 +310,8 @@ def sparsify(model, config, schedule=None):
 
 def strip(model):
     """Returns a plain Keras copy of ``model``: sparse layers become their Keras layers with the
-    mask baked into the kernel (pruned weights are exact zeros).
+    mask baked into the kernel (pruned weights are exact zeros) and, where quantization is
+    hardened, the kernel exactly on its grid.
 
     Example:
       >>> deploy = tfs.strip(sparse_model)
@@ -291,7 +327,7 @@ def strip(model):
 
     def transfer(src, dst):
         if isinstance(src, SparseLayerMixin):
-            weights = [keras.ops.convert_to_numpy(src.masked_kernel)]
+            weights = [src.effective_kernel_numpy()]
             if src.bias is not None:
                 weights.append(keras.ops.convert_to_numpy(src.bias))
             dst.set_weights(weights)
@@ -308,7 +344,7 @@ def sparse_layers(model):
     return [layer for _, layer in _walk(model) if isinstance(layer, SparseLayerMixin)]
 
 
-def harden(model, sparsity=None):
+def harden(model, sparsity=None, quantize=True):
     """Projects every sparse layer's kernel onto its structure and freezes its mask.
 
     The end of an ADMM or regularization phase: from here on ``model.fit`` is masked retraining
@@ -318,6 +354,9 @@ def harden(model, sparsity=None):
     Args:
       model: a model with sparse layers.
       sparsity: override of every layer's target (default: each structure's own).
+      quantize: also put the kept weights of layers with a quantizer on their grid (frozen
+        scale; retraining then keeps mask and levels). ``False`` hardens the masks only, for
+        "prune first, quantize the survivors later".
 
     Returns:
       ``{layer name: sparsity after hardening}``.
@@ -330,8 +369,33 @@ def harden(model, sparsity=None):
         raise ValueError(
             f"harden: model '{model.name}' has no tf_sparse layers; use tfs.sparsify(model, ...) first"
         )
+    if not isinstance(quantize, bool):
+        raise TypeError(f"harden: `quantize` must be True or False, got {quantize!r}")
     result = {}
     for layer in layers:
-        layer.harden(sparsity)
+        layer.harden(sparsity, quantize=quantize)
         result[layer.name] = layer.sparsity()
     return result
+
+
+def quantize(model, config):
+    """Returns a copy of ``model`` whose Dense and convolution layers learn weights on a grid.
+
+    The same as ``tfs.sparsify(model, None, quantize=config)``: nothing is pruned. Train with
+    ``tfs.ADMM`` (the grid is the constraint set), ``tfs.harden`` (weights onto the grid, scale
+    frozen), then retrain: the straight-through estimator keeps the levels.
+
+    Args:
+      model: a built Sequential or Functional model.
+      config: a quantizer for every supported layer (``tfs.Binary()`` binarizes every layer, the
+        first and the last included), a dict ``{layer name | layer class | 'default': quantizer
+        or None}``, or a callable ``layer -> quantizer or None``.
+
+    Example:
+      >>> q = tfs.quantize(model, tfs.Uniform(4))
+      >>> q.compile(...); q.fit(x, y, epochs=5, callbacks=[tfs.ADMM(rho=1e-3)])
+      >>> tfs.harden(q); q.fit(x, y, epochs=2)
+    """
+    if config is None:
+        raise ValueError(f"quantize: `config` must be {_QUANT_FORMS}, got None")
+    return sparsify(model, None, quantize=config)
