@@ -375,6 +375,11 @@ def harden(model, sparsity=None, quantize=True):
     for layer in layers:
         layer.harden(sparsity, quantize=quantize)
         result[layer.name] = layer.sparsity()
+    # Layers whose quantization was just hardened compute differently (straight-through on the
+    # grid): functions traced before would not know.
+    from tf_sparse.training.admm import _retrace
+
+    _retrace(model)
     return result
 
 

@@ -131,25 +131,30 @@ class Quantizer:
         return np.array([self._solve_one(a[r][keep[r]]) for r in range(rows)], dtype=np.float32)
 
     def codes(self, w2, scale, keep=None) -> np.ndarray:
-        """Signed level indices (int32) of ``w2`` for per-row ``scale``; 0 where not kept.
-        Magnitude index ``j`` means ``magnitudes[j]``; the sign is the weight's."""
+        """Signed level numbers (int32) of ``w2`` for per-row ``scale``: ``±j`` stands for
+        ``±magnitudes[j]`` (binary: ``±1`` for ``±magnitudes[0]``); 0 where not kept."""
         w2, keep = self._check(w2, keep)
         scale = np.asarray(scale, dtype=np.float32).reshape(-1, 1)
         safe = np.where(scale > 0, scale, np.float32(1))
         r = np.abs(w2.astype(np.float32)) / safe
-        idx = self._level_index(r)
-        sign = np.where(w2 < 0, -1, 1) if not self.has_zero else np.sign(w2).astype(np.int32)
-        out = (sign * idx).astype(np.int32)
-        return np.where(keep & (scale > 0), out, 0)
+        if self.has_zero:
+            out = np.sign(w2).astype(np.int32) * self._level_index(r)
+        else:
+            out = np.where(w2 < 0, -1, 1).astype(np.int32)
+        return np.where(keep & (scale > 0), out, 0).astype(np.int32)
+
+    def _magnitude_of(self, codes) -> np.ndarray:
+        """``magnitudes[...]`` of signed level numbers, 0 for a binary code 0 (not kept)."""
+        n = np.abs(np.asarray(codes))
+        if self.has_zero:
+            return self._magnitudes.astype(np.float32)[n]
+        return np.where(n > 0, self._magnitudes.astype(np.float32)[np.maximum(n - 1, 0)], np.float32(0))
 
     def values(self, codes, scale) -> np.ndarray:
-        """``scale * magnitudes[|code|] * sign(code)`` in float32, the weight the code stands for."""
+        """``scale * sign(code) * magnitude(code)`` in float32, the weight a code stands for."""
         codes = np.asarray(codes)
-        mags = self._magnitudes.astype(np.float32)[np.abs(codes)]
         sign = np.sign(codes).astype(np.float32)
-        if not self.has_zero:  # binary: index 0 is the level 1, sign from the code's own sign
-            sign = np.where(codes < 0, np.float32(-1), np.float32(1))
-        return (np.asarray(scale, dtype=np.float32).reshape(-1, 1) * (sign * mags)).astype(np.float32)
+        return (np.asarray(scale, dtype=np.float32).reshape(-1, 1) * (sign * self._magnitude_of(codes))).astype(np.float32)
 
     def quantize(self, w2, scale, keep=None) -> np.ndarray:
         """``w2`` on the grid of the given per-row ``scale`` (float32), zeros where not kept."""
@@ -165,12 +170,10 @@ class Quantizer:
     def integer_codes(self, w2, scale, keep=None):
         """``(codes, step)`` for integer export: ``value == step * code`` with ``step`` per row
         ``scale / divisor`` and ``|code| <= int_grid()[0][-1]``."""
-        idx = self.codes(w2, scale, keep)
+        n = self.codes(w2, scale, keep)
         ints, div = self.int_grid()
-        sign = np.where(idx < 0, -1, 1)
-        codes = np.where(keep if keep is not None else True, sign * ints[np.abs(idx)], 0)
-        if self.has_zero:
-            codes = np.where(idx == 0, 0, codes)
+        mag = np.abs(n) if self.has_zero else np.maximum(np.abs(n) - 1, 0)
+        codes = np.where(n == 0, 0, np.sign(n) * ints[mag])
         return codes.astype(np.int32), (np.asarray(scale, dtype=np.float32) / np.float32(div)).astype(np.float32)
 
     # --- internals -----------------------------------------------------------------------------

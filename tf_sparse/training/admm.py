@@ -54,6 +54,7 @@ def _retrace(model):
     # would not contain them.
     model.make_train_function(force=True)
     model.make_test_function(force=True)
+    model.make_predict_function(force=True)
 
 
 class ADMM(keras.callbacks.Callback):
