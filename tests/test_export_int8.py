@@ -104,11 +104,11 @@ def _put_on_grids(model, kinds, x, y, seed=0):
     rng = np.random.default_rng(seed)
     grids = []
     for layer, kind in zip([l for l in model.layers if l.weights], kinds):
-        kernel, bias = layer.get_weights()
+        kernel, *bias = layer.get_weights()
         t, axis = _to_tflite(layer, kernel)
         step, codes = _grid(kind, t, axis, rng)
         exact = _bcast(step, t.ndim, axis) * codes.astype(np.float32)
-        layer.set_weights([_from_tflite(layer, exact, kernel.shape), bias])
+        layer.set_weights([_from_tflite(layer, exact, kernel.shape), *bias])
         layer.kernel.trainable = False
         _trained(model, x, y, seed, epochs=3)
         assert np.array_equal(layer.get_weights()[0], _from_tflite(layer, exact, kernel.shape))
@@ -142,7 +142,7 @@ def cases(digits):
     mlp = keras.Sequential([
         keras.Input((64,)),
         keras.layers.Dense(48, activation="relu"),
-        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(32, activation="relu", use_bias=False),  # an op without bias
         keras.layers.Dense(10),
     ])
     _trained(mlp, x[:-200], y[:-200], 0)
@@ -365,6 +365,51 @@ def test_check_reports_pinned_vs_converter(cases):
         assert r["zeros_file"] == r["zeros_kernel"]  # the converter never rounds a nonzero code to 0
 
 
+def test_tied_weights_share_one_tensor():
+    """The converter stores identical kernels once; identical grids then pin that one tensor,
+    and both ops' biases follow."""
+    rng = np.random.default_rng(5)
+    inp = keras.Input((8,), name="x")
+    first, second = keras.layers.Dense(8, activation="relu"), keras.layers.Dense(8)
+    model = keras.Model(inp, second(first(inp)))
+    k = rng.standard_normal((8, 8)).astype(np.float32)
+    step = (np.abs(k).max(axis=0) / 7 / 1.2).astype(np.float32)
+    codes = np.clip(np.round(k / step), -7, 7).astype(np.int8)
+    exact = step * codes.astype(np.float32)
+    first.set_weights([exact, np.full(8, 0.5, np.float32)])
+    second.set_weights([exact, np.full(8, -0.25, np.float32)])
+    grids = [WeightGrid(n, exact.T, 0, step, codes.T) for n in ("first", "second")]
+    x = rng.random((200, 8)).astype(np.float32)
+    flatbuffer = convert_int8(model, x)
+    sg = _unpack(flatbuffer).subgraphs[0]
+    assert len({op.inputs[1] for op in sg.operators if len(op.inputs) > 1}) == 1  # one tensor
+    pinned = pin_weight_grids(flatbuffer, grids)
+    report = check_int8_grids(pinned, grids)
+    assert all(r["exact"] and r["ops"] == ["FULLY_CONNECTED"] * 2 for r in report.values()), report
+    ref = model.predict(x, verbose=0)
+    for f in (flatbuffer, pinned):
+        assert np.max(np.abs(_run(f, x) - ref)) <= 4 * _output_quantum(f)
+
+
+def test_multi_input_calibration_by_name():
+    """Samples are lists in the model's input order; the converter sees them by input name (its
+    signature sorts them), so each input gets its own range."""
+    rng = np.random.default_rng(6)
+    small, big = keras.Input((4,), name="small"), keras.Input((6,), name="big")
+    out = keras.layers.Concatenate()([keras.layers.Dense(3)(small), keras.layers.Dense(3)(big)])
+    model = keras.Model([small, big], out)
+    data = [[rng.random((1, 4)).astype(np.float32), 100 * rng.random((1, 6)).astype(np.float32)] for _ in range(50)]
+    flatbuffer = convert_int8(model, lambda: iter(data))
+    it = Interpreter(model_content=flatbuffer)
+    scales = {}
+    for d in it.get_tensor_details():
+        if d["dtype"] == np.int8 and len(d["shape"]) == 2 and d["shape"][1] in (4, 6) and d["quantization"][0] > 0:
+            scales.setdefault(int(d["shape"][1]), d["quantization"][0])
+    assert scales[4] < 1.5 / 255 and scales[6] > 80 / 255, scales
+    with pytest.raises(TypeError, match="for a model of 2 inputs"):
+        convert_int8(model, np.zeros((4, 4), np.float32))
+
+
 # ---- The sparse decoder against a plain encoder
 
 
@@ -495,9 +540,9 @@ def test_unmatched_grids_are_named(cases):
     moved = _one(g, name="moved", codes=codes, kernel=g.step[:, None] * codes.astype(np.float32))
     with pytest.raises(ValueError, match=r"grid 'moved' matches no weight.*values off by"):
         pin_weight_grids(fb, [moved])
-    # The same weight twice: the second grid finds it taken.
+    # The same weight twice (another bias, so not a tied copy): the second grid finds it taken.
     with pytest.raises(ValueError, match=r"grid 'again'.*already taken"):
-        pin_weight_grids(fb, [g, _one(g, name="again")])
+        pin_weight_grids(fb, [g, _one(g, name="again", bias=np.zeros(len(g.step)))])
     with pytest.raises(ValueError, match=r"grid 'moved' matches no weight"):
         check_int8_grids(fb, [moved])
 

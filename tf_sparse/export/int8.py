@@ -27,6 +27,16 @@ in traversal order. What it writes, measured:
   - 1x4 or 4x1 blocks are not kept as blocks for int8: they come out as the unstructured
     encoding above, with DENSIFY;
   - tensors that are not sparse enough stay dense.
+The stock runtimes run these files, with one exception measured on ai_edge_litert 2.3.0: its
+default XNNPACK delegate fails to prepare a FULLY_CONNECTED fed by DENSIFY in an int8 file
+("failed to delegate FULLY_CONNECTED node"), the converter's file as much as a pinned one;
+TensorFlow 2.21's ``tf.lite.Interpreter`` and the built-in kernels
+(``OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES``) run them. CONV_2D and DEPTHWISE_CONV_2D
+behind DENSIFY, and the 1x16 fully-connected encoding, run under XNNPACK too.
+
+The converter also stores identical constants once: layers with identical grids (tied
+weights) share one tensor, which both grids then name.
+
 The decoder here handles any traversal order and block map whose block levels are DENSE
 (which covers all of the above) and rewrites the stored values one by one; since a nonzero
 grid code always converts to a nonzero int8 value (``|w| >= step_c >= max|w_c| / 127``), the
@@ -441,6 +451,14 @@ def _fit(grid: _Grid, site: _Site):
     return cost, ""
 
 
+def _same_grid(a: _Grid, b: _Grid) -> bool:
+    same_bias = (a.bias is None and b.bias is None) or (
+        a.bias is not None and b.bias is not None and np.array_equal(a.bias, b.bias)
+    )
+    return (a.axis == b.axis and same_bias and np.array_equal(a.kernel, b.kernel)
+            and np.array_equal(a.step, b.step) and np.array_equal(a.codes, b.codes))
+
+
 def _match(grids: list[_Grid], sites: list[_Site], fn: str) -> list[_Site]:
     """Each grid's site, no site used twice, minimising the total rounding distance."""
     from scipy.optimize import linear_sum_assignment
@@ -456,11 +474,19 @@ def _match(grids: list[_Grid], sites: list[_Site], fn: str) -> list[_Site]:
             else:
                 cost[gi, si] = c
     rows, cols = linear_sum_assignment(cost)
-    chosen = dict(zip(rows.tolist(), cols.tolist()))
+    chosen = {r: c for r, c in zip(rows.tolist(), cols.tolist()) if sites and cost[r, c] < infeasible}
+    # The converter stores identical constants once: layers whose grids are identical (tied
+    # weights) may share one tensor.
+    for gi, g in enumerate(grids):
+        if gi not in chosen:
+            for gj, si in list(chosen.items()):
+                if _same_grid(g, grids[gj]):
+                    chosen[gi] = si
+                    break
     out = []
     for gi, g in enumerate(grids):
         si = chosen.get(gi)
-        if si is None or cost[gi, si] >= infeasible or not sites:
+        if si is None:
             feasible = int(np.sum(cost[gi] < infeasible))
             if feasible:
                 detail = "every int8 weight that fits it is already taken by another grid"
@@ -675,6 +701,16 @@ def _model_inputs(model):
     return inputs or None
 
 
+def _input_names(model):
+    specs = _model_inputs(model)
+    if specs is None:
+        return None
+    names = [getattr(t, "name", None) for t in specs]
+    if any(not isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        return None
+    return names
+
+
 def _sample_arrays(sample, specs, i: int, n_inputs: int):
     where = f"convert_int8: `representative_data` sample {i}"
     if isinstance(sample, np.ndarray) or np.isscalar(sample):
@@ -790,6 +826,11 @@ def convert_int8(keras_model, representative_data, *, compact: bool = False, int
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if compact:
             converter.optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
+        # Keyed by input name: the SavedModel's signature lists its inputs by name, in an order
+        # of its own (sorted), which a positional list would silently mismatch.
+        names = _input_names(keras_model)
+        if names is not None:
+            samples = [dict(zip(names, s)) for s in samples]
         converter.representative_dataset = lambda: iter(samples)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if int8_io:
