@@ -547,22 +547,40 @@ def test_unmatched_grids_are_named(cases):
         check_int8_grids(fb, [moved])
 
 
+def test_undecodable_sparsity_is_reported_for_its_grid_only(cases):
+    import flatbuffers
+
+    case = cases["cnn"]
+    model = _unpack(case["files"][True])
+    dw = case["grids"][1]
+    hit = [t for t in model.subgraphs[0].tensors if t.sparsity is not None and tuple(t.shape) == dw.kernel.shape]
+    assert len(hit) == 1
+    hit[0].sparsity.traversalOrder = [0, 0, 1, 2]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    broken = bytes(builder.Output())
+    with pytest.raises(ValueError, match=rf"grid '{dw.name}'.*traversal_order \[0, 0, 1, 2\] must be a permutation"):
+        pin_weight_grids(broken, case["grids"])
+    others = [g for g in case["grids"] if g is not dw]
+    assert all(r["exact"] for r in check_int8_grids(pin_weight_grids(broken, others), others).values())
+
+
 def test_bad_grids(cases):
     fb = cases["mlp"]["files"][False]
     g = cases["mlp"]["grids"][0]
     big = g.codes.astype(np.int32)
     big[0, 0] = 128
-    with pytest.raises(ValueError, match=r"grid 'dense'.*\[-127, 127\].*128"):
+    with pytest.raises(ValueError, match=rf"grid '{g.name}'.*\[-127, 127\].*128"):
         pin_weight_grids(fb, [_one(g, codes=big)])
-    with pytest.raises(ValueError, match=r"grid 'dense'.*\[-127, 127\]"):
+    with pytest.raises(ValueError, match=rf"grid '{g.name}'.*\[-127, 127\]"):
         pin_weight_grids(fb, [_one(g, codes=np.full_like(big, -128))])
-    with pytest.raises(ValueError, match=r"grid 'dense'.*step \* codes exactly"):
+    with pytest.raises(ValueError, match=rf"grid '{g.name}'.*step \* codes exactly"):
         pin_weight_grids(fb, [_one(g, kernel=g.kernel * 1.01)])
-    with pytest.raises(ValueError, match=r"grid 'dense'.*`codes` must be an integer array"):
+    with pytest.raises(ValueError, match=rf"grid '{g.name}'.*`codes` must be an integer array"):
         pin_weight_grids(fb, [_one(g, codes=g.codes.astype(np.float32))])
-    with pytest.raises(ValueError, match=r"grid 'dense'.*`step` must be 48 numbers"):
+    with pytest.raises(ValueError, match=rf"grid '{g.name}'.*`step` must be 48 numbers"):
         pin_weight_grids(fb, [_one(g, step=g.step[:5])])
-    with pytest.raises(ValueError, match=r"grid 'dense'.*`axis` must be 0, or 3"):
+    with pytest.raises(ValueError, match=rf"grid '{g.name}'.*`axis` must be 0, or 3"):
         pin_weight_grids(fb, [_one(g, axis=1)])
     with pytest.raises(ValueError, match=r"names must be unique"):
         pin_weight_grids(fb, [g, g])
@@ -574,7 +592,7 @@ def test_bad_grids(cases):
         pin_weight_grids(b"\0" * 64, [g])
     # A bias that the grid's step cannot represent in int32.
     huge = _one(g, bias=np.full(len(g.step), 1e12))
-    with pytest.raises(ValueError, match=r"grid 'dense'.*outside the int32 range"):
+    with pytest.raises(ValueError, match=rf"grid '{g.name}'.*outside the int32 range"):
         pin_weight_grids(fb, [huge])
 
 

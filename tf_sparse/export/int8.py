@@ -355,6 +355,7 @@ class _Site:
     scale: np.ndarray | None = None  # float64, per channel (or 1)
     zero_point: np.ndarray | None = None
     axis: int = 0
+    error: str = ""  # why the tensor could not be read (reported only if a grid of its shape misses)
 
 
 def _weight_sites(model) -> list[_Site]:
@@ -391,13 +392,17 @@ def _weight_sites(model) -> list[_Site]:
             site.ops.append((oi, name))
     out = list(sites.values())
     for site in out:
-        _read_site(model, site)
+        try:
+            _read_site(model, site)
+        except ValueError as e:
+            site.error = str(e)
     return out
 
 
 def _read_site(model, site: _Site) -> None:
     t = model.subgraphs[site.subgraph].tensors[site.tensor]
     shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
+    site.shape = shape
     raw = np.frombuffer(_buffer_bytes(model, t), dtype=np.int8).astype(np.int32)
     size = int(np.prod(shape)) if shape else 1
     if t.sparsity is None:
@@ -440,6 +445,8 @@ def _fit(grid: _Grid, site: _Site):
     None with why the site cannot hold the grid."""
     if site.shape != grid.kernel.shape:
         return None, f"shape {site.shape}"
+    if site.error:
+        return None, site.error
     if len(site.scale) != 1 and (site.axis != grid.axis or len(site.scale) != site.shape[site.axis]):
         return None, f"quantized along dimension {site.axis}, the grid along {grid.axis}"
     err = np.abs(_dequantized(site) - grid.kernel.astype(np.float64))
