@@ -300,45 +300,43 @@ def sparse_positions(shape, sparsity, n_values: int) -> np.ndarray:
         block[d] = b
         sizes[d] = shape[d] // b
         sizes.append(b)
-    pos = np.zeros(1, dtype=np.int64)
-    coords = np.zeros((1, total), dtype=np.int64)
+    # Every expanded dimension adds coordinate * weight to the dense flat index: an original
+    # dimension d counts in blocks (block[d] * stride[d]), a block dimension in elements.
+    strides = [int(np.prod(shape[d + 1 :])) for d in range(rank)]
+    weight = [block[d] * strides[d] for d in range(rank)] + [strides[d] for d in block_map]
+    count = 1  # positions in the current level; a level's positions are always 0..count-1
+    flat = np.zeros(1, dtype=np.int64)
     for level, md in enumerate(levels):
         dim = order[level]
         if md.format == schema.DimensionType.DENSE:
             n = int(md.denseSize)
             if n != sizes[dim]:
                 raise ValueError(f"sparsity: DENSE level {level} has dense_size {n}, dimension {dim} has {sizes[dim]}")
-            pos = (pos[:, None] * n + np.arange(n)).reshape(-1)
-            coords = np.repeat(coords, n, axis=0)
-            coords[:, dim] = np.tile(np.arange(n), len(coords) // max(n, 1)) if n else coords[:, dim]
+            flat = (flat[:, None] + np.arange(n, dtype=np.int64) * weight[dim]).reshape(-1)
+            count *= n
         elif md.format == schema.DimensionType.SPARSE_CSR:
             seg = _index_values(md.arraySegmentsType, md.arraySegments)
             idx = _index_values(md.arrayIndicesType, md.arrayIndices)
-            if len(pos) and (len(seg) < int(pos.max()) + 2):
-                raise ValueError(f"sparsity: level {level} has {len(seg)} segments for {int(pos.max()) + 1} parents")
-            if len(seg) and (seg[0] != 0 or np.any(np.diff(seg) < 0) or seg[-1] > len(idx)):
-                raise ValueError(f"sparsity: level {level} segments must start at 0, not decrease and end <= {len(idx)}")
-            if len(idx) and (idx.min() < 0 or idx.max() >= sizes[dim]):
+            if len(seg) != count + 1:
+                raise ValueError(f"sparsity: level {level} has {len(seg)} segments for {count} parents (needs {count + 1})")
+            if seg[0] != 0 or np.any(np.diff(seg) < 0) or seg[-1] != len(idx):
+                raise ValueError(
+                    f"sparsity: level {level} segments must start at 0, not decrease and end at {len(idx)} "
+                    "(the number of indices)"
+                )
+            stored = int(seg[-1])
+            if stored and (idx[:stored].min() < 0 or idx[:stored].max() >= sizes[dim]):
                 raise ValueError(f"sparsity: level {level} indices must lie in [0, {sizes[dim]})")
-            starts, ends = seg[pos], seg[pos + 1]
-            counts = ends - starts
-            new_pos = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]) if len(pos) else pos
-            coords = np.repeat(coords, counts, axis=0)
-            coords[:, dim] = idx[new_pos.astype(np.int64)]
-            pos = new_pos.astype(np.int64)
+            # Parent p owns the children seg[p]..seg[p+1]-1, in order.
+            flat = np.repeat(flat, np.diff(seg)) + idx[:stored] * weight[dim]
+            count = stored
         else:
             raise ValueError(f"sparsity: level {level} has unknown format {md.format}")
-    if len(pos) != n_values or not np.array_equal(pos, np.arange(n_values)):
-        raise ValueError(f"sparsity: the encoding describes {len(pos)} stored values, the buffer holds {n_values}")
-    dense = np.zeros((len(pos), rank), dtype=np.int64)
-    for d in range(rank):
-        dense[:, d] = coords[:, d] * block[d]
-    for k, d in enumerate(block_map):
-        dense[:, d] += coords[:, rank + k]
-    flat = np.ravel_multi_index(tuple(dense.T), shape) if len(dense) else np.zeros(0, dtype=np.int64)
+    if count != n_values:
+        raise ValueError(f"sparsity: the encoding describes {count} stored values, the buffer holds {n_values}")
     if len(np.unique(flat)) != len(flat):
         raise ValueError("sparsity: the encoding stores some position twice")
-    return flat.astype(np.int64)
+    return flat
 
 
 @dataclasses.dataclass
