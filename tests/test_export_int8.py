@@ -130,7 +130,8 @@ def digits():
 
 def _trained(model, x, y, seed, epochs=8):
     keras.utils.set_random_seed(seed)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss)
     model.fit(x, y, epochs=epochs, batch_size=64, verbose=0)
     return model
 
@@ -215,10 +216,8 @@ def _unpack(flatbuffer):
 
 def _op_names(model):
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    return [
-        names[max(model.operatorCodes[op.opcodeIndex].builtinCode, model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)]
-        for op in model.subgraphs[0].operators
-    ]
+    codes = [model.operatorCodes[op.opcodeIndex] for op in model.subgraphs[0].operators]
+    return [names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in codes]
 
 
 # ---- Exactness
@@ -269,7 +268,8 @@ def test_scales_and_biases(cases, name, compact):
             np.testing.assert_allclose(np.asarray(b.quantization.scale, np.float64), expect, rtol=1e-6)
             # The bias's float value moved by at most one new unit (plus the old rounding).
             b_old = g_old.tensors[op.inputs[2]]
-            f_old = np.frombuffer(bytes(old.buffers[b_old.buffer].data), np.int32) * np.asarray(b_old.quantization.scale)
+            f_old = np.frombuffer(bytes(old.buffers[b_old.buffer].data), np.int32)
+            f_old = f_old * np.asarray(b_old.quantization.scale)
             f_new = np.frombuffer(bytes(new.buffers[b.buffer].data), np.int32) * np.asarray(b.quantization.scale)
             assert np.all(np.abs(f_new - f_old) <= 0.5 * np.asarray(b.quantization.scale) * 1.001 + 1e-12)
             checked += 1
@@ -533,8 +533,9 @@ def test_unmatched_grids_are_named(cases):
     case = cases["mlp"]
     fb = case["files"][False]
     g = case["grids"][0]
-    with pytest.raises(ValueError, match=r"grid 'odd'.*no int8 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED weight has shape \(3, 5\)"):
-        pin_weight_grids(fb, [WeightGrid("odd", np.zeros((3, 5), np.float32), 0, np.ones(3, np.float32), np.zeros((3, 5), np.int8))])
+    odd = WeightGrid("odd", np.zeros((3, 5), np.float32), 0, np.ones(3, np.float32), np.zeros((3, 5), np.int8))
+    with pytest.raises(ValueError, match=r"grid 'odd'.*no int8 CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED weight has shape"):
+        pin_weight_grids(fb, [odd])
     # Right shape, other values (a kernel the file does not hold).
     codes = np.roll(g.codes, 1, axis=1)
     moved = _one(g, name="moved", codes=codes, kernel=g.step[:, None] * codes.astype(np.float32))

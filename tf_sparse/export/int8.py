@@ -293,7 +293,9 @@ def sparse_positions(shape, sparsity, n_values: int) -> np.ndarray:
     for k, d in enumerate(block_map):
         md = levels[order.index(rank + k)]
         if md.format != schema.DimensionType.DENSE:
-            raise ValueError(f"sparsity: block dimension {rank + k} is SPARSE_CSR; only DENSE block levels are supported")
+            raise ValueError(
+                f"sparsity: block dimension {rank + k} is SPARSE_CSR; only DENSE block levels are supported"
+            )
         b = int(md.denseSize)
         if b <= 0 or shape[d] % b:
             raise ValueError(f"sparsity: block size {b} does not divide dimension {d} of size {shape[d]}")
@@ -318,7 +320,9 @@ def sparse_positions(shape, sparsity, n_values: int) -> np.ndarray:
             seg = _index_values(md.arraySegmentsType, md.arraySegments)
             idx = _index_values(md.arrayIndicesType, md.arrayIndices)
             if len(seg) != count + 1:
-                raise ValueError(f"sparsity: level {level} has {len(seg)} segments for {count} parents (needs {count + 1})")
+                raise ValueError(
+                    f"sparsity: level {level} has {len(seg)} segments for {count} parents (needs {count + 1})"
+                )
             if seg[0] != 0 or np.any(np.diff(seg) < 0) or seg[-1] != len(idx):
                 raise ValueError(
                     f"sparsity: level {level} segments must start at 0, not decrease and end at {len(idx)} "
@@ -758,7 +762,9 @@ def _representative_samples(model, data) -> list:
         if n_inputs != 1:
             raise TypeError(f"convert_int8: `representative_data` for a model of {n_inputs} inputs must be {allowed}")
         if data.ndim < 1 or len(data) == 0:
-            raise ValueError(f"convert_int8: `representative_data` is an empty array (shape {data.shape}); pass samples")
+            raise ValueError(
+                f"convert_int8: `representative_data` is an empty array (shape {data.shape}); pass samples"
+            )
         iterable = (data[i : i + 1] for i in range(min(len(data), _MAX_SAMPLES)))
     elif callable(data):
         iterable = data()
