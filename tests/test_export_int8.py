@@ -324,6 +324,28 @@ def test_int8_io(cases):
     assert _agreement(y, case["keras"], _output_quantum(flatbuffer))[1] >= 0.99
 
 
+def test_per_tensor_weights_become_per_channel(cases, tmp_path):
+    """A file with per-tensor weight scales (the converter's per-channel quantization turned
+    off) is pinned to per-channel scales and biases, and still runs."""
+    import tensorflow as tf
+
+    case = cases["cnn"]
+    case["model"].export(str(tmp_path / "sm"), format="tf_saved_model", verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "sm"))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([c[None]] for c in case["calib"])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter._experimental_disable_per_channel = True
+    flatbuffer = converter.convert()
+    sg = _unpack(flatbuffer).subgraphs[0]
+    weights = [sg.tensors[op.inputs[1]] for op in sg.operators if len(op.inputs) > 1 and op.inputs[1] >= 0]
+    assert all(len(w.quantization.scale) == 1 for w in weights if w.type == schema.TensorType.INT8)
+    pinned = pin_weight_grids(flatbuffer, case["grids"])
+    assert all(r["exact"] for r in check_int8_grids(pinned, case["grids"]).values())
+    y = _run(pinned, case["test"])
+    assert _agreement(y, case["keras"], _output_quantum(pinned))[1] >= 0.99
+
+
 def test_fc_blocks_1x16_read_without_densify(digits):
     """FULLY_CONNECTED weights pruned in 1x16 blocks: the converter keeps the blocks (block map
     [1], DENSE / SPARSE_CSR / DENSE(16)) and no DENSIFY; the pinned values follow the blocks."""
