@@ -110,7 +110,7 @@ def _put_on_grids(model, kinds, x, y, seed=0):
         exact = _bcast(step, t.ndim, axis) * codes.astype(np.float32)
         layer.set_weights([_from_tflite(layer, exact, kernel.shape), *bias])
         layer.kernel.trainable = False
-        _trained(model, x, y, seed, epochs=3)
+        _trained(model, x, y, seed, epochs=2)
         assert np.array_equal(layer.get_weights()[0], _from_tflite(layer, exact, kernel.shape))
         grids.append(WeightGrid(layer.name, exact, axis, step, codes))
     return grids
@@ -128,7 +128,7 @@ def digits():
     return x, d.target
 
 
-def _trained(model, x, y, seed, epochs=8):
+def _trained(model, x, y, seed, epochs=6):
     keras.utils.set_random_seed(seed)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss)
