@@ -360,3 +360,83 @@ def test_fully_binarized_network_every_layer():
 def test_bad_quantization_arguments(fn, error, match):
     with pytest.raises(error, match=match):
         fn()
+
+
+# --- export ----------------------------------------------------------------------------------------
+
+def _trained_quantized(quantize, structure=tfs.Unstructured(0.6)):
+    x, y = _data(96)
+    model = _compile(tfs.sparsify(_cnn(), structure, quantize=quantize))
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[tfs.ADMM(rho=1e-2)])
+    tfs.harden(model)
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    return model, x
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_int8_export_keeps_zeros_and_levels_exactly(tmp_path, compact):
+    from tf_sparse.export.int8 import check_int8_grids
+    from tf_sparse.export.tflite import layer_grids
+
+    model, x = _trained_quantized({"c1": tfs.Uniform(4), "dw": tfs.Ternary(), "fc": tfs.PowerOfTwo(4),
+                                   "out": tfs.Binary()})
+    path = tmp_path / "m.tflite"
+    tfs.export_tflite(model, path, int8=True, compact=compact, representative_data=x)
+    checks = check_int8_grids(path.read_bytes(), layer_grids(model))
+    assert set(checks) == {"c1", "dw", "fc", "out"}
+    for name, c in checks.items():
+        assert c["exact"] and c["codes_exact"] and c["zeros_file"] == c["zeros_kernel"], (name, c)
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    got = []
+    for i in range(len(x)):
+        interp.set_tensor(inp["index"], x[i:i + 1])
+        interp.invoke()
+        got.append(interp.get_tensor(out["index"])[0])
+    want = model.predict(x, verbose=0)
+    # int8 activations: outputs close to the Keras model's, most argmaxes equal (random data,
+    # small margins; the digits benchmark measures agreement on real data)
+    assert np.mean(np.argmax(got, 1) == np.argmax(want, 1)) >= 0.9
+    assert np.abs(np.array(got) - want).mean() < 0.1 * np.abs(want).mean() + 0.05
+
+
+def test_float_export_weights_sit_on_the_levels(tmp_path):
+    model, x = _trained_quantized(tfs.Uniform(3))
+    path = tmp_path / "f.tflite"
+    tfs.export_tflite(model, path)
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path))
+    interp.allocate_tensors()
+    found = 0
+    for layer in tfs.sparse_layers(model):
+        kernel = layer.effective_kernel_numpy()
+        for detail in interp.get_tensor_details():
+            try:
+                t = interp.get_tensor(detail["index"])
+            except ValueError:
+                continue
+            if t.size == kernel.size and t.dtype == np.float32 and np.array_equal(np.sort(t.ravel()), np.sort(kernel.ravel())):
+                found += 1
+                break
+    assert found == len(tfs.sparse_layers(model))
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"int8": True}, ValueError, r"`int8=True` needs `representative_data`"),
+    ({"representative_data": np.zeros((4, 8, 8, 4), np.float32)}, ValueError, r"apply only with `int8=True`"),
+    ({"int8": "yes"}, TypeError, r"`int8` must be True or False"),
+])
+def test_bad_export_arguments(tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        tfs.export_tflite(_cnn(), tmp_path / "m.tflite", **kwargs)
+
+
+def test_int8_export_refuses_grids_wider_than_int8(tmp_path):
+    model = tfs.quantize(_cnn(), {"fc": tfs.PowerOfTwo(5)})
+    tfs.harden(model)
+    with pytest.raises(ValueError, match=r"layer 'fc' uses PowerOfTwo\(bits=5.*do not fit int8 codes"):
+        tfs.export_tflite(model, tmp_path / "m.tflite", int8=True, representative_data=np.zeros((4, 8, 8, 4), np.float32))

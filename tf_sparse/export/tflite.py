@@ -8,16 +8,73 @@ import tempfile
 from tf_sparse.layers.surgery import sparse_layers, strip
 
 
-def export_tflite(model, path, *, compact: bool = False) -> int:
-    """Converts a Keras model to a float32 ``.tflite`` file.
+def layer_grids(model):
+    """``WeightGrid`` of every sparse layer of ``model`` whose quantization is hardened: its
+    kernel in TFLite's layout with the integer codes and the per-channel step of its grid."""
+    import keras
+    import numpy as np
 
-    Sparse layers are stripped first, so pruned weights are stored as exact zeros.
+    from tf_sparse.export.int8 import WeightGrid
+    from tf_sparse.layers.sparse_conv import SparseConv1D, SparseDepthwiseConv2D
+
+    grids = []
+    for layer in sparse_layers(model):
+        if not layer.quant_hardened:
+            continue
+        kernel = layer.effective_kernel_numpy()
+        codes, step = layer.quantized_codes()
+        ints, div = layer.quantizer.int_grid()
+        if div == 0 or ints[-1] > 127:
+            raise ValueError(
+                f"export_tflite: layer '{layer.name}' uses {layer.quantizer!r}, whose levels do not fit "
+                f"int8 codes exactly (at most 127 steps of one size); use int8=False, or a grid of at most "
+                f"8 bits (PowerOfTwo: at most 4 bits, DeviceLevels: at most 128 levels)"
+            )
+        if isinstance(layer, SparseDepthwiseConv2D):
+            kh, kw, cin, mult = kernel.shape
+            to_tfl = lambda a: np.reshape(a, (1, kh, kw, cin * mult))  # noqa: E731
+            axis = 3
+        elif isinstance(layer, SparseConv1D):
+            to_tfl = lambda a: np.transpose(a, (2, 0, 1))[:, None, :, :]  # noqa: E731  [out, 1, k, in]
+            axis = 0
+        elif kernel.ndim == 2:
+            to_tfl = lambda a: np.ascontiguousarray(a.T)  # noqa: E731
+            axis = 0
+        else:
+            to_tfl = lambda a: np.ascontiguousarray(np.transpose(a, (3, 0, 1, 2)))  # noqa: E731
+            axis = 0
+        bias = keras.ops.convert_to_numpy(layer.bias) if getattr(layer, "bias", None) is not None else None
+        grids.append(WeightGrid(layer.name, kernel=to_tfl(kernel).astype(np.float32), axis=axis,
+                                step=step, codes=to_tfl(codes), bias=bias))
+    return grids
+
+
+def export_tflite(model, path, *, compact: bool = False, int8: bool = False, representative_data=None,
+                  int8_io: bool = False) -> int:
+    """Converts a Keras model to a float32 or full-integer int8 ``.tflite`` file.
+
+    Sparse layers are stripped first, so pruned weights are stored as exact zeros, and the
+    weights of layers with hardened quantization sit exactly on their grid (float32 values
+    ``scale * level``).
+
+    With ``int8=True`` the stock converter quantizes the model to full integer (int8 weights
+    per channel, int8 activations calibrated on ``representative_data``, int32 biases). The
+    converter would pick each weight channel's scale as ``max|w| / 127``, which moves a learned
+    grid (a 4-bit grid's levels ``k`` would become ``round(127 k / 7)``); here every quantized
+    layer's int8 weight is then rewritten to its own codes with its own per-channel step as the
+    scale (biases requantized to match), and the file is checked: the int8 weights times their
+    scales equal the Keras kernels exactly, and pruned weights are zeros. Layers without a
+    quantizer keep the converter's own int8 weights.
 
     Args:
       model: a Keras model (sparse or plain).
       path: output file.
       compact: store pruned weights in TFLite's sparse encoding
         (``tf.lite.Optimize.EXPERIMENTAL_SPARSITY``): smaller files that stock TFLite still loads.
+      int8: full-integer int8 file (needs ``representative_data``).
+      representative_data: calibration inputs for ``int8``: an array with samples along axis 0
+        (up to 200 are used), or a callable / iterator yielding lists of input arrays.
+      int8_io: with ``int8``, int8 model inputs and outputs instead of float32.
 
     Returns:
       The file's size in bytes.
@@ -43,13 +100,30 @@ def export_tflite(model, path, *, compact: bool = False) -> int:
         raise ValueError(f"export_tflite: `path` must name a .tflite file, got {path!r}")
     if os.path.isdir(path):
         raise ValueError(f"export_tflite: `path` {path!r} is a directory; give a .tflite file name")
-    if not isinstance(compact, bool):
-        raise TypeError(f"export_tflite: `compact` must be True or False, got {compact!r}")
+    for arg, value in (("compact", compact), ("int8", int8), ("int8_io", int8_io)):
+        if not isinstance(value, bool):
+            raise TypeError(f"export_tflite: `{arg}` must be True or False, got {value!r}")
+    if int8 and representative_data is None:
+        raise ValueError("export_tflite: `int8=True` needs `representative_data` (calibration inputs, e.g. x_train[:200])")
+    if not int8 and (representative_data is not None or int8_io):
+        raise ValueError("export_tflite: `representative_data` and `int8_io` apply only with `int8=True`")
 
     import tensorflow as tf
 
+    grids = layer_grids(model) if int8 and sparse_layers(model) else []
     if sparse_layers(model):
         model = strip(model)
+    if int8:
+        from tf_sparse.export.int8 import check_int8_grids, convert_int8, pin_weight_grids
+
+        flatbuffer = convert_int8(model, representative_data, compact=compact, int8_io=int8_io)
+        if grids:
+            flatbuffer = pin_weight_grids(flatbuffer, grids)
+            checks = check_int8_grids(flatbuffer, grids)
+            bad = [name for name, c in checks.items() if not c["exact"] or c["zeros_file"] != c["zeros_kernel"]]
+            if bad:
+                raise RuntimeError(f"export_tflite: the int8 file does not hold the learned grid of layer(s) {bad}: {checks}")
+        return _write(path, flatbuffer)
     with tempfile.TemporaryDirectory() as tmp:
         # Keras 3 models convert through a SavedModel with a fixed serving signature.
         saved = os.path.join(tmp, "saved_model")
@@ -58,6 +132,10 @@ def export_tflite(model, path, *, compact: bool = False) -> int:
         if compact:
             converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
         flatbuffer = converter.convert()
+    return _write(path, flatbuffer)
+
+
+def _write(path, flatbuffer) -> int:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     with open(path, "wb") as f:
