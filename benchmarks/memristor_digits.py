@@ -2,7 +2,7 @@
 memristor crossbars: mapping report and accuracy under device variation, with and without
 noise-aware retraining.
 
-    python benchmarks/memristor_digits.py [--draws 50] [--levels 16] [--out benchmarks/results]
+    python benchmarks/memristor_digits.py [--seeds 0 1 2] [--draws 50] [--noise-sigma 0.1] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -25,9 +25,6 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 
 import tf_sparse as tfs  # noqa: E402
 from tf_sparse.quantization import Device, NoiseAwareTraining, map_model, monte_carlo  # noqa: E402
-
-SIGMAS = (0.0, 0.05, 0.1, 0.2, 0.3)
-
 
 def cpu_model():
     out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
@@ -56,74 +53,102 @@ def accuracy(model, x, y):
     return float(np.mean(np.argmax(model.predict(x, verbose=0), -1) == y))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--draws", type=int, default=50)
-    ap.add_argument("--levels", type=int, default=16)
-    ap.add_argument("--sparsity", type=float, default=0.5)
-    ap.add_argument("--noise-sigma", type=float, default=0.1, help="sigma of noise-aware retraining")
-    ap.add_argument("--out", default=None)
-    args = ap.parse_args()
-    keras.utils.set_random_seed(0)
+def run(seed, args):
+    """Dense training, ADMM (crossbar pruning + device levels), hardening, retraining, then two
+    copies retrained 15 more epochs, without and with device noise; Monte Carlo of both."""
+    keras.utils.set_random_seed(seed)
     x_tr, x_te, y_tr, y_te = data()
-    t0 = time.time()
-
+    acc = {}
     dense = mlp()
     compile_(dense, 1e-2)
     dense.fit(x_tr, y_tr, epochs=30, batch_size=32, verbose=0)
-    dense_acc = accuracy(dense, x_te, y_te)
+    acc["dense"] = accuracy(dense, x_te, y_te)
 
     device = Device(levels=args.levels, tile=(32, 32))
     sparse = tfs.sparsify(dense, tfs.Crossbar(args.sparsity, tile=(32, 32)), quantize=device.quantizer())
     compile_(sparse, 1e-2)
     sparse.fit(x_tr, y_tr, epochs=30, batch_size=32, verbose=0,
                callbacks=[tfs.ADMM(rho=1e-3, rho_factor=1.5, rho_max=1.0)])
-    admm_acc = accuracy(sparse, x_te, y_te)
+    acc["admm"] = accuracy(sparse, x_te, y_te)
     tfs.harden(sparse)
-    hard_acc = accuracy(sparse, x_te, y_te)
+    acc["hardened"] = accuracy(sparse, x_te, y_te)
     compile_(sparse, 1e-3)
     sparse.fit(x_tr, y_tr, epochs=15, batch_size=32, verbose=0)
-    retrained_acc = accuracy(sparse, x_te, y_te)
-
+    acc["retrained"] = accuracy(sparse, x_te, y_te)
     report = map_model(sparse, device)
-    # Two copies of the retrained model, each retrained 15 more epochs: without and with noise.
+
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "sparse.keras")
         sparse.save(path)
         clean, noisy = keras.models.load_model(path), keras.models.load_model(path)
     compile_(clean, 1e-3)
     clean.fit(x_tr, y_tr, epochs=15, batch_size=32, verbose=0)
-    clean_acc = accuracy(clean, x_te, y_te)
+    acc["clean"] = accuracy(clean, x_te, y_te)
     compile_(noisy, 1e-3)
     train_device = dataclasses.replace(device, sigma=args.noise_sigma)
-    noisy.fit(x_tr, y_tr, epochs=15, batch_size=32, verbose=0, callbacks=[NoiseAwareTraining(train_device, seed=0)])
-    noisy_acc = accuracy(noisy, x_te, y_te)
+    noisy.fit(x_tr, y_tr, epochs=15, batch_size=32, verbose=0,
+              callbacks=[NoiseAwareTraining(train_device, seed=seed)])
+    acc["noise_aware"] = accuracy(noisy, x_te, y_te)
 
-    rows = []
-    for sigma in SIGMAS:
+    def moved(model):  # fraction of programmed weights whose level the extra epochs changed
+        changed = total = 0
+        for a, b in zip(tfs.sparse_layers(sparse), tfs.sparse_layers(model)):
+            ca, cb = a.quantized_codes()[0], b.quantized_codes()[0]
+            keep = keras.ops.convert_to_numpy(a.mask) != 0
+            changed += int(np.count_nonzero((ca != cb) & keep))
+            total += int(np.count_nonzero(keep))
+        return changed / total
+
+    acc["levels_moved_clean"], acc["levels_moved_noise_aware"] = moved(clean), moved(noisy)
+    mc = []
+    for sigma in args.sigmas:
         d = dataclasses.replace(device, sigma=sigma)
-        t = time.time()
-        plain = monte_carlo(clean, x_te, y_te, d, draws=args.draws, seed=1)
-        aware = monte_carlo(noisy, x_te, y_te, d, draws=args.draws, seed=1)
-        rows.append((sigma, plain, aware, time.time() - t))
+        mc.append((sigma, monte_carlo(clean, x_te, y_te, d, draws=args.draws, seed=100 + seed),
+                   monte_carlo(noisy, x_te, y_te, d, draws=args.draws, seed=100 + seed)))
+    return acc, report, mc
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--draws", type=int, default=50)
+    ap.add_argument("--levels", type=int, default=16)
+    ap.add_argument("--sparsity", type=float, default=0.5)
+    ap.add_argument("--noise-sigma", type=float, default=0.1, help="sigma of noise-aware retraining")
+    ap.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    t0 = time.time()
+    runs = {seed: run(seed, args) for seed in args.seeds}
 
     lines = [
-        f"CPU: {cpu_model()}; MLP 64-128-128-10 on digits (1347 train / 450 test), Crossbar({args.sparsity}, "
-        f"tile=(32, 32)) on every layer, DeviceLevels({args.levels}); {args.draws} draws per sigma",
+        f"CPU: {cpu_model()} (2 cores, shared); MLP 64-128-128-10 on digits (1347 train / 450 test, fixed "
+        f"split), Crossbar({args.sparsity}, tile=(32, 32)) on every layer, DeviceLevels({args.levels}); seeds "
+        f"{args.seeds}; {args.draws} device draws per sigma; noise-aware retraining at sigma {args.noise_sigma:g}",
         "",
-        f"accuracy: dense {dense_acc:.4f}, after ADMM {admm_acc:.4f}, hardened {hard_acc:.4f}, "
-        f"retrained {retrained_acc:.4f}; +15 epochs: clean {clean_acc:.4f}, noise-aware (sigma {args.noise_sigma:g}) {noisy_acc:.4f}",
-        "",
-        report.table(),
-        "",
-        "| sigma | +15 clean epochs: mean +- std (min) | +15 noise-aware epochs: mean +- std (min) | seconds |",
-        "|---|---|---|---|",
+        "| seed | dense | after ADMM | hardened | retrained | +15 clean | +15 noise-aware | levels moved (clean / noise-aware) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for sigma, plain, aware, sec in rows:
-        lines.append(f"| {sigma:g} | {plain.mean:.4f} +- {plain.std:.4f} ({plain.accuracies.min():.4f}) "
-                     f"| {aware.mean:.4f} +- {aware.std:.4f} ({aware.accuracies.min():.4f}) | {sec:.1f} |")
-    lines.append("")
-    lines.append(f"total {time.time() - t0:.0f} s")
+    for seed, (acc, _, _) in runs.items():
+        lines.append(
+            f"| {seed} | {acc['dense']:.4f} | {acc['admm']:.4f} | {acc['hardened']:.4f} | {acc['retrained']:.4f} "
+            f"| {acc['clean']:.4f} | {acc['noise_aware']:.4f} "
+            f"| {100 * acc['levels_moved_clean']:.1f}% / {100 * acc['levels_moved_noise_aware']:.1f}% |")
+    first = args.seeds[0]
+    lines += ["", f"Mapping (seed {first}, device tile 32x32):", "", runs[first][1].table(), ""]
+    lines.append("| seed | sigma | +15 clean: mean +- std (min) | +15 noise-aware: mean +- std (min) |")
+    lines.append("|---|---|---|---|")
+    for seed, (_, _, mc) in runs.items():
+        for sigma, plain, aware in mc:
+            lines.append(f"| {seed} | {sigma:g} | {plain.mean:.4f} +- {plain.std:.4f} ({plain.accuracies.min():.4f}) "
+                         f"| {aware.mean:.4f} +- {aware.std:.4f} ({aware.accuracies.min():.4f}) |")
+    if len(runs) > 1:
+        lines += ["", "| sigma | +15 clean: mean over seeds | +15 noise-aware: mean over seeds |", "|---|---|---|"]
+        for i, sigma in enumerate(args.sigmas):
+            p = np.mean([mc[i][1].mean for _, _, mc in runs.values()])
+            a = np.mean([mc[i][2].mean for _, _, mc in runs.values()])
+            lines.append(f"| {sigma:g} | {p:.4f} | {a:.4f} |")
+    lines += ["", f"total {time.time() - t0:.0f} s"]
     text = "\n".join(lines)
     print(text)
     if args.out:
@@ -131,9 +156,10 @@ def main():
         with open(os.path.join(args.out, "memristor_digits.md"), "w") as f:
             f.write(text + "\n")
         with open(os.path.join(args.out, "memristor_digits.json"), "w") as f:
-            json.dump({"report": report.to_dict(),
-                       "monte_carlo": [{"sigma": s, "retrained": p.to_dict(), "noise_aware": a.to_dict()}
-                                       for s, p, a, _ in rows]}, f, indent=1, default=float)
+            json.dump({str(seed): {"accuracy": acc, "report": report.to_dict(),
+                                   "monte_carlo": [{"sigma": s, "clean": p.to_dict(), "noise_aware": a.to_dict()}
+                                                   for s, p, a in mc]}
+                       for seed, (acc, report, mc) in runs.items()}, f, indent=1, default=float)
 
 
 if __name__ == "__main__":

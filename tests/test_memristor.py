@@ -148,6 +148,14 @@ def test_program_statistics_analog():
     assert np.array_equal(program(kernel, device, rng=3), program(kernel, device, rng=3))
 
 
+def test_program_clips_conductance_at_zero():
+    # g_min = 0: G- is exactly 0, so the weight is u * max(G+ (1 + sigma eps), 0) >= 0.
+    device = Device(levels=16, g_min=0.0, sigma=1.0)
+    out = program(np.ones((100, 100), np.float32), device, rng=4)
+    assert np.all(out >= 0)
+    assert np.mean(out == 0) == pytest.approx(0.1587, abs=0.015)  # P(eps < -1)
+
+
 def test_program_level_zero_gets_noise_pruned_stays_zero():
     kernel = np.zeros((64, 64), np.float32)
     kernel[:, :32] = 1.0
@@ -174,10 +182,13 @@ def test_program_single_sign_uses_one_device():
     w2 = np.zeros((64, 64), np.float32)
     w2[:32, :32] = -1.0  # one negative single-sign tile
     layer = sparse_dense(w2.T, (w2 != 0).T, structure=tfs.Crossbar(0.75, tile=(32, 32), single_sign=True))
-    device = Device(levels=16, sigma=0.05, tile=(32, 32))
+    # g_min as large as the whole range (g0 = 15 levels): a pair's G+ at g_min would add a lot.
+    device = Device(levels=16, g_min=5e-5, g_max=1e-4, sigma=0.05, tile=(32, 32))
+    g0 = device.g_min_levels
+    assert g0 == pytest.approx(15)
     got = program(layer, device, rng=2).T[:32, :32]
-    # Only G- (level 15) varies: std u * sigma * (g0 + 15), not the pair's hypot.
-    assert got.std() == pytest.approx((1 / 15) * 0.05 * (device.g_min_levels + 15), rel=0.05)
+    # Only G- (level 15) varies: std u * sigma * (g0 + 15), not the pair's hypot(g0 + 15, g0).
+    assert got.std() == pytest.approx((1 / 15) * 0.05 * (g0 + 15), rel=0.05)
 
 
 def tiny_quantized_model(rng):
@@ -256,6 +267,30 @@ def test_noise_aware_training_in_fit(rng):
     k0 = first.kernel.numpy()  # the float kernel under the grid (straight-through)
     sparse.fit(x, y, epochs=1, batch_size=100, verbose=0, callbacks=[NoiseAwareTraining(device, seed=2)])
     assert not np.allclose(first.kernel.numpy(), k0)
+
+
+def test_noise_aware_training_conv_and_depthwise(rng):
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inp)
+    x = keras.layers.DepthwiseConv2D(3)(x)
+    model = keras.Model(inp, keras.layers.Dense(4)(keras.layers.Flatten()(x)))
+    device = Device(levels=4, sigma=0.2, tile=(4, 4))
+    sparse = tfs.sparsify(model, tfs.Crossbar(0.5, tile=(4, 4), single_sign=True), quantize=device.quantizer())
+    tfs.harden(sparse)
+    xs = rng.standard_normal((16, 6, 6, 3)).astype(np.float32)
+    before = sparse.predict(xs, verbose=0)
+    cb = NoiseAwareTraining(device, seed=3)
+    cb.set_model(sparse)
+    cb.on_train_begin()
+    noisy = keras.ops.convert_to_numpy(sparse(xs, training=True))
+    cb.on_train_end()
+    assert not np.allclose(noisy, before, atol=1e-4)
+    np.testing.assert_array_equal(sparse.predict(xs, verbose=0), before)
+    report = map_model(sparse, device)
+    assert report.totals["crossbars"] < report.totals["crossbars_dense"] / 2  # single-sign tiles
+    with pytest.warns(UserWarning, match="other crossbar tiles"):
+        map_model(sparse, dataclasses.replace(device, tile=(8, 8)))
 
 
 # --- arguments ---------------------------------------------------------------------------------

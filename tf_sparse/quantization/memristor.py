@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import warnings
 
 import keras
 import numpy as np
@@ -533,6 +534,14 @@ def map_model(model, device: Device) -> MappingReport:
       >>> print(report.table())
     """
     maps = _model_maps(model, device, "map_model")
+    other = sorted({f"{lm.name} {lm.structure_tile}" for _, lm in maps
+                    if lm.structure_tile is not None and tuple(lm.structure_tile) != device.tile})
+    if other:
+        warnings.warn(
+            f"map_model: the device tile is {device.tile} but these layers were pruned for other crossbar "
+            f"tiles: {', '.join(other)}; pruned tiles may not line up with the device's crossbars",
+            stacklevel=2,
+        )
     return MappingReport(device, [_layer_entry(lm, device) for _, lm in maps])
 
 
