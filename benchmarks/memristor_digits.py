@@ -65,7 +65,7 @@ def run(seed, args):
     acc["dense"] = accuracy(dense, x_te, y_te)
 
     device = Device(levels=args.levels, tile=(32, 32))
-    sparse = tfs.sparsify(dense, tfs.Crossbar(args.sparsity, tile=(32, 32)), quantize=device.quantizer())
+    sparse = tfs.sparsify(dense, tfs.Crossbar(args.sparsity, tile=(32, 32), single_sign=args.single_sign), quantize=device.quantizer())
     compile_(sparse, 1e-2)
     sparse.fit(x_tr, y_tr, epochs=30, batch_size=32, verbose=0,
                callbacks=[tfs.ADMM(rho=1e-3, rho_factor=1.5, rho_max=1.0)])
@@ -115,6 +115,8 @@ def main():
     ap.add_argument("--sparsity", type=float, default=0.5)
     ap.add_argument("--noise-sigma", type=float, default=0.1, help="sigma of noise-aware retraining")
     ap.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3])
+    ap.add_argument("--single-sign", action="store_true", help="one weight sign per tile (one crossbar)")
+    ap.add_argument("--tag", default="", help="suffix of the result files")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -123,7 +125,7 @@ def main():
 
     lines = [
         f"CPU: {cpu_model()} (2 cores, shared); MLP 64-128-128-10 on digits (1347 train / 450 test, fixed "
-        f"split), Crossbar({args.sparsity}, tile=(32, 32)) on every layer, DeviceLevels({args.levels}); seeds "
+        f"split), Crossbar({args.sparsity}, tile=(32, 32), single_sign={args.single_sign}) on every layer, DeviceLevels({args.levels}); seeds "
         f"{args.seeds}; {args.draws} device draws per sigma; noise-aware retraining at sigma {args.noise_sigma:g}",
         "",
         "| seed | dense | after ADMM | hardened | retrained | +15 clean | +15 noise-aware | levels moved (clean / noise-aware) |",
@@ -153,9 +155,9 @@ def main():
     print(text)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "memristor_digits.md"), "w") as f:
+        with open(os.path.join(args.out, f"memristor_digits{args.tag}.md"), "w") as f:
             f.write(text + "\n")
-        with open(os.path.join(args.out, "memristor_digits.json"), "w") as f:
+        with open(os.path.join(args.out, f"memristor_digits{args.tag}.json"), "w") as f:
             json.dump({str(seed): {"accuracy": acc, "report": report.to_dict(),
                                    "monte_carlo": [{"sigma": s, "clean": p.to_dict(), "noise_aware": a.to_dict()}
                                                    for s, p, a in mc]}

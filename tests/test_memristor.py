@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tf_sparse as tfs
+from tf_sparse.quantization import memristor
 from tf_sparse.quantization import Device, DeviceLevels, NoiseAwareTraining, map_model, monte_carlo, program
 
 
@@ -74,6 +75,8 @@ def test_three_of_four_tiles_pruned(rng):
     text = report.table()
     assert "| 1/4 | 2/8 |" in text and "25.60x" in text and str(report) == text
     assert report.to_dict()["layers"][0]["tiles"] == 1
+    lm = memristor._layer_map(layer, device)  # the levels reproduce the weights exactly
+    np.testing.assert_array_equal((lm.unit[:, None] * lm.level).astype(np.float32), lm.target)
 
 
 def test_row_and_column_granularity_lines_and_adc_sharing(rng):
