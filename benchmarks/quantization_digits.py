@@ -13,7 +13,8 @@ pretrained model trained ``--epochs`` more, so all rows have trained equally lon
   epochs of straight-through training);
 * 90% unstructured pruning + 4-bit of the pruned layers by progressive ADMM (targets 50%, 75%,
   90%, then the grid), against a dense model trained as long; compression of the pruned layers;
-* memristor crossbars (MLP): 64x64 tile pruning of the hidden layers + 16 device levels by ADMM,
+* memristor crossbars (MLP): 64x64 tile pruning (half the tiles of the hidden layers) + 16 device
+  levels on every layer by ADMM,
   Monte-Carlo accuracy over device variation sigma = 0, 0.05, 0.1 without and with noise-aware
   retraining (and a control retrained as long without noise); the mapping report;
 * for every compressed model, the full-integer int8 ``.tflite`` (grids pinned) against the Keras
@@ -230,38 +231,44 @@ def run_seed(model_name, seed, args, x_tr, y_tr, x_te, y_te, log):
 
 
 def memristor_rows(dense, seed, args, x_tr, y_tr, x_te, y_te, log):
-    from tf_sparse.quantization import memristor as mem
+    """Crossbar tile pruning (64x64, half the tiles of the hidden layers) + 16 device levels by
+    ADMM, then Monte Carlo over device variation, before and after noise-aware retraining (and a
+    control retrained as long without noise)."""
+    import dataclasses
+
+    from tf_sparse.quantization.memristor import Device, NoiseAwareTraining, map_model, monte_carlo
 
     rows = []
-    device = mem.Device(levels=16, tile=(64, 64))
-    keras.utils.set_random_seed(seed + 4)
+    device = Device(levels=16, tile=(64, 64))
+    keras.utils.set_random_seed(seed + 1)
     config = {"fc1": tfs.Crossbar(0.5, tile=(64, 64)), "fc2": tfs.Crossbar(0.5, tile=(64, 64)),
               "logits": tfs.Crossbar(0.0, tile=(64, 64))}
     model = tfs.sparsify(copy_of(dense), config, quantize=device.quantizer())
     model = admm_then_retrain(model, x_tr, y_tr, args.epochs)
     check_on_grid(model)
-    report = mem.map_model(model, device)
+    report = map_model(model, device)
     base = {"model": "mlp", "seed": seed}
+
+    def monte(m, sigma, label):
+        mc = monte_carlo(m, x_te, y_te, dataclasses.replace(device, sigma=sigma), draws=args.draws, seed=100 + seed)
+        rows.append({**base, "row": f"memristor 16 levels, 64x64 tiles 50%{label}, sigma={sigma:g}",
+                     "accuracy": float(mc.mean), "std": float(mc.std)})
+        log(f"mlp seed {seed} memristor sigma={sigma:g}{label}: {mc.mean:.4f} ± {mc.std:.4f}")
+
     for sigma in args.sigmas:
-        mc = mem.monte_carlo(model, x_te, y_te, mem.Device(levels=16, tile=(64, 64), sigma=sigma),
-                             draws=args.draws, seed=seed)
-        rows.append({**base, "row": f"memristor sigma={sigma}", "accuracy": mc["mean"], "std": mc["std"]})
-        log(f"mlp seed {seed} memristor sigma={sigma}: {mc['mean']:.4f} ± {mc['std']:.4f}")
-    for label, noisy in (("noise-aware retraining", True), ("control: retraining without noise", False)):
+        monte(model, sigma, "")
+    for label, noisy in ((", + noise-aware retraining", True), (", + retraining without noise (control)", False)):
         keras.utils.set_random_seed(seed + 5)
-        retrained = keras.models.clone_model(model)
-        retrained.set_weights(model.get_weights())
+        with tempfile.TemporaryDirectory() as tmp:  # a copy with every piece of state
+            model.save(os.path.join(tmp, "m.keras"))
+            retrained = keras.models.load_model(os.path.join(tmp, "m.keras"))
         compile_(retrained, HP["retrain_lr"])
-        callbacks = [mem.NoiseAwareTraining(mem.Device(levels=16, tile=(64, 64), sigma=args.train_sigma))] if noisy else []
+        callbacks = [NoiseAwareTraining(dataclasses.replace(device, sigma=args.train_sigma), seed=seed)] if noisy else []
         retrained.fit(x_tr, y_tr, epochs=args.noise_epochs, batch_size=BATCH, verbose=0, callbacks=callbacks)
+        check_on_grid(retrained)
         for sigma in args.sigmas:
-            mc = mem.monte_carlo(retrained, x_te, y_te, mem.Device(levels=16, tile=(64, 64), sigma=sigma),
-                                 draws=args.draws, seed=seed)
-            rows.append({**base, "row": f"memristor sigma={sigma}, {label}", "accuracy": mc["mean"], "std": mc["std"]})
-            log(f"mlp seed {seed} memristor sigma={sigma} {label}: {mc['mean']:.4f} ± {mc['std']:.4f}")
-    rows.append({**base, "row": "memristor mapping", "report": report.to_dict()})
-    if seed == args.seeds[0]:
-        log(str(report))
+            monte(retrained, sigma, label)
+    rows.append({**base, "row": "memristor mapping", "report": report.to_dict(), "table": report.table()})
     return rows
 
 
@@ -294,7 +301,7 @@ def summarize(rows, args):
                         f"{np.mean([r['compression'] for r in sel]):.1f}x (values) / "
                         f"{np.mean([r['compression_indexed'] for r in sel]):.1f}x (with column indices)")
             if "std" in sel[0]:
-                note = f"Monte-Carlo std within a seed {np.mean([r['std'] for r in sel]):.4f} ({args.draws} draws)"
+                note = f"Monte-Carlo std within a seed {np.mean([r['std'] for r in sel]):.4f} ({args.draws} device draws)"
             lines.append(f"| {model_name} | {name} | {np.mean(accs):.4f} ± {np.std(accs):.4f} | "
                          f"{(f'{min(agree):.4f} (min)') if agree else '-'} | {note} |")
     return "\n".join(lines) + "\n"
@@ -332,9 +339,7 @@ def main():
     table = summarize(rows, args)
     mapping = [r for r in rows if r["row"] == "memristor mapping"]
     if mapping:
-        from tf_sparse.quantization import memristor as mem
-
-        table += "\nMapping report (MLP, seed %d):\n\n" % mapping[0]["seed"] + mem.MappingReport.from_dict(mapping[0]["report"]).table()
+        table += "\nMapping report (MLP, seed %d, 64x64 crossbars, 16 levels):\n\n" % mapping[0]["seed"] + mapping[0]["table"]
     with open(os.path.join(args.out, "quantization_digits.md"), "w") as f:
         f.write(table)
     print(table)

@@ -38,6 +38,7 @@ from tf_sparse.runtime import (
 )
 from tf_sparse import formats
 from tf_sparse.quantization import Binary, DeviceLevels, PowerOfTwo, Quantizer, Ternary, Uniform
+from tf_sparse.quantization import memristor
 from tf_sparse.structures import (
     NM,
     Block,
@@ -75,6 +76,7 @@ __all__ = [
     "Ternary",
     "Uniform",
     "quantize",
+    "memristor",
     "PruningSummaries",
     "DynamicRegularization",
     "ReweightedGroupLasso",

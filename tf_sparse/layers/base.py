@@ -126,6 +126,13 @@ class SparseLayerMixin:
             self._build_group_reg(kernel_shape)
         if self.quantizer is not None:
             self._build_quant(kernel_shape)
+        if self._sign_constrained:
+            # +1 / -1: the side of zero a weight must stay on once hardened; 0: free.
+            self.sign_mask = self.add_weight(name="sign_mask", shape=kernel_shape, initializer="zeros", trainable=False)
+
+    @property
+    def _sign_constrained(self) -> bool:
+        return bool(getattr(self.structure, "single_sign", False))
 
     def _build_quant(self, kernel_shape):
         rows = int(np.prod(self._channel_shape(kernel_shape)))
@@ -178,9 +185,15 @@ class SparseLayerMixin:
     @property
     def masked_kernel(self):
         kernel = ops.multiply(self._kernel, self.mask)
+        if self._sign_constrained and hasattr(self, "sign_mask"):
+            # single-sign structures: a weight on the wrong side of its tile's sign reads as 0
+            kernel = ops.multiply(ops.relu(ops.multiply(kernel, self.sign_mask)), self.sign_mask)
+            kernel = ops.where(ops.equal(self.sign_mask, 0.0), ops.multiply(self._kernel, self.mask), kernel)
         if self.quant_hardened:
             # Straight-through: the forward pass sees the grid, the gradient reaches the float kernel.
-            kernel = ops.add(kernel, ops.stop_gradient(ops.subtract(self._quantize_tensor(kernel), kernel)))
+            # q + (k - k): exactly q in value (k - k is exactly 0; k + (q - k) would not be).
+            kernel = ops.add(ops.stop_gradient(self._quantize_tensor(kernel)),
+                             ops.subtract(kernel, ops.stop_gradient(kernel)))
         if self.weight_noise is not None and self._in_training_call():
             kernel = self.weight_noise(self, kernel)
         return kernel
@@ -222,7 +235,11 @@ class SparseLayerMixin:
         Projections start from it, so a weight pruned earlier stays pruned (masks are nested)
         whatever an optimizer's momentum did to the stored value.
         """
-        return np.asarray(keras.ops.convert_to_numpy(self.masked_kernel))
+        kernel = np.asarray(keras.ops.convert_to_numpy(self._kernel)) * np.asarray(keras.ops.convert_to_numpy(self.mask))
+        if self._sign_constrained and hasattr(self, "sign_mask"):
+            sign = np.asarray(keras.ops.convert_to_numpy(self.sign_mask))
+            kernel = np.where(sign == 0, kernel, np.maximum(kernel * sign, 0) * sign)
+        return kernel.astype(np.float32)
 
     def _structure_call(self, method, structure, kernel, sparsity):
         """``structure.<method>(view of kernel, sparsity)`` in the kernel's layout; errors (NaN
@@ -264,9 +281,17 @@ class SparseLayerMixin:
         """Projects the kernel onto the structure and freezes the mask (masked retraining next).
 
         With ``quantize`` and a quantizer, the kept weights then go onto the grid with the
-        optimal scale, which is frozen: retraining keeps both the mask and the levels.
+        optimal scale, which is frozen: retraining keeps both the mask and the levels. A
+        single-sign structure (``Crossbar(single_sign=True)``) also freezes each tile's sign:
+        retraining keeps every weight on its side of zero.
         """
+        if self._sign_constrained:
+            self.sign_mask.assign(np.zeros(tuple(self._kernel.shape), dtype=np.float32))
         self.update_mask(sparsity)
+        if self._sign_constrained:
+            kernel = self.kernel_numpy()
+            signs = self._structure_call("tile_signs", self.structure, kernel, None)
+            self.sign_mask.assign(signs.astype(np.float32))
         if self._admm:
             self.admm_rho.assign(0.0)
         if self._group_reg:
@@ -474,7 +499,8 @@ class SparseLayerMixin:
             return
         own = self._own_variables()
         keys = set(store.keys())
-        missing = sorted(set(own) - keys)
+        # Files written before single-sign layers kept their signs have no sign_mask: free signs.
+        missing = sorted(set(own) - keys - {"sign_mask"})
         extra = sorted(keys - set(own))
         if missing or extra:
             raise ValueError(
@@ -482,4 +508,5 @@ class SparseLayerMixin:
                 f"(missing: {missing}, unexpected: {extra})"
             )
         for name, variable in own.items():
-            variable.assign(store[name])
+            if name in keys:
+                variable.assign(store[name])

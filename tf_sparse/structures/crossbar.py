@@ -111,6 +111,19 @@ class Crossbar(Structure):
         rows, cols = w2.shape
         return keep.reshape(t.shape[0] * t.shape[1], -1)[:rows, :cols]
 
+    def tile_signs(self, kernel, sparsity=None) -> np.ndarray:
+        """The sign (+1 or -1) each entry's tile keeps under ``single_sign`` (Keras layout): the
+        sign of the tile's dominant part (ties: positive). Retraining a hardened single-sign
+        layer keeps every weight on its tile's side of zero."""
+        kernel = self._check_values(kernel)
+        w2 = to_gemm(kernel)
+        t = _tiles(w2, self.tile)
+        pos = np.square(np.maximum(t, 0)).sum(axis=(1, 3), keepdims=True, dtype=np.float64)
+        neg = np.square(np.minimum(t, 0)).sum(axis=(1, 3), keepdims=True, dtype=np.float64)
+        signs = np.broadcast_to(np.where(pos >= neg, 1.0, -1.0), t.shape).astype(kernel.dtype)
+        rows, cols = w2.shape
+        return from_gemm(signs.reshape(t.shape[0] * t.shape[1], -1)[:rows, :cols], kernel.shape)
+
     def _is_valid_gemm(self, w2, sparsity):
         t = _tiles(w2, self.tile)
         if self.single_sign:
