@@ -23,7 +23,7 @@ ASAN_RUNTIMES = $(shell g++ -print-file-name=libasan.so) $(shell g++ -print-file
 ASAN_PYTESTS ?= tests/test_delegate*.py
 SOAK_CYCLES ?= 1000
 
-.PHONY: demo test deps apt venv delegate test-cc test-arm test-py test-asan soak bench fuzz fuzz-native clean
+.PHONY: demo test deps apt venv delegate test-cc test-arm test-py test-asan soak bench bench-accuracy fuzz fuzz-native clean
 
 demo: deps delegate
 	$(PY) examples/demo.py
@@ -91,6 +91,11 @@ bench: deps delegate
 	$(PY) benchmarks/dwconv_speed.py
 	$(PY) benchmarks/structures_speed.py
 	$(PY) benchmarks/fine_grained_speed.py
+
+# Accuracy benchmarks on scikit-learn's digits (training; tens of minutes on 2 cores).
+bench-accuracy: deps delegate
+	$(PY) benchmarks/accuracy_digits.py
+	$(PY) benchmarks/quantization_digits.py
 
 # Model-file fuzzer (tests/fuzz/): FUZZ_CASES mutants of exported models on the stock
 # interpreter and with the delegate; prints the outcome table and keeps crashing inputs in

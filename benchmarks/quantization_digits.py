@@ -240,35 +240,37 @@ def memristor_rows(dense, seed, args, x_tr, y_tr, x_te, y_te, log):
 
     rows = []
     device = Device(levels=16, tile=(64, 64))
-    keras.utils.set_random_seed(seed + 1)
-    config = {"fc1": tfs.Crossbar(0.5, tile=(64, 64)), "fc2": tfs.Crossbar(0.5, tile=(64, 64)),
-              "logits": tfs.Crossbar(0.0, tile=(64, 64))}
-    model = tfs.sparsify(copy_of(dense), config, quantize=device.quantizer())
-    model = admm_then_retrain(model, x_tr, y_tr, args.epochs)
-    check_on_grid(model)
-    report = map_model(model, device)
-    base = {"model": "mlp", "seed": seed}
+    for tag, sparsity, single_sign in (("50% of tiles", 0.5, False), ("75% of tiles, single sign", 0.75, True)):
+        keras.utils.set_random_seed(seed + 1)
+        crossbar = tfs.Crossbar(sparsity, tile=(64, 64), single_sign=single_sign)
+        config = {"fc1": crossbar, "fc2": crossbar, "logits": tfs.Crossbar(0.0, tile=(64, 64))}
+        model = tfs.sparsify(copy_of(dense), config, quantize=device.quantizer())
+        model = admm_then_retrain(model, x_tr, y_tr, args.epochs)
+        check_on_grid(model)
+        report = map_model(model, device)
+        base = {"model": "mlp", "seed": seed}
 
-    def monte(m, sigma, label):
-        mc = monte_carlo(m, x_te, y_te, dataclasses.replace(device, sigma=sigma), draws=args.draws, seed=100 + seed)
-        rows.append({**base, "row": f"memristor 16 levels, 64x64 tiles 50%{label}, sigma={sigma:g}",
-                     "accuracy": float(mc.mean), "std": float(mc.std)})
-        log(f"mlp seed {seed} memristor sigma={sigma:g}{label}: {mc.mean:.4f} ± {mc.std:.4f}")
+        def monte(m, sigma, label):
+            mc = monte_carlo(m, x_te, y_te, dataclasses.replace(device, sigma=sigma), draws=args.draws, seed=100 + seed)
+            rows.append({**base, "row": f"memristor, 16 levels, 64x64 tiles, {tag}{label}, sigma={sigma:g}",
+                         "accuracy": float(mc.mean), "std": float(mc.std)})
+            log(f"mlp seed {seed} memristor {tag} sigma={sigma:g}{label}: {mc.mean:.4f} ± {mc.std:.4f}")
 
-    for sigma in args.sigmas:
-        monte(model, sigma, "")
-    for label, noisy in ((", + noise-aware retraining", True), (", + retraining without noise (control)", False)):
-        keras.utils.set_random_seed(seed + 5)
-        with tempfile.TemporaryDirectory() as tmp:  # a copy with every piece of state
-            model.save(os.path.join(tmp, "m.keras"))
-            retrained = keras.models.load_model(os.path.join(tmp, "m.keras"))
-        compile_(retrained, HP["retrain_lr"])
-        callbacks = [NoiseAwareTraining(dataclasses.replace(device, sigma=args.train_sigma), seed=seed)] if noisy else []
-        retrained.fit(x_tr, y_tr, epochs=args.noise_epochs, batch_size=BATCH, verbose=0, callbacks=callbacks)
-        check_on_grid(retrained)
         for sigma in args.sigmas:
-            monte(retrained, sigma, label)
-    rows.append({**base, "row": "memristor mapping", "report": report.to_dict(), "table": report.table()})
+            monte(model, sigma, "")
+        for label, noisy in ((", + noise-aware retraining", True), (", + retraining without noise (control)", False)):
+            keras.utils.set_random_seed(seed + 5)
+            with tempfile.TemporaryDirectory() as tmp:  # a copy with every piece of state
+                model.save(os.path.join(tmp, "m.keras"))
+                retrained = keras.models.load_model(os.path.join(tmp, "m.keras"))
+            compile_(retrained, HP["retrain_lr"])
+            callbacks = ([NoiseAwareTraining(dataclasses.replace(device, sigma=args.train_sigma), seed=seed)]
+                         if noisy else [])
+            retrained.fit(x_tr, y_tr, epochs=args.noise_epochs, batch_size=BATCH, verbose=0, callbacks=callbacks)
+            check_on_grid(retrained)
+            for sigma in args.sigmas:
+                monte(retrained, sigma, label)
+        rows.append({**base, "row": f"memristor mapping, {tag}", "report": report.to_dict(), "table": report.table()})
     return rows
 
 
@@ -315,7 +317,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--progressive-admm-epochs", type=int, default=6)
     ap.add_argument("--progressive-retrain-epochs", type=int, default=3)
-    ap.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 0.05, 0.1])
+    ap.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2, 0.3])
     ap.add_argument("--train-sigma", type=float, default=0.1)
     ap.add_argument("--noise-epochs", type=int, default=10)
     ap.add_argument("--draws", type=int, default=30)
@@ -337,9 +339,9 @@ def main():
     with open(os.path.join(args.out, "quantization_digits.json"), "w") as f:
         json.dump(rows, f, indent=1, default=float)
     table = summarize(rows, args)
-    mapping = [r for r in rows if r["row"] == "memristor mapping"]
-    if mapping:
-        table += "\nMapping report (MLP, seed %d, 64x64 crossbars, 16 levels):\n\n" % mapping[0]["seed"] + mapping[0]["table"]
+    for r in rows:
+        if r["row"].startswith("memristor mapping") and r["seed"] == args.seeds[0]:
+            table += f"\n{r['row']} (MLP, seed {r['seed']}, 64x64 crossbars, 16 levels):\n\n" + r["table"] + "\n"
     with open(os.path.join(args.out, "quantization_digits.md"), "w") as f:
         f.write(table)
     print(table)
