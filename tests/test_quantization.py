@@ -463,3 +463,34 @@ def test_single_sign_tiles_keep_their_sign_through_retraining(tmp_path, quantize
     model.save(path)
     again = keras.models.load_model(path)
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_int8_file_runs_the_same_with_the_delegate(tmp_path, compact):
+    """The delegate declines int8 nodes today: an int8 file gives the stock interpreter's
+    outputs with it (XNNPACK running what the delegate leaves), bit for bit, compact or not."""
+    model, x = _trained_quantized({"c1": tfs.Uniform(4), "fc": tfs.Ternary()}, tfs.Unstructured(0.8))
+    path = tmp_path / "m.tflite"
+    tfs.export_tflite(model, path, int8=True, compact=compact, representative_data=x)
+    outs = {}
+    for backend in ("xnnpack", "tf_sparse"):
+        try:
+            interp, _ = tfs.make_interpreter(path, backend=backend)
+        except RuntimeError as err:  # the stock runtime's XNNPACK refuses some compact int8 files
+            outs[backend] = f"refused: {type(err).__name__}"
+            continue
+        inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+        got = []
+        for i in range(16):
+            interp.set_tensor(inp["index"], x[i:i + 1])
+            interp.invoke()
+            got.append(interp.get_tensor(out["index"]).copy())
+        outs[backend] = np.concatenate(got)
+    if compact:
+        assert isinstance(outs["xnnpack"], str) == isinstance(outs["tf_sparse"], str), outs
+    if not isinstance(outs["xnnpack"], str):
+        np.testing.assert_array_equal(outs["tf_sparse"], outs["xnnpack"])
+    else:
+        # TFLite's own kernels run it; so do they under the delegate when XNNPACK is left out
+        interp, _ = tfs.make_interpreter(path, backend="builtin")
+        interp.invoke()
