@@ -2,8 +2,9 @@
 
 For an MLP (64-256-128-10) and a small CNN, three seeds, a fixed train/test split. Every
 compressed model starts from the same dense model (pretrained ``--pretrain-epochs``) and gets
-the same budget of ``--epochs`` (ADMM then retraining on the levels); the dense row is the
-pretrained model trained ``--epochs`` more, so all rows have trained equally long. Rows:
+the same budget of ``--epochs`` (ADMM then retraining on the levels) with the same shuffling
+seed (paired comparisons); the dense row is the pretrained model trained ``--epochs`` more on
+the same schedule, so all rows have trained equally long. Rows:
 
 * dense float;
 * 8-bit and 4-bit uniform grids, one scale per output channel, every layer;
@@ -198,17 +199,17 @@ def run_seed(model_name, seed, args, x_tr, y_tr, x_te, y_te, log):
         "binary (ADMM)": tfs.Binary(),
     }
     for name, quantizer in grids.items():
-        keras.utils.set_random_seed(seed + 2)
+        keras.utils.set_random_seed(seed + 1)
         model = admm_then_retrain(tfs.quantize(copy_of(dense), quantizer), x_tr, y_tr, args.epochs)
         check_on_grid(model)
         row(name, model)
-    keras.utils.set_random_seed(seed + 2)
+    keras.utils.set_random_seed(seed + 1)
     model = ste_baseline(tfs.quantize(copy_of(dense), tfs.Binary()), x_tr, y_tr, args.epochs)
     check_on_grid(model)
     row("binary (straight-through baseline)", model)
 
     # Pruning + 4-bit by progressive ADMM, against a dense model trained as long.
-    keras.utils.set_random_seed(seed + 3)
+    keras.utils.set_random_seed(seed + 1)
     names = PRUNED[model_name]
     model = tfs.sparsify(copy_of(dense), {n: tfs.Unstructured(0.9) for n in names},
                          quantize={n: tfs.Uniform(4) for n in names})
@@ -220,7 +221,7 @@ def run_seed(model_name, seed, args, x_tr, y_tr, x_te, y_te, log):
     values_ratio, indexed_ratio = compression(model, names)
     sparsity = float(np.mean([layer.sparsity() for layer in tfs.sparse_layers(model)]))
     budget = 4 * (step_admm + step_retrain)
-    keras.utils.set_random_seed(seed + 3)
+    keras.utils.set_random_seed(seed + 1)
     row(f"dense float ({budget} epochs)", two_phase(copy_of(dense), x_tr, y_tr, budget))
     row("90% pruning + 4-bit (progressive)", model, sparsity=sparsity, compression=values_ratio,
         compression_indexed=indexed_ratio)
