@@ -226,8 +226,8 @@ def test_every_structure_combines_with_quantization(name, quant):
     else:
         config = {"c1": STRUCTURES[name], "fc": STRUCTURES[name], "default": None}
     model = _compile(tfs.sparsify(_cnn(), config, quantize={"c1": QUANTIZERS[quant](), "fc": QUANTIZERS[quant]()}))
-    x, y = _data()
-    model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[tfs.ADMM(rho=1e-2)])
+    x, y = _data(32)
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[tfs.ADMM(rho=1e-2)])
     for layer in tfs.sparse_layers(model):
         for i in layer._admm_active():  # every Z is in both sets
             z = layer.admm_z[i].numpy()
