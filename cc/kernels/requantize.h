@@ -14,9 +14,10 @@
 // M is stored as a Q0.31 significand in [2^30, 2^31) and a power of two
 // (QuantizeMultiplier), and applied in two roundings (the default of TFLite's
 // MultiplyByQuantizedMultiplier, i.e. without TFLITE_SINGLE_ROUNDING):
-//  1. the high 32 bits of 2 * x * significand, rounded half away from zero
-//     (saturating at the one overflowing case, INT32_MIN * INT32_MIN);
-//  2. a division by 2^-shift, rounded half away from zero.
+//  1. the high 32 bits of 2 * x * significand, rounded to nearest with ties
+//     towards +infinity (saturating at the one overflowing case,
+//     INT32_MIN * INT32_MIN);
+//  2. a division by 2^-shift, rounded to nearest with ties away from zero.
 // A positive shift is a left shift of x before step 1 (multipliers >= 1).
 // XNNPACK's QS8 "rndnu" requantization instead rounds once (half up) after
 // a 64-bit product and a single shift, so it can differ from TFLite by one
@@ -40,7 +41,8 @@ struct QuantizedMultiplier {
 // 2^-32 becomes {0, 0} (every output is the zero point), as in TFLite.
 QuantizedMultiplier QuantizeMultiplier(double m);
 
-// round(2 * a * b / 2^32) with ties away from zero, saturating the single
+// round(2 * a * b / 2^32), ties towards +infinity (the nudge is +2^30 or
+// 1 - 2^30 before a division truncating towards zero), saturating the single
 // overflowing case a == b == INT32_MIN.
 inline int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b) {
   if (a == std::numeric_limits<int32_t>::min() && a == b) {
@@ -48,7 +50,6 @@ inline int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b) {
   }
   const int64_t ab = static_cast<int64_t>(a) * static_cast<int64_t>(b);
   const int64_t nudge = ab >= 0 ? (int64_t{1} << 30) : 1 - (int64_t{1} << 30);
-  // Division truncates towards zero; with the nudge this rounds half away.
   return static_cast<int32_t>((ab + nudge) / (int64_t{1} << 31));
 }
 
