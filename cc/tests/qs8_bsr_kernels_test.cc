@@ -39,6 +39,8 @@ const Variant kVariants[] = {
     {Isa::kAvx512, true, "qs8_bsr_minmax_1x4__avx512vnni"},
     {Isa::kNeon, false, "qs8_bsr_minmax_1x4__neon"},
     {Isa::kNeon, true, "qs8_bsr_minmax_1x4__neondot"},
+    // SVE CPUs run the NEON kernels.
+    {Isa::kSve, true, "qs8_bsr_minmax_1x4__neondot"},
 };
 
 bool VariantRuns(const Variant& v, std::string* why) {
@@ -51,7 +53,7 @@ bool VariantRuns(const Variant& v, std::string* why) {
     *why = "this CPU lacks AVX-512 VNNI";
     return false;
   }
-  if (v.dot && v.isa == Isa::kNeon && !f.neon_dot) {
+  if (v.dot && (v.isa == Isa::kNeon || v.isa == Isa::kSve) && !f.neon_dot) {
     *why = "this CPU lacks the dot product extension";
     return false;
   }
