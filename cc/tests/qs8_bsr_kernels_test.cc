@@ -291,6 +291,10 @@ TEST_P(Qs8KernelTest, PerTensorAndPerChannelScales) {
         .Test(variant());
     Qs8FcTester().out(21).in(45).per_channel(pc).scales(1e-2f, 1e-3f, 1e-3f)
         .Test(variant());
+    // Below 2^-32 the multiplier is flushed to 0: every output is the zero
+    // point.
+    Qs8FcTester().out(21).in(45).per_channel(pc).scales(1e-6f, 1e-6f, 1.0f)
+        .Test(variant());
   }
 }
 
