@@ -19,9 +19,11 @@
 //     INT32_MIN * INT32_MIN);
 //  2. a division by 2^-shift, rounded to nearest with ties away from zero.
 // A positive shift is a left shift of x before step 1 (multipliers >= 1).
-// XNNPACK's QS8 "rndnu" requantization instead rounds once (half up) after
-// a 64-bit product and a single shift, so it can differ from TFLite by one
-// unit on ties; we follow TFLite because its outputs are the contract.
+// XNNPACK's QS8 kernels round once instead: "rndnu" (half up, after a
+// 64-bit product and a single shift) or "fp32" (the accumulator times a
+// float scale, rounded to nearest even), so TFLite with the XNNPACK delegate
+// can differ from TFLite's own kernels by one unit; we match TFLite's own
+// integer kernels (reference and optimized), whose outputs are the contract.
 #ifndef TF_SPARSE_CC_KERNELS_REQUANTIZE_H_
 #define TF_SPARSE_CC_KERNELS_REQUANTIZE_H_
 
