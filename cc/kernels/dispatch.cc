@@ -156,6 +156,41 @@ bool HasSpecializedF32BsrUkernel(int r, int c, Isa isa) {
   return SelectF32BsrUkernel(r, c, isa).r != 0;
 }
 
+const Qs8BsrUkernel& SelectQs8BsrUkernel(int r, int c, Isa isa,
+                                         bool use_dot_product) {
+  const CpuFeatures& f = GetCpuFeatures();
+  using Getter = const Qs8BsrUkernel* (*)(size_t*);
+  Getter getter = &Qs8BsrUkernelsScalar;
+  switch (isa) {
+    case Isa::kScalar:
+      break;
+    case Isa::kAvx512:
+      if (use_dot_product && f.avx512vnni) {
+        getter = TF_SPARSE_X86_ONLY(Qs8BsrUkernelsAvx512Vnni);
+        break;
+      }
+      [[fallthrough]];
+    case Isa::kAvx2:
+      getter = TF_SPARSE_X86_ONLY(Qs8BsrUkernelsAvx2);
+      break;
+    case Isa::kNeon:
+    case Isa::kSve:
+      getter = use_dot_product && f.neon_dot
+                   ? TF_SPARSE_ARM_ONLY(Qs8BsrUkernelsNeonDot)
+                   : TF_SPARSE_ARM_ONLY(Qs8BsrUkernelsNeon);
+      break;
+  }
+  if (getter == nullptr) getter = &Qs8BsrUkernelsScalar;
+  size_t count = 0;
+  const Qs8BsrUkernel* table = getter(&count);
+  for (size_t i = 0; i < count; ++i) {
+    if (table[i].r == r && table[i].c == c) return table[i];
+  }
+  if (table[count - 1].r == 0) return table[count - 1];
+  const Qs8BsrUkernel* scalar = Qs8BsrUkernelsScalar(&count);
+  return scalar[count - 1];
+}
+
 std::string CheckClampAndIsa(float output_min, float output_max,
                              int requested_isa, Isa* isa) {
   if (!(output_min <= output_max)) {

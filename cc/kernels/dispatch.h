@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cc/kernels/f32_bsr_ukernel.h"
+#include "cc/kernels/qs8_bsr_ukernel.h"
 
 namespace tf_sparse {
 
@@ -45,6 +46,15 @@ const F32BsrUkernel& SelectF32BsrUkernel(int r, int c, Isa isa);
 const F32BsrUkernel& SelectF32BsrUkernel(int r, int c);
 // Whether `isa` has a kernel specialised for r x c blocks.
 bool HasSpecializedF32BsrUkernel(int r, int c, Isa isa);
+
+// The int8 kernel for r x c blocks on `isa` (which must be supported). On
+// AVX-512 it is the VNNI kernel when the CPU has VNNI, else AVX2's; on NEON
+// (and SVE) the sdot kernel when the CPU has the dot product extension.
+// use_dot_product = false forces the kernels without dot product
+// instructions (AVX2's, plain NEON), for tests and comparisons. Shapes
+// without a vector kernel get the scalar generic one.
+const Qs8BsrUkernel& SelectQs8BsrUkernel(int r, int c, Isa isa,
+                                         bool use_dot_product = true);
 
 }  // namespace tf_sparse
 

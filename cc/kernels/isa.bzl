@@ -2,14 +2,16 @@
 in one place (the C++ side of the same rule is cc/kernels/isa.h).
 
 isa_kernel_library(name, isa, srcs, deps) is a cc_library compiled for `isa`
-("scalar", "avx2", "avx512", "neon", "sve"), skipped by `bazel build //...`
-on the other architecture (target_compatible_with).
+("scalar", "avx2", "avx512", "avx512vnni", "neon", "neondot", "sve"),
+skipped by `bazel build //...` on the other architecture
+(target_compatible_with).
 isa_kernel_deps(prefix, isas) selects the targets prefix + "_" + isa of the
 build's architecture among `isas`.
 
 cc/tests/arm/run.sh does not read these files: it compiles every source but
-*_avx2.cc and *_avx512.cc for aarch64, and sets only -march=armv8-a+sve,
-for the SVE files, through the same file-name convention (*_sve.cc).
+*_avx2.cc and *_avx512*.cc for aarch64, and sets -march=armv8-a+sve for the
+SVE files and -march=armv8.2-a+dotprod for the dot product ones through the
+same file-name convention (*_sve.cc, *_neondot.cc).
 """
 
 # GCC's own intrinsics headers trip -Wmaybe-uninitialized when widening
@@ -26,8 +28,19 @@ ISA_COPTS = {
         "-mavx512bw",
         "-mfma",
     ] + _X86_WARNINGS,
+    # AVX-512 plus VNNI (vpdpbusd): selected only when cpuid reports it.
+    "avx512vnni": [
+        "-mavx512f",
+        "-mavx512vl",
+        "-mavx512dq",
+        "-mavx512bw",
+        "-mavx512vnni",
+        "-mfma",
+    ] + _X86_WARNINGS,
     # Advanced SIMD is baseline on aarch64: no extra flags.
     "neon": [],
+    # Dot product extension (sdot): selected only with HWCAP_ASIMDDP.
+    "neondot": ["-march=armv8.2-a+dotprod"],
     "sve": ["-march=armv8-a+sve"],
 }
 
@@ -35,7 +48,9 @@ _ISA_CPU = {
     "scalar": None,
     "avx2": "@platforms//cpu:x86_64",
     "avx512": "@platforms//cpu:x86_64",
+    "avx512vnni": "@platforms//cpu:x86_64",
     "neon": "@platforms//cpu:aarch64",
+    "neondot": "@platforms//cpu:aarch64",
     "sve": "@platforms//cpu:aarch64",
 }
 

@@ -47,6 +47,7 @@ CpuFeatures Detect() {
     f.avx512dq = (ebx >> 17) & 1;
     f.avx512bw = (ebx >> 30) & 1;
     f.avx512vl = (ebx >> 31) & 1;
+    f.avx512vnni = (ecx >> 11) & 1;
   }
 #endif
 #if defined(__aarch64__)
@@ -54,6 +55,9 @@ CpuFeatures Detect() {
   // HWCAP_SVE, spelled out for older headers.
   constexpr unsigned long kHwcapSve = 1UL << 22;
   f.sve = (getauxval(AT_HWCAP) & kHwcapSve) != 0;
+  // HWCAP_ASIMDDP, spelled out for older headers.
+  constexpr unsigned long kHwcapAsimdDp = 1UL << 20;
+  f.neon_dot = (getauxval(AT_HWCAP) & kHwcapAsimdDp) != 0;
 #endif
   return f;
 }

@@ -65,7 +65,7 @@ CXXFLAGS=(-O2 -std=c++17 -pthread -fPIC -Wall -Wextra -Wno-unused-parameter
 # source that does not compile for aarch64 fails here.
 LIB_SRCS=()
 for src in cc/formats/*.cc cc/kernels/*.cc cc/util/*.cc delegate/*.cc; do
-  case "$src" in *_avx2.cc | *_avx512.cc) continue ;; esac
+  case "$src" in *_avx2.cc | *_avx512*.cc) continue ;; esac
   LIB_SRCS+=("$src")
 done
 # Test support linked into every test.
@@ -75,7 +75,7 @@ TESTS=(cc/tests/*_test.cc delegate/tests/*_test.cc)
 # must run, not skip or vanish.
 ISA_TESTS=(f32_bsr_kernels_test f32_csr_nm_gs_test f32_conv_patdnn_test
            f32_dwconv3x3_sparse_test f32_conv3x3_vtaps_test
-           f32_conv_pixvec_test)
+           f32_conv_pixvec_test qs8_bsr_kernels_test)
 
 mkdir -p "$OUT/obj"
 
@@ -125,7 +125,10 @@ for src in "${LIB_SRCS[@]}" "${SUPPORT_SRCS[@]}" "${TESTS[@]}"; do
   obj="$OUT/obj/$(echo "${src%.cc}" | tr / _).o"
   objs+=("$obj")
   extra=()
-  case "$src" in *_sve.cc) extra=(-march=armv8-a+sve) ;; esac
+  case "$src" in
+    *_sve.cc) extra=(-march=armv8-a+sve) ;;
+    *_neondot.cc) extra=(-march=armv8.2-a+dotprod) ;;
+  esac
   start_job "$src" "$obj" yes -Werror "${extra[@]}"
 done
 for p in "${pids[@]}"; do wait "$p" || status=1; done

@@ -1,0 +1,129 @@
+// Int8 requantization as TFLite's integer kernels do it, so that results
+// match TFLite bit for bit.
+//
+// A quantized tensor holds q with real value scale * (q - zero_point). An
+// int8 fully connected layer accumulates in int32
+//   acc[o] = bias[o] + sum_k (x[k] - input_zero_point) * w[o][k]
+// (weights symmetric: their zero point is 0), whose real value is
+// acc * input_scale * filter_scale[o]; the output is
+//   y[o] = clamp(output_zero_point + acc * M[o], output_min, output_max)
+// with the real multiplier M[o] = input_scale * filter_scale[o] /
+// output_scale (filter_scale per tensor or per output channel), evaluated in
+// double from the float scales, as TFLite does.
+//
+// M is stored as a Q0.31 significand in [2^30, 2^31) and a power of two
+// (QuantizeMultiplier), and applied in two roundings (the default of TFLite's
+// MultiplyByQuantizedMultiplier, i.e. without TFLITE_SINGLE_ROUNDING):
+//  1. the high 32 bits of 2 * x * significand, rounded to nearest with ties
+//     towards +infinity (saturating at the one overflowing case,
+//     INT32_MIN * INT32_MIN);
+//  2. a division by 2^-shift, rounded to nearest with ties away from zero.
+// A positive shift is a left shift of x before step 1 (multipliers >= 1).
+// XNNPACK's QS8 kernels round once instead: "rndnu" (half up, after a
+// 64-bit product and a single shift) or "fp32" (the accumulator times a
+// float scale, rounded to nearest even), so TFLite with the XNNPACK delegate
+// can differ from TFLite's own kernels by one unit; we match TFLite's own
+// integer kernels (reference and optimized), whose outputs are the contract.
+#ifndef TF_SPARSE_CC_KERNELS_REQUANTIZE_H_
+#define TF_SPARSE_CC_KERNELS_REQUANTIZE_H_
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace tf_sparse {
+
+struct QuantizedMultiplier {
+  int32_t multiplier = 0;  // Q0.31 significand in [2^30, 2^31), or 0.
+  int32_t shift = 0;       // Exponent: > 0 shifts left, < 0 right.
+};
+
+// Decomposes m >= 0 (finite) into significand and exponent. m below about
+// 2^-32 becomes {0, 0} (every output is the zero point), as in TFLite.
+QuantizedMultiplier QuantizeMultiplier(double m);
+
+// round(2 * a * b / 2^32), ties towards +infinity (the nudge is +2^30 or
+// 1 - 2^30 before a division truncating towards zero), saturating the single
+// overflowing case a == b == INT32_MIN.
+inline int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b) {
+  if (a == std::numeric_limits<int32_t>::min() && a == b) {
+    return std::numeric_limits<int32_t>::max();
+  }
+  const int64_t ab = static_cast<int64_t>(a) * static_cast<int64_t>(b);
+  const int64_t nudge = ab >= 0 ? (int64_t{1} << 30) : 1 - (int64_t{1} << 30);
+  return static_cast<int32_t>((ab + nudge) / (int64_t{1} << 31));
+}
+
+// x / 2^exponent rounded half away from zero; 0 <= exponent <= 31.
+inline int32_t RoundingDivideByPot(int32_t x, int exponent) {
+  const int32_t mask = static_cast<int32_t>((int64_t{1} << exponent) - 1);
+  const int32_t remainder = x & mask;
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+// acc * multiplier * 2^shift with TFLite's two roundings.
+inline int32_t MultiplyByQuantizedMultiplier(int32_t acc, int32_t multiplier,
+                                             int32_t shift) {
+  const int left = shift > 0 ? shift : 0;
+  const int right = shift > 0 ? 0 : -shift;
+  // The left shift wraps like TFLite's int32 multiply does in practice, but
+  // without undefined behaviour.
+  const int32_t shifted = static_cast<int32_t>(static_cast<uint32_t>(acc)
+                                               << left);
+  return RoundingDivideByPot(
+      SaturatingRoundingDoublingHighMul(shifted, multiplier), right);
+}
+
+// The int8 output for an int32 accumulator.
+inline int8_t RequantizeToInt8(int32_t acc, int32_t multiplier, int32_t shift,
+                               int32_t output_zero_point, int32_t output_min,
+                               int32_t output_max) {
+  int32_t v = MultiplyByQuantizedMultiplier(acc, multiplier, shift);
+  // Saturating add: a huge accumulator must clamp, not wrap.
+  const int64_t w = static_cast<int64_t>(v) + output_zero_point;
+  v = w < output_min ? output_min : (w > output_max ? output_max
+                                                    : static_cast<int32_t>(w));
+  return static_cast<int8_t>(v);
+}
+
+// TFLite's fused activations of FULLY_CONNECTED (TfLiteFusedActivation
+// values: none 0, relu 1, relu_n1_to_1 2, relu6 3).
+enum class FusedActivation : int {
+  kNone = 0,
+  kRelu = 1,
+  kReluN1To1 = 2,
+  kRelu6 = 3,
+};
+
+// The int8 clamp range of `activation` for an output with this scale and
+// zero point (TFLite's CalculateActivationRangeQuantized: the activation
+// bounds quantized with float division and round half away from zero, then
+// intersected with [-128, 127]). Returns an empty string, or what is wrong.
+std::string Int8ActivationRange(FusedActivation activation,
+                                float output_scale, int32_t output_zero_point,
+                                int32_t* output_min, int32_t* output_max);
+
+// The per-output-row requantization of an int8 fully connected layer.
+struct Qs8FcQuantization {
+  float input_scale = 1.0f;
+  int32_t input_zero_point = 0;  // [-128, 127].
+  // Filter scales: 1 (per tensor) or `out` (per output channel) entries,
+  // each > 0. The filter zero points must be 0 (checked by the caller).
+  const float* filter_scales = nullptr;
+  int num_filter_scales = 1;
+  float output_scale = 1.0f;
+  int32_t output_zero_point = 0;  // [-128, 127].
+  int32_t output_min = -128;      // Int8ActivationRange.
+  int32_t output_max = 127;
+};
+
+// Checks `q` for a layer with `out` rows and fills one multiplier per row
+// (the per-tensor one repeated). Returns an empty string, or what is wrong.
+std::string ComputeFcMultipliers(const Qs8FcQuantization& q, int out,
+                                 std::vector<QuantizedMultiplier>* rows);
+
+}  // namespace tf_sparse
+
+#endif  // TF_SPARSE_CC_KERNELS_REQUANTIZE_H_
