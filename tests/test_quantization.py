@@ -216,8 +216,13 @@ STRUCTURES = {
 }
 
 
-@pytest.mark.parametrize("quant", ["uniform4", "ternary", "binary", "pow2_4"])
-@pytest.mark.parametrize("name", sorted(STRUCTURES) + ["kernel_pattern"])
+# Every structure with a grid that has zero as a level and with one that has not (binary); the
+# other grids with a few structures.
+COMBINATIONS = ([(name, quant) for name in sorted(STRUCTURES) + ["kernel_pattern"] for quant in ("uniform4", "binary")]
+                + [(name, quant) for name in ("unstructured", "block", "crossbar") for quant in ("ternary", "pow2_4")])
+
+
+@pytest.mark.parametrize("name,quant", COMBINATIONS)
 def test_every_structure_combines_with_quantization(name, quant):
     """ADMM on both constraint sets at once, then harden and retrain: the result satisfies the
     structure and sits on the grid, and retraining keeps both."""
