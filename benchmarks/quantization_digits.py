@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import tempfile
 import time
 
@@ -39,39 +37,13 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
 
 import tf_sparse as tfs  # noqa: E402
+from accuracy_digits import cnn, data, mlp  # noqa: E402  (same split and models as the pruning table)
+from fine_grained_speed import cpu_model  # noqa: E402
 
 BATCH = 32
 HP = {"pretrain_lr": 1e-3, "admm_lr": 5e-3, "retrain_lr": 1e-3, "rho": 1e-2, "rho_factor": 1.5}
-
-
-def data():
-    d = load_digits()
-    x = (d.data / 16.0).astype(np.float32)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, d.target, test_size=0.25, random_state=0, stratify=d.target)
-    return x_tr, x_te, y_tr, y_te
-
-
-def mlp():
-    inp = keras.Input((64,))
-    x = keras.layers.Dense(256, activation="relu", name="fc1")(inp)
-    x = keras.layers.Dense(128, activation="relu", name="fc2")(x)
-    return keras.Model(inp, keras.layers.Dense(10, name="logits")(x), name="mlp")
-
-
-def cnn():
-    inp = keras.Input((64,))
-    x = keras.layers.Reshape((8, 8, 1))(inp)
-    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(x)
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(x)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv3")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dense(64, activation="relu", name="fc")(x)
-    return keras.Model(inp, keras.layers.Dense(10, name="logits")(x), name="cnn")
 
 
 MODELS = {"mlp": mlp, "cnn": cnn}
@@ -273,17 +245,6 @@ def memristor_rows(dense, seed, args, x_tr, y_tr, x_te, y_te, log):
                 monte(retrained, sigma, label)
         rows.append({**base, "row": f"memristor mapping, {tag}", "report": report.to_dict(), "table": report.table()})
     return rows
-
-
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
 
 
 def summarize(rows, args):

@@ -274,10 +274,6 @@ class Uniform(Quantizer):
         self._magnitudes = np.arange(k + 1, dtype=np.float64)
         self._int_magnitudes = np.arange(k + 1, dtype=np.int32)
 
-    @property
-    def bits(self) -> float:
-        return float(self.bits_)
-
     def get_config(self):
         return {"bits": self.bits_, "per_channel": self.per_channel}
 
@@ -301,10 +297,6 @@ class Binary(Quantizer):
         self._magnitudes = np.array([1.0])
         self._int_magnitudes = np.array([1], dtype=np.int32)
 
-    @property
-    def bits(self) -> float:
-        return 1.0
-
 
 @register_quantizer
 class PowerOfTwo(Quantizer):
@@ -325,10 +317,6 @@ class PowerOfTwo(Quantizer):
         else:  # no integer grid of sensible width
             self._int_magnitudes = np.array([0], dtype=np.int64)
             self._int_divisor = 0
-
-    @property
-    def bits(self) -> float:
-        return float(self.bits_)
 
     def get_config(self):
         return {"bits": self.bits_, "per_channel": self.per_channel}
