@@ -88,8 +88,10 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
   return "";
 }
 
-void ConvPartitionKernel::RunNode(size_t index, const float* x, float* y,
+void ConvPartitionKernel::RunNode(size_t index, const void* x_data, void* y_data,
                                   ThreadPool* pool) {
+  const float* x = static_cast<const float*>(x_data);
+  float* y = static_cast<float*>(y_data);
   Op& op = ops_[index];
   auto run = [&](const float* in, float* out) { op.op->Run(in, out, pool); };
   if (op.groups == 1) {

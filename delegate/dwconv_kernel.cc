@@ -85,8 +85,10 @@ std::string DwConvPartitionKernel::OutputDims(size_t index,
   return "";
 }
 
-void DwConvPartitionKernel::RunNode(size_t index, const float* x, float* y,
+void DwConvPartitionKernel::RunNode(size_t index, const void* x_data, void* y_data,
                                     ThreadPool* pool) {
+  const float* x = static_cast<const float*>(x_data);
+  float* y = static_cast<float*>(y_data);
   Op& op = ops_[index];
   if (op.multiplier > 1) {
     const int m = op.multiplier;

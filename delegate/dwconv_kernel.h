@@ -44,7 +44,7 @@ class DwConvPartitionKernel : public PartitionKernel {
                       const tflite_abi::TfLiteNode* node, NodeIo* io) override;
   std::string OutputDims(size_t index, const std::vector<int>& in_dims,
                          std::vector<int>* out_dims) override;
-  void RunNode(size_t index, const float* x, float* y,
+  void RunNode(size_t index, const void* x, void* y,
                ThreadPool* pool) override;
 
   std::vector<Op> ops_;

@@ -74,6 +74,18 @@ constexpr double kGsPerLane = 11.0;
 constexpr double kVtFcPerPair = 4.9;
 constexpr double kVtFcPerInput = 32.0;
 constexpr double kGsPerGroup = 8.0;
+// Int8, in units of one weight of XNNPACK's dense int8 matrix-vector
+// product on a layer that stays in L2 (its QS8 kernels multiply-add 64
+// weights an instruction with AVX-512 VNNI; layers larger than L2 run
+// several times slower a weight, bound by memory, so the estimate is on the
+// safe side there). Measured through the delegate (benchmarks/
+// int8_speed.py) on an Intel Xeon (family 6 model 167, AVX-512 VNNI), one
+// thread: XNNPACK int8 FULLY_CONNECTED 1024 -> 1024 in 9.4 us;
+// Qs8BsrFullyConnected 1x4 with 26.2k kept blocks in 9.3 us and with 5.2k
+// in 5.6 us: about 19 units a kept block and 490 a row (the kernel reduces
+// and requantizes one row at a time).
+constexpr double kQs8BsrPerBlock = 19.0;
+constexpr double kQs8BsrPerRow = 490.0;
 // Claim only when the sparse estimate is below this fraction of dense.
 constexpr double kDenseMargin = 0.8;
 
@@ -90,11 +102,12 @@ void AnalyzeTfLiteSparseFc(const TfLiteContext* context,
 
 std::string ReadFcNode(const TfLiteContext* context, const TfLiteNode* node,
                        FcNodeInfo* info, const DensifySource* densify) {
-  std::string problem = ReadWeightedNode(context, node, densify, info);
+  std::string problem =
+      ReadWeightedNode(context, node, densify, info, /*allow_int8=*/true);
   if (!problem.empty()) return problem;
   const TfLiteTensor& input = context->tensors[info->input];
   const TfLiteTensor& weights = context->tensors[info->weights];
-  if (weights.type != kTfLiteFloat32) return "weights are not float32";
+  const size_t element_bytes = info->int8 ? 1 : 4;
   if (info->densify_node < 0) {
     info->tflite_sparse = weights.sparsity != nullptr;
     if (weights.allocation_type != kTfLiteMmapRo || weights.data == nullptr) {
@@ -111,10 +124,11 @@ std::string ReadFcNode(const TfLiteContext* context, const TfLiteNode* node,
     problem = ReadTfLiteSparsity(weights, nullptr);
     if (!problem.empty()) return "TFLite sparse encoding: " + problem;
   } else if (info->densify_input < 0 &&
-             weights.bytes != static_cast<size_t>(info->out) * info->in * 4) {
+             weights.bytes !=
+                 static_cast<size_t>(info->out) * info->in * element_bytes) {
     return "weights byte size does not match their shape";
   }
-  if (info->bias != kTfLiteOptionalTensor) {
+  if (info->bias != kTfLiteOptionalTensor && !info->int8) {
     const TfLiteTensor& bias = context->tensors[info->bias];
     if (!IsConstFloat(bias)) return "bias is not a constant float32 tensor";
     if (bias.dims == nullptr || bias.dims->size != 1 ||
@@ -128,8 +142,10 @@ std::string ReadFcNode(const TfLiteContext* context, const TfLiteNode* node,
   if (params->weights_format != kTfLiteFullyConnectedWeightsFormatDefault) {
     return "weights format is not the default";
   }
-  problem =
-      ActivationClamp(params->activation, &info->output_min, &info->output_max);
+  problem = info->int8 ? ReadQs8Quantization(context, *info, 0, info->out,
+                                              params->activation, &info->qs8)
+                       : ActivationClamp(params->activation, &info->output_min,
+                                         &info->output_max);
   if (!problem.empty()) return problem;
   info->keep_num_dims = params->keep_num_dims;
   if (input.dims == nullptr || input.dims->size < 1) {
@@ -181,6 +197,14 @@ double EstimateBsrCost(int out, int in, int r, int c, long long kept_blocks,
       (4.0 * entries + BsrAutoIndexBytes(in, c));
   const double memory = bytes / 4.0;
   return compute > memory ? compute : memory;
+}
+
+double EstimateQs8BsrCost(int out, int in, long long kept_blocks) {
+  const double compute =
+      kept_blocks * kQs8BsrPerBlock + static_cast<double>(out) * kQs8BsrPerRow;
+  const double bytes =
+      static_cast<double>(kept_blocks) * (4.0 + BsrAutoIndexBytes(in, 4));
+  return std::max(compute, bytes);
 }
 
 double EstimateCsrCost(int out, int in, long long slices) {
@@ -303,23 +327,41 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
   if (!d.reason.empty()) return d;
   d.batch_rows = BatchRows(context, d.info);
   d.dense_row_factor = XnnpackRowFactor(d.batch_rows);
-  if (d.info.tflite_sparse) {
+  if (d.info.tflite_sparse && !d.info.int8) {
     AnalyzeTfLiteSparseFc(context, options, &d);
     return d;
   }
 
   const FcNodeInfo& info = d.info;
+  const bool int8 = info.int8;
+  // Int8 weights in TFLite's sparse encoding (with or without DENSIFY) are
+  // decoded to a dense copy and analysed as dense ones.
   std::vector<float> decoded;
-  const float* w = DenseWeights(context, info.weights, info.densify_input,
-                                &decoded, &d.reason);
-  if (w == nullptr) return d;
+  std::vector<int8_t> decoded8;
+  const float* w = nullptr;
+  const int8_t* w8 = nullptr;
+  if (int8) {
+    w8 = DenseInt8Weights(context, info.weights, info.densify_input,
+                          &decoded8, &d.reason);
+    if (w8 == nullptr) return d;
+  } else {
+    w = DenseWeights(context, info.weights, info.densify_input, &decoded,
+                     &d.reason);
+    if (w == nullptr) return d;
+  }
   const double total = static_cast<double>(info.out) * info.in;
   const Isa isa = ActiveIsa();
   // Per row: a dense row costs `total`, times XNNPACK's batching gain.
   const double dense_cost = total * d.dense_row_factor;
   long long nonzeros = 0;
-  for (long long i = 0; i < static_cast<long long>(total); ++i) {
-    nonzeros += w[i] != 0.0f;
+  if (int8) {
+    for (long long i = 0; i < static_cast<long long>(total); ++i) {
+      nonzeros += w8[i] != 0;
+    }
+  } else {
+    for (long long i = 0; i < static_cast<long long>(total); ++i) {
+      nonzeros += w[i] != 0.0f;
+    }
   }
   d.sparsity = 1.0 - nonzeros / total;
   if (d.sparsity < options.min_sparsity) {
@@ -336,17 +378,26 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
   };
   std::vector<Choice> choices;
   std::string problem;  // Why a forced format does not fit.
-  const FcWeights weights{w, &info, isa, d.batch_rows, &d};
+  const FcWeights weights{w, &info, isa, d.batch_rows, &d, w8};
   const Calibration& calibration = GetCalibration(options);
   for (const FcFormatDescriptor& f : FcFormats()) {
     if (!options.auto_format() && f.format != options.format) continue;
     std::vector<FcCandidate> found;
-    if (options.auto_format()) {
+    if (int8 && f.auto_candidates_qs8 == nullptr) {
+      problem = "format " + options.FormatName() + " has no int8 kernels";
+    } else if (int8) {
+      if (options.auto_format()) {
+        f.auto_candidates_qs8(weights, &found);
+      } else {
+        problem = f.forced_candidates_qs8(weights, options, &found);
+      }
+    } else if (options.auto_format()) {
       f.auto_candidates(weights, &found);
     } else {
       problem = f.forced_candidates(weights, options, &found);
     }
-    const double factor = calibration.Factor(f.family);
+    const double factor =
+        calibration.Factor(int8 ? f.family_qs8 : f.family);
     for (const FcCandidate& c : found) {
       Choice ch;
       ch.report.name = c.name;
@@ -388,17 +439,18 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
   char buf[200];
   if (options.auto_format() && d.cost_ratio > kDenseMargin) {
     std::snprintf(buf, sizeof(buf),
-                  "sparsity %.3f; cheapest format %s has estimated cost %.2f "
-                  "of dense (needs <= %.2f)",
-                  d.sparsity, d.format_name.c_str(), d.cost_ratio,
+                  "%ssparsity %.3f; cheapest format %s has estimated cost "
+                  "%.2f of dense (needs <= %.2f)",
+                  int8 ? "int8; " : "", d.sparsity, d.format_name.c_str(),
+                  d.cost_ratio,
                   kDenseMargin);
     d.reason = buf + others;
     return d;
   }
   d.claimed = true;
   std::snprintf(buf, sizeof(buf),
-                "sparsity %.3f; %s %s: estimated cost %.2f of dense",
-                d.sparsity, d.format_name.c_str(),
+                "%ssparsity %.3f; %s %s: estimated cost %.2f of dense",
+                int8 ? "int8; " : "", d.sparsity, d.format_name.c_str(),
                 options.auto_format() ? "is the cheapest format" : "forced",
                 d.cost_ratio);
   d.reason = buf + others;
@@ -495,7 +547,8 @@ std::string BlockName(int r, int c) {
 
 // The kernel that runs a claimed node on `isa`.
 const char* KernelName(const FcDecision& d, Isa isa) {
-  return FindFcFormat(d.format)->kernel_name(d, isa);
+  const FcFormatDescriptor* f = FindFcFormat(d.format);
+  return d.info.int8 ? f->kernel_name_qs8(d, isa) : f->kernel_name(d, isa);
 }
 
 }  // namespace
@@ -509,6 +562,8 @@ std::string FcDecisionJson(const FcDecision& d) {
   const Isa isa = ActiveIsa();
   std::string out = "{\"node\": " + std::to_string(d.node_index);
   out += ", \"op\": \"FULLY_CONNECTED\"";
+  out += std::string(", \"dtype\": ") +
+         (d.info.int8 ? "\"int8\"" : "\"float32\"");
   out += std::string(", \"claimed\": ") + (d.claimed ? "true" : "false");
   out += ", \"reason\": " + JsonString(d.reason);
   out += ", \"format\": ";

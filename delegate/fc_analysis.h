@@ -3,7 +3,11 @@
 // analysis iterates; the costs below are the descriptors' estimates).
 //
 // A node is claimed when all of these hold:
-//  - float32 input, weights, output (and bias, if any);
+//  - float32 input, weights, output (and bias, if any); or full-integer
+//    int8: int8 input and output quantized per tensor, int8 symmetric
+//    weights per tensor or per output channel, int32 bias
+//    (ReadQs8Quantization), run by the formats with int8 kernels
+//    (FcFormatDescriptor::create_qs8) against XNNPACK's dense int8 cost;
 //  - weights constant (kTfLiteMmapRo), 2-D [out, in], stored dense or in
 //    TFLite's own sparse encoding (TfLiteSparsity, read by
 //    delegate/tflite_sparsity.h), or produced by a DENSIFY node from such a
@@ -74,6 +78,12 @@ struct BlockCandidate {
 // indices against 4 bytes per dense weight).
 double EstimateBsrCost(int out, int in, int r, int c, long long kept_blocks,
                        bool specialized);
+
+// Int8 BSR 1 x 4 (Qs8BsrFullyConnected), in units of one weight of
+// XNNPACK's dense int8 matrix-vector product (a dense layer costs out * in):
+// the larger of compute and memory (packed bytes against 1 byte per dense
+// weight).
+double EstimateQs8BsrCost(int out, int in, long long kept_blocks);
 
 // Estimated costs of the other formats, in the same units as
 // EstimateBsrCost (a dense layer costs out * in): the larger of compute

@@ -14,6 +14,7 @@
 #include "cc/kernels/f32_csr_fully_connected.h"
 #include "cc/kernels/f32_gs_fully_connected.h"
 #include "cc/kernels/f32_nm_fully_connected.h"
+#include "cc/kernels/qs8_bsr_fully_connected.h"
 #include "delegate/conv_analysis.h"
 
 namespace tf_sparse {
@@ -81,6 +82,50 @@ std::unique_ptr<SparseOperator> BsrCreate(const float* w,
 
 const char* BsrKernel(const FcDecision& d, Isa isa) {
   return SelectF32BsrUkernel(d.block_height, d.block_width, isa).name;
+}
+
+// Int8: 1 x 4 blocks only (the shape of the dot-product kernels; the
+// others would run the scalar loop).
+void AddQs8Bsr(const FcWeights& w, std::vector<FcCandidate>* out) {
+  const FcNodeInfo& info = *w.info;
+  if (!CheckBsrShape(info.out, info.in, 1, 4).empty()) return;
+  BlockCandidate cand;
+  cand.r = 1;
+  cand.c = 4;
+  const BlockDensity bd = MeasureBlockDensity(w.w8, info.out, info.in, 1, 4);
+  cand.density = bd.density();
+  cand.cost = EstimateQs8BsrCost(info.out, info.in, bd.nonzero_blocks);
+  w.decision->candidates.push_back(cand);
+  out->push_back(FcCandidate{"bsr:1x4", cand.cost, 1, 4});
+}
+
+std::string Qs8BsrForced(const FcWeights& w, const DelegateOptions& options,
+                         std::vector<FcCandidate>* out) {
+  if (options.block_height != 1 || options.block_width != 4) {
+    return "int8 BSR runs 1x4 blocks only";
+  }
+  const std::string problem = CheckBsrShape(w.info->out, w.info->in, 1, 4);
+  if (problem.empty()) AddQs8Bsr(w, out);
+  return problem;
+}
+
+std::unique_ptr<Qs8SparseOperator> Qs8BsrCreate(const int8_t* w,
+                                                const FcNodeInfo& info,
+                                                const int32_t* bias,
+                                                const FcDecision& d,
+                                                std::string* error) {
+  Qs8BsrFullyConnected::Options options;
+  options.block_height = d.block_height;
+  options.block_width = d.block_width;
+  return MakeQs8FcOperator(Qs8BsrFullyConnected::Create(
+      w, info.out, info.in, bias, KernelQuantization(info.qs8), options,
+      error));
+}
+
+const char* Qs8BsrKernel(const FcDecision& d, Isa isa) {
+  return SelectQs8BsrUkernel(d.block_height, d.block_width, isa,
+                             /*use_dot_product=*/true)
+      .name;
 }
 
 // ---- CSR row-group quads.
@@ -356,8 +401,8 @@ const std::vector<FcFormatDescriptor>& FcFormats() {
   static const std::vector<FcFormatDescriptor>* formats =
       new std::vector<FcFormatDescriptor>{
           {FcFormat::kBsr, &BsrAuto, &BsrForced, &BsrChoose, &BsrCreate,
-           &BsrKernel,
-           CostFamily::kFcBsr},
+           &BsrKernel, CostFamily::kFcBsr, &AddQs8Bsr, &Qs8BsrForced,
+           &Qs8BsrCreate, &Qs8BsrKernel, CostFamily::kFcBsr},
           {FcFormat::kCsr, &CsrAuto, &CsrForced, &NoParameters, &CsrCreate,
            &CsrKernel,
            CostFamily::kFcCsr},

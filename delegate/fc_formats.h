@@ -12,6 +12,7 @@
 #ifndef TF_SPARSE_DELEGATE_FC_FORMATS_H_
 #define TF_SPARSE_DELEGATE_FC_FORMATS_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,11 +26,12 @@ namespace tf_sparse {
 
 // The weights of a node being analysed.
 struct FcWeights {
-  const float* w;  // Dense [out][in].
+  const float* w;  // Dense [out][in] (float nodes; null for int8 ones).
   const FcNodeInfo* info;
   Isa isa;                // The active ISA.
   long long batch_rows;   // FcDecision::batch_rows.
   FcDecision* decision;   // BSR records its block candidates here.
+  const int8_t* w8 = nullptr;  // Dense [out][in] (int8 nodes, w null).
 };
 
 // One candidate: its report name, estimated cost (units of
@@ -62,6 +64,20 @@ struct FcFormatDescriptor {
   // Whose calibration factor scales every candidate's estimate
   // (delegate/calibration.h).
   CostFamily family;
+  // Full-integer int8 nodes (FcNodeInfo::int8): the same three steps on
+  // int8 weights, with estimates in units of one weight of XNNPACK's dense
+  // int8 product; all null when the format has no int8 kernels. A forced
+  // format's candidates are auto_candidates_qs8's with its parameters.
+  void (*auto_candidates_qs8)(const FcWeights& w,
+                              std::vector<FcCandidate>* out) = nullptr;
+  std::string (*forced_candidates_qs8)(const FcWeights& w,
+                                       const DelegateOptions& options,
+                                       std::vector<FcCandidate>* out) = nullptr;
+  std::unique_ptr<Qs8SparseOperator> (*create_qs8)(
+      const int8_t* w, const FcNodeInfo& info, const int32_t* bias,
+      const FcDecision& d, std::string* error) = nullptr;
+  const char* (*kernel_name_qs8)(const FcDecision& d, Isa isa) = nullptr;
+  CostFamily family_qs8 = CostFamily::kFcBsr;
 };
 
 const std::vector<FcFormatDescriptor>& FcFormats();

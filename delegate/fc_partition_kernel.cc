@@ -75,6 +75,29 @@ std::string FcPartitionKernel::AddNode(TfLiteContext* context, int node_index,
                               decision.info.densify_input};
   std::string error = ReadFcNode(context, node, &op.info, &densify);
   if (!error.empty()) return where + ": " + error;
+  if (op.info.int8) {
+    // Int8 weights, dense or decoded from TFLite's sparse encoding.
+    std::vector<int8_t> decoded;
+    const int8_t* w = DenseInt8Weights(context, op.info.weights,
+                                       op.info.densify_input, &decoded,
+                                       &error);
+    if (w == nullptr) return where + ": " + error;
+    const FcFormatDescriptor* format = FindFcFormat(decision.format);
+    if (format == nullptr || format->create_qs8 == nullptr) {
+      return where + ": format has no int8 kernels";
+    }
+    const int32_t* bias =
+        op.info.bias >= 0
+            ? static_cast<const int32_t*>(context->tensors[op.info.bias].data)
+            : nullptr;
+    op.op8 = format->create_qs8(w, op.info, bias, decision, &error);
+    if (op.op8 == nullptr) return where + ": " + error;
+    io->input = op.info.input;
+    io->output = op.info.output;
+    io->densify_node = op.info.densify_node;
+    ops_.push_back(std::move(op));
+    return "";
+  }
   const float* bias =
       op.info.bias >= 0
           ? static_cast<const float*>(context->tensors[op.info.bias].data)
@@ -112,12 +135,18 @@ std::string FcPartitionKernel::OutputDims(size_t index,
   if (!FcOutputShape(op.info, in_dims, out_dims, &op.batch, &error)) {
     return error;
   }
-  return op.op->Reshape(op.batch);
+  return op.op8 != nullptr ? op.op8->Reshape(op.batch)
+                           : op.op->Reshape(op.batch);
 }
 
-void FcPartitionKernel::RunNode(size_t index, const float* x, float* y,
+void FcPartitionKernel::RunNode(size_t index, const void* x, void* y,
                                 ThreadPool* pool) {
-  ops_[index].op->Run(x, y, pool);
+  Op& op = ops_[index];
+  if (op.op8 != nullptr) {
+    op.op8->Run(static_cast<const int8_t*>(x), static_cast<int8_t*>(y), pool);
+  } else {
+    op.op->Run(static_cast<const float*>(x), static_cast<float*>(y), pool);
+  }
 }
 
 }  // namespace tf_sparse

@@ -122,7 +122,8 @@ std::string ReadConvGeometry(int stride_h, int stride_w, TfLitePadding padding,
 }
 
 std::string ReadNodeTensors(const TfLiteContext* context,
-                            const TfLiteNode* node, NodeTensors* tensors) {
+                            const TfLiteNode* node, NodeTensors* tensors,
+                            bool allow_int8) {
   const int num_tensors = static_cast<int>(context->tensors_size);
   auto valid = [&](int t) { return t >= 0 && t < num_tensors; };
   if (node->inputs == nullptr || node->outputs == nullptr) {
@@ -144,20 +145,148 @@ std::string ReadNodeTensors(const TfLiteContext* context,
       (tensors->bias != kTfLiteOptionalTensor && !valid(tensors->bias))) {
     return "tensor index out of range";
   }
-  if (context->tensors[tensors->input].type != kTfLiteFloat32 ||
-      context->tensors[tensors->output].type != kTfLiteFloat32) {
-    return "input or output is not float32";
+  const int in_type = context->tensors[tensors->input].type;
+  const int out_type = context->tensors[tensors->output].type;
+  if (in_type == kTfLiteFloat32 && out_type == kTfLiteFloat32) return "";
+  if (allow_int8 && in_type == kTfLiteInt8 && out_type == kTfLiteInt8) {
+    return "";
+  }
+  return allow_int8 ? "input and output are not both float32 or both int8"
+                    : "input or output is not float32";
+}
+
+namespace {
+
+// The affine parameters of `t`, or null (with *error) when it has none.
+const TfLiteAffineQuantization* Affine(const TfLiteTensor& t, const char* name,
+                                       std::string* error) {
+  const auto* a =
+      t.quantization.type == kTfLiteAffineQuantization
+          ? static_cast<const TfLiteAffineQuantization*>(t.quantization.params)
+          : nullptr;
+  if (a == nullptr || a->scale == nullptr || a->zero_point == nullptr ||
+      a->scale->size < 1 || a->zero_point->size != a->scale->size) {
+    *error = std::string(name) + " has no affine quantization";
+    return nullptr;
+  }
+  return a;
+}
+
+// One scale and zero point (an activation tensor).
+std::string PerTensor(const TfLiteTensor& t, const char* name, float* scale,
+                      int32_t* zero_point) {
+  std::string error;
+  const TfLiteAffineQuantization* a = Affine(t, name, &error);
+  if (a == nullptr) return error;
+  if (a->scale->size != 1) {
+    return std::string(name) + " is quantized per channel (only per tensor "
+                               "is supported)";
+  }
+  *scale = a->scale->data[0];
+  *zero_point = a->zero_point->data[0];
+  if (!(*scale > 0.0f) || !std::isfinite(*scale)) {
+    return std::string(name) + " scale is not a positive finite number";
+  }
+  if (*zero_point < -128 || *zero_point > 127) {
+    return std::string(name) + " zero point is outside [-128, 127]";
   }
   return "";
+}
+
+}  // namespace
+
+Qs8FcQuantization KernelQuantization(const Qs8NodeQuantization& q) {
+  Qs8FcQuantization k;
+  k.input_scale = q.input_scale;
+  k.input_zero_point = q.input_zero_point;
+  k.filter_scales = q.filter_scales.data();
+  k.num_filter_scales = static_cast<int>(q.filter_scales.size());
+  k.output_scale = q.output_scale;
+  k.output_zero_point = q.output_zero_point;
+  k.output_min = q.output_min;
+  k.output_max = q.output_max;
+  return k;
+}
+
+std::string ReadQs8Quantization(const TfLiteContext* context,
+                                const WeightedNodeInfo& info, int channel_dim,
+                                int channels, int activation,
+                                Qs8NodeQuantization* q) {
+  std::string problem = PerTensor(context->tensors[info.input], "input",
+                                  &q->input_scale, &q->input_zero_point);
+  if (!problem.empty()) return problem;
+  problem = PerTensor(context->tensors[info.output], "output",
+                      &q->output_scale, &q->output_zero_point);
+  if (!problem.empty()) return problem;
+  // Behind DENSIFY the sparse constant carries the weights' quantization.
+  const TfLiteTensor& w = context->tensors[info.densify_input >= 0
+                                               ? info.densify_input
+                                               : info.weights];
+  const TfLiteAffineQuantization* a = Affine(w, "weights", &problem);
+  if (a == nullptr) return problem;
+  const int n = a->scale->size;
+  if (n != 1 && (n != channels || a->quantized_dimension != channel_dim)) {
+    return "weights have " + std::to_string(n) + " scales along dimension " +
+           std::to_string(a->quantized_dimension) + " (expected 1, or " +
+           std::to_string(channels) + " along dimension " +
+           std::to_string(channel_dim) + ")";
+  }
+  q->filter_scales.assign(a->scale->data, a->scale->data + n);
+  for (int i = 0; i < n; ++i) {
+    if (a->zero_point->data[i] != 0) {
+      return "weights are not symmetric (a zero point is not 0)";
+    }
+    if (!(q->filter_scales[i] > 0.0f) || !std::isfinite(q->filter_scales[i])) {
+      return "a weight scale is not a positive finite number";
+    }
+  }
+  if (info.bias >= 0) {
+    const TfLiteTensor& bias = context->tensors[info.bias];
+    if (bias.type != kTfLiteInt32 || bias.allocation_type != kTfLiteMmapRo ||
+        bias.data == nullptr) {
+      return "bias is not a constant int32 tensor";
+    }
+    if (bias.dims == nullptr || bias.dims->size != 1 ||
+        bias.dims->data[0] != channels ||
+        bias.bytes != static_cast<size_t>(channels) * 4) {
+      return "bias shape is not [" + std::to_string(channels) + "]";
+    }
+  }
+  FusedActivation act;
+  switch (activation) {
+    case kTfLiteActNone:
+      act = FusedActivation::kNone;
+      break;
+    case kTfLiteActRelu:
+      act = FusedActivation::kRelu;
+      break;
+    case kTfLiteActReluN1To1:
+      act = FusedActivation::kReluN1To1;
+      break;
+    case kTfLiteActRelu6:
+      act = FusedActivation::kRelu6;
+      break;
+    default:
+      return "fused activation " + std::to_string(activation) +
+             " is not supported (only NONE, RELU, RELU_N1_TO_1, RELU6)";
+  }
+  return Int8ActivationRange(act, q->output_scale, q->output_zero_point,
+                             &q->output_min, &q->output_max);
 }
 
 std::string ReadWeightedNode(const TfLiteContext* context,
                              const TfLiteNode* node,
                              const DensifySource* densify,
-                             WeightedNodeInfo* info) {
+                             WeightedNodeInfo* info, bool allow_int8) {
   NodeTensors t;
-  std::string problem = ReadNodeTensors(context, node, &t);
+  std::string problem = ReadNodeTensors(context, node, &t, allow_int8);
   if (!problem.empty()) return problem;
+  info->int8 = context->tensors[t.input].type == kTfLiteInt8;
+  // Hybrid nodes (float activations, int8 weights) are not run.
+  if (context->tensors[t.weights].type !=
+      (info->int8 ? kTfLiteInt8 : kTfLiteFloat32)) {
+    return info->int8 ? "weights are not int8" : "weights are not float32";
+  }
   info->input = t.input;
   info->weights = t.weights;
   info->bias = t.bias;
@@ -178,11 +307,14 @@ std::string CheckDensifiedWeights(const TfLiteContext* context, int weights,
   }
   const TfLiteTensor& sparse = context->tensors[source.input];
   const TfLiteTensor& dense = context->tensors[weights];
-  if (sparse.sparsity == nullptr || sparse.type != kTfLiteFloat32 ||
+  if (sparse.sparsity == nullptr ||
+      (sparse.type != kTfLiteFloat32 && sparse.type != kTfLiteInt8) ||
       sparse.allocation_type != kTfLiteMmapRo || sparse.data == nullptr) {
-    return "DENSIFY input is not a constant sparse float32 tensor";
+    return "DENSIFY input is not a constant sparse float32 or int8 tensor";
   }
-  if (dense.type != kTfLiteFloat32) return "weights are not float32";
+  if (dense.type != sparse.type) {
+    return "DENSIFY output type differs from its input's";
+  }
   TfLiteSparseLayout layout;
   const std::string problem = ReadTfLiteSparsity(sparse, &layout);
   if (!problem.empty()) return "TFLite sparse encoding: " + problem;
@@ -201,6 +333,23 @@ const float* DenseWeights(const TfLiteContext* context, int weights,
   try {
     *error = DecodeTfLiteSparsityToDense(context->tensors[densify_input],
                                          storage);
+  } catch (const std::bad_alloc&) {
+    *error = "out of memory while decoding the sparse encoding";
+  }
+  if (!error->empty()) return nullptr;
+  return storage->data();
+}
+
+const int8_t* DenseInt8Weights(const TfLiteContext* context, int weights,
+                               int densify_input, std::vector<int8_t>* storage,
+                               std::string* error) {
+  const TfLiteTensor& t =
+      context->tensors[densify_input >= 0 ? densify_input : weights];
+  if (densify_input < 0 && t.sparsity == nullptr) {
+    return static_cast<const int8_t*>(t.data);
+  }
+  try {
+    *error = DecodeTfLiteSparsityToDense(t, storage);
   } catch (const std::bad_alloc&) {
     *error = "out of memory while decoding the sparse encoding";
   }

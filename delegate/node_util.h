@@ -4,11 +4,13 @@
 #ifndef TF_SPARSE_DELEGATE_NODE_UTIL_H_
 #define TF_SPARSE_DELEGATE_NODE_UTIL_H_
 
+#include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "cc/kernels/f32_conv_reference.h"  // ConvPadding.
+#include "cc/kernels/requantize.h"
 #include "delegate/tflite_abi.h"
 
 namespace tf_sparse {
@@ -67,10 +69,25 @@ struct NodeTensors {
 };
 
 // Reads those indices and checks their count and range, and that input and
-// output are float32. Returns an empty string or what is wrong.
+// output are both float32 (or, with allow_int8, both int8). Returns an empty
+// string or what is wrong.
 std::string ReadNodeTensors(const tflite_abi::TfLiteContext* context,
                             const tflite_abi::TfLiteNode* node,
-                            NodeTensors* tensors);
+                            NodeTensors* tensors, bool allow_int8 = false);
+
+// The quantization of a full-integer int8 node (TFLite's int8 FULLY_CONNECTED,
+// CONV_2D): int8 input and output with one scale and zero point each, int8
+// weights symmetric (every zero point 0) with one scale per tensor or per
+// output channel, int32 bias of input_scale * filter_scale.
+struct Qs8NodeQuantization {
+  float input_scale = 0.0f;
+  int32_t input_zero_point = 0;
+  float output_scale = 0.0f;
+  int32_t output_zero_point = 0;
+  std::vector<float> filter_scales;  // 1 (per tensor) or `channels` entries.
+  int32_t output_min = -128;  // The fused activation, quantized.
+  int32_t output_max = 127;
+};
 
 
 // Weights produced by a DENSIFY node that the delegate takes over together
@@ -97,20 +114,42 @@ struct WeightedNodeInfo {
   // Whether the delegate took densify_node over as well (else the runtime
   // keeps running it, and the dense copy it makes is never read by us).
   bool densify_claimed = false;
-  float output_min = 0.0f;  // The fused activation as a clamp.
+  float output_min = 0.0f;  // The fused activation as a clamp (float).
   float output_max = 0.0f;
+  // Full-integer int8 node (input, weights and output int8, bias int32):
+  // then qs8 holds its quantization and output_min/max are unused.
+  bool int8 = false;
+  Qs8NodeQuantization qs8;
 };
+
+// Reads and checks the int8 quantization of node `info` (ReadWeightedNode
+// with allow_int8 found int8 input and output): the weights (or, behind
+// DENSIFY, its sparse input) carry per-tensor or per-channel scales along
+// `channel_dim` (of size `channels`) with zero points 0; the bias, if any, is
+// a constant int32 vector of `channels`; `activation` (TfLiteFusedActivation)
+// is NONE, RELU, RELU_N1_TO_1 or RELU6. Returns an empty string or what is
+// not supported.
+// The kernels' form of `q` (points into q.filter_scales: keep q alive).
+Qs8FcQuantization KernelQuantization(const Qs8NodeQuantization& q);
+
+std::string ReadQs8Quantization(const tflite_abi::TfLiteContext* context,
+                                const WeightedNodeInfo& info, int channel_dim,
+                                int channels, int activation,
+                                Qs8NodeQuantization* q);
 
 // ReadNodeTensors into *info and, when `densify` names a DENSIFY node,
 // CheckDensifiedWeights and the densify fields. Returns an empty string or
 // what is wrong.
+// With allow_int8, int8 input and output are accepted too (info->int8 set;
+// the caller reads the quantization with ReadQs8Quantization).
 std::string ReadWeightedNode(const tflite_abi::TfLiteContext* context,
                              const tflite_abi::TfLiteNode* node,
                              const DensifySource* densify,
-                             WeightedNodeInfo* info);
+                             WeightedNodeInfo* info, bool allow_int8 = false);
 
-// Checks that `source`'s input is a constant float32 tensor with a valid
-// TfLiteSparsity whose dense shape is the DENSIFY output `weights`'s.
+// Checks that `source`'s input is a constant float32 (or int8) tensor with
+// a valid TfLiteSparsity whose dense shape and type are the DENSIFY output
+// `weights`'s.
 // Returns an empty string or what is wrong.
 std::string CheckDensifiedWeights(const tflite_abi::TfLiteContext* context,
                                   int weights, const DensifySource& source);
@@ -127,6 +166,11 @@ bool GraphOutputs(tflite_abi::TfLiteContext* context,
 const float* DenseWeights(const tflite_abi::TfLiteContext* context,
                           int weights, int densify_input,
                           std::vector<float>* storage, std::string* error);
+// The same for int8 weights.
+const int8_t* DenseInt8Weights(const tflite_abi::TfLiteContext* context,
+                               int weights, int densify_input,
+                               std::vector<int8_t>* storage,
+                               std::string* error);
 
 // The output shape {batch, out_h, out_w, channels} that TFLite's own CONV_2D
 // and DEPTHWISE_CONV_2D kernels give an NHWC input `in_dims` (its

@@ -170,13 +170,11 @@ TfLiteStatus PartitionKernel::DoInvoke(TfLiteContext* context) {
   int64_t ran = 0;
   for (size_t i = 0; i < slots_.size(); ++i) {
     const Slot& s = slots_[i];
-    const float* x =
-        s.input_scratch >= 0
-            ? scratch_[s.input_scratch].data.data()
-            : static_cast<const float*>(context->tensors[s.io.input].data);
-    float* y = s.output_scratch >= 0
-                   ? scratch_[s.output_scratch].data.data()
-                   : static_cast<float*>(context->tensors[s.io.output].data);
+    const void* x = s.input_scratch >= 0
+                        ? scratch_[s.input_scratch].data.data()
+                        : context->tensors[s.io.input].data;
+    void* y = s.output_scratch >= 0 ? scratch_[s.output_scratch].data.data()
+                                    : context->tensors[s.io.output].data;
     if (s.output_size > 0 && (x == nullptr || y == nullptr)) {
       context->ReportError(context, "tf_sparse: node %d has no tensor data\n",
                            s.io.node_index);

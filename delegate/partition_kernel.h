@@ -78,14 +78,16 @@ class PartitionKernel {
   virtual std::string OutputDims(size_t index, const std::vector<int>& in_dims,
                                  std::vector<int>* out_dims) = 0;
   // Computes node `index`; called only when its output is not empty (x and
-  // y are then non-null).
-  virtual void RunNode(size_t index, const float* x, float* y,
+  // y are then non-null). x and y hold the node's element type (float32,
+  // or int8 for full-integer nodes).
+  virtual void RunNode(size_t index, const void* x, void* y,
                        ThreadPool* pool) = 0;
 
  private:
   struct Scratch {
     int tensor = -1;
     std::vector<int> dims;
+    // output_size floats: room for any element type of at most 4 bytes.
     AlignedBuffer<float> data;
   };
   struct Slot {

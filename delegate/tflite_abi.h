@@ -127,9 +127,27 @@ struct TfLiteQuantizationParams {
   int32_t zero_point;
 };
 
+enum TfLiteQuantizationType : int {
+  kTfLiteNoQuantization = 0,
+  kTfLiteAffineQuantization = 1,
+};
+
 struct TfLiteQuantization {
   int type;  // TfLiteQuantizationType
-  void* params;
+  void* params;  // TfLiteAffineQuantization* for kTfLiteAffineQuantization.
+};
+
+struct TfLiteFloatArray {
+  int size;
+  float data[];  // `size` floats.
+};
+
+// Per-tensor (one entry) or per-channel scales and zero points along
+// quantized_dimension.
+struct TfLiteAffineQuantization {
+  TfLiteFloatArray* scale;
+  TfLiteIntArray* zero_point;
+  int32_t quantized_dimension;
 };
 
 struct TfLiteDimensionMetadata {
@@ -324,6 +342,10 @@ static_assert(offsetof(TfLiteTensor, is_variable) == 77,
 static_assert(offsetof(TfLiteTensor, quantization) == 80,
               "TfLiteTensor.quantization");
 static_assert(offsetof(TfLiteTensor, sparsity) == 96, "TfLiteTensor.sparsity");
+static_assert(offsetof(TfLiteAffineQuantization, zero_point) == 8,
+              "TfLiteAffineQuantization.zero_point");
+static_assert(offsetof(TfLiteAffineQuantization, quantized_dimension) == 16,
+              "TfLiteAffineQuantization.quantized_dimension");
 static_assert(offsetof(TfLiteTensor, dims_signature) == 104,
               "TfLiteTensor.dims_signature");
 

@@ -188,7 +188,9 @@ std::string ParseStructure(const TfLiteTensor& t, TfLiteSparseLayout* layout,
 std::string Parse(const TfLiteTensor& t, TfLiteSparseLayout* layout,
                   Levels* lv) {
   if (t.sparsity == nullptr) return "tensor has no sparsity parameters";
-  if (t.type != kTfLiteFloat32) return "values are not float32";
+  if (t.type != kTfLiteFloat32 && t.type != kTfLiteInt8) {
+    return "values are not float32 or int8";
+  }
   const std::string problem = ParseStructure(t, layout, lv);
   if (!problem.empty()) return problem;
   const int n = lv->n;
@@ -196,9 +198,14 @@ std::string Parse(const TfLiteTensor& t, TfLiteSparseLayout* layout,
   const int levels = n + k;
   const int64_t count = layout->num_values;
   const TfLiteSparsity* sp = t.sparsity;
-  const float* v = static_cast<const float*>(t.data);
   layout->stored_nonzeros = 0;
-  for (int64_t p = 0; p < count; ++p) layout->stored_nonzeros += v[p] != 0.0f;
+  if (t.type == kTfLiteFloat32) {
+    const float* v = static_cast<const float*>(t.data);
+    for (int64_t p = 0; p < count; ++p) layout->stored_nonzeros += v[p] != 0.0f;
+  } else {
+    const int8_t* v = static_cast<const int8_t*>(t.data);
+    for (int64_t p = 0; p < count; ++p) layout->stored_nonzeros += v[p] != 0;
+  }
 
   // Directly BSR: identity traversal, DENSE block rows, SPARSE_CSR block
   // columns with ascending indices, everything inside a block DENSE.
@@ -245,22 +252,27 @@ std::string ValidateTfLiteSparsity(const TfLiteTensor& t) {
   return ParseStructure(t, &layout, &lv);
 }
 
-std::string DecodeTfLiteSparsityToDense(const TfLiteTensor& t,
-                                        std::vector<float>* dense) {
+namespace {
+
+template <typename T>
+std::string DecodeToDense(const TfLiteTensor& t, std::vector<T>* dense) {
   TfLiteSparseLayout layout;
   Levels lv;
   const std::string problem = Parse(t, &layout, &lv);
   if (!problem.empty()) return problem;
+  if (t.type != (sizeof(T) == 4 ? kTfLiteFloat32 : kTfLiteInt8)) {
+    return sizeof(T) == 4 ? "values are not float32" : "values are not int8";
+  }
   const int n = lv.n;
   const int levels = n + lv.k;
   int64_t total = 1;
   for (int d : layout.dims) total *= d;
-  dense->assign(static_cast<size_t>(total), 0.0f);
+  dense->assign(static_cast<size_t>(total), T(0));
   std::vector<int64_t> stride(n, 1);
   for (int d = n - 2; d >= 0; --d) {
     stride[d] = stride[d + 1] * layout.dims[d + 1];
   }
-  const float* values = static_cast<const float*>(t.data);
+  const T* values = static_cast<const T*>(t.data);
 
   // Depth-first over the levels; coord holds each expanded dimension's
   // coordinate, pos the position within the current level.
@@ -312,12 +324,25 @@ std::string DecodeTfLiteSparsityToDense(const TfLiteTensor& t,
   return "";
 }
 
+}  // namespace
+
+std::string DecodeTfLiteSparsityToDense(const TfLiteTensor& t,
+                                        std::vector<float>* dense) {
+  return DecodeToDense(t, dense);
+}
+
+std::string DecodeTfLiteSparsityToDense(const TfLiteTensor& t,
+                                        std::vector<int8_t>* dense) {
+  return DecodeToDense(t, dense);
+}
+
 std::string TfLiteSparsityToBsr(const TfLiteTensor& t, BsrIndexWidth width,
                                 BsrMatrix* m) {
   TfLiteSparseLayout layout;
   Levels lv;
   const std::string problem = Parse(t, &layout, &lv);
   if (!problem.empty()) return problem;
+  if (t.type != kTfLiteFloat32) return "values are not float32";
   if (!layout.direct_bsr) return "the encoding is not block sparse rows";
   const int rows = layout.dims[0];
   const int cols = layout.dims[1];

@@ -52,8 +52,8 @@ struct TfLiteSparseLayout {
   int64_t num_blocks = 0;  // Stored blocks when direct_bsr.
 };
 
-// Checks `t.sparsity` against the tensor's shape, type (float32) and byte
-// size. Returns an empty string and fills *layout (may be null) when the
+// Checks `t.sparsity` against the tensor's shape, type (float32 or int8;
+// stored_nonzeros counts either) and byte size. Returns an empty string and fills *layout (may be null) when the
 // encoding is consistent, else what is wrong.
 std::string ReadTfLiteSparsity(const tflite_abi::TfLiteTensor& t,
                                TfLiteSparseLayout* layout);
@@ -70,12 +70,15 @@ std::string ReadTfLiteSparsity(const tflite_abi::TfLiteTensor& t,
 // else what is wrong.
 std::string ValidateTfLiteSparsity(const tflite_abi::TfLiteTensor& t);
 
-// Writes the dense tensor (row-major, product(dims) floats) that `t`
-// encodes; positions the encoding does not store are 0.0f.
+// Writes the dense tensor (row-major, product(dims) values) that `t`
+// encodes; positions the encoding does not store are 0. The element type
+// must be the tensor's (float32, int8).
 std::string DecodeTfLiteSparsityToDense(const tflite_abi::TfLiteTensor& t,
                                         std::vector<float>* dense);
+std::string DecodeTfLiteSparsityToDense(const tflite_abi::TfLiteTensor& t,
+                                        std::vector<int8_t>* dense);
 
-// Converts a 2-D tensor whose layout is direct_bsr into a BsrMatrix with the
+// Converts a 2-D float32 tensor whose layout is direct_bsr into a BsrMatrix with the
 // encoding's block shape. Block rows the encoding leaves out (when
 // out % r != 0) are empty.
 std::string TfLiteSparsityToBsr(const tflite_abi::TfLiteTensor& t,

@@ -160,8 +160,10 @@ void UnpackBsr(const BsrMatrix& m, float* w) {
   }
 }
 
-BlockDensity MeasureBlockDensity(const float* w, int rows, int cols, int r,
-                                 int c) {
+namespace {
+
+template <typename T>
+BlockDensity MeasureDensity(const T* w, int rows, int cols, int r, int c) {
   BlockDensity d;
   d.block_height = r;
   d.block_width = c;
@@ -176,12 +178,12 @@ BlockDensity MeasureBlockDensity(const float* w, int rows, int cols, int r,
     std::fill(hit.begin(), hit.end(), 0);
     const int row_end = (bi + 1) * r < rows ? (bi + 1) * r : rows;
     for (int i = bi * r; i < row_end; ++i) {
-      const float* row = w + static_cast<int64_t>(i) * cols;
+      const T* row = w + static_cast<int64_t>(i) * cols;
       int j = 0;
       for (int bj = 0; bj < num_block_cols; ++bj) {
         const int j_end = j + c < cols ? j + c : cols;
         for (; j < j_end; ++j) {
-          if (row[j] != 0.0f) {
+          if (row[j] != T(0)) {
             ++d.nonzeros;
             hit[bj] = 1;
           }
@@ -191,6 +193,18 @@ BlockDensity MeasureBlockDensity(const float* w, int rows, int cols, int r,
     for (int bj = 0; bj < num_block_cols; ++bj) d.nonzero_blocks += hit[bj];
   }
   return d;
+}
+
+}  // namespace
+
+BlockDensity MeasureBlockDensity(const float* w, int rows, int cols, int r,
+                                 int c) {
+  return MeasureDensity(w, rows, cols, r, c);
+}
+
+BlockDensity MeasureBlockDensity(const int8_t* w, int rows, int cols, int r,
+                                 int c) {
+  return MeasureDensity(w, rows, cols, r, c);
 }
 
 }  // namespace tf_sparse

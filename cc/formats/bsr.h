@@ -89,6 +89,9 @@ struct BlockDensity {
 };
 BlockDensity MeasureBlockDensity(const float* w, int rows, int cols, int r,
                                  int c);
+// The same for int8 weights (entries != 0).
+BlockDensity MeasureBlockDensity(const int8_t* w, int rows, int cols, int r,
+                                 int c);
 
 // Bytes the packed matrix would take (row_ptr + col_idx + values) for a
 // given number of kept blocks, using the kAuto index width.

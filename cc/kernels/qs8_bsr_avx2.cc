@@ -57,8 +57,7 @@ inline __m256i Requantize8(__m256i acc, __m256i multiplier, __m256i shift,
       _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
   const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
   const __m256i remainder = _mm256_and_si256(high, mask);
-  const __m256i threshold = _mm256_sub_epi32(_mm256_srli_epi32(mask, 1),
-                                             _mm256_srai_epi32(high, 31));
+  const __m256i threshold = _mm256_srli_epi32(mask, 1);
   __m256i v = _mm256_srav_epi32(high, right);
   // cmpgt gives -1 where the remainder rounds up.
   v = _mm256_sub_epi32(v, _mm256_cmpgt_epi32(remainder, threshold));

@@ -42,13 +42,12 @@ inline __m128i Requantize16(__m512i acc, __m512i multiplier, __m512i shift,
       31);
   const __m512i high =
       _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-  // Rounding division by 2^right, ties away from zero.
+  // Rounding division by 2^right, ties towards +infinity.
   const __m512i mask =
       _mm512_sub_epi32(_mm512_sllv_epi32(_mm512_set1_epi32(1), right),
                        _mm512_set1_epi32(1));
   const __m512i remainder = _mm512_and_si512(high, mask);
-  const __m512i threshold = _mm512_sub_epi32(_mm512_srli_epi32(mask, 1),
-                                             _mm512_srai_epi32(high, 31));
+  const __m512i threshold = _mm512_srli_epi32(mask, 1);
   __m512i v = _mm512_srav_epi32(high, right);
   v = _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(remainder, threshold),
                             v, _mm512_set1_epi32(1));

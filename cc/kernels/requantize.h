@@ -12,18 +12,23 @@
 // double from the float scales, as TFLite does.
 //
 // M is stored as a Q0.31 significand in [2^30, 2^31) and a power of two
-// (QuantizeMultiplier), and applied in two roundings (the default of TFLite's
-// MultiplyByQuantizedMultiplier, i.e. without TFLITE_SINGLE_ROUNDING):
+// (QuantizeMultiplier), and applied in two roundings, as the stock
+// interpreter's built-in int8 kernels do (TFLite's optimized kernels, whose
+// fixed-point multiply goes through ruy, on one row and on many):
 //  1. the high 32 bits of 2 * x * significand, rounded to nearest with ties
 //     towards +infinity (saturating at the one overflowing case,
 //     INT32_MIN * INT32_MIN);
-//  2. a division by 2^-shift, rounded to nearest with ties away from zero.
+//  2. a division by 2^-shift, rounded to nearest with ties towards
+//     +infinity.
 // A positive shift is a left shift of x before step 1 (multipliers >= 1).
-// XNNPACK's QS8 kernels round once instead: "rndnu" (half up, after a
-// 64-bit product and a single shift) or "fp32" (the accumulator times a
-// float scale, rounded to nearest even), so TFLite with the XNNPACK delegate
-// can differ from TFLite's own kernels by one unit; we match TFLite's own
-// integer kernels (reference and optimized), whose outputs are the contract.
+// Measured against ai_edge_litert's and tf.lite's built-in FULLY_CONNECTED:
+// equal on every output (tests/test_delegate_int8.py). Two other schemes
+// differ from it by one unit, and only on some outputs:
+//  - TFLite's reference kernels (gemmlowp's RoundingDivideByPOT) round the
+//    ties of step 2 away from zero: they differ at negative exact ties;
+//  - XNNPACK's QS8 kernels (the stock interpreter's default delegate) round
+//    once: "rndnu" (half up after a 64-bit product and a single shift) or
+//    "fp32" (the accumulator times a float scale, to nearest even).
 #ifndef TF_SPARSE_CC_KERNELS_REQUANTIZE_H_
 #define TF_SPARSE_CC_KERNELS_REQUANTIZE_H_
 
@@ -55,12 +60,13 @@ inline int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b) {
   return static_cast<int32_t>((ab + nudge) / (int64_t{1} << 31));
 }
 
-// x / 2^exponent rounded half away from zero; 0 <= exponent <= 31.
+// x / 2^exponent rounded to nearest, ties towards +infinity (floor of
+// x / 2^exponent + 1/2, without the overflow of adding first);
+// 0 <= exponent <= 31.
 inline int32_t RoundingDivideByPot(int32_t x, int exponent) {
   const int32_t mask = static_cast<int32_t>((int64_t{1} << exponent) - 1);
   const int32_t remainder = x & mask;
-  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+  return (x >> exponent) + (remainder > (mask >> 1) ? 1 : 0);
 }
 
 // acc * multiplier * 2^shift with TFLite's two roundings.

@@ -3,7 +3,8 @@
 // whatever the format.
 //
 // SparseOperator: a FULLY_CONNECTED operator y[rows][out] = clamp(x[rows][in]
-// * W^T + b). FcOperator<Op> wraps any operator with the batched API
+// * W^T + b); Qs8SparseOperator its full-integer int8 form
+// (Qs8BsrFullyConnected). FcOperator<Op> wraps any operator with the batched API
 // `Run(size_t rows, const float* x, float* y, ThreadPool*)`
 // (F32BsrFullyConnected, F32CsrFullyConnected, F32NmFullyConnected,
 // F32GsFullyConnected); RowsAsImageOperator<Op> runs a 1x1 convolution
@@ -32,32 +33,37 @@
 
 namespace tf_sparse {
 
-class SparseOperator {
+// T: float for float32 operators, int8_t for full-integer int8 ones
+// (Qs8SparseOperator: int8 x and y, requantized as TFLite's int8 kernels).
+template <typename T>
+class TypedSparseOperator {
  public:
-  virtual ~SparseOperator() = default;
+  virtual ~TypedSparseOperator() = default;
   // Sizes the operator for calls of `rows` rows (0 allowed: Run then does
   // nothing). Returns an empty string or what is wrong; runs at prepare
   // time, before any Run with that row count.
   virtual std::string Reshape(size_t rows) = 0;
   // x: [rows][in], y: [rows][out] for the rows of the last Reshape. pool
   // may be null (one thread).
-  virtual void Run(const float* x, float* y, ThreadPool* pool) = 0;
+  virtual void Run(const T* x, T* y, ThreadPool* pool) = 0;
   // The micro-kernel the operator runs.
   virtual const char* kernel_name() const = 0;
   // Bytes of the packed weights (indices and values, without padding).
   virtual int64_t PackedBytes() const = 0;
 };
+using SparseOperator = TypedSparseOperator<float>;
+using Qs8SparseOperator = TypedSparseOperator<int8_t>;
 
-// A batched FULLY_CONNECTED operator behind SparseOperator.
-template <class Op>
-class FcOperator : public SparseOperator {
+// A batched FULLY_CONNECTED operator behind TypedSparseOperator<T>.
+template <class Op, typename T = float>
+class FcOperator : public TypedSparseOperator<T> {
  public:
   explicit FcOperator(std::unique_ptr<Op> op) : op_(std::move(op)) {}
   std::string Reshape(size_t rows) override {
     rows_ = rows;
     return "";
   }
-  void Run(const float* x, float* y, ThreadPool* pool) override {
+  void Run(const T* x, T* y, ThreadPool* pool) override {
     op_->Run(rows_, x, y, pool);
   }
   const char* kernel_name() const override { return op_->kernel_name(); }
@@ -74,6 +80,12 @@ template <class Op>
 std::unique_ptr<SparseOperator> MakeFcOperator(std::unique_ptr<Op> op) {
   if (op == nullptr) return nullptr;
   return std::unique_ptr<SparseOperator>(new FcOperator<Op>(std::move(op)));
+}
+template <class Op>
+std::unique_ptr<Qs8SparseOperator> MakeQs8FcOperator(std::unique_ptr<Op> op) {
+  if (op == nullptr) return nullptr;
+  return std::unique_ptr<Qs8SparseOperator>(
+      new FcOperator<Op, int8_t>(std::move(op)));
 }
 
 // The rows of each call are the pixels of a 1 x rows image of a 1x1

@@ -77,9 +77,8 @@ int32_t Int64Requantize(int64_t acc, const QuantizedMultiplier& q, int32_t zp,
   const int64_t high = (p + (int64_t{1} << 30)) >> 31;
   int64_t v = high;
   if (right > 0) {
-    const int64_t half = int64_t{1} << (right - 1);
-    const int64_t mag = high < 0 ? -high : high;
-    v = high < 0 ? -((mag + half) >> right) : (mag + half) >> right;
+    // Ties towards +infinity, as TFLite's built-in kernels (requantize.h).
+    v = (high + (int64_t{1} << (right - 1))) >> right;
   }
   v += zp;
   return static_cast<int32_t>(v < lo ? lo : (v > hi ? hi : v));

@@ -18,8 +18,8 @@ constexpr int32_t kMin = std::numeric_limits<int32_t>::min();
 constexpr int32_t kMax = std::numeric_limits<int32_t>::max();
 
 // The same maths without TFLite's structure: step 1 is a floor of
-// (a * b + 2^30) / 2^31 (ties up), step 2 rounds |x| / 2^e half up and
-// restores the sign (ties away from zero); all in int64.
+// (a * b + 2^30) / 2^31 (ties up), step 2 a floor of (x + 2^(e-1)) / 2^e
+// (ties up); all in int64.
 int32_t IndependentRequantize(int32_t acc, int32_t multiplier, int32_t shift) {
   const int left = shift > 0 ? shift : 0;
   const int right = shift > 0 ? 0 : -shift;
@@ -34,9 +34,7 @@ int32_t IndependentRequantize(int32_t acc, int32_t multiplier, int32_t shift) {
   }
   if (right == 0) return static_cast<int32_t>(high);
   const int64_t half = int64_t{1} << (right - 1);
-  const int64_t mag = high < 0 ? -high : high;
-  const int64_t q = (mag + half) >> right;
-  return static_cast<int32_t>(high < 0 ? -q : q);
+  return static_cast<int32_t>((high + half) >> right);  // Arithmetic: floor.
 }
 
 TEST(QuantizeMultiplierTest, HandComputed) {
@@ -86,11 +84,12 @@ TEST(RequantizeTest, FixedPointStepsHandComputed) {
   EXPECT_EQ(SaturatingRoundingDoublingHighMul(-1, 1 << 30), 0);
   EXPECT_EQ(SaturatingRoundingDoublingHighMul(-3, 1 << 30), -1);  // -1.5.
   EXPECT_EQ(RoundingDivideByPot(5, 1), 3);    // 2.5 -> 3.
-  EXPECT_EQ(RoundingDivideByPot(-5, 1), -3);  // -2.5 -> -3.
+  EXPECT_EQ(RoundingDivideByPot(-5, 1), -2);  // -2.5 -> -2.
   EXPECT_EQ(RoundingDivideByPot(-4, 1), -2);
   EXPECT_EQ(RoundingDivideByPot(7, 2), 2);    // 1.75.
   EXPECT_EQ(RoundingDivideByPot(-7, 2), -2);
-  EXPECT_EQ(RoundingDivideByPot(-6, 2), -2);  // -1.5 -> -2.
+  EXPECT_EQ(RoundingDivideByPot(-6, 2), -1);  // -1.5 -> -1.
+  EXPECT_EQ(RoundingDivideByPot(-7, 1), -3);  // -3.5 -> -3.
   EXPECT_EQ(RoundingDivideByPot(123, 0), 123);
   EXPECT_EQ(RoundingDivideByPot(kMax, 31), 1);
   EXPECT_EQ(RoundingDivideByPot(kMin, 31), -1);
@@ -101,8 +100,9 @@ TEST(RequantizeTest, FixedPointStepsHandComputed) {
   // With no right shift the tie of step 1 goes up: -1.5 -> -1, 1.5 -> 2.
   EXPECT_EQ(MultiplyByQuantizedMultiplier(-3, 1 << 30, 0), -1);
   EXPECT_EQ(MultiplyByQuantizedMultiplier(3, 1 << 30, 0), 2);
-  // With a right shift the tie of step 2 goes away from zero.
-  EXPECT_EQ(MultiplyByQuantizedMultiplier(-6, 1 << 30, -1), -2);  // -1.5.
+  // With a right shift the tie of step 2 goes up too (TFLite's reference
+  // kernels would give -2).
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(-6, 1 << 30, -1), -1);  // -1.5.
   // A multiplier of exactly 1 is 2^30 with a left shift of 1: accumulators
   // beyond 2^30 wrap, as in TFLite.
   EXPECT_EQ(MultiplyByQuantizedMultiplier(12345, 1 << 30, 1), 12345);

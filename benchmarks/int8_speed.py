@@ -1,0 +1,103 @@
+"""Batch-1 full-integer int8 speed: the tf_sparse delegate vs XNNPACK's int8 kernels.
+
+Every number comes from this one process and run. For each layer and structure it builds a
+one-layer Keras model, prunes its kernel with NumPy or a tf_sparse structure, and exports it
+three ways: int8 with the zeros stored densely (our delegate, XNNPACK int8), int8 in TFLite's
+compact sparse encoding (TFLite's built-in int8 kernels, which read it; XNNPACK runs none of
+these) and float32 (our delegate on the same structure, for the int8-vs-float column). Times are
+medians of interleaved invokes; ratios are XNNPACK (or built-in) time over ours. Outputs of our
+delegate are checked against the built-in kernels (bit-exact) before timing.
+
+    python benchmarks/int8_speed.py [--runs 200] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+import tf_sparse as tfs  # noqa: E402
+from fc_speed import cpu_name, one_layer, two_of_four, unstructured  # noqa: E402
+from tf_sparse.runtime import interleaved_latency_us, make_interpreter, run  # noqa: E402
+
+SHAPES = [(1024, 1024), (4096, 1024)]  # (in, out)
+
+# name: kernel projection ([in, out] -> pruned)
+STRUCTURES = {
+    "90% 1x4 blocks": tfs.Block(0.9, block=(1, 4)).project,
+    "90% unstructured": unstructured,
+    "N:M 2:4": two_of_four,
+    "98% 1x4 blocks": tfs.Block(0.98, block=(1, 4)).project,
+    "dense": lambda k: k,
+}
+
+
+def export_three(model, in_dim, tmp):
+    rng = np.random.default_rng(2)
+    rep = rng.standard_normal((64, in_dim)).astype(np.float32)
+    paths = {k: os.path.join(tmp, k + ".tflite") for k in ("int8", "int8_compact", "float")}
+    tfs.export_tflite(model, paths["int8"], int8=True, representative_data=rep, int8_io=True)
+    tfs.export_tflite(model, paths["int8_compact"], int8=True, compact=True, representative_data=rep, int8_io=True)
+    tfs.export_tflite(model, paths["float"])
+    return paths
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1])
+    ap.add_argument("--structures", nargs="+", default=list(STRUCTURES))
+    ap.add_argument("--json", help="also write the rows to this file")
+    args = ap.parse_args(argv)
+    tmp = tempfile.mkdtemp(prefix="tf_sparse_int8_")
+    print(f"CPU: {cpu_name()}; delegate ISA: {tfs.delegate_isa()}; batch 1; medians of {args.runs} "
+          "interleaved invokes")
+    print("| layer | structure | threads | ours int8 us | XNNPACK int8 us | TFLite int8 compact us | "
+          "ours float us | vs XNNPACK int8 | vs TFLite compact | int8 vs float (ours) | format | estimate |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    for in_dim, out_dim in SHAPES:
+        for name in args.structures:
+            model = one_layer(in_dim, out_dim, STRUCTURES[name])
+            paths = export_three(model, in_dim, tmp)
+            x8 = np.random.default_rng(1).integers(-128, 128, (1, in_dim)).astype(np.int8)
+            xf = np.random.default_rng(1).standard_normal((1, in_dim)).astype(np.float32)
+            for threads in args.threads:
+                ours, delegate = make_interpreter(paths["int8"], backend="tf_sparse", num_threads=threads)
+                xnn, _ = make_interpreter(paths["int8"], backend="xnnpack", num_threads=threads)
+                builtin, _ = make_interpreter(paths["int8_compact"], backend="builtin", num_threads=threads)
+                ours_f, _ = make_interpreter(paths["float"], backend="tf_sparse", num_threads=threads)
+                report = tfs.delegate_report(delegate)
+                claimed = [r for r in report if r["claimed"]]
+                # Claimed: bit-exact with TFLite's own int8 kernels; declined, XNNPACK runs the
+                # layer and rounds once where TFLite rounds twice (at most 1 apart).
+                diff = int(np.abs(run(ours, x8).astype(int) - run(builtin, x8)).max())
+                if diff > (0 if claimed else 1):
+                    raise SystemExit(f"{name} {in_dim}->{out_dim}: delegate differs from the built-in kernels by {diff}")
+                t_ours, t_xnn, t_bi = interleaved_latency_us([ours, xnn, builtin], x8, runs=args.runs)
+                (t_f,) = interleaved_latency_us([ours_f], xf, runs=args.runs)
+                fmt = claimed[0]["format"] if claimed else "declined"
+                est = report[0].get("cost_vs_dense") if report else None
+                row = dict(layer=f"FC {in_dim}->{out_dim}", structure=name, threads=threads, ours_us=t_ours,
+                           xnnpack_us=t_xnn, builtin_compact_us=t_bi, ours_float_us=t_f, format=fmt, estimate=est)
+                rows.append(row)
+                est_s = f"{est:.2f}" if est is not None else "-"
+                print(f"| {row['layer']} | {name} | {threads} | {t_ours:.1f} | {t_xnn:.1f} | {t_bi:.1f} | {t_f:.1f} | "
+                      f"{t_xnn / t_ours:.2f}x | {t_bi / t_ours:.2f}x | {t_f / t_ours:.2f}x | {fmt} | {est_s} |",
+                      flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(cpu=cpu_name(), rows=rows), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
