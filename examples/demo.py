@@ -3,7 +3,8 @@ export it to TFLite and run it with the tf_sparse delegate.
 
 Prints dense vs sparse accuracy, the sparsity of each layer, the `.tflite` sizes and the median
 batch-1 latency of the pruned model with our delegate, with XNNPACK (dense kernels) and with
-TFLite's built-in sparse FULLY_CONNECTED kernel, all measured in this run.
+TFLite's built-in sparse FULLY_CONNECTED kernel, all measured in this run; then the same pruned
+model as a full-integer int8 file, with our delegate and with XNNPACK's int8 kernels.
 
     python examples/demo.py [--epochs 20] [--sparsity 0.9] [--threads 1] [--runs 300]
 """
@@ -84,11 +85,19 @@ def main():
     deploy = tfs.strip(sparse)
 
     out_dir = args.out or tempfile.mkdtemp(prefix="tf_sparse_demo_")
-    paths = {k: os.path.join(out_dir, f"{k}.tflite") for k in ("dense", "pruned", "pruned_compact")}
+    paths = {
+        k: os.path.join(out_dir, f"{k}.tflite")
+        for k in ("dense", "pruned", "pruned_compact", "pruned_int8", "pruned_int8_compact")
+    }
     sizes = {
         "dense": tfs.export_tflite(model, paths["dense"]),
         "pruned": tfs.export_tflite(deploy, paths["pruned"]),
         "pruned_compact": tfs.export_tflite(deploy, paths["pruned_compact"], compact=True),
+        # Full-integer int8 (activations calibrated on training digits; float input and output).
+        "pruned_int8": tfs.export_tflite(deploy, paths["pruned_int8"], int8=True, representative_data=x_train[:256]),
+        "pruned_int8_compact": tfs.export_tflite(
+            deploy, paths["pruned_int8_compact"], compact=True, int8=True, representative_data=x_train[:256]
+        ),
     }
 
     ours, delegate = make_interpreter(paths["pruned"], backend="tf_sparse", num_threads=args.threads)
@@ -103,6 +112,12 @@ def main():
     max_diff = float(np.max(np.abs(logits_ours - logits_ref)))
     compact_acc = float(np.mean(np.argmax(predict(ours_compact, x_test, batch_size=len(x_test)), 1) == y_test))
 
+    ours_int8, delegate_int8 = make_interpreter(paths["pruned_int8"], backend="tf_sparse", num_threads=args.threads)
+    xnn_int8, _ = make_interpreter(paths["pruned_int8"], backend="xnnpack", num_threads=args.threads)
+    builtin_int8, _ = make_interpreter(paths["pruned_int8_compact"], backend="builtin", num_threads=args.threads)
+    int8_acc = float(np.mean(np.argmax(predict(ours_int8, x_test, batch_size=len(x_test)), 1) == y_test))
+    xnn_int8_acc = float(np.mean(np.argmax(predict(xnn_int8, x_test, batch_size=len(x_test)), 1) == y_test))
+
     sample = x_test[:1]
     lat = {
         "tf_sparse delegate (pruned)": median_latency_us(ours, sample, runs=args.runs),
@@ -110,6 +125,11 @@ def main():
         "XNNPACK dense kernels (pruned)": median_latency_us(xnn, sample, runs=args.runs),
         "TFLite built-in sparse FC (compact)": median_latency_us(builtin, sample, runs=args.runs),
         "XNNPACK (unpruned model)": median_latency_us(xnn_dense, sample, runs=args.runs),
+    }
+    lat_int8 = {
+        "tf_sparse delegate (pruned, int8)": median_latency_us(ours_int8, sample, runs=args.runs),
+        "XNNPACK int8 kernels (pruned, int8)": median_latency_us(xnn_int8, sample, runs=args.runs),
+        "TFLite built-in int8 kernels (compact int8)": median_latency_us(builtin_int8, sample, runs=args.runs),
     }
     stats = tfs.delegate_stats(delegate)
     report = tfs.delegate_report(delegate)
@@ -122,6 +142,7 @@ def main():
     print(f"| pruned Keras ({args.sparsity:.0%} 1x4 blocks) | {sparse_acc:.4f} |")
     print(f"| pruned .tflite with tf_sparse delegate | {tflite_acc:.4f} (max abs logit diff vs stock {max_diff:.2e}) |")
     print(f"| compact .tflite with tf_sparse delegate | {compact_acc:.4f} |")
+    print(f"| int8 .tflite with tf_sparse delegate | {int8_acc:.4f} (stock XNNPACK int8: {xnn_int8_acc:.4f}) |")
     print()
     print("## Sparsity per layer")
     print("| layer | kernel | sparsity |")
@@ -145,6 +166,15 @@ def main():
     print("|---|---|---|")
     for k, v in lat.items():
         print(f"| {k} | {v:.1f} | {base / v:.2f}x |")
+    print()
+    claimed8 = [r for r in tfs.delegate_report(delegate_int8) if r["claimed"]]
+    print("int8 file: delegate claimed " + (", ".join(f"{r['shape'][0]}x{r['shape'][1]} {r['format']}" for r in claimed8)
+                                             or "nothing (XNNPACK's int8 kernels are estimated faster)"))
+    base8 = lat_int8["XNNPACK int8 kernels (pruned, int8)"]
+    print("| backend (int8 file) | median us | speedup vs XNNPACK int8 | speedup vs XNNPACK float |")
+    print("|---|---|---|---|")
+    for k, v in lat_int8.items():
+        print(f"| {k} | {v:.1f} | {base8 / v:.2f}x | {base / v:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,11 @@ pass ``--weights FILE`` (a ``.weights.h5`` saved from the matching ``keras.appli
 
     python examples/imagenet_cnn.py --arch resnet50|vgg16|mobilenet_v2 [--data DIR] [--weights FILE]
         [--image-size 224] [--steps 100] [--filter-block 16] [--pointwise-sparsity 0.75]
-        [--depthwise-connectivity 0.5] [--dense-sparsity 0.9] [--threads 1] [--runs 10]
+        [--depthwise-connectivity 0.5] [--dense-sparsity 0.9] [--threads 1] [--runs 10] [--int8]
+
+``--int8`` exports a full-integer int8 file instead (the stock converter, activations calibrated
+on training inputs); the delegate then runs the int8 layers it has int8 kernels for and compares
+with XNNPACK's int8 kernels.
 """
 
 from __future__ import annotations
@@ -102,6 +106,19 @@ def dataset(args, classes):
     return (x, y), x[:1]
 
 
+def calibration_images(data, n):
+    """Up to ``n`` training inputs (from the arrays or the dataset ``dataset`` returned)."""
+    if isinstance(data, tuple):
+        return data[0][:n]
+    batches, count = [], 0
+    for x, _ in data:
+        batches.append(x.numpy())
+        count += len(batches[-1])
+        if count >= n:
+            break
+    return np.concatenate(batches)[:n]
+
+
 def main(argv=None, arch="resnet50"):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--arch", choices=sorted(ARCHS), default=arch)
@@ -126,6 +143,10 @@ def main(argv=None, arch="resnet50"):
     ap.add_argument("--out", default=None, help="directory for the .tflite file")
     ap.add_argument("--compact", action="store_true",
                     help="store the weights in TFLite's sparse encoding (DENSIFY in front of the layers)")
+    ap.add_argument("--int8", action="store_true",
+                    help="full-integer int8 file (activations calibrated on --calibration-samples inputs of "
+                         "the training data; float input and output)")
+    ap.add_argument("--calibration-samples", type=int, default=16)
     args = ap.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
 
@@ -184,7 +205,12 @@ def main(argv=None, arch="resnet50"):
     out_dir = args.out or tempfile.mkdtemp(prefix=f"tf_sparse_{args.arch}_")
     path = os.path.join(out_dir, f"{args.arch}_pruned.tflite")
     t0 = time.time()
-    tfs.export_tflite(deploy, path, compact=args.compact)
+    if args.int8:
+        path = path.replace(".tflite", "_int8.tflite")
+        tfs.export_tflite(deploy, path, compact=args.compact, int8=True,
+                          representative_data=calibration_images(data, args.calibration_samples))
+    else:
+        tfs.export_tflite(deploy, path, compact=args.compact)
     print(f"exported {path} ({os.path.getsize(path):,} bytes) in {time.time() - t0:.0f} s")
 
     cmp = delegate_vs_xnnpack(path, sample.astype(np.float32), num_threads=args.threads, runs=args.runs)
@@ -205,8 +231,9 @@ def main(argv=None, arch="resnet50"):
         "max_abs_diff": cmp["max_abs_diff"],
         "latency_ours_ms": cmp["latency_ours_ms"],
         "latency_xnnpack_ms": cmp["latency_xnnpack_ms"],
+        "int8": args.int8,
     }
-    print(f"{args.arch} {args.image_size}x{args.image_size}: 3x3 convolutions {s3:.3f} sparse "
+    print(f"{args.arch} {args.image_size}x{args.image_size}{' int8' if args.int8 else ''}: 3x3 convolutions {s3:.3f} sparse "
           f"(KernelPattern({args.patterns}, connectivity={args.connectivity}, filter_block={args.filter_block})), "
           f"1x1 convolutions {s1:.3f}, depthwise {sdw:.3f}")
     print(describe(cmp, args.threads, args.runs))

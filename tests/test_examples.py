@@ -60,6 +60,19 @@ def test_vgg16_example(tmp_path):
     assert r["max_abs_diff"] < 1e-3
 
 
+def test_vgg16_int8_example(tmp_path):
+    # Full-integer int8 file: the delegate runs the two 90%-sparse 4096-wide Dense layers on its int8
+    # kernels (the output is float: QUANTIZE/DEQUANTIZE at the ends); XNNPACK's int8 kernels round
+    # once where TFLite's round twice, so outputs differ by a few output steps at most.
+    r = _load("imagenet_cnn").main(
+        ["--arch", "vgg16", "--image-size", "32", "--classes", "4", "--runs", "2", "--dense-sparsity", "0.98",
+         "--int8", "--out", str(tmp_path)]
+    )
+    assert r["int8"] and r["pruned_dense"] == 2, r
+    assert r["claimed_nodes"] >= 1 and "bsr:1x4" in r["formats"], r
+    assert os.path.exists(tmp_path / "vgg16_pruned_int8.tflite")
+
+
 def test_bert_example(tmp_path):
     # The BERT encoder architecture at a tiny size; 32 tokens a call (>= a 14-row tile) with
     # feed-forward layers wide enough for the delegate to run them over the rows.
