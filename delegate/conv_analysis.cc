@@ -10,6 +10,7 @@
 #include "cc/kernels/f32_conv_patdnn.h"
 #include "cc/kernels/f32_conv_patdnn_ukernel.h"
 #include "cc/kernels/f32_conv_pixvec.h"
+#include "cc/util/cpu_features.h"
 #include "delegate/calibration.h"
 #include "delegate/node_util.h"
 
@@ -54,6 +55,18 @@ constexpr double kPerClaimedNode = 3.0e6;
 // Claim only when the cheaper format's estimate is below this fraction of
 // dense (the estimates are within about 15% on the layers measured).
 constexpr double kDenseMargin = 0.9;
+// XNNPACK's int8 convolution against its float one on the same layer: the
+// int8 estimates are ratios against it, and the split of XNNPACK's graph a
+// claimed node makes weighs that much more. Measured with ai_edge_litert
+// 2.3.0 (1 thread) on an Intel Xeon (family 6 model 167), where XNNPACK's
+// int8 GEMMs run on AMX tiles: 3x3 56x56x64 and 28x28x128 12.6x and 12.8x,
+// 1x1 56x56x64->256 4.1x (bound by its inputs and outputs), 28x28x512->128
+// 12.9x, 14x14x1024->256 and 7x7x512->2048 10.3x. Without AMX its QS8
+// kernels multiply-add 64 int8 pairs an AVX-512 VNNI instruction against 16
+// float FMAs: at most 4x (the larger, cautious end).
+double XnnpackQs8ConvSpeedup() {
+  return GetCpuFeatures().amx_int8 ? 12.5 : 4.0;
+}
 
 // VT cost model (see EstimateVtapsCostRatio), in the same units, fitted
 // (non-negative least squares on relative error) to 32 layers measured
@@ -136,7 +149,12 @@ const F32VtapsUkernel& ActiveVtapsUkernel() {
 // The micro-kernel a claimed node runs on.
 const char* KernelName(const ConvDecision& d) {
   const ConvFormatDescriptor* f = FindConvFormat(d.format);
-  return f != nullptr ? f->kernel_name(ActiveIsa()) : "";
+  if (f == nullptr) return "";
+  if (d.info.int8) {
+    return f->kernel_name_qs8 != nullptr ? f->kernel_name_qs8(ActiveIsa())
+                                         : "";
+  }
+  return f->kernel_name(ActiveIsa());
 }
 
 // Why VT cannot run the node at the input size the graph gives, or "".
@@ -347,7 +365,8 @@ std::string ShapeText(const ConvNodeInfo& i) {
 
 std::string ReadConvNode(const TfLiteContext* context, const TfLiteNode* node,
                          ConvNodeInfo* info, const DensifySource* densify) {
-  const std::string problem = ReadWeightedNode(context, node, densify, info);
+  const std::string problem =
+      ReadWeightedNode(context, node, densify, info, /*allow_int8=*/true);
   if (!problem.empty()) return problem;
   const TfLiteTensor& input = context->tensors[info->input];
   const TfLiteTensor& weights = context->tensors[info->weights];
@@ -355,7 +374,12 @@ std::string ReadConvNode(const TfLiteContext* context, const TfLiteNode* node,
     if (weights.sparsity != nullptr) {
       return "weights use TFLite's sparse encoding";
     }
-    if (!IsConstFloat(weights)) return "weights are not constant float32";
+    if (info->int8 ? weights.allocation_type != kTfLiteMmapRo ||
+                         weights.data == nullptr
+                   : !IsConstFloat(weights)) {
+      return info->int8 ? "weights are not constant int8"
+                        : "weights are not constant float32";
+    }
   }
   if (weights.dims == nullptr || weights.dims->size != 4) {
     return "weights are not 4-D";
@@ -373,7 +397,12 @@ std::string ReadConvNode(const TfLiteContext* context, const TfLiteNode* node,
            std::to_string(info->kernel_w) + " has more than " +
            std::to_string(kVtapsMaxTaps) + " taps";
   }
-  if (info->bias != kTfLiteOptionalTensor) {
+  if (info->densify_node < 0 && info->int8 &&
+      weights.bytes != static_cast<size_t>(info->out) * info->kernel_h *
+                           info->kernel_w * info->in) {
+    return "weights byte size does not match their shape";
+  }
+  if (info->bias != kTfLiteOptionalTensor && !info->int8) {
     const TfLiteTensor& bias = context->tensors[info->bias];
     if (!IsConstFloat(bias) || bias.dims == nullptr || bias.dims->size != 1 ||
         bias.dims->data[0] != info->out) {
@@ -400,10 +429,13 @@ std::string ReadConvNode(const TfLiteContext* context, const TfLiteNode* node,
   }
   info->dilation_h = params->dilation_height_factor;
   info->dilation_w = params->dilation_width_factor;
-  return ReadConvGeometry(params->stride_height, params->stride_width,
-                          params->padding, params->activation, &info->stride_h,
-                          &info->stride_w, &info->padding, &info->output_min,
-                          &info->output_max);
+  const std::string geometry = ReadConvGeometry(
+      params->stride_height, params->stride_width, params->padding,
+      params->activation, &info->stride_h, &info->stride_w, &info->padding,
+      &info->output_min, &info->output_max);
+  if (!geometry.empty() || !info->int8) return geometry;
+  return ReadQs8Quantization(context, *info, 0, info->out, params->activation,
+                             &info->qs8);
 }
 
 double EstimatePatdnnCostRatio(const ConvNodeInfo& info, long long kernels,
@@ -519,8 +551,21 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
     return d;
   }
   std::vector<float> decoded;
-  const float* w = DenseWeights(context, d.info.weights, d.info.densify_input,
-                                &decoded, &d.reason);
+  const float* w = nullptr;
+  if (d.info.int8) {
+    // The stats read only which weights are zero: an exact float copy.
+    std::vector<int8_t> w8;
+    const int8_t* p = DenseInt8Weights(context, d.info.weights,
+                                       d.info.densify_input, &w8, &d.reason);
+    if (p == nullptr) return d;
+    const size_t n = static_cast<size_t>(d.info.out) * d.info.kernel_h *
+                     d.info.kernel_w * d.info.in;
+    decoded.assign(p, p + n);
+    w = decoded.data();
+  } else {
+    w = DenseWeights(context, d.info.weights, d.info.densify_input, &decoded,
+                     &d.reason);
+  }
   if (w == nullptr) return d;
   const bool is_3x3 = d.info.kernel_h == 3 && d.info.kernel_w == 3;
   d.vt_stats = MeasureVtaps(w, d.info.out, d.info.in, d.info.kernel_h,
@@ -548,11 +593,20 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
         kPerClaimedNode / DenseMacs(d.info, shape.out_h, shape.out_w,
                                     ActiveIsa());
   }
+  const bool int8 = d.info.int8;
+  if (int8) d.boundary_cost *= XnnpackQs8ConvSpeedup();
   for (const ConvFormatDescriptor& f : formats) {
-    problems.push_back(f.problem(d));
+    if (int8) {
+      problems.push_back(f.problem_qs8 == nullptr ? "no int8 kernels"
+                                                  : f.problem_qs8(d));
+    } else {
+      problems.push_back(f.problem(d));
+    }
     if (problems.back().empty()) {
-      d.*f.cost = f.estimate(d) * calibration.Factor(f.family) +
-                  d.boundary_cost;
+      d.*f.cost =
+          (int8 ? f.estimate_qs8(d) : f.estimate(d)) *
+              calibration.Factor(int8 ? f.family_qs8 : f.family) +
+          d.boundary_cost;
     }
   }
   const std::string estimates = EstimatesText(d, problems);
@@ -589,11 +643,12 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
     return d;
   }
   if (best == nullptr) {
-    // Unreachable while VT runs every shape ReadConvNode accepts; kept so
-    // that a future VT limit declines instead of claiming.
-    d.reason.clear();
+    // No format can run the node (for float nodes unreachable while VT
+    // runs every shape ReadConvNode accepts).
+    d.reason = int8 ? "int8; " : "";
     for (size_t i = 0; i < problems.size(); ++i) {
-      d.reason += (i ? "; " : "") + problems[i];
+      d.reason += (i ? "; " : "") + std::string(formats[i].name) + ": " +
+                  problems[i];
     }
     return d;
   }
@@ -628,6 +683,8 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
 std::string ConvDecisionJson(const ConvDecision& d) {
   std::string out = "{\"node\": " + std::to_string(d.node_index);
   out += ", \"op\": \"CONV_2D\"";
+  out += std::string(", \"dtype\": ") +
+         (d.info.int8 ? "\"int8\"" : "\"float32\"");
   out += std::string(", \"claimed\": ") + (d.claimed ? "true" : "false");
   out += ", \"reason\": " + JsonString(d.reason);
   out += ", \"format\": ";

@@ -12,7 +12,9 @@
 // per-kernel patterns).
 //
 // A node is considered when all of these hold:
-//  - float32 input, weights, output (and bias, if any);
+//  - float32 input, weights, output (and bias, if any), or full-integer
+//    int8 as fc_analysis.h describes it (ReadQs8Quantization; then only the
+//    formats with int8 kernels are candidates);
 //  - weights constant (kTfLiteMmapRo), 4-D [out, kh, kw, in] with
 //    kh * kw <= kVtapsMaxTaps, stored dense (no TfLiteSparsity), or
 //    produced by a DENSIFY node from a constant in TFLite's sparse encoding
@@ -176,6 +178,17 @@ struct ConvFormatDescriptor {
   const char* (*kernel_name)(Isa isa);
   // Whose calibration factor scales the estimate (delegate/calibration.h).
   CostFamily family;
+  // Full-integer int8 nodes (ConvNodeInfo::int8): the same on int8 weights,
+  // estimates against XNNPACK's int8 convolution; all null when the format
+  // has no int8 kernels (the node is then not a candidate for it).
+  std::string (*problem_qs8)(const ConvDecision& d) = nullptr;
+  double (*estimate_qs8)(const ConvDecision& d) = nullptr;
+  std::unique_ptr<Qs8ConvOperator> (*create_qs8)(const int8_t* w,
+                                                 const ConvNodeInfo& info,
+                                                 const int32_t* bias,
+                                                 std::string* error) = nullptr;
+  const char* (*kernel_name_qs8)(Isa isa) = nullptr;
+  CostFamily family_qs8 = CostFamily::kConvPv;
 };
 
 const std::vector<ConvFormatDescriptor>& ConvFormats();

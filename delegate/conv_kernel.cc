@@ -22,18 +22,35 @@ std::string ConvPartitionKernel::AddNode(TfLiteContext* context, int node_index,
                               decision.info.densify_input};
   std::string problem = ReadConvNode(context, node, &op.info, &densify);
   if (!problem.empty()) return where + ": " + problem;
-  std::vector<float> decoded;
-  const float* w = DenseWeights(context, op.info.weights,
-                                op.info.densify_input, &decoded, &problem);
-  if (w == nullptr) return where + ": " + problem;
-  const float* bias =
-      op.info.bias >= 0
-          ? static_cast<const float*>(context->tensors[op.info.bias].data)
-          : nullptr;
   const ConvFormatDescriptor* format = FindConvFormat(decision.format);
   if (format == nullptr) return where + " was claimed without a format";
-  op.op = format->create(w, op.info, bias, &problem);
-  if (op.op == nullptr) return where + ": " + problem;
+  if (op.info.int8) {
+    std::vector<int8_t> decoded;
+    const int8_t* w = DenseInt8Weights(context, op.info.weights,
+                                       op.info.densify_input, &decoded,
+                                       &problem);
+    if (w == nullptr) return where + ": " + problem;
+    if (format->create_qs8 == nullptr) {
+      return where + ": format has no int8 kernels";
+    }
+    const int32_t* bias =
+        op.info.bias >= 0
+            ? static_cast<const int32_t*>(context->tensors[op.info.bias].data)
+            : nullptr;
+    op.op8 = format->create_qs8(w, op.info, bias, &problem);
+    if (op.op8 == nullptr) return where + ": " + problem;
+  } else {
+    std::vector<float> decoded;
+    const float* w = DenseWeights(context, op.info.weights,
+                                  op.info.densify_input, &decoded, &problem);
+    if (w == nullptr) return where + ": " + problem;
+    const float* bias =
+        op.info.bias >= 0
+            ? static_cast<const float*>(context->tensors[op.info.bias].data)
+            : nullptr;
+    op.op = format->create(w, op.info, bias, &problem);
+    if (op.op == nullptr) return where + ": " + problem;
+  }
   io->input = op.info.input;
   io->output = op.info.output;
   io->densify_node = op.info.densify_node;
@@ -71,46 +88,61 @@ std::string ConvPartitionKernel::OutputDims(size_t index,
     return "";  // An empty output: nothing to pack for, nothing to run.
   }
   int out_h = 0, out_w = 0;
-  if (!op.op->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h, &out_w,
-                      &error)) {
-    return error;
-  }
+  const bool reshaped =
+      op.op8 != nullptr
+          ? op.op8->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h, &out_w,
+                            &error)
+          : op.op->Reshape(in_dims[0], in_dims[1], in_dims[2], &out_h, &out_w,
+                           &error);
+  if (!reshaped) return error;
   const std::string mismatch = KernelOutputMismatch(out_h, out_w, *out_dims);
   if (!mismatch.empty()) return mismatch;
   op.input_pixels = static_cast<size_t>(in_dims[0]) * in_dims[1] * in_dims[2];
   op.output_pixels = static_cast<size_t>(in_dims[0]) * out_h * out_w;
   if (op.groups > 1) {
-    const size_t in_need = op.input_pixels * op.info.in;
-    const size_t out_need = op.output_pixels * op.info.out;
+    const size_t element = op.info.int8 ? 1 : sizeof(float);
+    const size_t in_need = op.input_pixels * op.info.in * element;
+    const size_t out_need = op.output_pixels * op.info.out * element;
     if (op.group_in.size() < in_need) op.group_in.Resize(in_need);
     if (op.group_out.size() < out_need) op.group_out.Resize(out_need);
   }
   return "";
 }
 
-void ConvPartitionKernel::RunNode(size_t index, const void* x_data, void* y_data,
-                                  ThreadPool* pool) {
-  const float* x = static_cast<const float*>(x_data);
-  float* y = static_cast<float*>(y_data);
-  Op& op = ops_[index];
-  auto run = [&](const float* in, float* out) { op.op->Run(in, out, pool); };
+template <typename T>
+void ConvPartitionKernel::RunGrouped(Op& op, const T* x, T* y,
+                                     TypedConvOperator<T>* kernel,
+                                     ThreadPool* pool) {
   if (op.groups == 1) {
-    run(x, y);
+    kernel->Run(x, y, pool);
     return;
   }
   const size_t in = op.info.in, out = op.info.out;
   const size_t in_c = in * op.groups, per_group = out / op.groups;
+  T* gi = reinterpret_cast<T*>(op.group_in.data());
+  T* go_all = reinterpret_cast<T*>(op.group_out.data());
   for (int g = 0; g < op.groups; ++g) {
-    float* gi = op.group_in.data();
     for (size_t p = 0; p < op.input_pixels; ++p) {
-      std::memcpy(gi + p * in, x + p * in_c + g * in, in * sizeof(float));
+      std::memcpy(gi + p * in, x + p * in_c + g * in, in * sizeof(T));
     }
-    run(gi, op.group_out.data());
-    const float* go = op.group_out.data() + g * per_group;
+    kernel->Run(gi, go_all, pool);
+    const T* go = go_all + g * per_group;
     for (size_t p = 0; p < op.output_pixels; ++p) {
       std::memcpy(y + p * out + g * per_group, go + p * out,
-                  per_group * sizeof(float));
+                  per_group * sizeof(T));
     }
+  }
+}
+
+void ConvPartitionKernel::RunNode(size_t index, const void* x, void* y,
+                                  ThreadPool* pool) {
+  Op& op = ops_[index];
+  if (op.op8 != nullptr) {
+    RunGrouped(op, static_cast<const int8_t*>(x), static_cast<int8_t*>(y),
+               op.op8.get(), pool);
+  } else {
+    RunGrouped(op, static_cast<const float*>(x), static_cast<float*>(y),
+               op.op.get(), pool);
   }
 }
 

@@ -30,8 +30,10 @@ class ConvPartitionKernel : public PartitionKernel {
  private:
   struct Op {
     ConvNodeInfo info;
-    // The node's packed weights, in its decision's format.
+    // The node's packed weights, in its decision's format: op for float
+    // nodes, op8 for full-integer int8 ones.
     std::unique_ptr<ConvOperator> op;
+    std::unique_ptr<Qs8ConvOperator> op8;
     // TFLite runs an input of G * in channels as a grouped convolution:
     // group g reads input channels [g * in, (g + 1) * in) and computes
     // filters [g * out / G, (g + 1) * out / G). The delegate gathers each
@@ -40,8 +42,12 @@ class ConvPartitionKernel : public PartitionKernel {
     // Set by OutputDims for the last prepared input.
     int groups = 1;
     size_t input_pixels = 0, output_pixels = 0;
-    AlignedBuffer<float> group_in, group_out;
+    // Bytes (float32 or int8 elements).
+    AlignedBuffer<uint8_t> group_in, group_out;
   };
+  template <typename T>
+  static void RunGrouped(Op& op, const T* x, T* y,
+                         TypedConvOperator<T>* kernel, ThreadPool* pool);
 
   std::string AddNode(tflite_abi::TfLiteContext* context, int node_index,
                       const tflite_abi::TfLiteNode* node, NodeIo* io) override;

@@ -141,6 +141,9 @@ struct FcDecision : NodeDecision {
 // against a call with one row: its GEMM reuses every weight across the
 // rows, while the sparse kernels run a matrix-vector product per row.
 double XnnpackRowFactor(long long rows);
+// The same for XNNPACK's int8 FULLY_CONNECTED (in units of its in-cache
+// one-row cost a weight).
+double XnnpackQs8RowFactor(long long rows);
 
 // Analyses the FULLY_CONNECTED node `node_index`.
 FcDecision AnalyzeFcNode(const tflite_abi::TfLiteContext* context,

@@ -11,7 +11,8 @@
 // operator with the image API below on the rows as a 1 x rows image
 // (F32Conv3x3Vtaps, F32ConvPixvec on calls of many rows).
 //
-// ConvOperator: a CONV_2D operator over NHWC tensors. ConvOperatorOf<Op>
+// ConvOperator: a CONV_2D operator over NHWC tensors (Qs8ConvOperator:
+// int8). ConvOperatorOf<Op>
 // wraps any operator with the image API `Reshape(batch, in_h, in_w, &out_h,
 // &out_w, &error)` and `Run(x, y, pool)` (F32PatdnnConv2D, F32Conv3x3Vtaps,
 // F32ConvPixvec).
@@ -126,29 +127,32 @@ std::unique_ptr<SparseOperator> RowsAsImage(std::unique_ptr<Op> op) {
       new RowsAsImageOperator<Op>(std::move(op)));
 }
 
-class ConvOperator {
+template <typename T>
+class TypedConvOperator {
  public:
-  virtual ~ConvOperator() = default;
+  virtual ~TypedConvOperator() = default;
   // Sizes the operator for an input [batch, in_h, in_w, in]; sets the
   // output's spatial size. Returns false and sets *error when the input
   // does not fit.
   virtual bool Reshape(int batch, int in_h, int in_w, int* out_h, int* out_w,
                        std::string* error) = 0;
   // x, y: NHWC tensors of the last Reshape. pool may be null.
-  virtual void Run(const float* x, float* y, ThreadPool* pool) = 0;
+  virtual void Run(const T* x, T* y, ThreadPool* pool) = 0;
   virtual const char* kernel_name() const = 0;
   virtual int64_t PackedBytes() const = 0;
 };
+using ConvOperator = TypedConvOperator<float>;
+using Qs8ConvOperator = TypedConvOperator<int8_t>;
 
-template <class Op>
-class ConvOperatorOf : public ConvOperator {
+template <class Op, typename T = float>
+class ConvOperatorOf : public TypedConvOperator<T> {
  public:
   explicit ConvOperatorOf(std::unique_ptr<Op> op) : op_(std::move(op)) {}
   bool Reshape(int batch, int in_h, int in_w, int* out_h, int* out_w,
                std::string* error) override {
     return op_->Reshape(batch, in_h, in_w, out_h, out_w, error);
   }
-  void Run(const float* x, float* y, ThreadPool* pool) override {
+  void Run(const T* x, T* y, ThreadPool* pool) override {
     op_->Run(x, y, pool);
   }
   const char* kernel_name() const override { return op_->kernel_name(); }
@@ -162,6 +166,12 @@ template <class Op>
 std::unique_ptr<ConvOperator> MakeConvOperator(std::unique_ptr<Op> op) {
   if (op == nullptr) return nullptr;
   return std::unique_ptr<ConvOperator>(new ConvOperatorOf<Op>(std::move(op)));
+}
+template <class Op>
+std::unique_ptr<Qs8ConvOperator> MakeQs8ConvOperator(std::unique_ptr<Op> op) {
+  if (op == nullptr) return nullptr;
+  return std::unique_ptr<Qs8ConvOperator>(
+      new ConvOperatorOf<Op, int8_t>(std::move(op)));
 }
 
 }  // namespace tf_sparse

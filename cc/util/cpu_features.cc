@@ -49,6 +49,9 @@ CpuFeatures Detect() {
     f.avx512vl = (ebx >> 31) & 1;
     f.avx512vnni = (ecx >> 11) & 1;
   }
+  // AMX-INT8 (leaf 7 EDX bit 25) with the tile state enabled by the OS
+  // (XCR0 bits 17 and 18).
+  f.amx_int8 = ((edx >> 25) & 1) && (xcr0 & 0x60000) == 0x60000;
 #endif
 #if defined(__aarch64__)
   f.neon = true;

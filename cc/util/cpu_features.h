@@ -20,6 +20,9 @@ struct CpuFeatures {
   bool avx512dq = false;
   bool avx512bw = false;
   bool avx512vnni = false;  // AVX-512 VNNI (vpdpbusd), with the ZMM state.
+  // AMX-INT8 tile multiplies with the tile state enabled (the delegate runs
+  // none; XNNPACK's int8 GEMMs do, which the cost models must know).
+  bool amx_int8 = false;
   bool neon = false;  // AArch64 Advanced SIMD (FMA included).
   bool sve = false;   // SVE, as the kernel reports it (HWCAP_SVE).
   bool neon_dot = false;  // Int8 dot product (sdot/udot, HWCAP_ASIMDDP).
