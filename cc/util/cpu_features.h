@@ -20,6 +20,7 @@ struct CpuFeatures {
   bool avx512dq = false;
   bool avx512bw = false;
   bool avx512vnni = false;  // AVX-512 VNNI (vpdpbusd), with the ZMM state.
+  bool avx512vbmi = false;  // AVX-512 VBMI (vpermb), with the ZMM state.
   bool neon = false;  // AArch64 Advanced SIMD (FMA included).
   bool sve = false;   // SVE, as the kernel reports it (HWCAP_SVE).
   bool neon_dot = false;  // Int8 dot product (sdot/udot, HWCAP_ASIMDDP).
