@@ -136,11 +136,14 @@ void Bench(const Layer& l, int repetitions) {
   }
 #endif
   std::vector<std::shared_ptr<void>> keep;
-  auto add_row_group = [&](const char* name, Isa isa, bool dot) {
+  using Layout = Qs8RowGroupFullyConnected::Layout;
+  auto add_row_group = [&](const char* name, Isa isa, bool dot,
+                           Layout layout) {
     if (!IsaSupported(isa)) return;
     Qs8RowGroupFullyConnected::Options o;
     o.isa = static_cast<int>(isa);
     o.use_dot_product = dot;
+    o.layout = layout;
     std::shared_ptr<Qs8RowGroupFullyConnected> op(
         Qs8RowGroupFullyConnected::Create(w.data(), l.out, l.in, bias.data(),
                                           q, o, &error)
@@ -167,16 +170,17 @@ void Bench(const Layer& l, int repetitions) {
                      [&, p] { p->Run(1, x.data(), y.data(), nullptr); }, {}});
   };
 #if defined(__x86_64__)
-  add_row_group("rowgroup", Isa::kAvx512, true);
-  add_row_group("rowgroup", Isa::kAvx2, true);
+  add_row_group("rowgroup", Isa::kAvx512, true, Layout::kNm4);
+  add_row_group("rowgroup", Isa::kAvx512, true, Layout::kWindows);
+  add_row_group("rowgroup", Isa::kAvx2, true, Layout::kWindows);
   add_bsr("bsr1x4", Isa::kAvx512, true);
   add_bsr("bsr1x4", Isa::kAvx2, true);
 #elif defined(__aarch64__)
-  add_row_group("rowgroup", Isa::kNeon, true);
-  add_row_group("rowgroup", Isa::kNeon, false);
+  add_row_group("rowgroup", Isa::kNeon, true, Layout::kWindows);
+  add_row_group("rowgroup", Isa::kNeon, false, Layout::kWindows);
   add_bsr("bsr1x4", Isa::kNeon, true);
 #endif
-  add_row_group("rowgroup", Isa::kScalar, true);
+  add_row_group("rowgroup", Isa::kScalar, true, Layout::kWindows);
 
   // Calls per repetition: about 1 ms of each candidate.
   std::vector<int> calls(cands.size());

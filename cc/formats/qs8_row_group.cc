@@ -10,6 +10,33 @@
 namespace tf_sparse {
 namespace {
 
+// Row sums and absolute row sums into padded arrays (16 per group).
+void RowSums(const int8_t* w, int rows, int cols, int num_groups,
+             AlignedBuffer<int32_t>* sums, AlignedBuffer<int32_t>* abs_sums,
+             const char* who) {
+  const size_t padded = static_cast<size_t>(num_groups) * kQs8RowGroupRows;
+  sums->Resize(padded);
+  abs_sums->Resize(padded);
+  std::fill(sums->data(), sums->data() + padded, 0);
+  std::fill(abs_sums->data(), abs_sums->data() + padded, 0);
+  for (int o = 0; o < rows; ++o) {
+    int64_t sum = 0;
+    int64_t abs_sum = 0;
+    const int8_t* row = w + static_cast<int64_t>(o) * cols;
+    for (int k = 0; k < cols; ++k) {
+      sum += row[k];
+      abs_sum += std::abs(static_cast<int32_t>(row[k]));
+    }
+    if (abs_sum > std::numeric_limits<int32_t>::max()) {
+      throw std::invalid_argument(
+          std::string(who) + ": the absolute weights of row " +
+          std::to_string(o) + " sum beyond int32; cols must be smaller");
+    }
+    (*sums)[o] = static_cast<int32_t>(sum);
+    (*abs_sums)[o] = static_cast<int32_t>(abs_sum);
+  }
+}
+
 // The nonzero columns of each row of group g (16 lists; rows past `rows`
 // stay empty).
 void GroupColumns(const int8_t* w, int rows, int cols, int g,
@@ -96,28 +123,8 @@ Qs8RowGroupMatrix PackQs8RowGroups(const int8_t* w, int rows, int cols) {
   m.rows = rows;
   m.cols = cols;
   m.num_groups = (rows + kQs8RowGroupRows - 1) / kQs8RowGroupRows;
-  const size_t padded_rows =
-      static_cast<size_t>(m.num_groups) * kQs8RowGroupRows;
-  m.row_sums.Resize(padded_rows);
-  m.row_abs_sums.Resize(padded_rows);
-  std::fill(m.row_sums.data(), m.row_sums.data() + padded_rows, 0);
-  std::fill(m.row_abs_sums.data(), m.row_abs_sums.data() + padded_rows, 0);
-  for (int o = 0; o < rows; ++o) {
-    int64_t sum = 0;
-    int64_t abs_sum = 0;
-    const int8_t* row = w + static_cast<int64_t>(o) * cols;
-    for (int k = 0; k < cols; ++k) {
-      sum += row[k];
-      abs_sum += std::abs(static_cast<int32_t>(row[k]));
-    }
-    if (abs_sum > std::numeric_limits<int32_t>::max()) {
-      throw std::invalid_argument(
-          "PackQs8RowGroups: the absolute weights of row " +
-          std::to_string(o) + " sum beyond int32; cols must be smaller");
-    }
-    m.row_sums[o] = static_cast<int32_t>(sum);
-    m.row_abs_sums[o] = static_cast<int32_t>(abs_sum);
-  }
+  RowSums(w, rows, cols, m.num_groups, &m.row_sums, &m.row_abs_sums,
+          "PackQs8RowGroups");
 
   std::vector<int32_t> window_ptr(1, 0);
   std::vector<int32_t> slice_ptr(1, 0);
@@ -203,6 +210,97 @@ int64_t CountQs8RowGroupSlices(const int8_t* w, int rows, int cols) {
               });
   }
   return total;
+}
+
+int Qs8NmDegreeOf4(const int8_t* w, int rows, int cols) {
+  if (w == nullptr || !CheckQs8RowGroupShape(rows, cols).empty()) return -1;
+  int degree = 0;
+  for (int o = 0; o < rows; ++o) {
+    const int8_t* row = w + static_cast<int64_t>(o) * cols;
+    for (int k0 = 0; k0 < cols; k0 += 4) {
+      int count = 0;
+      for (int k = k0; k < k0 + 4 && k < cols; ++k) count += row[k] != 0;
+      degree = std::max(degree, count);
+    }
+  }
+  return degree;
+}
+
+Qs8Nm4RowGroupMatrix PackQs8Nm4RowGroups(const int8_t* w, int rows,
+                                         int cols) {
+  const std::string problem = CheckQs8RowGroupShape(rows, cols);
+  if (!problem.empty()) {
+    throw std::invalid_argument("PackQs8Nm4RowGroups: " + problem);
+  }
+  const int n = Qs8NmDegreeOf4(w, rows, cols);
+  if (n != 1 && n != 2) {
+    throw std::invalid_argument(
+        "PackQs8Nm4RowGroups: the weights have " + std::to_string(n) +
+        " nonzeros in some group of 4 columns; 1 or 2 (1:4, 2:4) needed");
+  }
+  Qs8Nm4RowGroupMatrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.n = n;
+  m.num_groups = (rows + kQs8RowGroupRows - 1) / kQs8RowGroupRows;
+  m.num_windows = (cols + kQs8RowGroupCols - 1) / kQs8RowGroupCols;
+  RowSums(w, rows, cols, m.num_groups, &m.row_sums, &m.row_abs_sums,
+          "PackQs8Nm4RowGroups");
+  const int64_t slices = m.num_slices();
+  m.positions.Resize(static_cast<size_t>(slices) * 16);
+  m.weights.Resize(static_cast<size_t>(slices) * 64);
+  std::fill(m.positions.data(), m.positions.data() + slices * 16, 0);
+  std::fill(m.weights.data(), m.weights.data() + slices * 64, 0);
+  const int cols_per_slice = 16 / n;
+  for (int g = 0; g < m.num_groups; ++g) {
+    for (int64_t s = 0; s < m.slices_per_group(); ++s) {
+      const int64_t slice = g * m.slices_per_group() + s;
+      const int64_t col0 = s * cols_per_slice;  // Window w = s / 4n.
+      uint8_t* pos = m.positions.data() + slice * 16;
+      int8_t* wt = m.weights.data() + slice * 64;
+      for (int l = 0; l < kQs8RowGroupRows; ++l) {
+        const int64_t row = int64_t{g} * kQs8RowGroupRows + l;
+        if (row >= rows) continue;
+        for (int grp = 0; grp < 4 / n; ++grp) {
+          int j = grp * n;  // Next entry of this group.
+          for (int p = 0; p < 4; ++p) {
+            const int64_t col = col0 + 4 * grp + p;
+            if (col >= cols) break;
+            const int8_t v = w[row * cols + col];
+            if (v == 0) continue;
+            const int e = 4 * l + j;
+            wt[e] = v;
+            const int bit = Qs8Nm4PositionBit(e);
+            pos[bit / 8] = static_cast<uint8_t>(pos[bit / 8] |
+                                                (p << (bit % 8)));
+            ++j;
+          }
+        }
+      }
+    }
+  }
+  return m;
+}
+
+void UnpackQs8Nm4RowGroups(const Qs8Nm4RowGroupMatrix& m, int8_t* w) {
+  std::memset(w, 0, static_cast<size_t>(m.rows) * m.cols);
+  const int cols_per_slice = 16 / m.n;
+  for (int g = 0; g < m.num_groups; ++g) {
+    for (int64_t s = 0; s < m.slices_per_group(); ++s) {
+      const int64_t slice = g * m.slices_per_group() + s;
+      const uint8_t* pos = m.positions.data() + slice * 16;
+      const int8_t* wt = m.weights.data() + slice * 64;
+      for (int e = 0; e < 64; ++e) {
+        if (wt[e] == 0) continue;
+        const int bit = Qs8Nm4PositionBit(e);
+        const int p = (pos[bit / 8] >> (bit % 8)) & 3;
+        const int j = e % 4;
+        const int64_t row = int64_t{g} * kQs8RowGroupRows + e / 4;
+        const int64_t col = s * cols_per_slice + 4 * (j / m.n) + p;
+        w[row * m.cols + col] = wt[e];
+      }
+    }
+  }
 }
 
 }  // namespace tf_sparse

@@ -97,6 +97,62 @@ Qs8RowGroupMatrix PackQs8RowGroups(const int8_t* w, int rows, int cols);
 // Writes the dense rows x cols int8 matrix (row-major) that `m` encodes.
 void UnpackQs8RowGroups(const Qs8RowGroupMatrix& m, int8_t* w);
 
+// Int8 N:4 row groups (docs/formats.md, "Int8 N:4 row groups"): the same
+// 16-row groups, 64-column windows and slices of 4 entries per lane, for
+// weights with at most n in {1, 2} nonzeros in every aligned group of 4
+// columns (2:4, 1:4), with each offset replaced by its 2-bit position in
+// its group of 4: a slice is 16 bytes of positions + 64 bytes of weights
+// instead of 128 bytes, 0.625 of dense int8 for 2:4. The windows are
+// implicit: window w of every group is columns [64w, 64w + 64), with 4n
+// slices; slice k of a window covers columns [64w + 16k/n, + 16/n) in
+// every lane, entry j of a lane being the (j % n)-th nonzero of the group
+// of 4 columns starting at 64w + 16k/n + 4 (j / n), or a filler (weight 0,
+// position 0) when the group has fewer. A kernel reads x up to
+// 64 * num_windows bytes (the operator pads a copy).
+//
+//   positions[num_groups][num_windows][4n][16]
+//                       uint8; entry e = 4l + j (lane l) of a slice holds
+//                       its position (0..3) at bit
+//                       Qs8Nm4PositionBit(e) = 64 ((e / 8) % 2) +
+//                       16 (e / 16) + 2 (e % 8) of the 16 bytes (little
+//                       endian): broadcast to four 128-bit lanes, the
+//                       positions of 64-bit lane q of the offsets are at
+//                       bits 16 (q / 2) + 2i of that lane (one
+//                       vpmultishiftqb).
+//   weights[num_groups][num_windows][4n][64]
+//                       int8, byte 4l + j = entry j of lane l; fillers 0.
+//   row_sums, row_abs_sums as in Qs8RowGroupMatrix.
+struct Qs8Nm4RowGroupMatrix {
+  int32_t rows = 0;
+  int32_t cols = 0;
+  int32_t n = 0;            // 1 or 2: nonzeros per group of 4 at most.
+  int32_t num_groups = 0;   // ceil(rows / 16).
+  int32_t num_windows = 0;  // ceil(cols / 64).
+  AlignedBuffer<uint8_t> positions;
+  AlignedBuffer<int8_t> weights;
+  AlignedBuffer<int32_t> row_sums;
+  AlignedBuffer<int32_t> row_abs_sums;
+
+  int64_t slices_per_group() const { return int64_t{num_windows} * 4 * n; }
+  int64_t num_slices() const { return num_groups * slices_per_group(); }
+  int64_t PackedBytes() const { return 80 * num_slices(); }
+};
+
+// The bit of a slice's 16 position bytes holding entry e (0..63).
+inline int Qs8Nm4PositionBit(int e) {
+  return 64 * ((e / 8) % 2) + 16 * (e / 16) + 2 * (e % 8);
+}
+
+// The largest count of nonzeros in an aligned group of 4 columns of any
+// row (0..4): weights fit Qs8Nm4RowGroupMatrix when it is 1 or 2. -1 on a
+// bad shape or null w.
+int Qs8NmDegreeOf4(const int8_t* w, int rows, int cols);
+
+// Packs a dense row-major matrix whose Qs8NmDegreeOf4 is 1 or 2. Throws
+// std::invalid_argument otherwise, or on a bad shape.
+Qs8Nm4RowGroupMatrix PackQs8Nm4RowGroups(const int8_t* w, int rows, int cols);
+void UnpackQs8Nm4RowGroups(const Qs8Nm4RowGroupMatrix& m, int8_t* w);
+
 // The slices PackQs8RowGroups would produce (one pass over the weights, no
 // allocation beyond a few small vectors): the cost of the layer is about
 // batch * (slices + windows / 4 + rows / 16) vector steps. -1 on a bad

@@ -219,6 +219,19 @@ const Qs8RowGroupUkernel& SelectQs8RowGroupUkernel(Isa isa,
   return getter();
 }
 
+const Qs8Nm4RowGroupUkernel* SelectQs8Nm4RowGroupUkernel(
+    Isa isa, bool use_dot_product) {
+  if (isa == Isa::kScalar) return &Qs8Nm4RowGroupUkernelScalar();
+#if defined(__x86_64__)
+  const CpuFeatures& f = GetCpuFeatures();
+  if (isa == Isa::kAvx512 && use_dot_product && f.avx512vnni &&
+      f.avx512vbmi) {
+    return &Qs8Nm4RowGroupUkernelAvx512Vbmi();
+  }
+#endif
+  return nullptr;
+}
+
 std::string CheckClampAndIsa(float output_min, float output_max,
                              int requested_isa, Isa* isa) {
   if (!(output_min <= output_max)) {

@@ -64,6 +64,11 @@ const Qs8BsrUkernel& SelectQs8BsrUkernel(int r, int c, Isa isa,
 // false forces AVX2's and plain NEON's, as for SelectQs8BsrUkernel.
 const Qs8RowGroupUkernel& SelectQs8RowGroupUkernel(Isa isa,
                                                    bool use_dot_product = true);
+// The kernel of the N:4 layout (Qs8Nm4RowGroupMatrix) for `isa`, or null
+// when `isa` has none (only AVX-512 VBMI + VNNI and scalar have one; the
+// others run N:4 weights in the windows layout).
+const Qs8Nm4RowGroupUkernel* SelectQs8Nm4RowGroupUkernel(
+    Isa isa, bool use_dot_product = true);
 
 }  // namespace tf_sparse
 

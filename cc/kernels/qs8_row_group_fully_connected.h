@@ -10,7 +10,10 @@
 // (qs8_row_group_ukernel.h); Run only computes, splitting row groups over
 // threads in shares of equal slices. Any sparsity pattern is served; the
 // cost is the slice count (CountQs8RowGroupSlices): 2:4 packs into full
-// slices, 90% random sparsity into slices about 2/3 full.
+// slices, 90% random sparsity into slices about 2/3 full. Weights with at
+// most 1 or 2 nonzeros in every aligned group of 4 columns (1:4, 2:4) are
+// packed in the N:4 layout instead (2-bit positions: 80 bytes a slice
+// rather than 128) when the ISA has a kernel for it (AVX-512 VBMI + VNNI).
 #ifndef TF_SPARSE_CC_KERNELS_QS8_ROW_GROUP_FULLY_CONNECTED_H_
 #define TF_SPARSE_CC_KERNELS_QS8_ROW_GROUP_FULLY_CONNECTED_H_
 
@@ -31,7 +34,13 @@ namespace tf_sparse {
 
 class Qs8RowGroupFullyConnected {
  public:
+  enum class Layout {
+    kAuto,     // kNm4 when the weights and the ISA allow it, else kWindows.
+    kWindows,  // Qs8RowGroupMatrix: any pattern.
+    kNm4,      // Qs8Nm4RowGroupMatrix: 1:4 / 2:4 weights only.
+  };
   struct Options {
+    Layout layout = Layout::kAuto;
     // Kernel ISA; must be supported by the CPU. Negative: ActiveIsa().
     int isa = -1;
     // False: the kernels without dot product instructions (AVX2's on an
@@ -54,12 +63,19 @@ class Qs8RowGroupFullyConnected {
   // thread). Not reentrant: one Run at a time per operator.
   void Run(size_t batch, const int8_t* x, int8_t* y, ThreadPool* pool);
 
-  int out() const { return matrix_.rows; }
-  int in() const { return matrix_.cols; }
+  int out() const { return out_; }
+  int in() const { return in_; }
+  bool uses_nm4_layout() const { return nm4_kernel_ != nullptr; }
+  // The packed weights of the layout in use (the other one is empty).
   const Qs8RowGroupMatrix& matrix() const { return matrix_; }
-  const Qs8RowGroupUkernel& kernel() const { return kernel_; }
-  const char* kernel_name() const { return kernel_.name; }
-  int64_t PackedBytes() const { return matrix_.PackedBytes(); }
+  const Qs8Nm4RowGroupMatrix& nm4_matrix() const { return nm4_matrix_; }
+  const char* kernel_name() const {
+    return uses_nm4_layout() ? nm4_kernel_->name : kernel_.name;
+  }
+  int64_t PackedBytes() const {
+    return uses_nm4_layout() ? nm4_matrix_.PackedBytes()
+                             : matrix_.PackedBytes();
+  }
 
  private:
   Qs8RowGroupFullyConnected() = default;
@@ -67,12 +83,18 @@ class Qs8RowGroupFullyConnected {
                  size_t end);
   const std::vector<size_t>& Split(int num_threads);
 
+  int out_ = 0;
+  int in_ = 0;
+  size_t num_groups_ = 0;
   Qs8RowGroupMatrix matrix_;
   Qs8RowGroupUkernel kernel_{};
+  Qs8Nm4RowGroupMatrix nm4_matrix_;
+  const Qs8Nm4RowGroupUkernel* nm4_kernel_ = nullptr;  // Null: windows.
+  int32_t input_offset_ = 0;  // The kernel's (ukernel.h).
   int32_t output_zero_point_ = 0;
   int32_t output_min_ = -128;
   int32_t output_max_ = 127;
-  size_t x_stride_ = 0;                // max(in, 64).
+  size_t x_stride_ = 0;                // in rounded up to 64.
   AlignedBuffer<int32_t> bias_;        // 16 per group, folded (see ukernel).
   AlignedBuffer<int32_t> multiplier_;  // 16 per group.
   AlignedBuffer<int32_t> shift_;       // 16 per group.

@@ -60,6 +60,39 @@ struct Qs8RowGroupUkernel {
   int32_t input_offset;  // 0: reads x as int8; 128: as uint8 (x ^ 0x80).
 };
 
+// The kernels of Qs8Nm4RowGroupMatrix (the N:4 layout with 2-bit
+// positions): the same computation and contract, with implicit windows
+// (window w at column 64w, 4n slices each) and x rows readable up to
+// 64 * num_windows bytes.
+struct Qs8Nm4RowGroupArgs {
+  size_t batch;
+  size_t num_groups;
+  size_t num_rows;
+  size_t num_windows;
+  int n;                      // 1 or 2.
+  const uint8_t* positions;   // Of the first group handed in, 16 per slice.
+  const int8_t* weights;      // Of the first group handed in, 64 per slice.
+  const int32_t* bias;
+  const int32_t* multiplier;
+  const int32_t* shift;
+  const int8_t* x;
+  size_t x_stride;
+  int8_t* y;
+  size_t y_stride;
+  int32_t output_zero_point;
+  int32_t output_min;
+  int32_t output_max;
+};
+
+using Qs8Nm4RowGroupFn = void (*)(const Qs8Nm4RowGroupArgs& args);
+
+struct Qs8Nm4RowGroupUkernel {
+  Qs8Nm4RowGroupFn fn;
+  const char* name;
+  Isa isa;
+  int32_t input_offset;
+};
+
 // One kernel per instruction set (variant), each in its own translation
 // unit compiled for it. Call a kernel only when the CPU supports it.
 // The reference: plain C++.
@@ -72,6 +105,11 @@ const Qs8RowGroupUkernel& Qs8RowGroupUkernelAvx2();
 // vpermb (VBMI) + vpdpbusd (VNNI): needs CpuFeatures::avx512vbmi and
 // avx512vnni besides AVX-512.
 const Qs8RowGroupUkernel& Qs8RowGroupUkernelAvx512Vbmi();
+// N:4 layout: the reference, and vpmultishiftqb + vpternlogd decoding the
+// 2-bit positions into offsets before the vpermb + vpdpbusd of the
+// windows kernel (AVX-512 VBMI + VNNI). Other ISAs use the windows layout.
+const Qs8Nm4RowGroupUkernel& Qs8Nm4RowGroupUkernelScalar();
+const Qs8Nm4RowGroupUkernel& Qs8Nm4RowGroupUkernelAvx512Vbmi();
 // vqtbl4q_s8 lookups, then vmull_s8 + vpadalq_s16: baseline Advanced SIMD.
 const Qs8RowGroupUkernel& Qs8RowGroupUkernelNeon();
 // vqtbl4q_s8 lookups, then sdot (ARMv8.2 dot product extension).

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -30,19 +31,24 @@ namespace {
 struct Variant {
   Isa isa;
   bool dot;
-  const char* kernel;
+  const char* kernel;      // Windows layout.
+  const char* nm4_kernel;  // N:4 layout; null: none on this ISA.
 };
 
 const Variant kVariants[] = {
-    {Isa::kScalar, true, "qs8_rowgroup_minmax_16x64__scalar"},
-    {Isa::kAvx2, true, "qs8_rowgroup_minmax_16x64__avx2"},
-    {Isa::kAvx512, false, "qs8_rowgroup_minmax_16x64__avx2"},
-    {Isa::kAvx512, true, "qs8_rowgroup_minmax_16x64__avx512vbmi"},
-    {Isa::kNeon, false, "qs8_rowgroup_minmax_16x64__neon"},
-    {Isa::kNeon, true, "qs8_rowgroup_minmax_16x64__neondot"},
+    {Isa::kScalar, true, "qs8_rowgroup_minmax_16x64__scalar",
+     "qs8_nm4rowgroup_minmax_16x64__scalar"},
+    {Isa::kAvx2, true, "qs8_rowgroup_minmax_16x64__avx2", nullptr},
+    {Isa::kAvx512, false, "qs8_rowgroup_minmax_16x64__avx2", nullptr},
+    {Isa::kAvx512, true, "qs8_rowgroup_minmax_16x64__avx512vbmi",
+     "qs8_nm4rowgroup_minmax_16x64__avx512vbmi"},
+    {Isa::kNeon, false, "qs8_rowgroup_minmax_16x64__neon", nullptr},
+    {Isa::kNeon, true, "qs8_rowgroup_minmax_16x64__neondot", nullptr},
     // SVE CPUs run the NEON kernels.
-    {Isa::kSve, true, "qs8_rowgroup_minmax_16x64__neondot"},
+    {Isa::kSve, true, "qs8_rowgroup_minmax_16x64__neondot", nullptr},
 };
+
+using Layout = Qs8RowGroupFullyConnected::Layout;
 
 bool VariantRuns(const Variant& v, std::string* why) {
   if (!IsaSupported(v.isa)) {
@@ -86,6 +92,7 @@ class Tester {
   Tester& activation(FusedActivation v) { act_ = v; return *this; }
   Tester& bias(bool v) { bias_ = v; return *this; }
   Tester& threads(int v) { threads_ = v; return *this; }
+  Tester& layout(Layout v) { layout_ = v; return *this; }
   // Every x equal to `x`, every kept weight equal to `w` (extremes).
   Tester& constant(int x, int w) {
     const_x_ = x; const_w_ = w; constant_ = true; return *this;
@@ -167,16 +174,30 @@ class Tester {
     Qs8RowGroupFullyConnected::Options options;
     options.isa = static_cast<int>(v.isa);
     options.use_dot_product = v.dot;
+    options.layout = layout_;
+    const int degree = Qs8NmDegreeOf4(w.data(), out_, in_);
+    const bool fits = degree == 1 || degree == 2;
     std::string error;
     std::unique_ptr<Qs8RowGroupFullyConnected> op =
         Qs8RowGroupFullyConnected::Create(w.data(), out_, in_, bias_ptr, q,
                                           options, &error);
+    if (layout_ == Layout::kNm4 && (!fits || v.nm4_kernel == nullptr)) {
+      ASSERT_EQ(op, nullptr);
+      ASSERT_NE(error.find("kNm4"), std::string::npos) << error;
+      return;
+    }
     ASSERT_NE(op, nullptr) << error;
-    ASSERT_EQ(std::string(op->kernel_name()), v.kernel);
+    const bool nm4 = layout_ == Layout::kNm4 ||
+                     (layout_ == Layout::kAuto && fits &&
+                      v.nm4_kernel != nullptr && v.isa != Isa::kScalar);
+    ASSERT_EQ(op->uses_nm4_layout(), nm4);
+    ASSERT_EQ(std::string(op->kernel_name()), nm4 ? v.nm4_kernel : v.kernel);
     ASSERT_EQ(op->out(), out_);
     ASSERT_EQ(op->in(), in_);
-    ASSERT_EQ(CountQs8RowGroupSlices(w.data(), out_, in_),
-              op->matrix().num_slices());
+    if (!nm4) {
+      ASSERT_EQ(CountQs8RowGroupSlices(w.data(), out_, in_),
+                op->matrix().num_slices());
+    }
     std::unique_ptr<ThreadPool> pool;
     if (threads_ > 1) pool.reset(new ThreadPool(threads_));
     // Twice: scratch reuse must not leak state between runs.
@@ -210,6 +231,7 @@ class Tester {
   FusedActivation act_ = FusedActivation::kNone;
   bool bias_ = true;
   int threads_ = 1;
+  Layout layout_ = Layout::kWindows;
   bool constant_ = false;
   int const_x_ = 0;
   int const_w_ = 0;
@@ -312,6 +334,49 @@ TEST_P(Qs8RowGroupKernelTest, BatchesThreadsNoBias) {
   Tester().out(11).in(50).bias(false).Test(variant());
 }
 
+TEST_P(Qs8RowGroupKernelTest, Nm4LayoutAndAutomaticChoice) {
+  for (Layout layout : {Layout::kNm4, Layout::kAuto}) {
+    for (auto [n, m] : {std::pair<int, int>{2, 4}, {1, 4}}) {
+      for (int out : {1, 15, 16, 17, 33}) {
+        for (int in : {1, 3, 63, 64, 65, 200}) {
+          Tester().out(out).in(in).nm(n, m).layout(layout).Test(variant());
+        }
+      }
+      Tester().out(17).in(4100).nm(n, m).layout(layout).batch(3)
+          .Test(variant());
+      Tester().out(40).in(300).nm(n, m).empty_rows(true).layout(layout)
+          .Test(variant());
+      for (int zx : {-128, 127}) {
+        for (int zy : {-128, 127}) {
+          Tester().out(19).in(130).nm(n, m).layout(layout)
+              .input_zero_point(zx).output_zero_point(zy).per_channel(true)
+              .Test(variant());
+        }
+      }
+      for (int xv : {-128, 127}) {
+        for (int wv : {-128, 127}) {
+          Tester().out(17).in(259).nm(n, m).layout(layout).constant(xv, wv)
+              .input_zero_point(xv).scales(0.02f, 0.01f, 0.05f)
+              .Test(variant());
+        }
+      }
+      for (FusedActivation a :
+           {FusedActivation::kRelu, FusedActivation::kRelu6}) {
+        Tester().out(23).in(81).nm(n, m).layout(layout).activation(a)
+            .scales(0.05f, 0.01f, 0.02f).Test(variant());
+      }
+      for (int threads : {1, 2}) {
+        Tester().out(100).in(512).nm(n, m).layout(layout).batch(3)
+            .threads(threads).Test(variant());
+      }
+    }
+    // Not N:4 (3 of 4, random): kNm4 is refused, kAuto uses windows.
+    Tester().out(17).in(64).nm(3, 4).layout(layout).Test(variant());
+    Tester().out(17).in(64).random(0.5).layout(layout).Test(variant());
+    Tester().out(17).in(64).all_zero().layout(layout).Test(variant());
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Variants, Qs8RowGroupKernelTest, ::testing::ValuesIn(kVariants),
     [](const ::testing::TestParamInfo<Variant>& info) {
@@ -373,6 +438,58 @@ TEST(Qs8RowGroupFormatTest, TwoFourFillsEverySlice) {
   EXPECT_EQ(m.num_windows(), int64_t{rows / 16} * (cols / 64));
   EXPECT_EQ(CountQs8RowGroupSlices(nullptr, rows, cols), -1);
   EXPECT_EQ(CountQs8RowGroupSlices(w.data(), 0, cols), -1);
+}
+
+TEST(Qs8RowGroupFormatTest, Nm4RoundTripsAndSums) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> byte(-128, 127);
+  for (auto [rows, cols] : {std::pair<int, int>{1, 1}, {5, 7}, {16, 64},
+                            {17, 65}, {33, 200}, {20, 4100}}) {
+    for (int n : {1, 2}) {
+      if (n > cols) continue;
+      std::vector<int8_t> w(static_cast<size_t>(rows) * cols, 0);
+      for (int o = 0; o < rows; ++o) {
+        for (int k0 = 0; k0 < cols; k0 += 4) {
+          std::vector<int> c;
+          for (int k = k0; k < std::min(cols, k0 + 4); ++k) c.push_back(k);
+          std::shuffle(c.begin(), c.end(), rng);
+          // Some groups keep fewer than n (fillers).
+          const size_t keep = std::min<size_t>(c.size(), rng() % (n + 1));
+          for (size_t j = 0; j < keep; ++j) {
+            w[static_cast<size_t>(o) * cols + c[j]] =
+                static_cast<int8_t>(byte(rng) | 1);
+          }
+        }
+      }
+      // Degree exactly n: the first group of row 0 holds n nonzeros.
+      std::fill(w.begin(), w.begin() + std::min(cols, 4), int8_t{0});
+      w[0] = 1;
+      if (n == 2) w[1] = 1;
+      ASSERT_EQ(Qs8NmDegreeOf4(w.data(), rows, cols), n);
+      const Qs8Nm4RowGroupMatrix m = PackQs8Nm4RowGroups(w.data(), rows, cols);
+      EXPECT_EQ(m.n, n);
+      EXPECT_EQ(m.num_slices(),
+                int64_t{(rows + 15) / 16} * ((cols + 63) / 64) * 4 * n);
+      std::vector<int8_t> back(w.size(), 1);
+      UnpackQs8Nm4RowGroups(m, back.data());
+      EXPECT_EQ(back, w) << rows << " x " << cols << " n " << n;
+      for (int o = 0; o < rows; ++o) {
+        int32_t sum = 0;
+        for (int k = 0; k < cols; ++k) sum += w[static_cast<size_t>(o) * cols + k];
+        EXPECT_EQ(m.row_sums[o], sum);
+      }
+    }
+  }
+  // Every entry's 2 bits have their own place.
+  std::vector<bool> used(128, false);
+  for (int e = 0; e < 64; ++e) {
+    const int bit = Qs8Nm4PositionBit(e);
+    ASSERT_TRUE(bit % 2 == 0 && bit < 128 && !used[bit]);
+    used[bit] = true;
+  }
+  const std::vector<int8_t> dense(4 * 8, 1);
+  EXPECT_EQ(Qs8NmDegreeOf4(dense.data(), 4, 8), 4);
+  EXPECT_THROW(PackQs8Nm4RowGroups(dense.data(), 4, 8), std::invalid_argument);
 }
 
 TEST(Qs8RowGroupFullyConnectedTest, RejectsBadArguments) {
