@@ -19,6 +19,60 @@ constexpr int64_t kGroupCost = 256;
 
 }  // namespace
 
+const Qs8Nm4RowGroupUkernel* Qs8RowGroupFullyConnected::ChooseNm4Kernel(
+    const int8_t* weights, int out, int in, Isa isa, const Options& options,
+    std::string* error) {
+  error->clear();
+  if (options.layout == Layout::kWindows) return nullptr;
+  const int degree = Qs8NmDegreeOf4(weights, out, in);
+  const bool fits = degree == 1 || degree == 2;
+  const Qs8Nm4RowGroupUkernel* kernel =
+      SelectQs8Nm4RowGroupUkernel(isa, options.use_dot_product);
+  if (options.layout == Layout::kNm4) {
+    if (!fits) {
+      *error = "layout kNm4 needs at most 1 or 2 nonzeros in every group "
+               "of 4 columns; the weights have " +
+               std::to_string(degree);
+      return nullptr;
+    }
+    if (kernel == nullptr) {
+      *error = std::string("layout kNm4 has no kernel for ISA ") +
+               IsaName(isa) +
+               (options.use_dot_product ? "" : " without dot products");
+    }
+    return kernel;
+  }
+  // Automatic: N:4 where a vector kernel has it.
+  return fits && isa != Isa::kScalar ? kernel : nullptr;
+}
+
+Qs8RowGroupFullyConnected::Plan Qs8RowGroupFullyConnected::PlanLayout(
+    const int8_t* weights, int out, int in, const Options& options) {
+  Plan plan;
+  Isa isa;
+  std::string error;
+  if (weights == nullptr || !CheckQs8RowGroupShape(out, in).empty() ||
+      !CheckClampAndIsa(0.0f, 0.0f, options.isa, &isa).empty()) {
+    return plan;
+  }
+  const Qs8Nm4RowGroupUkernel* nm4 =
+      ChooseNm4Kernel(weights, out, in, isa, options, &error);
+  if (!error.empty()) return plan;
+  const int64_t groups = (int64_t{out} + kQs8RowGroupRows - 1) /
+                         kQs8RowGroupRows;
+  if (nm4 != nullptr) {
+    plan.nm4 = true;
+    plan.slices = groups * ((int64_t{in} + kQs8RowGroupCols - 1) /
+                            kQs8RowGroupCols) *
+                  4 * Qs8NmDegreeOf4(weights, out, in);
+    plan.bytes = 80 * plan.slices;
+  } else {
+    plan.slices = CountQs8RowGroupSlices(weights, out, in);
+    plan.bytes = kQs8RowGroupSliceBytes * plan.slices;
+  }
+  return plan;
+}
+
 std::unique_ptr<Qs8RowGroupFullyConnected> Qs8RowGroupFullyConnected::Create(
     const int8_t* weights, int out, int in, const int32_t* bias,
     const Qs8FcQuantization& quantization, const Options& options,
@@ -45,28 +99,9 @@ std::unique_ptr<Qs8RowGroupFullyConnected> Qs8RowGroupFullyConnected::Create(
     *error = problem;
     return nullptr;
   }
-  const Qs8Nm4RowGroupUkernel* nm4_kernel = nullptr;
-  if (options.layout != Layout::kWindows) {
-    const int degree = Qs8NmDegreeOf4(weights, out, in);
-    const bool fits = degree == 1 || degree == 2;
-    nm4_kernel = SelectQs8Nm4RowGroupUkernel(isa, options.use_dot_product);
-    if (options.layout == Layout::kNm4) {
-      if (!fits) {
-        *error = "layout kNm4 needs at most 1 or 2 nonzeros in every group "
-                 "of 4 columns; the weights have " +
-                 std::to_string(degree);
-        return nullptr;
-      }
-      if (nm4_kernel == nullptr) {
-        *error = std::string("layout kNm4 has no kernel for ISA ") +
-                 IsaName(isa) +
-                 (options.use_dot_product ? "" : " without dot products");
-        return nullptr;
-      }
-    } else if (!fits || isa == Isa::kScalar) {
-      nm4_kernel = nullptr;
-    }
-  }
+  const Qs8Nm4RowGroupUkernel* nm4_kernel =
+      ChooseNm4Kernel(weights, out, in, isa, options, error);
+  if (nm4_kernel == nullptr && !error->empty()) return nullptr;
   std::unique_ptr<Qs8RowGroupFullyConnected> op(
       new Qs8RowGroupFullyConnected());
   op->out_ = out;

@@ -59,6 +59,18 @@ class Qs8RowGroupFullyConnected {
       const Qs8FcQuantization& quantization, const Options& options,
       std::string* error);
 
+  // What Create would pack, without packing (one or two passes over the
+  // weights), for cost estimates: the layout, its slice count (a slice is
+  // about one vector step: 64 multiply-adds, a permute and for N:4 a
+  // decode) and its bytes. slices < 0: Create would refuse the arguments.
+  struct Plan {
+    bool nm4 = false;
+    int64_t slices = -1;
+    int64_t bytes = -1;
+  };
+  static Plan PlanLayout(const int8_t* weights, int out, int in,
+                         const Options& options);
+
   // x: [batch][in] int8, y: [batch][out] int8. pool may be null (one
   // thread). Not reentrant: one Run at a time per operator.
   void Run(size_t batch, const int8_t* x, int8_t* y, ThreadPool* pool);
@@ -79,6 +91,11 @@ class Qs8RowGroupFullyConnected {
 
  private:
   Qs8RowGroupFullyConnected() = default;
+  // The N:4 kernel Create uses for these weights (null: windows layout);
+  // sets *error when options.layout is kNm4 and cannot be used.
+  static const Qs8Nm4RowGroupUkernel* ChooseNm4Kernel(
+      const int8_t* weights, int out, int in, Isa isa, const Options& options,
+      std::string* error);
   void RunGroups(size_t batch, const int8_t* x, int8_t* y, size_t begin,
                  size_t end);
   const std::vector<size_t>& Split(int num_threads);

@@ -198,6 +198,12 @@ class Tester {
       ASSERT_EQ(CountQs8RowGroupSlices(w.data(), out_, in_),
                 op->matrix().num_slices());
     }
+    const Qs8RowGroupFullyConnected::Plan plan =
+        Qs8RowGroupFullyConnected::PlanLayout(w.data(), out_, in_, options);
+    ASSERT_EQ(plan.nm4, nm4);
+    ASSERT_EQ(plan.slices, nm4 ? op->nm4_matrix().num_slices()
+                               : op->matrix().num_slices());
+    ASSERT_LE(plan.bytes, op->PackedBytes());
     std::unique_ptr<ThreadPool> pool;
     if (threads_ > 1) pool.reset(new ThreadPool(threads_));
     // Twice: scratch reuse must not leak state between runs.
