@@ -15,10 +15,8 @@ void RowSums(const int8_t* w, int rows, int cols, int num_groups,
              AlignedBuffer<int32_t>* sums, AlignedBuffer<int32_t>* abs_sums,
              const char* who) {
   const size_t padded = static_cast<size_t>(num_groups) * kQs8RowGroupRows;
-  sums->Resize(padded);
+  sums->Resize(padded);  // Zero-filled: padding rows sum to 0.
   abs_sums->Resize(padded);
-  std::fill(sums->data(), sums->data() + padded, 0);
-  std::fill(abs_sums->data(), abs_sums->data() + padded, 0);
   for (int o = 0; o < rows; ++o) {
     int64_t sum = 0;
     int64_t abs_sum = 0;
@@ -249,8 +247,6 @@ Qs8Nm4RowGroupMatrix PackQs8Nm4RowGroups(const int8_t* w, int rows,
   const int64_t slices = m.num_slices();
   m.positions.Resize(static_cast<size_t>(slices) * 16);
   m.weights.Resize(static_cast<size_t>(slices) * 64);
-  std::fill(m.positions.data(), m.positions.data() + slices * 16, 0);
-  std::fill(m.weights.data(), m.weights.data() + slices * 64, 0);
   const int cols_per_slice = 16 / n;
   for (int g = 0; g < m.num_groups; ++g) {
     for (int64_t s = 0; s < m.slices_per_group(); ++s) {

@@ -124,10 +124,7 @@ std::unique_ptr<Qs8RowGroupFullyConnected> Qs8RowGroupFullyConnected::Create(
     op->bias_.Resize(padded_rows);
     op->multiplier_.Resize(padded_rows);
     op->shift_.Resize(padded_rows);
-    std::fill(op->bias_.data(), op->bias_.data() + padded_rows, 0);
-    std::fill(op->multiplier_.data(), op->multiplier_.data() + padded_rows,
-              0);
-    std::fill(op->shift_.data(), op->shift_.data() + padded_rows, 0);
+    // Zero-filled: padding rows have bias, multiplier and shift 0.
   } catch (const std::bad_alloc&) {
     *error = "out of memory while packing weights";
     return nullptr;
