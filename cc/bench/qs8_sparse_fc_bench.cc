@@ -1,7 +1,8 @@
 // Speed of the int8 row-group operator (unstructured and N:M weights; for
 // 2:4 both the windows and the N:4 layout) against the dense int8 AVX-512
-// VNNI matrix-vector product and the int8 BSR 1 x 4 operator on the same weights: 1 thread, batch 1, FC 1024->1024
-// and 4096->1024 at 90% random sparsity and 2:4. Every variant of a layer
+// VNNI matrix-vector product and the int8 BSR 1 x 4 operator on the same
+// weights: 1 thread, batch 1, FC 1024->1024 and 4096->1024 at 90% random
+// sparsity and 2:4. Every variant of a layer
 // is timed in turn, repetition after repetition (so load from other
 // processes hits them alike); the table gives the median and minimum time
 // per call and the median over repetitions of the paired ratio to dense.
