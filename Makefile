@@ -91,6 +91,7 @@ bench: deps delegate
 	$(PY) benchmarks/dwconv_speed.py
 	$(PY) benchmarks/structures_speed.py
 	$(PY) benchmarks/fine_grained_speed.py
+	$(PY) benchmarks/int8_speed.py
 
 # Accuracy benchmarks on scikit-learn's digits (training; tens of minutes on 2 cores).
 bench-accuracy: deps delegate

@@ -191,6 +191,47 @@ const Qs8BsrUkernel& SelectQs8BsrUkernel(int r, int c, Isa isa,
   return scalar[count - 1];
 }
 
+const Qs8RowGroupUkernel& SelectQs8RowGroupUkernel(Isa isa,
+                                                   bool use_dot_product) {
+  const CpuFeatures& f = GetCpuFeatures();
+  using Getter = const Qs8RowGroupUkernel& (*)();
+  Getter getter = nullptr;
+  switch (isa) {
+    case Isa::kScalar:
+      break;
+    case Isa::kAvx512:
+      if (use_dot_product && f.avx512vnni && f.avx512vbmi) {
+        getter = TF_SPARSE_X86_ONLY(Qs8RowGroupUkernelAvx512Vbmi);
+        break;
+      }
+      [[fallthrough]];
+    case Isa::kAvx2:
+      getter = TF_SPARSE_X86_ONLY(Qs8RowGroupUkernelAvx2);
+      break;
+    case Isa::kNeon:
+    case Isa::kSve:
+      getter = use_dot_product && f.neon_dot
+                   ? TF_SPARSE_ARM_ONLY(Qs8RowGroupUkernelNeonDot)
+                   : TF_SPARSE_ARM_ONLY(Qs8RowGroupUkernelNeon);
+      break;
+  }
+  if (getter == nullptr) getter = &Qs8RowGroupUkernelScalar;
+  return getter();
+}
+
+const Qs8Nm4RowGroupUkernel* SelectQs8Nm4RowGroupUkernel(
+    Isa isa, bool use_dot_product) {
+  if (isa == Isa::kScalar) return &Qs8Nm4RowGroupUkernelScalar();
+#if defined(__x86_64__)
+  const CpuFeatures& f = GetCpuFeatures();
+  if (isa == Isa::kAvx512 && use_dot_product && f.avx512vnni &&
+      f.avx512vbmi) {
+    return &Qs8Nm4RowGroupUkernelAvx512Vbmi();
+  }
+#endif
+  return nullptr;
+}
+
 std::string CheckClampAndIsa(float output_min, float output_max,
                              int requested_isa, Isa* isa) {
   if (!(output_min <= output_max)) {

@@ -14,6 +14,7 @@
 
 #include "cc/kernels/f32_bsr_ukernel.h"
 #include "cc/kernels/qs8_bsr_ukernel.h"
+#include "cc/kernels/qs8_row_group_ukernel.h"
 
 namespace tf_sparse {
 
@@ -55,6 +56,19 @@ bool HasSpecializedF32BsrUkernel(int r, int c, Isa isa);
 // without a vector kernel get the scalar generic one.
 const Qs8BsrUkernel& SelectQs8BsrUkernel(int r, int c, Isa isa,
                                          bool use_dot_product = true);
+
+// The int8 row-group kernel for `isa` (which must be supported): on AVX-512
+// the VBMI + VNNI kernel when the CPU has both, else AVX2's (vpermb has no
+// cheap stand-in on AVX-512 without VBMI); on NEON (and SVE) the sdot
+// kernel when the CPU has the dot product extension. use_dot_product =
+// false forces AVX2's and plain NEON's, as for SelectQs8BsrUkernel.
+const Qs8RowGroupUkernel& SelectQs8RowGroupUkernel(Isa isa,
+                                                   bool use_dot_product = true);
+// The kernel of the N:4 layout (Qs8Nm4RowGroupMatrix) for `isa`, or null
+// when `isa` has none (only AVX-512 VBMI + VNNI and scalar have one; the
+// others run N:4 weights in the windows layout).
+const Qs8Nm4RowGroupUkernel* SelectQs8Nm4RowGroupUkernel(
+    Isa isa, bool use_dot_product = true);
 
 }  // namespace tf_sparse
 

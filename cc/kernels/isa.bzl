@@ -2,8 +2,8 @@
 in one place (the C++ side of the same rule is cc/kernels/isa.h).
 
 isa_kernel_library(name, isa, srcs, deps) is a cc_library compiled for `isa`
-("scalar", "avx2", "avx512", "avx512vnni", "neon", "neondot", "sve"),
-skipped by `bazel build //...` on the other architecture
+("scalar", "avx2", "avx512", "avx512vnni", "avx512vbmi", "neon", "neondot",
+"sve"), skipped by `bazel build //...` on the other architecture
 (target_compatible_with).
 isa_kernel_deps(prefix, isas) selects the targets prefix + "_" + isa of the
 build's architecture among `isas`.
@@ -37,6 +37,16 @@ ISA_COPTS = {
         "-mavx512vnni",
         "-mfma",
     ] + _X86_WARNINGS,
+    # AVX-512 VNNI plus VBMI (vpermb): selected only when cpuid reports both.
+    "avx512vbmi": [
+        "-mavx512f",
+        "-mavx512vl",
+        "-mavx512dq",
+        "-mavx512bw",
+        "-mavx512vnni",
+        "-mavx512vbmi",
+        "-mfma",
+    ] + _X86_WARNINGS,
     # Advanced SIMD is baseline on aarch64: no extra flags.
     "neon": [],
     # Dot product extension (sdot): selected only with HWCAP_ASIMDDP.
@@ -49,6 +59,7 @@ _ISA_CPU = {
     "avx2": "@platforms//cpu:x86_64",
     "avx512": "@platforms//cpu:x86_64",
     "avx512vnni": "@platforms//cpu:x86_64",
+    "avx512vbmi": "@platforms//cpu:x86_64",
     "neon": "@platforms//cpu:aarch64",
     "neondot": "@platforms//cpu:aarch64",
     "sve": "@platforms//cpu:aarch64",

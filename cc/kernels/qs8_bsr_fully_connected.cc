@@ -1,13 +1,12 @@
 #include "cc/kernels/qs8_bsr_fully_connected.h"
 
-#include <cstdlib>
 #include <cstring>
-#include <limits>
 #include <new>
 #include <stdexcept>
 #include <utility>
 
 #include "cc/kernels/dispatch.h"
+#include "cc/kernels/qs8_fc_common.h"
 
 namespace tf_sparse {
 namespace {
@@ -16,13 +15,6 @@ namespace {
 // store) against one multiply-add, for balancing the thread split (the
 // float operator's constant; the requantization costs a few more).
 constexpr int64_t kRowCost = 16;
-
-// |x - zero point| and |x + offset - folded zero point| reach at most 255;
-// the folded bias adds at most another 255 per unit of |W|. Checking
-// |bias| + 510 * sum |W| against int32 covers every kernel's partial sums,
-// whichever ISA runs, so whether a layer is accepted does not depend on
-// the CPU.
-constexpr int64_t kAccumulatorBound = 510;
 
 }  // namespace
 
@@ -71,21 +63,13 @@ std::unique_ptr<Qs8BsrFullyConnected> Qs8BsrFullyConnected::Create(
   const int r = op->matrix_.layout.block_height;
   const int c = op->matrix_.layout.block_width;
   op->kernel_ = SelectQs8BsrUkernel(r, c, isa, options.use_dot_product);
-  const int64_t zero = static_cast<int64_t>(quantization.input_zero_point) +
-                       op->kernel_.input_offset;
-  for (int o = 0; o < out; ++o) {
-    const int64_t b = bias != nullptr ? bias[o] : 0;
-    const int64_t bound =
-        std::llabs(b) + kAccumulatorBound * op->matrix_.row_abs_sums[o];
-    if (bound > std::numeric_limits<int32_t>::max()) {
-      *error = "bias and weights of output row " + std::to_string(o) +
-               " can overflow the int32 accumulator (|bias| + 510 * "
-               "sum |W| must stay below 2^31)";
-      return nullptr;
-    }
-    op->bias_[o] = static_cast<int32_t>(b - zero * op->matrix_.row_sums[o]);
-    op->multiplier_[o] = rows[o].multiplier;
-    op->shift_[o] = rows[o].shift;
+  problem = FoldQs8FcRows(
+      out, bias, op->matrix_.row_sums.data(), op->matrix_.row_abs_sums.data(),
+      quantization.input_zero_point, op->kernel_.input_offset, rows.data(),
+      op->bias_.data(), op->multiplier_.data(), op->shift_.data());
+  if (!problem.empty()) {
+    *error = problem;
+    return nullptr;
   }
   op->output_zero_point_ = quantization.output_zero_point;
   op->output_min_ = quantization.output_min;
@@ -172,18 +156,8 @@ void Qs8BsrFullyConnected::Run(size_t batch, const int8_t* x, int8_t* y,
       x_buf_.Resize(batch * padded_cols);
     }
     // Padding columns meet zero weights only: their content is irrelevant.
-    for (size_t b = 0; b < batch; ++b) {
-      int8_t* dst = x_buf_.data() + b * padded_cols;
-      const int8_t* src = x + b * in;
-      if (kernel_.input_offset == 0) {
-        std::memcpy(dst, src, in);
-      } else {
-        // x + 128 as uint8 is the int8 byte with its top bit flipped.
-        for (size_t k = 0; k < in; ++k) {
-          dst[k] = static_cast<int8_t>(static_cast<uint8_t>(src[k]) ^ 0x80u);
-        }
-      }
-    }
+    PrepareQs8Input(batch, in, x, kernel_.input_offset, padded_cols,
+                    x_buf_.data());
     xs = x_buf_.data();
     x_stride = padded_cols;
   }

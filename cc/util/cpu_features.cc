@@ -48,6 +48,7 @@ CpuFeatures Detect() {
     f.avx512bw = (ebx >> 30) & 1;
     f.avx512vl = (ebx >> 31) & 1;
     f.avx512vnni = (ecx >> 11) & 1;
+    f.avx512vbmi = (ecx >> 1) & 1;
   }
   // AMX-INT8 (leaf 7 EDX bit 25) with the tile state enabled by the OS
   // (XCR0 bits 17 and 18).

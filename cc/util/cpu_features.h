@@ -20,6 +20,7 @@ struct CpuFeatures {
   bool avx512dq = false;
   bool avx512bw = false;
   bool avx512vnni = false;  // AVX-512 VNNI (vpdpbusd), with the ZMM state.
+  bool avx512vbmi = false;  // AVX-512 VBMI (vpermb), with the ZMM state.
   // AMX-INT8 tile multiplies with the tile state enabled (the delegate runs
   // none; XNNPACK's int8 GEMMs do, which the cost models must know).
   bool amx_int8 = false;

@@ -1,0 +1,48 @@
+#include "cc/kernels/qs8_fc_common.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace tf_sparse {
+
+std::string FoldQs8FcRows(int out, const int32_t* bias,
+                          const int32_t* row_sums,
+                          const int32_t* row_abs_sums,
+                          int64_t input_zero_point, int32_t input_offset,
+                          const QuantizedMultiplier* rows,
+                          int32_t* folded_bias, int32_t* multiplier,
+                          int32_t* shift) {
+  const int64_t zero = input_zero_point + input_offset;
+  for (int o = 0; o < out; ++o) {
+    const int64_t b = bias != nullptr ? bias[o] : 0;
+    const int64_t bound = std::llabs(b) + kQs8AccumulatorBound * row_abs_sums[o];
+    if (bound > std::numeric_limits<int32_t>::max()) {
+      return "bias and weights of output row " + std::to_string(o) +
+             " can overflow the int32 accumulator (|bias| + 510 * "
+             "sum |W| must stay below 2^31)";
+    }
+    folded_bias[o] = static_cast<int32_t>(b - zero * row_sums[o]);
+    multiplier[o] = rows[o].multiplier;
+    shift[o] = rows[o].shift;
+  }
+  return "";
+}
+
+void PrepareQs8Input(size_t batch, size_t in, const int8_t* x,
+                     int32_t input_offset, size_t dst_stride, int8_t* dst) {
+  for (size_t b = 0; b < batch; ++b) {
+    int8_t* d = dst + b * dst_stride;
+    const int8_t* s = x + b * in;
+    if (input_offset == 0) {
+      std::memcpy(d, s, in);
+    } else {
+      // x + 128 as uint8 is the int8 byte with its top bit flipped.
+      for (size_t k = 0; k < in; ++k) {
+        d[k] = static_cast<int8_t>(static_cast<uint8_t>(s[k]) ^ 0x80u);
+      }
+    }
+  }
+}
+
+}  // namespace tf_sparse
