@@ -86,6 +86,22 @@ constexpr double kGsPerGroup = 8.0;
 // and requantizes one row at a time).
 constexpr double kQs8BsrPerBlock = 19.0;
 constexpr double kQs8BsrPerRow = 490.0;
+// Row groups: per slice (16 rows x 4 inputs: a byte permute, or for N:4 a
+// position decode, and one vpdpbusd), per group of 16 rows (requantization
+// and store), per input value (the offset copy of x) and per call. Measured
+// on the same CPU: cc/bench/qs8_sparse_fc_bench, 1024 -> 1024 at 90%
+// unstructured (2437 window slices, 0.67 full) in 3.4 us and at 2:4 (8192
+// N:4 slices) in 6.6 us, i.e. about 145 and 85 units a slice; through the
+// delegate 0.9 us more a call, of which about 0.45 us TFLite's own invoke
+// (which XNNPACK pays as well). Estimates against XNNPACK measured
+// (benchmarks/int8_speed.py): 90% unstructured 0.45 (measured 0.46), 2:4
+// 0.79 (0.80); 4096 -> 1024 runs 2-3x below the estimate (XNNPACK is bound
+// by memory there, the packed weights stay in L2).
+constexpr double kQs8RgPerSlice = 145.0;
+constexpr double kQs8Nm4PerSlice = 85.0;
+constexpr double kQs8RgPerGroup = 100.0;
+constexpr double kQs8RgPerInput = 1.0;
+constexpr double kQs8RgPerCall = 90000.0;
 // Claim only when the sparse estimate is below this fraction of dense.
 constexpr double kDenseMargin = 0.8;
 
@@ -205,6 +221,16 @@ double EstimateQs8BsrCost(int out, int in, long long kept_blocks) {
   const double bytes =
       static_cast<double>(kept_blocks) * (4.0 + BsrAutoIndexBytes(in, 4));
   return std::max(compute, bytes);
+}
+
+double EstimateQs8RowGroupCost(int out, int in, long long slices,
+                               long long bytes, bool nm4) {
+  const double groups = (out + 15) / 16;
+  const double compute = static_cast<double>(slices) *
+                             (nm4 ? kQs8Nm4PerSlice : kQs8RgPerSlice) +
+                         groups * kQs8RgPerGroup + in * kQs8RgPerInput +
+                         kQs8RgPerCall;
+  return std::max(compute, static_cast<double>(bytes));
 }
 
 double EstimateCsrCost(int out, int in, long long slices) {

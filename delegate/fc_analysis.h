@@ -84,6 +84,11 @@ double EstimateBsrCost(int out, int in, int r, int c, long long kept_blocks,
 // the larger of compute and memory (packed bytes against 1 byte per dense
 // weight).
 double EstimateQs8BsrCost(int out, int in, long long kept_blocks);
+// Int8 row groups (Qs8RowGroupFullyConnected, windows or N:4 layout) with
+// `slices` vector steps (its PlanLayout) and `bytes` packed, in the same
+// units; nm4: the N:4 layout (cheaper slices).
+double EstimateQs8RowGroupCost(int out, int in, long long slices,
+                               long long bytes, bool nm4);
 
 // Estimated costs of the other formats, in the same units as
 // EstimateBsrCost (a dense layer costs out * in): the larger of compute

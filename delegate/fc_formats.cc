@@ -15,6 +15,8 @@
 #include "cc/kernels/f32_gs_fully_connected.h"
 #include "cc/kernels/f32_nm_fully_connected.h"
 #include "cc/kernels/qs8_bsr_fully_connected.h"
+#include "cc/kernels/qs8_row_group_fully_connected.h"
+#include "cc/formats/qs8_row_group.h"
 #include "delegate/conv_analysis.h"
 
 namespace tf_sparse {
@@ -166,6 +168,53 @@ const char* CsrKernel(const FcDecision&, Isa isa) {
   return SelectF32CsrUkernel(isa).panel_name;
 }
 
+// Int8: the row-group windows (Qs8RowGroupFullyConnected), sliding
+// 64-column windows of 16 rows, any pattern.
+Qs8RowGroupFullyConnected::Options RowGroupOptions(bool nm4) {
+  Qs8RowGroupFullyConnected::Options o;
+  o.layout = nm4 ? Qs8RowGroupFullyConnected::Layout::kNm4
+                 : Qs8RowGroupFullyConnected::Layout::kWindows;
+  return o;
+}
+
+void AddQs8RowGroups(const FcWeights& w, bool nm4, const std::string& name,
+                     int a, int b, std::vector<FcCandidate>* out) {
+  const FcNodeInfo& info = *w.info;
+  const Qs8RowGroupFullyConnected::Plan plan =
+      Qs8RowGroupFullyConnected::PlanLayout(w.w8, info.out, info.in,
+                                            RowGroupOptions(nm4));
+  if (plan.slices < 0) return;
+  out->push_back(FcCandidate{
+      name,
+      EstimateQs8RowGroupCost(info.out, info.in, plan.slices, plan.bytes,
+                              plan.nm4),
+      a, b});
+}
+
+void Qs8CsrAuto(const FcWeights& w, std::vector<FcCandidate>* out) {
+  AddQs8RowGroups(w, false, "csr", 0, 0, out);
+}
+
+std::string Qs8CsrForced(const FcWeights& w, const DelegateOptions&,
+                         std::vector<FcCandidate>* out) {
+  AddQs8RowGroups(w, false, "csr", 0, 0, out);
+  return out->empty() ? "the int8 row-group operator refuses the weights" : "";
+}
+
+std::unique_ptr<Qs8SparseOperator> Qs8CsrCreate(const int8_t* w,
+                                                const FcNodeInfo& info,
+                                                const int32_t* bias,
+                                                const FcDecision&,
+                                                std::string* error) {
+  return MakeQs8FcOperator(Qs8RowGroupFullyConnected::Create(
+      w, info.out, info.in, bias, KernelQuantization(info.qs8),
+      RowGroupOptions(false), error));
+}
+
+const char* Qs8CsrKernel(const FcDecision&, Isa isa) {
+  return SelectQs8RowGroupUkernel(isa).name;
+}
+
 // ---- N:M.
 
 constexpr int kNmGroups[] = {4, 8, 16, 2};
@@ -246,6 +295,46 @@ std::unique_ptr<SparseOperator> NmCreate(const float* w,
 
 const char* NmKernel(const FcDecision&, Isa isa) {
   return SelectF32NmUkernel(isa).name;
+}
+
+// Int8: N:4 weights (1:4, 2:4) in the row groups' 2-bit position layout,
+// where the ISA has its kernel.
+void Qs8NmAuto(const FcWeights& w, std::vector<FcCandidate>* out) {
+  const int n = Qs8NmDegreeOf4(w.w8, w.info->out, w.info->in);
+  if (n != 1 && n != 2) return;
+  AddQs8RowGroups(w, true, "nm:" + std::to_string(n) + ":4", n, 4, out);
+}
+
+std::string Qs8NmForced(const FcWeights& w, const DelegateOptions& options,
+                        std::vector<FcCandidate>* out) {
+  if (options.nm_n > 0 && options.nm_m != 4) {
+    return "int8 N:M runs m = 4 only";
+  }
+  const int n = Qs8NmDegreeOf4(w.w8, w.info->out, w.info->in);
+  if (n != 1 && n != 2) {
+    return "some group of 4 inputs holds more than 2 nonzeros";
+  }
+  if (options.nm_n > 0 && n > options.nm_n) {
+    return "some group of 4 inputs holds more than " +
+           std::to_string(options.nm_n) + " nonzeros";
+  }
+  Qs8NmAuto(w, out);
+  return out->empty() ? "no int8 N:4 kernel for this instruction set" : "";
+}
+
+std::unique_ptr<Qs8SparseOperator> Qs8NmCreate(const int8_t* w,
+                                               const FcNodeInfo& info,
+                                               const int32_t* bias,
+                                               const FcDecision&,
+                                               std::string* error) {
+  return MakeQs8FcOperator(Qs8RowGroupFullyConnected::Create(
+      w, info.out, info.in, bias, KernelQuantization(info.qs8),
+      RowGroupOptions(true), error));
+}
+
+const char* Qs8NmKernel(const FcDecision&, Isa isa) {
+  const Qs8Nm4RowGroupUkernel* k = SelectQs8Nm4RowGroupUkernel(isa);
+  return k != nullptr ? k->name : "";
 }
 
 // ---- GS.
@@ -404,11 +493,11 @@ const std::vector<FcFormatDescriptor>& FcFormats() {
            &BsrKernel, CostFamily::kFcBsr, &AddQs8Bsr, &Qs8BsrForced,
            &Qs8BsrCreate, &Qs8BsrKernel, CostFamily::kFcBsr},
           {FcFormat::kCsr, &CsrAuto, &CsrForced, &NoParameters, &CsrCreate,
-           &CsrKernel,
-           CostFamily::kFcCsr},
+           &CsrKernel, CostFamily::kFcCsr, &Qs8CsrAuto, &Qs8CsrForced,
+           &Qs8CsrCreate, &Qs8CsrKernel, CostFamily::kFcCsr},
           {FcFormat::kNm, &NmAuto, &NmForced, &NmChoose, &NmCreate,
-           &NmKernel,
-           CostFamily::kFcNm},
+           &NmKernel, CostFamily::kFcNm, &Qs8NmAuto, &Qs8NmForced,
+           &Qs8NmCreate, &Qs8NmKernel, CostFamily::kFcNm},
           {FcFormat::kGs, &GsAuto, &GsForced, &GsChoose, &GsCreate,
            &GsKernel,
            CostFamily::kFcGs},

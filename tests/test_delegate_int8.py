@@ -102,8 +102,13 @@ def _check(path, tmp_path, rng, runtime, rows=1, expect_claims=None, compact=Fal
 
 
 def _one_step(interp):
+    """One output step: 1 for an int8 output; for a float one (DEQUANTIZE at the end) the
+    largest int8 scale of the model, plus float rounding."""
     d = interp.get_output_details()[0]
-    return 1 if d["dtype"] == np.int8 else d["quantization"][0] * 1.0001 + 1e-7
+    if d["dtype"] == np.int8:
+        return 1
+    scales = [t["quantization"][0] for t in interp.get_tensor_details() if t["dtype"] == np.int8]
+    return max(scales) * 1.0001 + 1e-6
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -117,6 +122,35 @@ def test_int8_mlp_bit_exact(tmp_path, runtime, activation, per_tensor):
     path.write_bytes(_convert(model, rep, per_tensor=per_tensor))
     for rows in (1, 3):
         _check(path, tmp_path, rng, runtime, rows=rows, expect_claims=2, format="bsr:1x4")
+
+
+def _two_of_four(kernel):
+    """Keras [in, out] kernel keeping the 2 largest |w| of every 4 inputs of each output."""
+    w = kernel.T.reshape(kernel.shape[1], -1, 4)
+    keep = np.argsort(-np.abs(w), axis=-1)[..., :2]
+    mask = np.zeros(w.shape, bool)
+    np.put_along_axis(mask, keep, True, axis=-1)
+    return np.where(mask, w, 0).reshape(kernel.shape[1], -1).T.astype(np.float32)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("fmt", ["csr", "nm"])
+def test_int8_row_group_formats(tmp_path, runtime, fmt):
+    """The row-group operator (windows layout as "csr", the 2-bit N:4 layout as "nm") on 2:4
+    weights with ragged shapes: bit-exact with the built-in kernels."""
+    rng = np.random.default_rng(8)
+    model = keras.Sequential(
+        [keras.Input((100,)), keras.layers.Dense(37, activation="relu"), keras.layers.Dense(19)]
+    )
+    for layer in model.layers:
+        k, b = layer.get_weights()
+        k = np.pad(k, ((0, (-k.shape[0]) % 4), (0, 0)))
+        layer.set_weights([_two_of_four(k)[: layer.kernel.shape[0]], b + 0.05])
+    path = tmp_path / "rg.tflite"
+    path.write_bytes(_convert(model, rng.standard_normal((40, 100)).astype(np.float32)))
+    report = _check(path, tmp_path, rng, runtime, rows=5, expect_claims=2, format=fmt, min_sparsity=0.3)
+    kernels = {r["kernel"] for r in report}
+    assert all("rowgroup" in k for k in kernels), kernels
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
