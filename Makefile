@@ -15,6 +15,9 @@ APT_PACKAGES := bazel-bootstrap bazel-platforms g++ libgtest-dev libbenchmark-de
 BAZEL := bazel
 BAZEL_FLAGS ?=
 DELEGATE_SO := bazel-bin/delegate/libtf_sparse_delegate.so
+# The Python tests run on two worker processes (pytest-xdist): most of their
+# time is single-threaded Keras/TFLite work.
+PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 # The sanitized delegate (--config=asan in .bazelrc) and gcc's sanitizer
 # runtimes, which must be the first libraries a Python process loads.
@@ -66,7 +69,7 @@ test-arm:
 	cc/tests/arm/run.sh
 
 test-py:
-	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) tests $(PYTEST_ARGS)
 
 # The C++ tests under AddressSanitizer + UBSan, then the delegate's Python
 # tests once more with the sanitized library inside the ordinary Python.
