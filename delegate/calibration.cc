@@ -27,6 +27,7 @@
 #include "cc/kernels/f32_dwconv3x3_sparse.h"
 #include "cc/kernels/f32_gs_fully_connected.h"
 #include "cc/kernels/f32_nm_fully_connected.h"
+#include "cc/kernels/qs8_row_group_fully_connected.h"
 #include "cc/util/aligned_buffer.h"
 #include "cc/util/throughput_probe.h"
 
@@ -35,7 +36,7 @@ namespace {
 
 constexpr const char* kFamilyNames[kNumCostFamilies] = {
     "fc_bsr", "fc_csr", "fc_nm", "fc_gs", "conv_fkw", "conv_vt", "dw_taps",
-    "conv_pv"};
+    "conv_pv", "fc_qs8"};
 
 // t_kernel / t_standin per family, measured with MeasureCalibration on the
 // reference CPU (Intel Xeon, family 6 model 167; medians of 7 runs of
@@ -48,11 +49,14 @@ struct ReferenceRow {
 };
 constexpr ReferenceRow kReference[] = {
     {Isa::kAvx512,
-     {0.0707, 0.0701, 0.1087, 0.1511, 0.6707, 0.3706, 3.7738, 0.3724}},
+     {0.0707, 0.0701, 0.1087, 0.1511, 0.6707, 0.3706, 3.7738, 0.3724,
+      0.0987}},
     {Isa::kAvx2,
-     {0.0627, 0.1605, 0.4241, 0.1541, 1.1641, 0.5627, 5.6915, 0.4787}},
+     {0.0627, 0.1605, 0.4241, 0.1541, 1.1641, 0.5627, 5.6915, 0.4787,
+      0.3652}},
     {Isa::kScalar,
-     {0.221, 0.2837, 2.0108, 0.2722, 1.9336, 9.8139, 20.8474, 3.5739}},
+     {0.221, 0.2837, 2.0108, 0.2722, 1.9336, 9.8139, 20.8474, 3.5739,
+      3.3181}},
 };
 
 const ReferenceRow& ReferenceFor(Isa isa) {
@@ -174,6 +178,27 @@ double TimeFcFamily(CostFamily family, Isa isa) {
       return TimeFc(F32GsFullyConnected::Create(w.data(), kFcOut, kFcIn,
                                                 nullptr, lo, hi, o, &error));
     }
+    case CostFamily::kFcQs8: {
+      // The same 90% unstructured pattern in int8, on row groups.
+      std::vector<int8_t> w8(w.size());
+      for (size_t i = 0; i < w.size(); ++i) {
+        w8[i] = static_cast<int8_t>(std::lround(w[i] * 127.0f));
+      }
+      const float filter_scale = 0.01f;
+      Qs8FcQuantization q;
+      q.input_scale = 0.05f;
+      q.filter_scales = &filter_scale;
+      q.output_scale = 0.5f;
+      Qs8RowGroupFullyConnected::Options o;
+      o.isa = static_cast<int>(isa);
+      auto op = Qs8RowGroupFullyConnected::Create(w8.data(), kFcOut, kFcIn,
+                                                  nullptr, q, o, &error);
+      if (!op) return -1.0;
+      AlignedBuffer<int8_t> x(kFcIn), y(kFcOut);
+      for (int i = 0; i < kFcIn; ++i) x.data()[i] = static_cast<int8_t>(i % 97);
+      return BestSeconds([&] { op->Run(1, x.data(), y.data(), nullptr); },
+                         kRepetitions);
+    }
     default:
       return -1.0;
   }
@@ -282,6 +307,8 @@ double StandinSeconds(CostFamily family, double fma_ns, double stream_ns) {
     case CostFamily::kFcNm:
     case CostFamily::kFcGs:
       return stream_ns * kFcOut * kFcIn * 1e-9;
+    case CostFamily::kFcQs8:  // One byte a dense weight.
+      return stream_ns * kFcOut * kFcIn / 4 * 1e-9;
     case CostFamily::kConvFkw:
       return fma_ns * ConvMacs(kFkwSize, kFkwSize, kFkwC, kFkwC) * 1e-9;
     case CostFamily::kConvVt:
@@ -299,7 +326,8 @@ double StandinSeconds(CostFamily family, double fma_ns, double stream_ns) {
 
 bool IsFc(CostFamily f) {
   return f == CostFamily::kFcBsr || f == CostFamily::kFcCsr ||
-         f == CostFamily::kFcNm || f == CostFamily::kFcGs;
+         f == CostFamily::kFcNm || f == CostFamily::kFcGs ||
+         f == CostFamily::kFcQs8;
 }
 
 std::string JsonNumber(double v) {

@@ -53,6 +53,7 @@ enum class CostFamily {
   kConvVt,    // CONV_2D (and FC on many rows), filter-vector taps.
   kDwTaps,    // DEPTHWISE_CONV_2D, tap-sparse.
   kConvPv,    // CONV_2D (and FC on many rows), pixel-vector nonzeros.
+  kFcQs8,     // FULLY_CONNECTED int8, row groups (and int8 BSR, N:4).
   kCount
 };
 constexpr int kNumCostFamilies = static_cast<int>(CostFamily::kCount);

@@ -96,7 +96,15 @@ void AddQs8Bsr(const FcWeights& w, std::vector<FcCandidate>* out) {
   cand.c = 4;
   const BlockDensity bd = MeasureBlockDensity(w.w8, info.out, info.in, 1, 4);
   cand.density = bd.density();
-  cand.cost = EstimateQs8BsrCost(info.out, info.in, bd.nonzero_blocks);
+  // Fitted on the AVX-512 VNNI kernel; the AVX2 one ran 1.6-1.9x slower
+  // (cc/bench/qs8_sparse_fc_bench), NEON's is unmeasured on its hardware
+  // and taken as AVX2, scalar a plain loop.
+  const std::string kernel =
+      SelectQs8BsrUkernel(1, 4, w.isa, /*use_dot_product=*/true).name;
+  const double factor = kernel.find("avx512vnni") != std::string::npos ? 1.0
+                        : kernel.find("scalar") != std::string::npos    ? 10.0
+                                                                         : 1.9;
+  cand.cost = EstimateQs8BsrCost(info.out, info.in, bd.nonzero_blocks) * factor;
   w.decision->candidates.push_back(cand);
   out->push_back(FcCandidate{"bsr:1x4", cand.cost, 1, 4});
 }
@@ -177,6 +185,19 @@ Qs8RowGroupFullyConnected::Options RowGroupOptions(bool nm4) {
   return o;
 }
 
+// The row-group kernels' time against the AVX-512 VBMI one the cost model
+// was fitted on (delegate/calibration.cc's fc_qs8 reference ratios, one
+// CPU): AVX2 (also AVX-512 CPUs without VBMI) builds each 64-byte lookup
+// from four vpshufb, scalar is a plain loop. NEON is unmeasured on its
+// hardware and taken as AVX2 (its 64-byte table lookup is one instruction,
+// so this is the cautious side).
+double RowGroupKernelFactor(const char* kernel) {
+  const std::string name = kernel;
+  if (name.find("avx512vbmi") != std::string::npos) return 1.0;
+  if (name.find("scalar") != std::string::npos) return 33.6;
+  return 3.7;
+}
+
 void AddQs8RowGroups(const FcWeights& w, bool nm4, const std::string& name,
                      int a, int b, std::vector<FcCandidate>* out) {
   const FcNodeInfo& info = *w.info;
@@ -184,10 +205,16 @@ void AddQs8RowGroups(const FcWeights& w, bool nm4, const std::string& name,
       Qs8RowGroupFullyConnected::PlanLayout(w.w8, info.out, info.in,
                                             RowGroupOptions(nm4));
   if (plan.slices < 0) return;
+  const Qs8Nm4RowGroupUkernel* nm4_kernel =
+      plan.nm4 ? SelectQs8Nm4RowGroupUkernel(w.isa) : nullptr;
+  const char* kernel = nm4_kernel != nullptr
+                           ? nm4_kernel->name
+                           : SelectQs8RowGroupUkernel(w.isa).name;
   out->push_back(FcCandidate{
       name,
       EstimateQs8RowGroupCost(info.out, info.in, plan.slices, plan.bytes,
-                              plan.nm4),
+                              plan.nm4) *
+          RowGroupKernelFactor(kernel),
       a, b});
 }
 
@@ -491,13 +518,13 @@ const std::vector<FcFormatDescriptor>& FcFormats() {
       new std::vector<FcFormatDescriptor>{
           {FcFormat::kBsr, &BsrAuto, &BsrForced, &BsrChoose, &BsrCreate,
            &BsrKernel, CostFamily::kFcBsr, &AddQs8Bsr, &Qs8BsrForced,
-           &Qs8BsrCreate, &Qs8BsrKernel, CostFamily::kFcBsr},
+           &Qs8BsrCreate, &Qs8BsrKernel, CostFamily::kFcQs8},
           {FcFormat::kCsr, &CsrAuto, &CsrForced, &NoParameters, &CsrCreate,
            &CsrKernel, CostFamily::kFcCsr, &Qs8CsrAuto, &Qs8CsrForced,
-           &Qs8CsrCreate, &Qs8CsrKernel, CostFamily::kFcCsr},
+           &Qs8CsrCreate, &Qs8CsrKernel, CostFamily::kFcQs8},
           {FcFormat::kNm, &NmAuto, &NmForced, &NmChoose, &NmCreate,
            &NmKernel, CostFamily::kFcNm, &Qs8NmAuto, &Qs8NmForced,
-           &Qs8NmCreate, &Qs8NmKernel, CostFamily::kFcNm},
+           &Qs8NmCreate, &Qs8NmKernel, CostFamily::kFcQs8},
           {FcFormat::kGs, &GsAuto, &GsForced, &GsChoose, &GsCreate,
            &GsKernel,
            CostFamily::kFcGs},
