@@ -8,7 +8,7 @@ import pytest
 
 import tf_sparse as tfs
 
-FAMILIES = {"fc_bsr", "fc_csr", "fc_nm", "fc_gs", "conv_fkw", "conv_vt", "dw_taps", "conv_pv"}
+FAMILIES = {"fc_bsr", "fc_csr", "fc_nm", "fc_gs", "conv_fkw", "conv_vt", "dw_taps", "conv_pv", "fc_qs8"}
 
 
 def _check(cal, source):
