@@ -87,6 +87,8 @@ def main(argv=None):
     ap.add_argument("--out", default=None)
     ap.add_argument("--compact", action="store_true",
                     help="store the weights in TFLite's sparse encoding (DENSIFY in front of the layers)")
+    ap.add_argument("--int8", action="store_true",
+                    help="full-integer int8 file (activations calibrated on up to 16 training inputs)")
     args = ap.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
 
@@ -122,9 +124,12 @@ def main(argv=None):
 
     deploy = tfs.strip(sparse)
     out_dir = args.out or tempfile.mkdtemp(prefix="tf_sparse_jasper_")
-    path = os.path.join(out_dir, "jasper_pruned.tflite")
+    path = os.path.join(out_dir, "jasper_pruned{}.tflite".format("_int8" if args.int8 else ""))
     t0 = time.time()
-    tfs.export_tflite(deploy, path, compact=args.compact)
+    if args.int8:
+        tfs.export_tflite(deploy, path, compact=args.compact, int8=True, representative_data=x[:16])
+    else:
+        tfs.export_tflite(deploy, path, compact=args.compact)
     print(f"exported {path} ({os.path.getsize(path):,} bytes) in {time.time() - t0:.0f} s")
 
     sample = x[:1]

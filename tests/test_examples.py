@@ -65,12 +65,29 @@ def test_vgg16_int8_example(tmp_path):
     # kernels (the output is float: QUANTIZE/DEQUANTIZE at the ends); XNNPACK's int8 kernels round
     # once where TFLite's round twice, so outputs differ by a few output steps at most.
     r = _load("imagenet_cnn").main(
-        ["--arch", "vgg16", "--image-size", "32", "--classes", "4", "--runs", "2", "--dense-sparsity", "0.98",
+        ["--arch", "vgg16", "--image-size", "32", "--classes", "4", "--runs", "2", "--dense-sparsity", "0.9",
          "--int8", "--out", str(tmp_path)]
     )
     assert r["int8"] and r["pruned_dense"] == 2, r
-    assert r["claimed_nodes"] >= 1 and "bsr:1x4" in r["formats"], r
+    assert r["claimed_nodes"] >= 1 and set(r["formats"]) <= {"bsr:1x4", "csr"}, r
     assert os.path.exists(tmp_path / "vgg16_pruned_int8.tflite")
+
+
+def test_bert_and_jasper_int8_examples(tmp_path):
+    # Full-integer files of both architectures (token ids stay int32 inputs): they export, load and
+    # run with the delegate; on this structure (16-unit blocks over 32 rows a call, 1xK Conv1D) the
+    # delegate has no int8 kernel that beats XNNPACK's int8 GEMM, so it declines and says why.
+    r = _load("bert").main(
+        ["--layers", "1", "--hidden", "128", "--heads", "2", "--ffn", "512", "--seq", "32", "--vocab", "100",
+         "--runs", "2", "--int8", "--out", str(tmp_path)]
+    )
+    assert os.path.exists(tmp_path / "bert_pruned_int8.tflite")
+    assert any("int8" in reason for reason in r["declined"]) or r["claimed_nodes"] > 0, r
+    r = _load("jasper").main(
+        ["--blocks", "2", "--repeats", "2", "--scale", "0.5", "--frames", "64", "--runs", "2", "--int8",
+         "--out", str(tmp_path)]
+    )
+    assert os.path.exists(tmp_path / "jasper_pruned_int8.tflite")
 
 
 def test_bert_example(tmp_path):

@@ -733,7 +733,13 @@ def _sample_arrays(sample, specs, i: int, n_inputs: int):
         a = np.asarray(a)
         if a.dtype.kind not in "fiu":
             raise TypeError(f"{where}, input {j}: must be numeric, got dtype {a.dtype}")
-        a = a.astype(np.float32)
+        # The model input's own dtype (token ids stay integers), else float32.
+        dtype = getattr(specs[j], "dtype", None) if specs is not None else None
+        try:
+            dtype = np.dtype(str(dtype)) if dtype is not None else np.dtype(np.float32)
+        except TypeError:
+            dtype = np.dtype(np.float32)
+        a = a.astype(dtype if dtype.kind in "fiu" else np.float32)
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{where}, input {j}: holds NaN or Inf")
         if specs is not None:
