@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "cc/kernels/qs8_bsr_ukernel.h"
+#include "cc/kernels/qs8_requantize_avx512.h"
 
 namespace tf_sparse {
 namespace {
@@ -20,45 +21,6 @@ inline __m512i LoadIndices(const uint16_t* p, __mmask16 m) {
 }
 inline __m512i LoadIndices(const int32_t* p, __mmask16 m) {
   return _mm512_maskz_loadu_epi32(m, p);
-}
-
-// requantize.h's RequantizeToInt8 on 16 lanes, bit for bit. Step 1 uses
-// that TFLite's nudge-and-truncate equals floor((a * b + 2^30) / 2^31); its
-// one saturating case (a == b == INT32_MIN) cannot occur because the
-// multipliers are 0 or in [2^30, 2^31).
-inline __m128i Requantize16(__m512i acc, __m512i multiplier, __m512i shift,
-                            __m512i zero_point, __m512i lo, __m512i hi) {
-  const __m512i zero = _mm512_setzero_si512();
-  const __m512i left = _mm512_max_epi32(shift, zero);
-  const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
-  const __m512i x = _mm512_sllv_epi32(acc, left);
-  const __m512i half = _mm512_set1_epi64(int64_t{1} << 30);
-  const __m512i even = _mm512_srai_epi64(
-      _mm512_add_epi64(_mm512_mul_epi32(x, multiplier), half), 31);
-  const __m512i odd = _mm512_srai_epi64(
-      _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32),
-                                        _mm512_srli_epi64(multiplier, 32)),
-                       half),
-      31);
-  const __m512i high =
-      _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-  // Rounding division by 2^right, ties away from zero.
-  const __m512i mask =
-      _mm512_sub_epi32(_mm512_sllv_epi32(_mm512_set1_epi32(1), right),
-                       _mm512_set1_epi32(1));
-  const __m512i remainder = _mm512_and_si512(high, mask);
-  const __m512i threshold = _mm512_sub_epi32(_mm512_srli_epi32(mask, 1),
-                                             _mm512_srai_epi32(high, 31));
-  __m512i v = _mm512_srav_epi32(high, right);
-  v = _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(remainder, threshold),
-                            v, _mm512_set1_epi32(1));
-  // Bounding v first keeps the zero point addition from wrapping without
-  // changing any clamped result.
-  v = _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-512)),
-                       _mm512_set1_epi32(512));
-  v = _mm512_add_epi32(v, zero_point);
-  v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
-  return _mm512_cvtepi32_epi8(v);
 }
 
 // The dot product of one row of 1 x 4 blocks with x.

@@ -17,13 +17,6 @@ namespace {
 // float operator's constant; the requantization costs a few more).
 constexpr int64_t kRowCost = 16;
 
-// |x - zero point| and |x + offset - folded zero point| reach at most 255;
-// the folded bias adds at most another 255 per unit of |W|. Checking
-// |bias| + 510 * sum |W| against int32 covers every kernel's partial sums,
-// whichever ISA runs, so whether a layer is accepted does not depend on
-// the CPU.
-constexpr int64_t kAccumulatorBound = 510;
-
 }  // namespace
 
 std::unique_ptr<Qs8BsrFullyConnected> Qs8BsrFullyConnected::Create(
@@ -71,19 +64,15 @@ std::unique_ptr<Qs8BsrFullyConnected> Qs8BsrFullyConnected::Create(
   const int r = op->matrix_.layout.block_height;
   const int c = op->matrix_.layout.block_width;
   op->kernel_ = SelectQs8BsrUkernel(r, c, isa, options.use_dot_product);
-  const int64_t zero = static_cast<int64_t>(quantization.input_zero_point) +
-                       op->kernel_.input_offset;
+  problem = FoldQs8Bias(bias, out, op->matrix_.row_sums.data(),
+                        op->matrix_.row_abs_sums.data(),
+                        quantization.input_zero_point,
+                        op->kernel_.input_offset, op->bias_.data());
+  if (!problem.empty()) {
+    *error = problem;
+    return nullptr;
+  }
   for (int o = 0; o < out; ++o) {
-    const int64_t b = bias != nullptr ? bias[o] : 0;
-    const int64_t bound =
-        std::llabs(b) + kAccumulatorBound * op->matrix_.row_abs_sums[o];
-    if (bound > std::numeric_limits<int32_t>::max()) {
-      *error = "bias and weights of output row " + std::to_string(o) +
-               " can overflow the int32 accumulator (|bias| + 510 * "
-               "sum |W| must stay below 2^31)";
-      return nullptr;
-    }
-    op->bias_[o] = static_cast<int32_t>(b - zero * op->matrix_.row_sums[o]);
     op->multiplier_[o] = rows[o].multiplier;
     op->shift_[o] = rows[o].shift;
   }

@@ -1,6 +1,5 @@
 // Int8 BSR kernel on the ARMv8.2 dot product extension: one sdot per four
 // blocks (compiled with +dotprod; selected only when HWCAP_ASIMDDP is set).
-#define TF_SPARSE_QS8_DOT4(acc, w, x) ((acc) = vdotq_s32((acc), (w), (x)))
 #include "cc/kernels/qs8_bsr_neon_generic.inc.h"
 
 namespace tf_sparse {

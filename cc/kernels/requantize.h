@@ -124,6 +124,19 @@ struct Qs8FcQuantization {
 std::string ComputeFcMultipliers(const Qs8FcQuantization& q, int out,
                                  std::vector<QuantizedMultiplier>* rows);
 
+// Folds the input zero point into the bias of an int8 layer whose kernel
+// reads x + input_offset (qs8_bsr_ukernel.h):
+//   folded[o] = bias[o] - (input_zero_point + input_offset) * row_sums[o]
+// (bias may be null: zeros), and checks that no accumulator of any kernel
+// can overflow int32: |x - zero point| and |x + offset - folded zero point|
+// reach at most 255, the folded bias adds at most another 255 per unit of
+// |W|, so |bias| + 510 * row_abs_sums[o] must stay below 2^31 (whichever
+// ISA runs: whether a layer is accepted does not depend on the CPU).
+// Returns an empty string, or what is wrong (naming the row).
+std::string FoldQs8Bias(const int32_t* bias, int out, const int32_t* row_sums,
+                        const int32_t* row_abs_sums, int32_t input_zero_point,
+                        int32_t input_offset, int32_t* folded);
+
 }  // namespace tf_sparse
 
 #endif  // TF_SPARSE_CC_KERNELS_REQUANTIZE_H_
