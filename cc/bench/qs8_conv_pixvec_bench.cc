@@ -16,7 +16,8 @@
 // (independent vpdpbusd chains, measured here) says how good a baseline it
 // is.
 //
-//   bazel run -c opt //cc/bench:qs8_conv_pixvec_bench [-- --runs=N]
+//   bazel run -c opt //cc/bench:qs8_conv_pixvec_bench [-- --runs=N
+//       --layer=56x56x64->256]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -122,8 +123,10 @@ double PeakMacs() {
 
 int Main(int argc, char** argv) {
   int runs = 51;
+  const char* only = nullptr;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--runs=", 7) == 0) runs = std::atoi(argv[i] + 7);
+    if (std::strncmp(argv[i], "--layer=", 8) == 0) only = argv[i] + 8;
   }
   if (!IsaSupported(Isa::kAvx512) || !GetCpuFeatures().avx512vnni) {
     std::printf("qs8_conv_pixvec_bench: needs AVX-512 VNNI, skipped\n");
@@ -148,6 +151,7 @@ int Main(int argc, char** argv) {
       "layer", "denseGEMM", "%peak", "pv dense", "pv fb75", "pv g90",
       "pv zero", "x fb75", "x g90", "x 0%");
   for (const Layer& l : kLayers) {
+    if (only != nullptr && std::strcmp(only, l.name) != 0) continue;
     const size_t pixels = static_cast<size_t>(l.h) * l.w;
     std::mt19937 rng(11);
     std::uniform_int_distribution<int> byte(-128, 127);

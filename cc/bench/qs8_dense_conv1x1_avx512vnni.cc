@@ -14,8 +14,9 @@ namespace {
 // acc += dot(a as uint8, b as int8) in place: GCC 12 copies the
 // accumulator of _mm512_dpbusd_epi32 through another register (and spills
 // under pressure).
-inline void Dpbusd(__m512i& acc, __m512i a, __m512i b) {
+inline __m512i Dpbusd(__m512i acc, __m512i a, __m512i b) {
   asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  return acc;
 }
 
 inline __m512i Broadcast(const uint8_t* p) {
@@ -36,10 +37,10 @@ inline void Store(__m512i acc, __m512 s, __m512i zp, __m512i lo, __m512i hi,
 #define TF_SPARSE_DOT(m)                                                 \
   {                                                                      \
     const __m512i xv = Broadcast(x + (m) * static_cast<size_t>(in) + k); \
-    Dpbusd(a##m##0, xv, w0);                      \
-    Dpbusd(a##m##1, xv, w1);                      \
-    Dpbusd(a##m##2, xv, w2);                      \
-    Dpbusd(a##m##3, xv, w3);                      \
+    a##m##0 = Dpbusd(a##m##0, xv, w0);                      \
+    a##m##1 = Dpbusd(a##m##1, xv, w1);                      \
+    a##m##2 = Dpbusd(a##m##2, xv, w2);                      \
+    a##m##3 = Dpbusd(a##m##3, xv, w3);                      \
   }
 #define TF_SPARSE_OUT(m)                                              \
   {                                                                   \
@@ -134,7 +135,7 @@ int32_t qs8_peak_vpdpbusd__avx512vnni(long long iterations) {
   const __m512i a = _mm512_set1_epi32(0x01010101);
   const __m512i b = _mm512_set1_epi32(0x01FF0102);
 #define TF_SPARSE_ACC(i) __m512i c##i = _mm512_set1_epi32(i);
-#define TF_SPARSE_STEP(i) Dpbusd(c##i, a, b);
+#define TF_SPARSE_STEP(i) c##i = Dpbusd(c##i, a, b);
 #define TF_SPARSE_X12(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) \
   M(10) M(11)
   TF_SPARSE_X12(TF_SPARSE_ACC)

@@ -141,9 +141,11 @@ std::unique_ptr<Qs8ConvPixvec> Qs8ConvPixvec::Create(
     *error = problem;
     return nullptr;
   }
+  op->fast_.resize(out);
   for (int o = 0; o < out; ++o) {
     op->multiplier_[o] = rows[o].multiplier;
     op->shift_[o] = rows[o].shift;
+    op->fast_[o] = MakeFloatRequantization(rows[o]);
   }
   op->output_zero_point_ = quantization.output_zero_point;
   op->output_min_ = quantization.output_min;
@@ -187,14 +189,24 @@ bool Qs8ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
   }
   const int tile = lanes * vectors;
   const int64_t tiles = (pixels + tile - 1) / tile;
+  const int64_t group_bytes =
+      static_cast<int64_t>(tile) * 4 * ukernel_->value_bytes;
+  if (group_bytes * groups_ > std::numeric_limits<int32_t>::max()) {
+    *error = "in too large for 32-bit offsets into the packed tile";
+    return false;
+  }
   try {
+    offset_.resize(group_.size());
+    for (size_t k = 0; k < group_.size(); ++k) {
+      offset_[k] = static_cast<int32_t>(group_[k] * group_bytes);
+    }
     const size_t x_bytes = static_cast<size_t>(groups_) * tile * 4 *
                            static_cast<size_t>(ukernel_->value_bytes);
     const size_t acc_values = static_cast<size_t>(ukernel_->group) * tile;
     for (size_t t = 0; t < x_.size(); ++t) {
       if (x_[t].size() < x_bytes) x_[t].Resize(x_bytes);
       if (acc_[t].size() < acc_values) acc_[t].Resize(acc_values);
-      offset_[t].resize(static_cast<size_t>(tile));
+      pixel_offset_[t].resize(static_cast<size_t>(tile));
     }
   } catch (const std::bad_alloc&) {
     *error = "out of memory for the tile scratch";
@@ -234,7 +246,7 @@ void Qs8ConvPixvec::Compute(const int8_t* x, int8_t* y, int begin, int end,
                             int t) {
   const Qs8PixvecUkernel& k = *ukernel_;
   int8_t* X = x_[t].data();
-  int32_t* offset = offset_[t].data();
+  int32_t* offset = pixel_offset_[t].data();
   const int64_t image = static_cast<int64_t>(out_h_) * out_w_;
   Qs8PixvecTileArgs a;
   a.x = X;
@@ -253,22 +265,30 @@ void Qs8ConvPixvec::Compute(const int8_t* x, int8_t* y, int begin, int end,
     const int64_t q0 = static_cast<int64_t>(tile) * tile_;
     const int pixels = static_cast<int>(std::min<int64_t>(tile_, pixels_ - q0));
     if (tile != packed) {
+      // The tile's first pixel, then step along rows and images.
+      const int64_t r0 = q0 % image;
+      int64_t n = q0 / image, oy = r0 / out_w_, ox = r0 % out_w_;
       for (int p = 0; p < pixels; ++p) {
-        const int64_t q = q0 + p;
-        const int64_t n = q / image, r = q % image;
-        const int64_t oy = r / out_w_, ox = r % out_w_;
         offset[p] = static_cast<int32_t>(
             ((n * in_h_ + oy * stride_h_) * in_w_ + ox * stride_w_) * in_);
+        if (++ox == out_w_) {
+          ox = 0;
+          if (++oy == out_h_) {
+            oy = 0;
+            ++n;
+          }
+        }
       }
       k.pack_fn(x, offset, pixels, in_, a.tile, X);
       packed = tile;
     }
     a.group_ptr = group_ptr_.data() + c0;
-    a.group = group_.data();
+    a.offset = offset_.data();
     a.weights = weights_.data();
     a.bias = bias_.data() + c0;
     a.multiplier = multiplier_.data() + c0;
     a.shift = shift_.data() + c0;
+    a.fast = fast_.data() + c0;
     a.channels = c1 - c0;
     a.pixels = pixels;
     a.y = y + q0 * out_ + c0;
@@ -295,13 +315,13 @@ void Qs8ConvPixvec::Run(const int8_t* x, int8_t* y, ThreadPool* pool) {
   if (static_cast<int>(x_.size()) < tasks) {
     x_.resize(tasks);
     acc_.resize(tasks);
-    offset_.resize(tasks);
+    pixel_offset_.resize(tasks);
   }
   for (int t = 0; t < tasks; ++t) {
     if (x_[t].size() < x_bytes) x_[t].Resize(x_bytes);
     if (acc_[t].size() < acc_values) acc_[t].Resize(acc_values);
-    if (offset_[t].size() < static_cast<size_t>(tile_)) {
-      offset_[t].resize(static_cast<size_t>(tile_));
+    if (pixel_offset_[t].size() < static_cast<size_t>(tile_)) {
+      pixel_offset_[t].resize(static_cast<size_t>(tile_));
     }
   }
   if (tasks <= 1) {

@@ -133,6 +133,7 @@ class Qs8ConvPixvec {
   std::vector<int32_t> bias_;
   std::vector<int32_t> multiplier_;
   std::vector<int32_t> shift_;
+  std::vector<FloatRequantization> fast_;
   int32_t output_zero_point_ = 0;
   int32_t output_min_ = -128;
   int32_t output_max_ = 127;
@@ -142,12 +143,13 @@ class Qs8ConvPixvec {
   int64_t pixels_ = 0;  // batch * out_h * out_w.
   int tile_ = 0;
   int tiles_ = 0;
+  std::vector<int32_t> offset_;  // Per kept group: bytes into X.
   int splits_ = 1;          // Channel shares per tile.
   int split_channels_ = 0;  // Channels per share (a multiple of group).
   // Per thread slot.
   std::vector<AlignedBuffer<int8_t>> x_;
   std::vector<AlignedBuffer<int32_t>> acc_;
-  std::vector<std::vector<int32_t>> offset_;
+  std::vector<std::vector<int32_t>> pixel_offset_;
 };
 
 }  // namespace tf_sparse

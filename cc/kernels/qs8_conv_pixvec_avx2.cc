@@ -60,7 +60,6 @@ void Pack(const int8_t* x, const int32_t* pixel_offset, int pixels, int in,
 // Channels o .. o + C - 1 over all tile pixels into acc ([C][tile]).
 template <int V, int C>
 inline void Channels(const Qs8PixvecTileArgs& a, int o, int32_t* acc) {
-  const size_t row_bytes = a.tile * 8;
   __m256i s[C][2 * V];
   int32_t k[C];
   int32_t n = 0x7fffffff;
@@ -71,7 +70,7 @@ inline void Channels(const Qs8PixvecTileArgs& a, int o, int32_t* acc) {
     n = len < n ? len : n;
   }
   auto step = [&](int c, int32_t j) {
-    const int8_t* xg = a.x + static_cast<size_t>(a.group[j]) * row_bytes;
+    const int8_t* xg = a.x + a.offset[j];
     const __m256i w = _mm256_broadcastq_epi64(
         _mm_cvtepi8_epi16(_mm_cvtsi32_si128(a.weights[j])));
     for (int v = 0; v < 2 * V; ++v) {

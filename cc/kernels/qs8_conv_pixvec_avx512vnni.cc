@@ -2,12 +2,16 @@
 // per 64-byte vector of X (x + 128 as uint8), one vpdpbusd per kept group
 // and vector of pixels, its 4 weights broadcast as a 32-bit word.
 // Accumulators: tile / 16 pixel vectors times C output channels at once
-// (8 independent chains: vpdpbusd's latency is hidden), the C channels'
-// group lists walked together up to the shortest. Each block of 16 output
-// channels is stored as [16][tile] int32, transposed 16 x 16 in registers
-// and requantized one pixel (16 channels, per-channel multipliers in the
-// lanes) per vector.
+// (8 independent chains: vpdpbusd's latency is hidden), started at the
+// bias, the C channels' group lists walked together up to the shortest.
+// Each channel's sums are requantized in registers (requantize.h's float
+// shortcut, 6 vector instructions per 16 outputs where the exact integer
+// steps take about 25; the integer path for vectors near a tie) and kept
+// as [16][tile] int32 per block of 16 channels, which packs and shuffles
+// turn into NHWC bytes (StoreBlock).
 #include <immintrin.h>
+
+#include <cstdint>
 
 #include "cc/kernels/qs8_conv_pixvec_ukernel.h"
 #include "cc/kernels/qs8_requantize_avx512.h"
@@ -15,7 +19,7 @@
 namespace tf_sparse {
 namespace {
 
-// r[i] (row i, 16 dwords) becomes column i.
+// r[i] (row i, 16 words) becomes column i.
 inline void Transpose16(__m512i r[16]) {
   __m512i t[16];
   for (int i = 0; i < 8; ++i) {
@@ -71,15 +75,53 @@ void Pack(const int8_t* x, const int32_t* pixel_offset, int pixels, int in,
   }
 }
 
-// Channels o .. o + C - 1 over all tile pixels into acc ([C][tile]).
+// acc + dot(x as uint8, w as int8), computed in place (GCC 12 copies the
+// accumulator of _mm512_dpbusd_epi32 through another register). By value:
+// a reference would make the accumulator arrays addressable (kept in
+// memory).
+inline __m512i Dpbusd(__m512i acc, __m512i x, __m512i w) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
+  return acc;
+}
+
+struct Output {
+  __m512i zero_point, lo, hi;
+  __m512 zero_point_f;
+};
+
+// One channel's 16 pixel sums (bias included) to int32 outputs, exact
+// where in [lo, hi] (the caller clamps): requantize.h's float shortcut, z
+// = acc * scale + zero point rounded to nearest (vreduceps gives z -
+// round(z)), and the integer path for the vectors where some lane is near
+// a tie. The shortcut is taken only for scales below 1/2 (tie_limit is
+// negative otherwise), so |z| < 2^30 and the conversion cannot overflow.
+inline __m512i Requantize(__m512i acc, const Qs8PixvecTileArgs& a, int o,
+                          const Output& out) {
+  const __m512 z = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc),
+                                   _mm512_set1_ps(a.fast[o].scale),
+                                   out.zero_point_f);
+  const __m512 d = _mm512_abs_ps(
+      _mm512_reduce_ps(z, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  if (_mm512_cmp_ps_mask(d, _mm512_set1_ps(a.fast[o].tie_limit),
+                         _CMP_GE_OQ) != 0) {
+    return Requantize16ToInt32(acc, _mm512_set1_epi32(a.multiplier[o]),
+                               _mm512_set1_epi32(a.shift[o]), out.zero_point,
+                               out.lo, out.hi);
+  }
+  return _mm512_cvtps_epi32(z);
+}
+
+// Channels o .. o + C - 1 over all tile pixels: requantized int32 outputs
+// to q ([C][tile]).
 template <int V, int C>
-inline void Channels(const Qs8PixvecTileArgs& a, int o, int32_t* acc) {
-  const size_t row_bytes = a.tile * 4;
+inline void Channels(const Qs8PixvecTileArgs& a, int o, const Output& out,
+                     int32_t* q) {
   __m512i s[C][V];
   int32_t k[C];
   int32_t n = 0x7fffffff;
   for (int c = 0; c < C; ++c) {
-    for (int v = 0; v < V; ++v) s[c][v] = _mm512_setzero_si512();
+    const __m512i bias = _mm512_set1_epi32(a.bias[o + c]);
+    for (int v = 0; v < V; ++v) s[c][v] = bias;
     k[c] = a.group_ptr[o + c];
     const int32_t len = a.group_ptr[o + c + 1] - k[c];
     n = len < n ? len : n;
@@ -87,25 +129,81 @@ inline void Channels(const Qs8PixvecTileArgs& a, int o, int32_t* acc) {
   for (int32_t i = 0; i < n; ++i) {
     for (int c = 0; c < C; ++c) {
       const int32_t j = k[c] + i;
-      const int8_t* xg = a.x + static_cast<size_t>(a.group[j]) * row_bytes;
+      const int8_t* xg = a.x + a.offset[j];
       const __m512i w = _mm512_set1_epi32(a.weights[j]);
       for (int v = 0; v < V; ++v) {
-        s[c][v] = _mm512_dpbusd_epi32(s[c][v],
-                                      _mm512_load_si512(xg + 64 * v), w);
+        s[c][v] = Dpbusd(s[c][v], _mm512_load_si512(xg + 64 * v), w);
       }
     }
   }
   for (int c = 0; c < C; ++c) {
     for (int32_t j = k[c] + n; j < a.group_ptr[o + c + 1]; ++j) {
-      const int8_t* xg = a.x + static_cast<size_t>(a.group[j]) * row_bytes;
+      const int8_t* xg = a.x + a.offset[j];
       const __m512i w = _mm512_set1_epi32(a.weights[j]);
       for (int v = 0; v < V; ++v) {
-        s[c][v] = _mm512_dpbusd_epi32(s[c][v],
-                                      _mm512_load_si512(xg + 64 * v), w);
+        s[c][v] = Dpbusd(s[c][v], _mm512_load_si512(xg + 64 * v), w);
       }
     }
     for (int v = 0; v < V; ++v) {
-      _mm512_store_si512(acc + c * a.tile + 16 * v, s[c][v]);
+      _mm512_store_si512(q + c * a.tile + 16 * v,
+                         Requantize(s[c][v], a, o + c, out));
+    }
+  }
+}
+
+// 16 channels x 16 pixels of int32 outputs (rows[c] + p) to NHWC bytes,
+// clamped to [lo, hi] (8-bit): saturating packs leave, per 4 channels
+// 4a..4a+3, 128-bit lane
+// m = pixels 4m..4m+3 with one 32-bit word per channel; a byte shuffle
+// makes each word one pixel's 4 channels, 128-bit lane shuffles gather the
+// 4 channel quads of each 4 pixels, and a word permutation orders them
+// (pixel-major); each pixel's 16 bytes are one store.
+inline void StoreBlock(const int32_t* q, size_t tile, int p0, int pixels,
+                       __m512i lo, __m512i hi, __mmask16 channel_mask,
+                       int8_t* y, size_t y_stride) {
+  const __m512i byte_t = _mm512_broadcast_i32x4(_mm_setr_epi8(
+      0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+  const __m512i word_t = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6,
+                                           10, 14, 3, 7, 11, 15);
+  __m512i z[4];
+  for (int g = 0; g < 4; ++g) {
+    const int32_t* r = q + static_cast<size_t>(4 * g) * tile + p0;
+    const __m512i p01 = _mm512_packs_epi32(_mm512_load_si512(r),
+                                           _mm512_load_si512(r + tile));
+    const __m512i p23 = _mm512_packs_epi32(_mm512_load_si512(r + 2 * tile),
+                                           _mm512_load_si512(r + 3 * tile));
+    const __m512i b = _mm512_min_epi8(
+        _mm512_max_epi8(_mm512_packs_epi16(p01, p23), lo), hi);
+    z[g] = _mm512_shuffle_epi8(b, byte_t);
+  }
+  const __m512i t01_lo = _mm512_shuffle_i32x4(z[0], z[1], 0x44);
+  const __m512i t01_hi = _mm512_shuffle_i32x4(z[0], z[1], 0xEE);
+  const __m512i t23_lo = _mm512_shuffle_i32x4(z[2], z[3], 0x44);
+  const __m512i t23_hi = _mm512_shuffle_i32x4(z[2], z[3], 0xEE);
+  const __m512i u[4] = {_mm512_shuffle_i32x4(t01_lo, t23_lo, 0x88),
+                        _mm512_shuffle_i32x4(t01_lo, t23_lo, 0xDD),
+                        _mm512_shuffle_i32x4(t01_hi, t23_hi, 0x88),
+                        _mm512_shuffle_i32x4(t01_hi, t23_hi, 0xDD)};
+  for (int m = 0; m < 4 && 4 * m < pixels; ++m) {
+    const __m512i r = _mm512_permutexvar_epi32(word_t, u[m]);
+    // 128-bit lane n holds pixel 4m + n.
+    const __m128i lane[4] = {_mm512_castsi512_si128(r),
+                             _mm512_extracti32x4_epi32(r, 1),
+                             _mm512_extracti32x4_epi32(r, 2),
+                             _mm512_extracti32x4_epi32(r, 3)};
+    const int n_end = pixels - 4 * m < 4 ? pixels - 4 * m : 4;
+    int8_t* dst = y + static_cast<size_t>(4 * m) * y_stride;
+    if (channel_mask == 0xFFFF) {
+      for (int n = 0; n < n_end; ++n) {
+        _mm_storeu_si128(
+            reinterpret_cast<__m128i*>(dst + static_cast<size_t>(n) * y_stride),
+            lane[n]);
+      }
+    } else {
+      for (int n = 0; n < n_end; ++n) {
+        _mm_mask_storeu_epi8(dst + static_cast<size_t>(n) * y_stride,
+                             channel_mask, lane[n]);
+      }
     }
   }
 }
@@ -113,37 +211,27 @@ inline void Channels(const Qs8PixvecTileArgs& a, int o, int32_t* acc) {
 template <int V>
 void TileV(const Qs8PixvecTileArgs& a) {
   constexpr int C = 8 / V;
-  const __m512i zero_point = _mm512_set1_epi32(a.output_zero_point);
-  const __m512i lo = _mm512_set1_epi32(a.output_min);
-  const __m512i hi = _mm512_set1_epi32(a.output_max);
+  Output out;
+  out.zero_point = _mm512_set1_epi32(a.output_zero_point);
+  out.lo = _mm512_set1_epi32(a.output_min);
+  out.hi = _mm512_set1_epi32(a.output_max);
+  out.zero_point_f = _mm512_set1_ps(static_cast<float>(a.output_zero_point));
+  const __m512i lo8 = _mm512_set1_epi8(static_cast<char>(a.output_min));
+  const __m512i hi8 = _mm512_set1_epi8(static_cast<char>(a.output_max));
   for (int o0 = 0; o0 < a.channels; o0 += 16) {
     const int nc = a.channels - o0 < 16 ? a.channels - o0 : 16;
     int c = 0;
     for (; c + C <= nc; c += C) {
-      Channels<V, C>(a, o0 + c, a.acc + static_cast<size_t>(c) * a.tile);
+      Channels<V, C>(a, o0 + c, out, a.acc + static_cast<size_t>(c) * a.tile);
     }
     for (; c < nc; ++c) {
-      Channels<V, 1>(a, o0 + c, a.acc + static_cast<size_t>(c) * a.tile);
+      Channels<V, 1>(a, o0 + c, out, a.acc + static_cast<size_t>(c) * a.tile);
     }
-    const __mmask16 cm = static_cast<__mmask16>((1u << nc) - 1);
-    const __m512i bias = _mm512_maskz_loadu_epi32(cm, a.bias + o0);
-    const __m512i multiplier = _mm512_maskz_loadu_epi32(cm, a.multiplier + o0);
-    const __m512i shift = _mm512_maskz_loadu_epi32(cm, a.shift + o0);
+    // Rows past nc hold stale values: their bytes are never stored.
+    const __mmask16 channel_mask = static_cast<__mmask16>((1u << nc) - 1);
     for (int p0 = 0; p0 < a.pixels; p0 += 16) {
-      __m512i r[16];
-      // Rows past nc hold stale sums: their lanes are never stored.
-      for (int j = 0; j < 16; ++j) {
-        r[j] = _mm512_load_si512(a.acc + j * a.tile + p0);
-      }
-      Transpose16(r);
-      const int np = a.pixels - p0 < 16 ? a.pixels - p0 : 16;
-      int8_t* y = a.y + static_cast<size_t>(p0) * a.y_stride + o0;
-      for (int p = 0; p < np; ++p) {
-        _mm_mask_storeu_epi8(
-            y + static_cast<size_t>(p) * a.y_stride, cm,
-            Requantize16(_mm512_add_epi32(r[p], bias), multiplier, shift,
-                         zero_point, lo, hi));
-      }
+      StoreBlock(a.acc, a.tile, p0, a.pixels - p0, lo8, hi8, channel_mask,
+                 a.y + static_cast<size_t>(p0) * a.y_stride + o0, a.y_stride);
     }
   }
 }

@@ -37,7 +37,6 @@ void Pack(const int8_t* x, const int32_t* pixel_offset, int pixels, int in,
 // Channels o .. o + C - 1 over all tile pixels into acc ([C][tile]).
 template <int V, int C>
 inline void Channels(const Qs8PixvecTileArgs& a, int o, int32_t* acc) {
-  const size_t row_bytes = a.tile * 4;
   int32x4_t s[C][V];
   int32_t k[C];
   int32_t n = 0x7fffffff;
@@ -48,7 +47,7 @@ inline void Channels(const Qs8PixvecTileArgs& a, int o, int32_t* acc) {
     n = len < n ? len : n;
   }
   auto step = [&](int c, int32_t j) {
-    const int8_t* xg = a.x + static_cast<size_t>(a.group[j]) * row_bytes;
+    const int8_t* xg = a.x + a.offset[j];
     const int8x16_t w = vreinterpretq_s8_s32(vdupq_n_s32(a.weights[j]));
     for (int v = 0; v < V; ++v) {
       TF_SPARSE_QS8_DOT4(s[c][v], w, vld1q_s8(xg + 16 * v));

@@ -27,8 +27,7 @@ void Tile(const Qs8PixvecTileArgs& a) {
     for (int p = 0; p < a.pixels; ++p) {
       int32_t acc = a.bias[o];
       for (int32_t k = a.group_ptr[o]; k < a.group_ptr[o + 1]; ++k) {
-        const int8_t* xv =
-            a.x + (static_cast<size_t>(a.group[k]) * a.tile + p) * 4;
+        const int8_t* xv = a.x + a.offset[k] + static_cast<size_t>(p) * 4;
         int8_t w[4];
         std::memcpy(w, &a.weights[k], 4);
         for (int j = 0; j < 4; ++j) acc += int32_t{xv[j]} * w[j];

@@ -16,12 +16,14 @@
 //
 // For every output channel o of the range and tile pixel p < pixels:
 //   acc = bias[o] + sum over kept groups k of o:
-//           sum_{j < 4} X value(group[k], p, j) * weight byte j of k
+//           sum_{j < 4} X value(group g of k, p, j) * weight byte j of k
 //   y[p * y_stride + o] = RequantizeToInt8(acc, multiplier[o], shift[o],
 //                                          output_zero_point, output_min,
 //                                          output_max)
 // bias is folded for the kernel's input_offset (requantize.h FoldQs8Bias),
-// so every kernel is bit-exact with the scalar one and with TFLite.
+// so every kernel is bit-exact with the scalar one and with TFLite (the
+// AVX-512 kernel through the float shortcut of requantize.h where it is
+// exact, the integer path elsewhere).
 // Contract: tile is a multiple of lanes, at most lanes * 4 (the kernels
 // specialise on tile / lanes in {1, 2, 4}); acc is 64-byte aligned scratch
 // of group * tile int32; X holds every group a weight refers to, 64-byte
@@ -35,6 +37,7 @@
 #include <cstdint>
 
 #include "cc/kernels/isa.h"
+#include "cc/kernels/requantize.h"
 
 namespace tf_sparse {
 
@@ -43,12 +46,14 @@ struct Qs8PixvecTileArgs {
   size_t tile;                // Pixels per group in X.
   const int32_t* group_ptr;   // channels + 1 entries: channel j's kept
                               // groups are [group_ptr[j], group_ptr[j + 1]).
-  const int32_t* group;       // Per kept group: its index g.
+  const int32_t* offset;      // Per kept group: bytes from x to its group
+                              // (g * tile * 4 * value_bytes).
   const int32_t* weights;     // Per kept group: its 4 int8 weights, channel
                               // 4g first, as one 32-bit word.
   const int32_t* bias;        // Per channel, folded.
   const int32_t* multiplier;  // Per channel.
   const int32_t* shift;       // Per channel.
+  const FloatRequantization* fast;  // Per channel: the float shortcut.
   int channels;               // Output channels of the range (>= 1).
   int pixels;                 // Valid pixels of the tile (1 .. tile).
   int8_t* y;                  // Output of pixel 0, channel 0 of the range.

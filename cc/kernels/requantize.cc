@@ -24,6 +24,17 @@ QuantizedMultiplier QuantizeMultiplier(double m) {
   return q;
 }
 
+FloatRequantization MakeFloatRequantization(const QuantizedMultiplier& q) {
+  FloatRequantization f;
+  f.scale = static_cast<float>(std::ldexp(static_cast<double>(q.multiplier),
+                                          q.shift - 31));
+  if (q.shift <= -1) {
+    f.tie_limit = static_cast<float>(0.5 - std::ldexp(1.0, q.shift - 1) -
+                                     std::ldexp(1.0, -12));
+  }
+  return f;
+}
+
 namespace {
 
 int32_t RoundToInt(float v) { return static_cast<int32_t>(std::round(v)); }

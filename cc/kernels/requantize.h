@@ -88,6 +88,28 @@ inline int8_t RequantizeToInt8(int32_t acc, int32_t multiplier, int32_t shift,
   return static_cast<int8_t>(v);
 }
 
+// A float shortcut to RequantizeToInt8 for vector kernels, exact where it is
+// taken. With m = multiplier * 2^(shift - 31) (the multiplier TFLite's
+// fixed point represents), step 1 rounds acc * m * 2^right to an integer
+// and step 2 divides by 2^right (right = -shift > 0), so the result differs
+// from acc * m by at most 2^-(right + 1) before step 2 rounds it: whenever
+// acc * m lies farther than that from every half-integer, both roundings
+// give round(acc * m). In float, z = fma(float(acc), scale, zero point),
+// scale = float(m), is within 2^-12 of acc * m + zero point wherever the
+// result is not clamped (|z| < 2^10: three roundings of relative error
+// 2^-24 each), and clamping to [min, max] before rounding commutes with
+// rounding (integer bounds). Hence
+//   d = |clamp(z) - round(clamp(z))| < tie_limit
+//   =>  RequantizeToInt8(acc, ...) == round(clamp(z)),
+// tie_limit = 0.5 - 2^-(right + 1) - 2^-12 for right >= 1; -1 (never) for
+// shift >= 0, where step 1 alone ties at every half. Lanes with d >=
+// tie_limit (about 2^-right of them) take the integer path.
+struct FloatRequantization {
+  float scale = 0.0f;
+  float tie_limit = -1.0f;
+};
+FloatRequantization MakeFloatRequantization(const QuantizedMultiplier& q);
+
 // TFLite's fused activations of FULLY_CONNECTED (TfLiteFusedActivation
 // values: none 0, relu 1, relu_n1_to_1 2, relu6 3).
 enum class FusedActivation : int {
