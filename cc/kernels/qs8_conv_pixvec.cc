@@ -127,6 +127,16 @@ std::unique_ptr<Qs8ConvPixvec> Qs8ConvPixvec::Create(
       row_abs_sums[o] = abs_sum;
       op->group_ptr_[o + 1] = static_cast<int32_t>(op->group_.size());
     }
+    op->run_.assign(out, 1);
+    for (int o = out - 2; o >= 0; --o) {
+      const int32_t b0 = op->group_ptr_[o], e0 = op->group_ptr_[o + 1];
+      const int32_t e1 = op->group_ptr_[o + 2];
+      if (e1 - e0 == e0 - b0 &&
+          std::equal(op->group_.begin() + b0, op->group_.begin() + e0,
+                     op->group_.begin() + e0)) {
+        op->run_[o] = op->run_[o + 1] + 1;
+      }
+    }
     op->bias_.resize(out);
     op->multiplier_.resize(out);
     op->shift_.resize(out);
@@ -285,6 +295,7 @@ void Qs8ConvPixvec::Compute(const int8_t* x, int8_t* y, int begin, int end,
     a.group_ptr = group_ptr_.data() + c0;
     a.offset = offset_.data();
     a.weights = weights_.data();
+    a.run = run_.data() + c0;
     a.bias = bias_.data() + c0;
     a.multiplier = multiplier_.data() + c0;
     a.shift = shift_.data() + c0;

@@ -24,6 +24,8 @@
 //   weights[k]  int32  the 4 int8 weights W[o][4g + j] as bytes j = 0..3 of
 //                      one little-endian word.
 // An all-zero filter has no groups: its output is requantize(bias).
+// run[o]: how many channels from o on keep the same groups as o (filter
+// blocks), so that a kernel can load X once for several channels.
 // Per channel besides: the bias with the input zero point folded in
 // through the row sums (FoldQs8Bias, for the kernel's input offset) and
 // TFLite's multiplier and shift (ComputeFcMultipliers).
@@ -130,6 +132,7 @@ class Qs8ConvPixvec {
   std::vector<int32_t> group_ptr_;
   std::vector<int32_t> group_;
   std::vector<int32_t> weights_;
+  std::vector<int32_t> run_;  // Qs8PixvecTileArgs::run.
   std::vector<int32_t> bias_;
   std::vector<int32_t> multiplier_;
   std::vector<int32_t> shift_;

@@ -50,6 +50,9 @@ struct Qs8PixvecTileArgs {
                               // (g * tile * 4 * value_bytes).
   const int32_t* weights;     // Per kept group: its 4 int8 weights, channel
                               // 4g first, as one 32-bit word.
+  const int32_t* run;         // Per channel: how many channels from this
+                              // one on have the same kept groups (>= 1);
+                              // kernels may share their loads of X.
   const int32_t* bias;        // Per channel, folded.
   const int32_t* multiplier;  // Per channel.
   const int32_t* shift;       // Per channel.
