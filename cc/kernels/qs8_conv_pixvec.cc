@@ -206,6 +206,21 @@ bool Qs8ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
     return false;
   }
   try {
+    // Input offset of every output pixel (NHWC order over the batch).
+    pixel_offset_.resize(static_cast<size_t>(pixels));
+    size_t at = 0;
+    for (int n = 0; n < batch; ++n) {
+      for (int oy = 0; oy < oh; ++oy) {
+        for (int ox = 0; ox < ow; ++ox) {
+          pixel_offset_[at++] = static_cast<int32_t>(
+              ((static_cast<int64_t>(n) * in_h + static_cast<int64_t>(oy) *
+                                                      stride_h_) *
+                   in_w +
+               static_cast<int64_t>(ox) * stride_w_) *
+              in_);
+        }
+      }
+    }
     offset_.resize(group_.size());
     for (size_t k = 0; k < group_.size(); ++k) {
       offset_[k] = static_cast<int32_t>(group_[k] * group_bytes);
@@ -216,7 +231,6 @@ bool Qs8ConvPixvec::Reshape(int batch, int in_h, int in_w, int* out_h,
     for (size_t t = 0; t < x_.size(); ++t) {
       if (x_[t].size() < x_bytes) x_[t].Resize(x_bytes);
       if (acc_[t].size() < acc_values) acc_[t].Resize(acc_values);
-      pixel_offset_[t].resize(static_cast<size_t>(tile));
     }
   } catch (const std::bad_alloc&) {
     *error = "out of memory for the tile scratch";
@@ -256,8 +270,6 @@ void Qs8ConvPixvec::Compute(const int8_t* x, int8_t* y, int begin, int end,
                             int t) {
   const Qs8PixvecUkernel& k = *ukernel_;
   int8_t* X = x_[t].data();
-  int32_t* offset = pixel_offset_[t].data();
-  const int64_t image = static_cast<int64_t>(out_h_) * out_w_;
   Qs8PixvecTileArgs a;
   a.x = X;
   a.tile = static_cast<size_t>(tile_);
@@ -275,21 +287,7 @@ void Qs8ConvPixvec::Compute(const int8_t* x, int8_t* y, int begin, int end,
     const int64_t q0 = static_cast<int64_t>(tile) * tile_;
     const int pixels = static_cast<int>(std::min<int64_t>(tile_, pixels_ - q0));
     if (tile != packed) {
-      // The tile's first pixel, then step along rows and images.
-      const int64_t r0 = q0 % image;
-      int64_t n = q0 / image, oy = r0 / out_w_, ox = r0 % out_w_;
-      for (int p = 0; p < pixels; ++p) {
-        offset[p] = static_cast<int32_t>(
-            ((n * in_h_ + oy * stride_h_) * in_w_ + ox * stride_w_) * in_);
-        if (++ox == out_w_) {
-          ox = 0;
-          if (++oy == out_h_) {
-            oy = 0;
-            ++n;
-          }
-        }
-      }
-      k.pack_fn(x, offset, pixels, in_, a.tile, X);
+      k.pack_fn(x, pixel_offset_.data() + q0, pixels, in_, a.tile, X);
       packed = tile;
     }
     a.group_ptr = group_ptr_.data() + c0;
@@ -326,14 +324,10 @@ void Qs8ConvPixvec::Run(const int8_t* x, int8_t* y, ThreadPool* pool) {
   if (static_cast<int>(x_.size()) < tasks) {
     x_.resize(tasks);
     acc_.resize(tasks);
-    pixel_offset_.resize(tasks);
   }
   for (int t = 0; t < tasks; ++t) {
     if (x_[t].size() < x_bytes) x_[t].Resize(x_bytes);
     if (acc_[t].size() < acc_values) acc_[t].Resize(acc_values);
-    if (pixel_offset_[t].size() < static_cast<size_t>(tile_)) {
-      pixel_offset_[t].resize(static_cast<size_t>(tile_));
-    }
   }
   if (tasks <= 1) {
     Compute(x, y, 0, items, 0);

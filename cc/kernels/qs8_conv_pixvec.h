@@ -147,12 +147,13 @@ class Qs8ConvPixvec {
   int tile_ = 0;
   int tiles_ = 0;
   std::vector<int32_t> offset_;  // Per kept group: bytes into X.
+  std::vector<int32_t> pixel_offset_;  // Per output pixel: bytes into x.
   int splits_ = 1;          // Channel shares per tile.
   int split_channels_ = 0;  // Channels per share (a multiple of group).
   // Per thread slot.
   std::vector<AlignedBuffer<int8_t>> x_;
   std::vector<AlignedBuffer<int32_t>> acc_;
-  std::vector<std::vector<int32_t>> pixel_offset_;
+
 };
 
 }  // namespace tf_sparse

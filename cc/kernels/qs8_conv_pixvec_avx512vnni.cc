@@ -170,16 +170,24 @@ inline void Channels(const Qs8PixvecTileArgs& a, int o, const Output& out,
 // clamped to [lo, hi] (8-bit): saturating packs leave, per 4 channels
 // 4a..4a+3, 128-bit lane
 // m = pixels 4m..4m+3 with one 32-bit word per channel; a byte shuffle
-// makes each word one pixel's 4 channels, 128-bit lane shuffles gather the
-// 4 channel quads of each 4 pixels, and a word permutation orders them
-// (pixel-major); each pixel's 16 bytes are one store.
+// makes each word one pixel's 4 channels, and two stages of two-source
+// word permutations gather each 4 pixels' 4 channel quads, pixel-major;
+// each pixel's 16 bytes are one store.
 inline void StoreBlock(const int32_t* q, size_t tile, int p0, int pixels,
                        __m512i lo, __m512i hi, __mmask16 channel_mask,
                        int8_t* y, size_t y_stride) {
   const __m512i byte_t = _mm512_broadcast_i32x4(_mm_setr_epi8(
       0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
-  const __m512i word_t = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6,
-                                           10, 14, 3, 7, 11, 15);
+  // Two-source word permutations: stage A takes pixels 0-7 (lo) or 8-15
+  // (hi) of two channel quads, stage B one pixel quad of all four.
+  const __m512i a_lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6,
+                                         7, 20, 21, 22, 23);
+  const __m512i a_hi = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12,
+                                         13, 14, 15, 28, 29, 30, 31);
+  const __m512i b_even = _mm512_setr_epi32(0, 4, 16, 20, 1, 5, 17, 21, 2, 6,
+                                           18, 22, 3, 7, 19, 23);
+  const __m512i b_odd = _mm512_setr_epi32(8, 12, 24, 28, 9, 13, 25, 29, 10,
+                                          14, 26, 30, 11, 15, 27, 31);
   __m512i z[4];
   for (int g = 0; g < 4; ++g) {
     const int32_t* r = q + static_cast<size_t>(4 * g) * tile + p0;
@@ -191,16 +199,16 @@ inline void StoreBlock(const int32_t* q, size_t tile, int p0, int pixels,
         _mm512_max_epi8(_mm512_packs_epi16(p01, p23), lo), hi);
     z[g] = _mm512_shuffle_epi8(b, byte_t);
   }
-  const __m512i t01_lo = _mm512_shuffle_i32x4(z[0], z[1], 0x44);
-  const __m512i t01_hi = _mm512_shuffle_i32x4(z[0], z[1], 0xEE);
-  const __m512i t23_lo = _mm512_shuffle_i32x4(z[2], z[3], 0x44);
-  const __m512i t23_hi = _mm512_shuffle_i32x4(z[2], z[3], 0xEE);
-  const __m512i u[4] = {_mm512_shuffle_i32x4(t01_lo, t23_lo, 0x88),
-                        _mm512_shuffle_i32x4(t01_lo, t23_lo, 0xDD),
-                        _mm512_shuffle_i32x4(t01_hi, t23_hi, 0x88),
-                        _mm512_shuffle_i32x4(t01_hi, t23_hi, 0xDD)};
+  const __m512i p01_lo = _mm512_permutex2var_epi32(z[0], a_lo, z[1]);
+  const __m512i p01_hi = _mm512_permutex2var_epi32(z[0], a_hi, z[1]);
+  const __m512i p23_lo = _mm512_permutex2var_epi32(z[2], a_lo, z[3]);
+  const __m512i p23_hi = _mm512_permutex2var_epi32(z[2], a_hi, z[3]);
+  const __m512i rows[4] = {_mm512_permutex2var_epi32(p01_lo, b_even, p23_lo),
+                           _mm512_permutex2var_epi32(p01_lo, b_odd, p23_lo),
+                           _mm512_permutex2var_epi32(p01_hi, b_even, p23_hi),
+                           _mm512_permutex2var_epi32(p01_hi, b_odd, p23_hi)};
   for (int m = 0; m < 4 && 4 * m < pixels; ++m) {
-    const __m512i r = _mm512_permutexvar_epi32(word_t, u[m]);
+    const __m512i r = rows[m];
     // 128-bit lane n holds pixel 4m + n.
     const __m128i lane[4] = {_mm512_castsi512_si128(r),
                              _mm512_extracti32x4_epi32(r, 1),
