@@ -99,18 +99,20 @@ struct Output {
 // negative otherwise), so |z| < 2^30 and the conversion cannot overflow.
 inline __m512i Requantize(__m512i acc, const Qs8PixvecTileArgs& a, int o,
                           const Output& out) {
-  const __m512 z = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc),
-                                   _mm512_set1_ps(a.fast[o].scale),
-                                   out.zero_point_f);
+  // Rounding to nearest fixed in the instructions, whatever MXCSR holds.
+  constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  const __m512 z = _mm512_fmadd_round_ps(
+      _mm512_cvt_roundepi32_ps(acc, kNearest),
+      _mm512_set1_ps(a.fast[o].scale), out.zero_point_f, kNearest);
   const __m512 d = _mm512_abs_ps(
-      _mm512_reduce_ps(z, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      _mm512_reduce_ps(z, kNearest));
   if (_mm512_cmp_ps_mask(d, _mm512_set1_ps(a.fast[o].tie_limit),
                          _CMP_GE_OQ) != 0) {
     return Requantize16ToInt32(acc, _mm512_set1_epi32(a.multiplier[o]),
                                _mm512_set1_epi32(a.shift[o]), out.zero_point,
                                out.lo, out.hi);
   }
-  return _mm512_cvtps_epi32(z);
+  return _mm512_cvt_roundps_epi32(z, kNearest);
 }
 
 // Channels o .. o + C - 1 over all tile pixels: requantized int32 outputs

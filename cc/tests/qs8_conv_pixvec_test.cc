@@ -333,6 +333,13 @@ TEST_P(Qs8ConvPixvecTest, PerTensorAndPerChannelScales) {
     Qs8ConvTester().out(21).in(45).per_channel(pc).scales(1e-6f, 1e-6f, 1.0f)
         .Test(variant());
   }
+  // A multiplier of exactly 1/16: accumulators land on the ties of the
+  // rounding (every 16th value) and right next to them, where the float
+  // shortcut must hand over to the integer steps.
+  for (Pattern p : {Pattern::kZero, Pattern::kGroups}) {
+    Qs8ConvTester().out(40).in(20).size(5, 9).pattern(p)
+        .scales(0.25f, 0.25f, 1.0f).Test(variant());
+  }
 }
 
 TEST_P(Qs8ConvPixvecTest, SaturationAndExtremeProducts) {
