@@ -11,7 +11,7 @@
 //  - "zero": all-zero weights (pack, bias-only requantization, stores: the
 //    floor of the sparse kernel).
 // Medians of --runs calls (default 51) of this thread's CPU time (the
-// machine may be shared), after 5 warm-up calls; x and y 64-byte aligned
+// machine may be shared; with --threads=N wall time), after 5 warm-up calls; x and y 64-byte aligned
 // as in TFLite's arena. The dense GEMM's share of the peak vpdpbusd rate
 // (independent vpdpbusd chains, measured here) says how good a baseline it
 // is.
@@ -35,6 +35,7 @@
 #include "cc/kernels/requantize.h"
 #include "cc/util/aligned_buffer.h"
 #include "cc/util/cpu_features.h"
+#include "cc/util/thread_pool.h"
 
 namespace tf_sparse {
 namespace {
@@ -78,9 +79,12 @@ std::vector<int8_t> Weights(const Layer& l, Pattern p, unsigned seed) {
   return w;
 }
 
+// Wall time when the sparse operator runs on several threads.
+bool g_wall_clock = false;
+
 double ThreadSeconds() {
   timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  clock_gettime(g_wall_clock ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &t);
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
@@ -125,18 +129,27 @@ int Main(int argc, char** argv) {
   int runs = 51;
   const char* only = nullptr;
   bool zero_only = false;  // Profiling the floor: only the all-zero run.
+  int threads = 1;  // Of the sparse operator (the dense GEMM runs 1).
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--runs=", 7) == 0) runs = std::atoi(argv[i] + 7);
     if (std::strncmp(argv[i], "--layer=", 8) == 0) only = argv[i] + 8;
     if (std::strcmp(argv[i], "--zero_only") == 0) zero_only = true;
+    if (std::strncmp(argv[i], "--threads=", 10) == 0) {
+      threads = std::atoi(argv[i] + 10);
+    }
   }
   if (!IsaSupported(Isa::kAvx512) || !GetCpuFeatures().avx512vnni) {
     std::printf("qs8_conv_pixvec_bench: needs AVX-512 VNNI, skipped\n");
     return 0;
   }
+  std::unique_ptr<ThreadPool> pool;
+  if (threads > 1) pool.reset(new ThreadPool(threads));
+  g_wall_clock = threads > 1;
   const double peak = PeakMacs();
-  std::printf("CPU: %s; 1 thread, batch 1, medians of %d runs (us)\n",
-              CpuModel().c_str(), runs);
+  std::printf(
+      "CPU: %s; sparse %d thread(s), dense GEMM 1, batch 1, medians of %d "
+      "runs (us)\n",
+      CpuModel().c_str(), threads, runs);
   std::printf("peak vpdpbusd: %.1f int8 GMAC/s\n", peak * 1e-9);
 
   const float input_scale = 0.05f, output_scale = 0.1f;
@@ -212,7 +225,7 @@ int Main(int argc, char** argv) {
       kernel = op->kernel_name();
       tile = op->tile();
       us[static_cast<int>(p)] =
-          MedianUs([&] { op->Run(x.data(), y.data(), nullptr); }, runs);
+          MedianUs([&] { op->Run(x.data(), y.data(), pool.get()); }, runs);
     }
     const double pv_fb = us[0 + static_cast<int>(Pattern::kFilterBlocks75)];
     const double pv_g = us[static_cast<int>(Pattern::kGroups90)];
