@@ -75,7 +75,9 @@ class Qs8ConvTester {
   Qs8ConvTester& in(int v) { in_ = v; return *this; }
   Qs8ConvTester& size(int h, int w) { h_ = h; w_ = w; return *this; }
   Qs8ConvTester& batch(int v) { batch_ = v; return *this; }
-  Qs8ConvTester& stride(int sh, int sw) { stride_h_ = sh; stride_w_ = sw; return *this; }
+  Qs8ConvTester& stride(int sh, int sw) {
+    stride_h_ = sh; stride_w_ = sw; return *this;
+  }
   Qs8ConvTester& pattern(Pattern p) { pattern_ = p; return *this; }
   Qs8ConvTester& sparsity(double v) { sparsity_ = v; return *this; }
   Qs8ConvTester& input_zero_point(int32_t v) { zx_ = v; return *this; }
@@ -131,8 +133,9 @@ class Qs8ConvTester {
     for (int32_t& b : bias) b = bias_value(rng);
     std::vector<float> filter_scales(per_channel_ ? out_ : 1);
     for (float& s : filter_scales) {
-      s = per_channel_ ? sf_ * static_cast<float>(std::exp2(unit(rng) * 6 - 3))
-                       : sf_;
+      s = per_channel_
+              ? sf_ * static_cast<float>(std::exp2(unit(rng) * 6 - 3))
+              : sf_;
     }
     Qs8FcQuantization q;
     q.input_scale = sx_;

@@ -292,7 +292,8 @@ TEST(FloatRequantizationTest, ExactWhereTaken) {
   for (int trial = 0; trial < 3000; ++trial) {
     const QuantizedMultiplier q = QuantizeMultiplier(std::exp2(log_m(rng)));
     const FloatRequantization f = MakeFloatRequantization(q);
-    const double m = std::ldexp(static_cast<double>(q.multiplier), q.shift - 31);
+    const double m =
+        std::ldexp(static_cast<double>(q.multiplier), q.shift - 31);
     const int32_t zp = zp_dist(rng);
     const int32_t lo = std::min(zp_dist(rng), zp_dist(rng));
     const int32_t hi = std::max(lo, static_cast<int32_t>(zp_dist(rng)));
