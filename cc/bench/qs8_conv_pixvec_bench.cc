@@ -17,7 +17,7 @@
 // here) says how good a baseline it is.
 //
 //   bazel run -c opt //cc/bench:qs8_conv_pixvec_bench [-- --runs=N
-//       --layer=56x56x64->256 --zero_only --threads=N]
+//       --layer=56x56x64->256 --zero_only --threads=N --no_dot]
 //
 // "Intel(R) Xeon(R) Processor" (lscpu; AVX-512 VNNI and AMX flags, a
 // Sapphire Rapids class VM), 1 thread, medians of 51 runs, the range over
@@ -142,10 +142,12 @@ int Main(int argc, char** argv) {
   const char* only = nullptr;
   bool zero_only = false;  // Profiling the floor: only the all-zero run.
   int threads = 1;  // Of the sparse operator (the dense GEMM runs 1).
+  bool use_dot_product = true;  // False: the AVX2 (vpmaddwd) kernel.
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--runs=", 7) == 0) runs = std::atoi(argv[i] + 7);
     if (std::strncmp(argv[i], "--layer=", 8) == 0) only = argv[i] + 8;
     if (std::strcmp(argv[i], "--zero_only") == 0) zero_only = true;
+    if (std::strcmp(argv[i], "--no_dot") == 0) use_dot_product = false;
     if (std::strncmp(argv[i], "--threads=", 10) == 0) {
       threads = std::atoi(argv[i] + 10);
     }
@@ -228,6 +230,7 @@ int Main(int argc, char** argv) {
       if (zero_only && p != Pattern::kZero) continue;
       const std::vector<int8_t> w = Weights(l, p, 1);
       Qs8ConvPixvec::Options options;
+      options.use_dot_product = use_dot_product;
       std::string error;
       std::unique_ptr<Qs8ConvPixvec> op = Qs8ConvPixvec::Create(
           w.data(), l.out, l.in, bias.data(), q, options, &error);
