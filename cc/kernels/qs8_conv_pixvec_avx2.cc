@@ -5,7 +5,9 @@
 // Exact for every int8 pair (vpmaddubsw on x + 128 would saturate).
 // Accumulators: tile / 8 pixel vectors (two registers each) times C output
 // channels (8 registers). Blocks of 8 output channels are transposed 8 x 8
-// and requantized one pixel per vector, as the AVX-512 kernel does.
+// and requantized one pixel per vector (per-channel scales in the lanes)
+// through requantize.h's float shortcut (FMA and conversions in the
+// default round-to-nearest mode of MXCSR), the integer steps near ties.
 #include <immintrin.h>
 
 #include <cstring>
@@ -122,6 +124,12 @@ void TileV(const Qs8PixvecTileArgs& a) {
   const __m256i zero_point = _mm256_set1_epi32(a.output_zero_point);
   const __m256i lo = _mm256_set1_epi32(a.output_min);
   const __m256i hi = _mm256_set1_epi32(a.output_max);
+  const __m256 zero_point_f =
+      _mm256_set1_ps(static_cast<float>(a.output_zero_point));
+  const __m256 abs_mask =
+      _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m128i lo8 = _mm_set1_epi8(static_cast<char>(a.output_min));
+  const __m128i hi8 = _mm_set1_epi8(static_cast<char>(a.output_max));
   for (int o0 = 0; o0 < a.channels; o0 += 8) {
     const int nc = a.channels - o0 < 8 ? a.channels - o0 : 8;
     int c = 0;
@@ -132,10 +140,13 @@ void TileV(const Qs8PixvecTileArgs& a) {
       Channels<V, 1>(a, o0 + c, a.acc + static_cast<size_t>(c) * a.tile);
     }
     alignas(32) int32_t param[3][8] = {};
+    alignas(32) float fast[2][8] = {};
     for (int j = 0; j < nc; ++j) {
       param[0][j] = a.bias[o0 + j];
       param[1][j] = a.multiplier[o0 + j];
       param[2][j] = a.shift[o0 + j];
+      fast[0][j] = a.fast[o0 + j].scale;
+      fast[1][j] = a.fast[o0 + j].tie_limit;
     }
     const __m256i bias =
         _mm256_load_si256(reinterpret_cast<const __m256i*>(param[0]));
@@ -143,6 +154,8 @@ void TileV(const Qs8PixvecTileArgs& a) {
         _mm256_load_si256(reinterpret_cast<const __m256i*>(param[1]));
     const __m256i shift =
         _mm256_load_si256(reinterpret_cast<const __m256i*>(param[2]));
+    const __m256 scale = _mm256_load_ps(fast[0]);
+    const __m256 tie_limit = _mm256_load_ps(fast[1]);
     for (int p0 = 0; p0 < a.pixels; p0 += 8) {
       __m256i r[8];
       // Rows past nc hold stale sums: their lanes are never stored.
@@ -154,12 +167,28 @@ void TileV(const Qs8PixvecTileArgs& a) {
       const int np = a.pixels - p0 < 8 ? a.pixels - p0 : 8;
       int8_t* y = a.y + static_cast<size_t>(p0) * a.y_stride + o0;
       for (int p = 0; p < np; ++p) {
-        const __m256i v = Requantize8(_mm256_add_epi32(r[p], bias),
-                                      multiplier, shift, zero_point, lo, hi);
-        // int32 in [-128, 127] to bytes: two saturating packs.
+        // requantize.h's float shortcut (the channels' own scales in the
+        // lanes), the integer steps when a lane is near a tie. Unclamped
+        // shortcut values stay below 2^30 (scales below 1/2); the packs
+        // saturate them and the byte clamp below bounds both paths.
+        const __m256i acc = _mm256_add_epi32(r[p], bias);
+        const __m256 z = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), scale,
+                                         zero_point_f);
+        const __m256 rounded =
+            _mm256_round_ps(z, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m256 d = _mm256_and_ps(_mm256_sub_ps(z, rounded), abs_mask);
+        __m256i v;
+        if (_mm256_movemask_ps(_mm256_cmp_ps(d, tie_limit, _CMP_GE_OQ)) !=
+            0) {
+          v = Requantize8(acc, multiplier, shift, zero_point, lo, hi);
+        } else {
+          v = _mm256_cvttps_epi32(rounded);
+        }
+        // int32 to bytes: two saturating packs, then the clamp.
         const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(v),
                                             _mm256_extracti128_si256(v, 1));
-        const __m128i b = _mm_packs_epi16(w16, w16);
+        const __m128i b = _mm_min_epi8(
+            _mm_max_epi8(_mm_packs_epi16(w16, w16), lo8), hi8);
         int8_t* dst = y + static_cast<size_t>(p) * a.y_stride;
         if (nc == 8) {
           _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), b);
