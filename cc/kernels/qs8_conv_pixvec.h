@@ -1,4 +1,5 @@
-// Int8 CONV_2D with 1x1 filters (stride 1 or 2, NHWC int8 in and out) on
+// Int8 CONV_2D with 1x1 filters (any stride, models use 1 and 2; NHWC int8
+// in and out) on
 // sparse weights, vectorised over OUTPUT PIXELS: the int8 sibling of the
 // float pixel-vector convolution (f32_conv_pixvec.h), bit-exact with
 // TFLite's int8 CONV_2D (qs8_conv_reference.h):
@@ -44,20 +45,27 @@
 // vmull equivalents) accumulates in registers, several channels at once
 // (their lists walked together; channels keeping the same groups, as
 // filter blocks do, share each load of X). Each channel's sums are
-// requantized (AVX-512: requantize.h's exact float shortcut, the integer
-// steps near ties) and blocks of `group` output channels are turned into
+// requantized (AVX-512, AVX2: requantize.h's exact float shortcut, the
+// integer steps near ties; NEON, scalar: the integer steps) and blocks of `group` output channels are turned into
 // NHWC bytes in registers and stored.
 // Threads: contiguous runs of tiles (and, when tiles are fewer than two per
 // thread, shares of the output channels).
 //
-// Speed (cc/bench/qs8_conv_pixvec_bench.cc, AVX-512 VNNI Xeon, 1 thread):
-// the inner loop runs at 0.6-0.7 cycles per vpdpbusd (peak 0.5). Besides,
-// every output costs about 0.2 ns (requantization, NHWC stores) and every
-// input value a little (the tile pack), which a dense GEMM spreads over
-// all in/4 dot products of an output: layers with few input channels and
-// many outputs (56x56x64->256: 16 groups per output) gain little from
-// sparsity, layers with many input channels (28x28x512->128,
-// 14x14x1024->256) 2-3x at 75-90% of groups removed.
+// Speed (cc/bench/qs8_conv_pixvec_bench.cc, AVX-512 VNNI Xeon at about
+// 3.3 GHz, 1 thread): the inner loop runs at 0.65 cycles per vpdpbusd
+// (peak 0.5) when the channels share their groups (filter blocks), about
+// 1.0 when each has its own (one load of X per vpdpbusd). Besides, every
+// output costs about 0.55 cycles (requantization, NHWC stores), every
+// channel of every tile about 9 and every input byte about 0.07 (the tile
+// pack); in cycles,
+//   c * kept_groups * tiles * T / 16 + 9 * tiles * out
+//     + 0.55 * outputs + 0.07 * input bytes,   c = 0.65 or 1.0,
+// is within 10% of the benchmark's six sparse runs (75% of filter blocks,
+// 90% of groups removed; ~3.3 cycles a ns). A dense GEMM spreads its per-output costs over
+// all in / 4 dot products of an output: layers with few input channels and
+// many outputs (56x56x64->256) gain little from sparsity, layers with many
+// input channels 2-3x at 75-90% of groups removed. The AVX2 kernel
+// (vpmaddwd on int16) runs about 3x slower than the VNNI one.
 #ifndef TF_SPARSE_CC_KERNELS_QS8_CONV_PIXVEC_H_
 #define TF_SPARSE_CC_KERNELS_QS8_CONV_PIXVEC_H_
 
