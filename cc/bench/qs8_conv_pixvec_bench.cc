@@ -22,10 +22,10 @@
 // "Intel(R) Xeon(R) Processor" (lscpu; AVX-512 VNNI and AMX flags, a
 // Sapphire Rapids class VM), 1 thread, medians of 51 runs, the range over
 // three runs of the benchmark (us; x = dense GEMM time / sparse time):
-//   layer            GEMM  %peak   fb75     x     g90     x    dense  zero
-//   56x56x64->256    201-204  60  209-211  0.97  199-203  1.01  333-339  137
-//   28x28x512->128   145-147  83   69-73   2.05   57-59   2.5   186-194   29
-//   14x14x1024->256  153-158  78    60     2.55   48-49   3.2   188-192   17
+//   layer            GEMM  %peak   fb75    x      g90    x      dense  zero
+//   56x56x64->256    197-203  60  203-212 0.97  197-203 1.00  320-336  137
+//   28x28x512->128   144-149  82   70-75  2.03   56-59  2.55  187-192   30
+//   14x14x1024->256  150-155  79   56-62  2.6    48-51  3.1   179-189   17
 // Every output costs the sparse kernel about 0.17 ns (requantization and
 // NHWC stores, the "zero" column), which a GEMM spreads over in / 4 dot
 // products: with 64 input channels that floor alone is two thirds of the
