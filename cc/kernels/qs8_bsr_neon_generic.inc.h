@@ -1,12 +1,12 @@
 // The NEON int8 BSR 1 x 4 kernel, shared by the plain and the dot product
-// variants: included by qs8_bsr_neon.cc and qs8_bsr_neondot.cc after they
-// define TF_SPARSE_QS8_DOT4(acc, w, x): acc (int32x4) += the four 4-byte dot
-// products of w and x (int8x16), lane by lane.
+// variants: included by qs8_bsr_neon.cc and qs8_bsr_neondot.cc, whose
+// compiler flags choose TF_SPARSE_QS8_DOT4 (qs8_neon_dot4.h).
 #include <arm_neon.h>
 
 #include <cstring>
 
 #include "cc/kernels/qs8_bsr_ukernel.h"
+#include "cc/kernels/qs8_neon_dot4.h"
 #include "cc/kernels/requantize.h"
 
 namespace tf_sparse {

@@ -13,16 +13,12 @@ std::string FoldQs8FcRows(int out, const int32_t* bias,
                           const QuantizedMultiplier* rows,
                           int32_t* folded_bias, int32_t* multiplier,
                           int32_t* shift) {
-  const int64_t zero = input_zero_point + input_offset;
+  const std::string problem =
+      FoldQs8Bias(bias, out, row_sums, row_abs_sums,
+                  static_cast<int32_t>(input_zero_point), input_offset,
+                  folded_bias);
+  if (!problem.empty()) return problem;
   for (int o = 0; o < out; ++o) {
-    const int64_t b = bias != nullptr ? bias[o] : 0;
-    const int64_t bound = std::llabs(b) + kQs8AccumulatorBound * row_abs_sums[o];
-    if (bound > std::numeric_limits<int32_t>::max()) {
-      return "bias and weights of output row " + std::to_string(o) +
-             " can overflow the int32 accumulator (|bias| + 510 * "
-             "sum |W| must stay below 2^31)";
-    }
-    folded_bias[o] = static_cast<int32_t>(b - zero * row_sums[o]);
     multiplier[o] = rows[o].multiplier;
     shift[o] = rows[o].shift;
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <limits>
 #include <string>
 
 namespace tf_sparse {
@@ -20,6 +22,17 @@ QuantizedMultiplier QuantizeMultiplier(double m) {
   q.multiplier = static_cast<int32_t>(fixed);
   q.shift = exponent;
   return q;
+}
+
+FloatRequantization MakeFloatRequantization(const QuantizedMultiplier& q) {
+  FloatRequantization f;
+  f.scale = static_cast<float>(std::ldexp(static_cast<double>(q.multiplier),
+                                          q.shift - 31));
+  if (q.shift <= -1) {
+    f.tie_limit = static_cast<float>(0.5 - std::ldexp(1.0, q.shift - 1) -
+                                     std::ldexp(1.0, -12));
+  }
+  return f;
 }
 
 namespace {
@@ -111,6 +124,24 @@ std::string ComputeFcMultipliers(const Qs8FcQuantization& q, int out,
              std::to_string(o) + ")";
     }
     (*rows)[o] = QuantizeMultiplier(m);
+  }
+  return "";
+}
+
+std::string FoldQs8Bias(const int32_t* bias, int out, const int32_t* row_sums,
+                        const int32_t* row_abs_sums, int32_t input_zero_point,
+                        int32_t input_offset, int32_t* folded) {
+  constexpr int64_t kAccumulatorBound = 510;
+  const int64_t zero = static_cast<int64_t>(input_zero_point) + input_offset;
+  for (int o = 0; o < out; ++o) {
+    const int64_t b = bias != nullptr ? bias[o] : 0;
+    const int64_t bound = std::llabs(b) + kAccumulatorBound * row_abs_sums[o];
+    if (bound > std::numeric_limits<int32_t>::max()) {
+      return "bias and weights of output row " + std::to_string(o) +
+             " can overflow the int32 accumulator (|bias| + 510 * "
+             "sum |W| must stay below 2^31)";
+    }
+    folded[o] = static_cast<int32_t>(b - zero * row_sums[o]);
   }
   return "";
 }

@@ -94,6 +94,28 @@ inline int8_t RequantizeToInt8(int32_t acc, int32_t multiplier, int32_t shift,
   return static_cast<int8_t>(v);
 }
 
+// A float shortcut to RequantizeToInt8 for vector kernels, exact where it is
+// taken. With m = multiplier * 2^(shift - 31) (the multiplier TFLite's
+// fixed point represents), step 1 rounds acc * m * 2^right to an integer
+// and step 2 divides by 2^right (right = -shift > 0), so the result differs
+// from acc * m by at most 2^-(right + 1) before step 2 rounds it: whenever
+// acc * m lies farther than that from every half-integer, both roundings
+// give round(acc * m). In float, z = fma(float(acc), scale, zero point),
+// scale = float(m), is within 2^-12 of acc * m + zero point wherever the
+// result is not clamped (|z| < 2^10: three roundings of relative error
+// 2^-24 each), and clamping to [min, max] before rounding commutes with
+// rounding (integer bounds). Hence
+//   d = |clamp(z) - round(clamp(z))| < tie_limit
+//   =>  RequantizeToInt8(acc, ...) == round(clamp(z)),
+// tie_limit = 0.5 - 2^-(right + 1) - 2^-12 for right >= 1; -1 (never) for
+// shift >= 0, where step 1 alone ties at every half. Lanes with d >=
+// tie_limit (about 2^-right of them) take the integer path.
+struct FloatRequantization {
+  float scale = 0.0f;
+  float tie_limit = -1.0f;
+};
+FloatRequantization MakeFloatRequantization(const QuantizedMultiplier& q);
+
 // TFLite's fused activations of FULLY_CONNECTED (TfLiteFusedActivation
 // values: none 0, relu 1, relu_n1_to_1 2, relu6 3).
 enum class FusedActivation : int {
@@ -129,6 +151,19 @@ struct Qs8FcQuantization {
 // (the per-tensor one repeated). Returns an empty string, or what is wrong.
 std::string ComputeFcMultipliers(const Qs8FcQuantization& q, int out,
                                  std::vector<QuantizedMultiplier>* rows);
+
+// Folds the input zero point into the bias of an int8 layer whose kernel
+// reads x + input_offset (qs8_bsr_ukernel.h):
+//   folded[o] = bias[o] - (input_zero_point + input_offset) * row_sums[o]
+// (bias may be null: zeros), and checks that no accumulator of any kernel
+// can overflow int32: |x - zero point| and |x + offset - folded zero point|
+// reach at most 255, the folded bias adds at most another 255 per unit of
+// |W|, so |bias| + 510 * row_abs_sums[o] must stay below 2^31 (whichever
+// ISA runs: whether a layer is accepted does not depend on the CPU).
+// Returns an empty string, or what is wrong (naming the row).
+std::string FoldQs8Bias(const int32_t* bias, int out, const int32_t* row_sums,
+                        const int32_t* row_abs_sums, int32_t input_zero_point,
+                        int32_t input_offset, int32_t* folded);
 
 }  // namespace tf_sparse
 

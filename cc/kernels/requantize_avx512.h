@@ -14,8 +14,9 @@ namespace tf_sparse {
 // that TFLite's nudge-and-truncate equals floor((a * b + 2^30) / 2^31); its
 // one saturating case (a == b == INT32_MIN) cannot occur because the
 // multipliers are 0 or in [2^30, 2^31).
-inline __m128i Requantize16(__m512i acc, __m512i multiplier, __m512i shift,
-                            __m512i zero_point, __m512i lo, __m512i hi) {
+inline __m512i Requantize16ToInt32(__m512i acc, __m512i multiplier,
+                                   __m512i shift, __m512i zero_point,
+                                   __m512i lo, __m512i hi) {
   const __m512i zero = _mm512_setzero_si512();
   const __m512i left = _mm512_max_epi32(shift, zero);
   const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
@@ -44,8 +45,14 @@ inline __m128i Requantize16(__m512i acc, __m512i multiplier, __m512i shift,
   v = _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-512)),
                        _mm512_set1_epi32(512));
   v = _mm512_add_epi32(v, zero_point);
-  v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
-  return _mm512_cvtepi32_epi8(v);
+  return _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+}
+
+// The same, narrowed to 16 int8.
+inline __m128i Requantize16(__m512i acc, __m512i multiplier, __m512i shift,
+                            __m512i zero_point, __m512i lo, __m512i hi) {
+  return _mm512_cvtepi32_epi8(
+      Requantize16ToInt32(acc, multiplier, shift, zero_point, lo, hi));
 }
 
 }  // namespace tf_sparse

@@ -3,6 +3,7 @@
 // product in double (within one unit).
 #include "cc/kernels/requantize.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -269,6 +270,63 @@ TEST(FcMultipliersTest, RejectsBadArguments) {
   q.output_scale = 1.0f;
   EXPECT_NE(ComputeFcMultipliers(q, 2, &rows).find("filter_scales"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace tf_sparse
+
+namespace tf_sparse {
+namespace {
+
+// The float shortcut of vector kernels (MakeFloatRequantization): wherever
+// its tie test passes, round(clamp(fma(acc, scale, zero point))) is
+// RequantizeToInt8; accumulators are drawn uniformly and right next to the
+// ties of step 2 (where the test must fail over to the integer path).
+TEST(FloatRequantizationTest, ExactWhereTaken) {
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<double> log_m(-24.0, 1.5);
+  std::uniform_int_distribution<int32_t> any(-2000000000, 2000000000);
+  std::uniform_int_distribution<int> zp_dist(-128, 127);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  long long taken = 0, total = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    const QuantizedMultiplier q = QuantizeMultiplier(std::exp2(log_m(rng)));
+    const FloatRequantization f = MakeFloatRequantization(q);
+    const double m =
+        std::ldexp(static_cast<double>(q.multiplier), q.shift - 31);
+    const int32_t zp = zp_dist(rng);
+    const int32_t lo = std::min(zp_dist(rng), zp_dist(rng));
+    const int32_t hi = std::max(lo, static_cast<int32_t>(zp_dist(rng)));
+    for (int i = 0; i < 400; ++i) {
+      int64_t acc64;
+      if (i % 4 == 0) {
+        acc64 = any(rng);
+      } else if (m > 0) {
+        // Near acc * m = k + 1/2 (k within the clamp range or just out).
+        const double k = std::floor(unit(rng) * 600 - 300) + 0.5;
+        const double jitter = (unit(rng) - 0.5) * std::ldexp(1.0, q.shift);
+        acc64 = static_cast<int64_t>(std::llround((k + jitter) / m));
+      } else {
+        acc64 = any(rng) / 1000;
+      }
+      if (acc64 > INT32_MAX || acc64 < INT32_MIN) continue;
+      const int32_t acc = static_cast<int32_t>(acc64);
+      float z = std::fma(static_cast<float>(acc), f.scale,
+                         static_cast<float>(zp));
+      z = std::min(std::max(z, static_cast<float>(lo)),
+                   static_cast<float>(hi));
+      const float r = std::nearbyint(z);
+      ++total;
+      if (!(std::fabs(z - r) < f.tie_limit)) continue;
+      ++taken;
+      ASSERT_EQ(static_cast<int32_t>(r),
+                RequantizeToInt8(acc, q.multiplier, q.shift, zp, lo, hi))
+          << "acc " << acc << " multiplier " << q.multiplier << " shift "
+          << q.shift << " zp " << zp << " [" << lo << ", " << hi << "]";
+    }
+  }
+  // Most lanes take the shortcut (else it would be pointless).
+  EXPECT_GT(taken, total / 2);
 }
 
 }  // namespace
