@@ -10,6 +10,7 @@
 #include "cc/kernels/f32_conv_patdnn.h"
 #include "cc/kernels/f32_conv_patdnn_ukernel.h"
 #include "cc/kernels/f32_conv_pixvec.h"
+#include "cc/kernels/qs8_conv_pixvec.h"
 #include "cc/util/cpu_features.h"
 #include "delegate/calibration.h"
 #include "delegate/node_util.h"
@@ -356,6 +357,63 @@ std::unique_ptr<ConvOperator> PixvecCreate(const float* w,
 
 const char* PixvecKernel(Isa isa) { return F32PixvecUkernelFor(isa).name; }
 
+// Int8 pixel vectors (Qs8ConvPixvec): 1x1 convolutions, any stride, one
+// vpdpbusd (sdot) per kept group of 4 input channels and 16 pixels.
+std::string Qs8PixvecProblem(const ConvDecision& d) {
+  if (d.info.kernel_h != 1 || d.info.kernel_w != 1) {
+    return "int8 pixel vectors run 1x1 convolutions only";
+  }
+  return "";
+}
+
+double Qs8PixvecEstimate(const ConvDecision& d) {
+  ConvShape shape;
+  if (!PixvecShape(d.info, &shape)) {
+    return std::numeric_limits<double>::infinity();
+  }
+  // Qs8ConvPixvec's cycle model (cc/kernels/qs8_conv_pixvec.h, fitted on
+  // the Xeon with AVX-512 VNNI), with the cautious inner-loop rate of
+  // channels that do not share their groups (1.0 cycle a vpdpbusd) and
+  // tiles of about Qs8ConvPixvec::kTileBytes of input.
+  const double pixels = double(shape.out_h) * shape.out_w;
+  const double tile =
+      std::max(16.0, std::floor(double(Qs8ConvPixvec::kTileBytes) /
+                                std::max(1, d.info.in) / 16) * 16);
+  const double tiles = std::ceil(pixels / tile);
+  const double sparse = double(d.qs8_groups) * tiles * tile / 16 +
+                        9.0 * tiles * d.info.out +
+                        0.55 * pixels * d.info.out +
+                        0.07 * double(shape.in_h) * shape.in_w * d.info.in;
+  // The AVX2 kernel (vpmaddwd) ran about 3x slower; NEON's is unmeasured on
+  // its hardware (taken as AVX2's), scalar a plain loop.
+  const std::string kernel = SelectQs8PixvecUkernel(ActiveIsa()).name;
+  const double factor = kernel.find("avx512vnni") != std::string::npos ? 1.0
+                        : kernel.find("scalar") != std::string::npos    ? 30.0
+                                                                         : 3.0;
+  const double dense =
+      DenseMacs(d.info, shape.out_h, shape.out_w, BestSupportedIsa()) /
+      (XnnpackLanesPerCycle() * kXnnpackConvEfficiency) /
+      XnnpackQs8ConvSpeedup();
+  return dense > 0 ? sparse * factor / dense
+                   : std::numeric_limits<double>::infinity();
+}
+
+std::unique_ptr<Qs8ConvOperator> Qs8PixvecCreate(const int8_t* w,
+                                                 const ConvNodeInfo& info,
+                                                 const int32_t* bias,
+                                                 std::string* error) {
+  Qs8ConvPixvec::Options options;
+  options.stride_h = info.stride_h;
+  options.stride_w = info.stride_w;
+  return MakeQs8ConvOperator(Qs8ConvPixvec::Create(
+      w, info.out, info.in, bias, KernelQuantization(info.qs8), options,
+      error));
+}
+
+const char* Qs8PixvecKernel(Isa isa) {
+  return SelectQs8PixvecUkernel(isa).name;
+}
+
 std::string ShapeText(const ConvNodeInfo& i) {
   return "[" + std::to_string(i.out) + "x" + std::to_string(i.kernel_h) + "x" +
          std::to_string(i.kernel_w) + "x" + std::to_string(i.in) + "]";
@@ -518,7 +576,9 @@ const std::vector<ConvFormatDescriptor>& ConvFormats() {
            &VtapsKernel, CostFamily::kConvVt},
           {ConvFormat::kPixvec, "pixvec", &PixvecProblem, &PixvecEstimate,
            &ConvDecision::pixvec_cost, &PixvecDescribe, &PixvecCreate,
-           &PixvecKernel, CostFamily::kConvPv},
+           &PixvecKernel, CostFamily::kConvPv, &Qs8PixvecProblem,
+           &Qs8PixvecEstimate, &Qs8PixvecCreate, &Qs8PixvecKernel,
+           CostFamily::kConvPv},
       };
   return *formats;
 }
@@ -562,6 +622,9 @@ ConvDecision AnalyzeConvNode(const TfLiteContext* context, int node_index,
                      d.info.kernel_w * d.info.in;
     decoded.assign(p, p + n);
     w = decoded.data();
+    if (d.info.kernel_h == 1 && d.info.kernel_w == 1) {
+      d.qs8_groups = CountQs8PixvecGroups(p, d.info.out, d.info.in);
+    }
   } else {
     w = DenseWeights(context, d.info.weights, d.info.densify_input, &decoded,
                      &d.reason);

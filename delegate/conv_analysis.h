@@ -136,6 +136,7 @@ struct ConvDecision : NodeDecision {
   PatternStats stats;  // FKW's view of the weights.
   VtapsStats vt_stats;  // VT's view of the weights.
   PixvecStats pv_stats;  // PV's view of the weights.
+  long long qs8_groups = 0;  // Int8 1x1: kept groups of 4 input channels.
   bool has_stats = false;  // Every format's stats are filled.
   // Estimates against dense; < 0: not estimated (FKW also when the weights
   // are not pattern-structured).

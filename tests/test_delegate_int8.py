@@ -243,3 +243,34 @@ def test_export_tflite_int8_end_to_end(tmp_path):
     tfs.export_tflite(model, path, int8=True, representative_data=rep, int8_io=True)
     report = _check(path, tmp_path, rng, "litert", rows=4, format="bsr:1x4")
     assert sum(r["claimed"] for r in report) >= 1, report
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("stride, activation", [(1, "relu6"), (2, None)])
+def test_int8_pointwise_conv_pixel_vectors(tmp_path, runtime, stride, activation):
+    """int8 1x1 CONV_2D on the pixel-vector kernels (format=pixvec forces them: on a CPU where
+    XNNPACK's int8 GEMM runs on AMX tiles the estimate declines them): ragged channel counts,
+    strides 1 and 2, bit-exact with the built-in kernels."""
+    rng = np.random.default_rng(9)
+    cin, cout = 38, 21
+    model = keras.Sequential(
+        [keras.Input((9, 7, cin)), keras.layers.Conv2D(cout, 1, strides=stride, activation=activation)]
+    )
+    k, b = model.layers[0].get_weights()
+    groups = (rng.random((1, 1, (cin + 3) // 4, cout)) < 0.3).repeat(4, axis=2)[:, :, :cin, :]
+    model.layers[0].set_weights([k * groups, b + 0.1])
+    path = tmp_path / "pw.tflite"
+    path.write_bytes(_convert(model, rng.standard_normal((20, 9, 7, cin)).astype(np.float32)))
+    report = _check(path, tmp_path, rng, runtime, rows=2, expect_claims=1, format="pixvec", min_sparsity=0.3)
+    assert report[0]["op"] == "CONV_2D" and report[0]["dtype"] == "int8", report
+    assert "qs8_conv1x1_pixvec" in report[0]["kernel"], report
+
+
+def test_int8_3x3_conv_is_declined_with_the_reason(tmp_path):
+    rng = np.random.default_rng(10)
+    model = keras.Sequential([keras.Input((8, 8, 16)), keras.layers.Conv2D(16, 3, padding="same")])
+    path = tmp_path / "c3.tflite"
+    path.write_bytes(_convert(model, rng.standard_normal((10, 8, 8, 16)).astype(np.float32)))
+    report = _check(path, tmp_path, rng, "litert", format="pixvec", min_sparsity=0.0)
+    assert not report[0]["claimed"] and "1x1" in report[0]["reason"], report
+
