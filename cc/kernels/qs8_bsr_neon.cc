@@ -3,7 +3,6 @@
 // pairwise into int32 (vpaddlq_s16) and added pairwise again (vpaddq_s32),
 // which leaves one block per lane, as sdot does.
 #include "cc/kernels/qs8_neon_dot4.h"
-#define TF_SPARSE_QS8_DOT4(acc, w, x) ((acc) = Qs8Dot4((acc), (w), (x)))
 #include "cc/kernels/qs8_bsr_neon_generic.inc.h"
 
 namespace tf_sparse {

@@ -1,6 +1,6 @@
 // The NEON int8 BSR 1 x 4 kernel, shared by the plain and the dot product
 // variants: included by qs8_bsr_neon.cc and qs8_bsr_neondot.cc, whose
-// compiler flags choose TF_SPARSE_QS8_DOT4 (qs8_neon_dot4.h).
+// compiler flags choose Qs8Dot4 (qs8_neon_dot4.h).
 #include <arm_neon.h>
 
 #include <cstring>
@@ -41,8 +41,8 @@ void Kernel1x4(const Qs8BsrArgs<Index>& a) {
         x1 = vsetq_lane_s32(LoadWord(x + idx[j + 5]), x1, 1);
         x1 = vsetq_lane_s32(LoadWord(x + idx[j + 6]), x1, 2);
         x1 = vsetq_lane_s32(LoadWord(x + idx[j + 7]), x1, 3);
-        TF_SPARSE_QS8_DOT4(acc0, vld1q_s8(w + j * 4), vreinterpretq_s8_s32(x0));
-        TF_SPARSE_QS8_DOT4(acc1, vld1q_s8(w + j * 4 + 16),
+        acc0 = Qs8Dot4(acc0, vld1q_s8(w + j * 4), vreinterpretq_s8_s32(x0));
+        acc1 = Qs8Dot4(acc1, vld1q_s8(w + j * 4 + 16),
                            vreinterpretq_s8_s32(x1));
       }
       for (; j + 4 <= n; j += 4) {
@@ -51,7 +51,7 @@ void Kernel1x4(const Qs8BsrArgs<Index>& a) {
         x0 = vsetq_lane_s32(LoadWord(x + idx[j + 1]), x0, 1);
         x0 = vsetq_lane_s32(LoadWord(x + idx[j + 2]), x0, 2);
         x0 = vsetq_lane_s32(LoadWord(x + idx[j + 3]), x0, 3);
-        TF_SPARSE_QS8_DOT4(acc0, vld1q_s8(w + j * 4), vreinterpretq_s8_s32(x0));
+        acc0 = Qs8Dot4(acc0, vld1q_s8(w + j * 4), vreinterpretq_s8_s32(x0));
       }
       int32_t sum = a.bias[i] + vaddvq_s32(vaddq_s32(acc0, acc1));
       for (; j < n; ++j) {

@@ -1,7 +1,6 @@
 // Int8 BSR kernel on the ARMv8.2 dot product extension: one sdot per four
 // blocks (compiled with +dotprod; selected only when HWCAP_ASIMDDP is set).
 #include "cc/kernels/qs8_neon_dot4.h"
-#define TF_SPARSE_QS8_DOT4(acc, w, x) ((acc) = Qs8Dot4((acc), (w), (x)))
 #include "cc/kernels/qs8_bsr_neon_generic.inc.h"
 
 namespace tf_sparse {

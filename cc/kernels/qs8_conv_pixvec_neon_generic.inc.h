@@ -1,6 +1,6 @@
 // The NEON int8 pixel-vector 1x1 kernel, shared by the plain and the dot
 // product variants (qs8_conv_pixvec_neon.cc, qs8_conv_pixvec_neondot.cc,
-// whose compiler flags choose TF_SPARSE_QS8_DOT4, qs8_neon_dot4.h): one
+// whose compiler flags choose Qs8Dot4, qs8_neon_dot4.h): one
 // 16-byte vector of X is 4 pixels x 4 input channels (int8), multiplied by
 // a kept group's 4 weights (duplicated word) into 4 int32 pixel sums.
 // Accumulators: tile / 4 pixel vectors times C output channels (8
@@ -50,7 +50,7 @@ inline void Channels(const Qs8PixvecTileArgs& a, int o, int32_t* acc) {
     const int8_t* xg = a.x + a.offset[j];
     const int8x16_t w = vreinterpretq_s8_s32(vdupq_n_s32(a.weights[j]));
     for (int v = 0; v < V; ++v) {
-      TF_SPARSE_QS8_DOT4(s[c][v], w, vld1q_s8(xg + 16 * v));
+      s[c][v] = Qs8Dot4(s[c][v], w, vld1q_s8(xg + 16 * v));
     }
   };
   for (int32_t i = 0; i < n; ++i) {
