@@ -1,4 +1,5 @@
-"""Batch-1 full-integer int8 speed: the tf_sparse delegate vs XNNPACK's int8 kernels.
+"""Batch-1 full-integer int8 speed: the tf_sparse delegate vs XNNPACK's int8 kernels, for
+FULLY_CONNECTED layers and 1x1 convolutions.
 
 Every number comes from this one process and run. For each layer and structure it builds a
 one-layer Keras model, prunes its kernel with NumPy or a tf_sparse structure, and exports it
@@ -27,6 +28,7 @@ import numpy as np  # noqa: E402
 
 import tf_sparse as tfs  # noqa: E402
 from fc_speed import cpu_name, one_layer, two_of_four, unstructured  # noqa: E402
+from fine_grained_speed import conv_model, pruned_kernel  # noqa: E402
 from tf_sparse.runtime import interleaved_latency_us, make_interpreter, run  # noqa: E402
 
 SHAPES = [(1024, 1024), (4096, 1024)]  # (in, out)
@@ -41,9 +43,18 @@ STRUCTURES = {
 }
 
 
-def export_three(model, in_dim, tmp):
+# 1x1 convolutions: (size, in, out) and the structures the product targets (a fraction of the
+# blocks of 16 consecutive filters removed, unstructured).
+CONV_SHAPES = [(56, 64, 256), (28, 512, 128), (14, 1024, 256)]
+CONV_STRUCTURES = {
+    "75% of 16-filter blocks": tfs.Block(0.75, block=(16, 1)),
+    "90% unstructured": tfs.Unstructured(0.9),
+}
+
+
+def export_three(model, in_shape, tmp):
     rng = np.random.default_rng(2)
-    rep = rng.standard_normal((64, in_dim)).astype(np.float32)
+    rep = rng.standard_normal((16 if len(in_shape) > 1 else 64, *in_shape)).astype(np.float32)
     paths = {k: os.path.join(tmp, k + ".tflite") for k in ("int8", "int8_compact", "float")}
     tfs.export_tflite(model, paths["int8"], int8=True, representative_data=rep, int8_io=True)
     tfs.export_tflite(model, paths["int8_compact"], int8=True, compact=True, representative_data=rep, int8_io=True)
@@ -57,6 +68,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, nargs="+", default=[1])
     ap.add_argument("--structures", nargs="+", default=list(STRUCTURES))
     ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--no-conv", action="store_true", help="only the FULLY_CONNECTED rows")
     args = ap.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="tf_sparse_int8_")
     print(f"CPU: {cpu_name()}; delegate ISA: {tfs.delegate_isa()}; batch 1; medians of {args.runs} "
@@ -65,12 +77,20 @@ def main(argv=None):
           "ours float us | vs XNNPACK int8 | vs TFLite compact | int8 vs float (ours) | format | estimate |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
-    for in_dim, out_dim in SHAPES:
-        for name in args.structures:
-            model = one_layer(in_dim, out_dim, STRUCTURES[name])
-            paths = export_three(model, in_dim, tmp)
-            x8 = np.random.default_rng(1).integers(-128, 128, (1, in_dim)).astype(np.int8)
-            xf = np.random.default_rng(1).standard_normal((1, in_dim)).astype(np.float32)
+    cases = [(f"FC {i}->{o}", (i,), (lambda i=i, o=o, n=n: one_layer(i, o, STRUCTURES[n])), n)
+             for i, o in SHAPES for n in args.structures]
+    if not args.no_conv:
+        for size, cin, cout in CONV_SHAPES:
+            for n, structure in CONV_STRUCTURES.items():
+                build = (lambda size=size, cin=cin, cout=cout, structure=structure: conv_model(
+                    size, cin, [(1, cout, 1, pruned_kernel((1, 1, cin, cout), structure))]))
+                cases.append((f"Conv 1x1 {size}x{size}x{cin}->{cout}", (size, size, cin), build, n))
+    for layer, in_shape, build, name in cases:
+        if True:
+            model = build()
+            paths = export_three(model, in_shape, tmp)
+            x8 = np.random.default_rng(1).integers(-128, 128, (1, *in_shape)).astype(np.int8)
+            xf = np.random.default_rng(1).standard_normal((1, *in_shape)).astype(np.float32)
             for threads in args.threads:
                 ours, delegate = make_interpreter(paths["int8"], backend="tf_sparse", num_threads=threads)
                 xnn, _ = make_interpreter(paths["int8"], backend="xnnpack", num_threads=threads)
@@ -83,12 +103,18 @@ def main(argv=None):
                 # layer and rounds once where TFLite rounds twice (at most 1 apart).
                 diff = int(np.abs(run(ours, x8).astype(int) - run(reference, x8)).max())
                 if diff > (0 if claimed else 1):
-                    raise SystemExit(f"{name} {in_dim}->{out_dim}: delegate differs from the built-in kernels by {diff}")
+                    raise SystemExit(f"{layer} {name}: delegate differs from the built-in kernels by {diff}")
                 t_ours, t_xnn, t_bi = interleaved_latency_us([ours, xnn, builtin], x8, runs=args.runs)
                 (t_f,) = interleaved_latency_us([ours_f], xf, runs=args.runs)
                 fmt = claimed[0]["format"] if claimed else "declined"
                 est = report[0].get("cost_vs_dense") if report else None
-                row = dict(layer=f"FC {in_dim}->{out_dim}", structure=name, threads=threads, ours_us=t_ours,
+                if layer.startswith("Conv"):
+                    # The int8 pixel-vector kernel forced, whatever the estimate says.
+                    forced, _ = make_interpreter(paths["int8"], backend="tf_sparse", num_threads=threads,
+                                                 format="pixvec")
+                    (t_forced,) = interleaved_latency_us([forced], x8, runs=args.runs)
+                    fmt += f" (pixvec forced: {t_forced:.1f} us, {t_xnn / t_forced:.2f}x)"
+                row = dict(layer=layer, structure=name, threads=threads, ours_us=t_ours,
                            xnnpack_us=t_xnn, builtin_compact_us=t_bi, ours_float_us=t_f, format=fmt, estimate=est)
                 rows.append(row)
                 est_s = f"{est:.2f}" if est is not None else "-"
