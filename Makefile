@@ -80,7 +80,7 @@ test-asan:
 	$(BAZEL) test $(BAZEL_FLAGS) --config=asan //...
 	LD_PRELOAD="$(ASAN_RUNTIMES)" ASAN_OPTIONS=detect_leaks=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1 TF_SPARSE_DELEGATE=$(CURDIR)/$(ASAN_DELEGATE_SO) \
-	  $(PY) -m pytest -q -p no:cacheprovider --capture=sys $(ASAN_PYTESTS)
+	  $(PY) -m pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider --capture=sys $(ASAN_PYTESTS)
 
 # Create and destroy interpreter + delegate SOAK_CYCLES times: resident
 # memory must stay flat (tests/test_delegate_concurrency.py runs 300).
