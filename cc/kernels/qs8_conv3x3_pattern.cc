@@ -7,6 +7,11 @@
 #include <new>
 
 #include "cc/kernels/dispatch.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
 #include "cc/kernels/row_split.h"
 #include "cc/util/cpu_features.h"
 
@@ -365,21 +370,106 @@ bool Qs8PatternConv3x3::Reshape(int batch, int in_h, int in_w, int* out_h,
   return true;
 }
 
+namespace {
+
+// 16 pixels x 16 channels of NHWC (src rows `stride` bytes apart, top bit
+// flipped by `flip`) to 16 channel rows of 16 pixels: four perfect
+// shuffles (row i with row i + 8) transpose a 16 x 16 byte matrix.
+#if defined(__SSE2__)
+inline void Transpose16x16(const int8_t* src, size_t stride, uint8_t flip,
+                           int8_t out[16][16]) {
+  const __m128i f = _mm_set1_epi8(static_cast<char>(flip));
+  __m128i r[16], o[16];
+  for (int i = 0; i < 16; ++i) {
+    r[i] = _mm_xor_si128(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i * stride)),
+        f);
+  }
+  for (int stage = 0; stage < 4; ++stage) {
+    for (int i = 0; i < 8; ++i) {
+      o[2 * i] = _mm_unpacklo_epi8(r[i], r[i + 8]);
+      o[2 * i + 1] = _mm_unpackhi_epi8(r[i], r[i + 8]);
+    }
+    for (int i = 0; i < 16; ++i) r[i] = o[i];
+  }
+  for (int i = 0; i < 16; ++i) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[i]), r[i]);
+  }
+}
+#elif defined(__ARM_NEON)
+inline void Transpose16x16(const int8_t* src, size_t stride, uint8_t flip,
+                           int8_t out[16][16]) {
+  const uint8x16_t f = vdupq_n_u8(flip);
+  uint8x16_t r[16], o[16];
+  for (int i = 0; i < 16; ++i) {
+    r[i] = veorq_u8(vld1q_u8(reinterpret_cast<const uint8_t*>(src + i * stride)),
+                    f);
+  }
+  for (int stage = 0; stage < 4; ++stage) {
+    for (int i = 0; i < 8; ++i) {
+      o[2 * i] = vzip1q_u8(r[i], r[i + 8]);
+      o[2 * i + 1] = vzip2q_u8(r[i], r[i + 8]);
+    }
+    for (int i = 0; i < 16; ++i) r[i] = o[i];
+  }
+  for (int i = 0; i < 16; ++i) {
+    vst1q_u8(reinterpret_cast<uint8_t*>(out[i]), r[i]);
+  }
+}
+#else
+inline void Transpose16x16(const int8_t* src, size_t stride, uint8_t flip,
+                           int8_t out[16][16]) {
+  for (int i = 0; i < 16; ++i) {
+    for (int k = 0; k < 16; ++k) {
+      out[k][i] = static_cast<int8_t>(
+          static_cast<uint8_t>(src[i * stride + k]) ^ flip);
+    }
+  }
+}
+#endif
+
+}  // namespace
+
 void Qs8PatternConv3x3::FillPlanes(const int8_t* x) {
   const uint8_t flip = kernel_.input_offset == 128 ? 0x80u : 0u;
   const size_t phase = plane_rows_ * plane_cols_;
+  const size_t sw = static_cast<size_t>(stride_w_);
+  const size_t in_c = static_cast<size_t>(in_c_);
+  // Input columns [0, full) lie inside the planes in blocks of 16.
+  size_t inside = static_cast<size_t>(in_w_);
+  while (inside > 0 &&
+         (inside - 1 + static_cast<size_t>(pad_left_)) / sw >= plane_cols_) {
+    --inside;
+  }
+  const size_t full = in_c >= 16 ? inside / 16 * 16 : 0;
+  alignas(16) int8_t block[16][16];
   for (int ih = 0; ih < in_h_; ++ih) {
     const size_t pr = static_cast<size_t>(ih + pad_top_);
     if (pr >= plane_rows_) break;
-    for (int iw = 0; iw < in_w_; ++iw) {
-      const size_t pc = static_cast<size_t>(iw + pad_left_);
-      const size_t j = pc / stride_w_;
-      if (j >= plane_cols_) break;
-      int8_t* dst = planes_.data() + (pc % stride_w_) * phase +
-                    pr * plane_cols_ + j;
-      const int8_t* src =
-          x + (static_cast<size_t>(ih) * in_w_ + iw) * in_c_;
-      for (int c = 0; c < in_c_; ++c) {
+    const int8_t* src_row = x + static_cast<size_t>(ih) * in_w_ * in_c;
+    int8_t* dst_row = planes_.data() + pr * plane_cols_;
+    for (size_t iw = 0; iw < full; iw += 16) {
+      const size_t pc = iw + static_cast<size_t>(pad_left_);
+      for (size_t c = 0; c + 16 <= in_c; c += 16) {
+        Transpose16x16(src_row + iw * in_c + c, in_c, flip, block);
+        for (size_t k = 0; k < 16; ++k) {
+          int8_t* dst = dst_row + (c + k) * channel_stride_;
+          if (sw == 1) {
+            std::memcpy(dst + pc, block[k], 16);
+          } else {
+            for (size_t i = 0; i < 16; ++i) {
+              dst[((pc + i) & 1) * phase + (pc + i) / 2] = block[k][i];
+            }
+          }
+        }
+      }
+    }
+    // The rest: channels past the last 16, columns past `full`.
+    for (size_t iw = 0; iw < inside; ++iw) {
+      const size_t pc = iw + static_cast<size_t>(pad_left_);
+      int8_t* dst = dst_row + (pc % sw) * phase + pc / sw;
+      const int8_t* src = src_row + iw * in_c;
+      for (size_t c = iw < full ? in_c / 16 * 16 : 0; c < in_c; ++c) {
         dst[c * channel_stride_] =
             static_cast<int8_t>(static_cast<uint8_t>(src[c]) ^ flip);
       }

@@ -266,7 +266,7 @@ TEST_P(Qs8PatternConvTest, MixedStridesAndLongRows) {
       Case c;
       c.in_h = 9;
       c.in_w = 40;  // Several tiles per row, a ragged last one.
-      c.in_c = 5;
+      c.in_c = 37;  // Two blocks of 16 channels transposed, 5 more.
       c.out_c = 20;
       c.stride_h = sh;
       c.stride_w = sw;
