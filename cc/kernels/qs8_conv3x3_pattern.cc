@@ -441,16 +441,33 @@ void Qs8PatternConv3x3::FillPlanes(const int8_t* x) {
          (inside - 1 + static_cast<size_t>(pad_left_)) / sw >= plane_cols_) {
     --inside;
   }
-  const size_t full = in_c >= 16 ? inside / 16 * 16 : 0;
+  // Blocks of 16 columns x 16 channels; the last block of each overlaps
+  // the one before (rewriting equal bytes) so that only inputs with fewer
+  // than 16 columns or channels take the scalar loop.
+  const bool blocks = in_c >= 16 && inside >= 16;
   alignas(16) int8_t block[16][16];
   for (int ih = 0; ih < in_h_; ++ih) {
     const size_t pr = static_cast<size_t>(ih + pad_top_);
     if (pr >= plane_rows_) break;
     const int8_t* src_row = x + static_cast<size_t>(ih) * in_w_ * in_c;
     int8_t* dst_row = planes_.data() + pr * plane_cols_;
-    for (size_t iw = 0; iw < full; iw += 16) {
+    if (!blocks) {
+      for (size_t iw = 0; iw < inside; ++iw) {
+        const size_t pc = iw + static_cast<size_t>(pad_left_);
+        int8_t* dst = dst_row + (pc % sw) * phase + pc / sw;
+        const int8_t* src = src_row + iw * in_c;
+        for (size_t c = 0; c < in_c; ++c) {
+          dst[c * channel_stride_] =
+              static_cast<int8_t>(static_cast<uint8_t>(src[c]) ^ flip);
+        }
+      }
+      continue;
+    }
+    for (size_t iw0 = 0; iw0 < inside; iw0 += 16) {
+      const size_t iw = iw0 + 16 <= inside ? iw0 : inside - 16;
       const size_t pc = iw + static_cast<size_t>(pad_left_);
-      for (size_t c = 0; c + 16 <= in_c; c += 16) {
+      for (size_t c0 = 0; c0 < in_c; c0 += 16) {
+        const size_t c = c0 + 16 <= in_c ? c0 : in_c - 16;
         Transpose16x16(src_row + iw * in_c + c, in_c, flip, block);
         for (size_t k = 0; k < 16; ++k) {
           int8_t* dst = dst_row + (c + k) * channel_stride_;
@@ -462,16 +479,6 @@ void Qs8PatternConv3x3::FillPlanes(const int8_t* x) {
             }
           }
         }
-      }
-    }
-    // The rest: channels past the last 16, columns past `full`.
-    for (size_t iw = 0; iw < inside; ++iw) {
-      const size_t pc = iw + static_cast<size_t>(pad_left_);
-      int8_t* dst = dst_row + (pc % sw) * phase + pc / sw;
-      const int8_t* src = src_row + iw * in_c;
-      for (size_t c = iw < full ? in_c / 16 * 16 : 0; c < in_c; ++c) {
-        dst[c * channel_stride_] =
-            static_cast<int8_t>(static_cast<uint8_t>(src[c]) ^ flip);
       }
     }
   }
