@@ -346,10 +346,10 @@ bool Qs8PatternConv3x3::Reshape(int batch, int in_h, int in_w, int* out_h,
   out_w_ = ow;
   pad_top_ = pt;
   pad_left_ = pl;
-  tiles_per_row_ =
-      (static_cast<size_t>(ow) + kQs8PatTilePixels - 1) / kQs8PatTilePixels;
+  const size_t tile = static_cast<size_t>(kernel_.tile_pixels);
+  tiles_per_row_ = (static_cast<size_t>(ow) + tile - 1) / tile;
   plane_rows_ = static_cast<size_t>(oh - 1) * stride_h_ + 3;
-  plane_cols_ = tiles_per_row_ * kQs8PatTilePixels + 2;
+  plane_cols_ = tiles_per_row_ * tile + 2;
   const size_t phase = plane_rows_ * plane_cols_;
   channel_stride_ = phase * stride_w_;
   for (int kh = 0; kh < 3; ++kh) {
@@ -359,7 +359,7 @@ bool Qs8PatternConv3x3::Reshape(int batch, int in_h, int in_w, int* out_h,
     }
   }
   try {
-    planes_.Resize(channel_stride_ * in_c_ + 64);
+    planes_.Resize(channel_stride_ * in_c_ + 128);
     std::memset(planes_.data(), pad_byte_, planes_.size());
   } catch (const std::bad_alloc&) {
     *error = "out of memory for the input planes";
@@ -508,9 +508,10 @@ void Qs8PatternConv3x3::RunTiles(int8_t* y, size_t begin, size_t end,
   a.output_max = output_max_;
   for (size_t u = begin; u < end; ++u) {
     const size_t oy = u / tiles_per_row_;
-    const size_t ox = (u % tiles_per_row_) * kQs8PatTilePixels;
+    const size_t tile = static_cast<size_t>(kernel_.tile_pixels);
+    const size_t ox = (u % tiles_per_row_) * tile;
     const size_t left = static_cast<size_t>(out_w_) - ox;
-    a.num_pixels = left < kQs8PatTilePixels ? left : kQs8PatTilePixels;
+    a.num_pixels = left < tile ? left : tile;
     a.x = planes_.data() + oy * stride_h_ * plane_cols_ + ox;
     a.y = y + (oy * out_w_ + ox) * out_c_;
     kernel_.fn(a);
@@ -519,12 +520,13 @@ void Qs8PatternConv3x3::RunTiles(int8_t* y, size_t begin, size_t end,
 
 void Qs8PatternConv3x3::Run(const int8_t* x, int8_t* y, ThreadPool* pool) {
   const size_t units = static_cast<size_t>(out_h_) * tiles_per_row_;
-  const int64_t work = static_cast<int64_t>(units) * kQs8PatTilePixels *
+  const int64_t work = static_cast<int64_t>(out_h_) * out_w_ *
                        (stats_.entries * kQs8PatBlockFilters * 4 + 64);
   int threads = pool == nullptr ? 1 : pool->num_threads();
   while (threads > 1 && work / threads < kSparseMinWorkPerThread) --threads;
   if (static_cast<size_t>(threads) > units) threads = static_cast<int>(units);
-  const size_t slot_bytes = std::max<size_t>(slot_channel_.size(), 1) * 64;
+  const size_t slot_bytes = std::max<size_t>(slot_channel_.size(), 1) *
+                            static_cast<size_t>(kernel_.tile_pixels) * 4;
   if (xbuf_threads_ < threads) {
     xbuf_.Resize(slot_bytes * threads);
     xbuf_threads_ = threads;

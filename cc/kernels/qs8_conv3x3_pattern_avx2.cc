@@ -126,7 +126,7 @@ void Kernel(const Qs8PatConvArgs& a) {
 }
 
 const Qs8PatConvUkernel kKernel = {
-    &Kernel, "qs8_conv3x3_pattern_minmax_16x16__avx2", Isa::kAvx2, 0, true};
+    &Kernel, "qs8_conv3x3_pattern_minmax_16x16__avx2", Isa::kAvx2, 0, true, 16};
 
 }  // namespace
 

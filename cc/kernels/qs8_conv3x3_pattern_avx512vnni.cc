@@ -1,7 +1,9 @@
 // AVX-512 VNNI pattern conv kernel: 16 filters per vector, 16 pixel
 // accumulators; every entry is one 64-byte weight load and, per pixel, one
 // broadcast of the pixel's 4 tap bytes and one vpdpbusd (x as uint8, input
-// offset 128).
+// offset 128). Tiles of 64 pixels, so that the gathering unpacks run on
+// full 512-bit registers; the blocks then go over 16-pixel sub-tiles (8
+// for a last sub-tile of at most 8 pixels).
 #include <immintrin.h>
 
 #include "cc/kernels/qs8_conv3x3_pattern_ukernel.h"
@@ -42,30 +44,68 @@ inline __m128i Requantize16(__m512i acc, __m512i multiplier, __m512i shift,
   return _mm512_cvtepi32_epi8(v);
 }
 
-// Slot s: 4 tap rows of 16 bytes interleaved into 16 words (a 4 x 16 byte
-// transpose in two rounds of unpacks).
+constexpr int kTile = 64;
+
+// Slot s: 4 tap rows of 64 bytes interleaved into 64 words by two rounds of
+// in-lane unpacks (a 4 x 16 byte transpose per 128-bit lane). Register k
+// of the result holds, in lane L, pixels 16 L + 4 k .. 16 L + 4 k + 3; it
+// is stored at xbuf + 256 s + 64 k, so pixel 16 L + j sits at byte
+// 256 s + 64 (j / 4) + 16 L + 4 (j % 4).
 inline void GatherSlots(const Qs8PatConvArgs& a) {
   for (size_t s = 0; s < a.num_slots; ++s) {
     const int8_t* xc =
         a.x + static_cast<size_t>(a.slot_channel[s]) * a.channel_stride;
     const uint8_t* t = a.slot_taps + 4 * s;
-    const __m128i r0 = _mm_loadu_si128(
-        reinterpret_cast<const __m128i*>(xc + a.tap_offset[t[0]]));
-    const __m128i r1 = _mm_loadu_si128(
-        reinterpret_cast<const __m128i*>(xc + a.tap_offset[t[1]]));
-    const __m128i r2 = _mm_loadu_si128(
-        reinterpret_cast<const __m128i*>(xc + a.tap_offset[t[2]]));
-    const __m128i r3 = _mm_loadu_si128(
-        reinterpret_cast<const __m128i*>(xc + a.tap_offset[t[3]]));
-    const __m128i lo01 = _mm_unpacklo_epi8(r0, r1);
-    const __m128i hi01 = _mm_unpackhi_epi8(r0, r1);
-    const __m128i lo23 = _mm_unpacklo_epi8(r2, r3);
-    const __m128i hi23 = _mm_unpackhi_epi8(r2, r3);
-    __m128i* dst = reinterpret_cast<__m128i*>(a.xbuf + 64 * s);
-    _mm_store_si128(dst + 0, _mm_unpacklo_epi16(lo01, lo23));
-    _mm_store_si128(dst + 1, _mm_unpackhi_epi16(lo01, lo23));
-    _mm_store_si128(dst + 2, _mm_unpacklo_epi16(hi01, hi23));
-    _mm_store_si128(dst + 3, _mm_unpackhi_epi16(hi01, hi23));
+    const __m512i r0 = _mm512_loadu_si512(xc + a.tap_offset[t[0]]);
+    const __m512i r1 = _mm512_loadu_si512(xc + a.tap_offset[t[1]]);
+    const __m512i r2 = _mm512_loadu_si512(xc + a.tap_offset[t[2]]);
+    const __m512i r3 = _mm512_loadu_si512(xc + a.tap_offset[t[3]]);
+    const __m512i lo01 = _mm512_unpacklo_epi8(r0, r1);
+    const __m512i hi01 = _mm512_unpackhi_epi8(r0, r1);
+    const __m512i lo23 = _mm512_unpacklo_epi8(r2, r3);
+    const __m512i hi23 = _mm512_unpackhi_epi8(r2, r3);
+    int8_t* dst = a.xbuf + 256 * s;
+    _mm512_store_si512(dst + 0, _mm512_unpacklo_epi16(lo01, lo23));
+    _mm512_store_si512(dst + 64, _mm512_unpackhi_epi16(lo01, lo23));
+    _mm512_store_si512(dst + 128, _mm512_unpacklo_epi16(hi01, hi23));
+    _mm512_store_si512(dst + 192, _mm512_unpackhi_epi16(hi01, hi23));
+  }
+}
+
+// Block b's filters for the P (16 or 8) pixels of sub-tile L.
+template <int P>
+inline void SubTile(const Qs8PatConvArgs& a, size_t b, size_t lane,
+                    size_t pixels, __m512i zero_point, __m512i lo,
+                    __m512i hi) {
+  const size_t o0 = b * kQs8PatBlockFilters;
+  const __m512i bias = _mm512_loadu_si512(a.bias + o0);
+  __m512i acc[P];
+#pragma GCC unroll 16
+  for (int j = 0; j < P; ++j) acc[j] = bias;
+  const int8_t* xl = a.xbuf + 16 * lane;
+  const int32_t e1 = a.entry_ptr[b + 1];
+  for (int32_t e = a.entry_ptr[b]; e < e1; ++e) {
+    const int8_t* xs = xl + static_cast<size_t>(a.entry_slot[e]) * 256;
+    const __m512i w =
+        _mm512_load_si512(a.weights + static_cast<size_t>(e) * 64);
+#pragma GCC unroll 16
+    for (int j = 0; j < P; ++j) {
+      int32_t word;
+      __builtin_memcpy(&word, xs + 64 * (j / 4) + 4 * (j % 4), 4);
+      acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_set1_epi32(word), w);
+    }
+  }
+  const __m512i multiplier = _mm512_loadu_si512(a.multiplier + o0);
+  const __m512i shift = _mm512_loadu_si512(a.shift + o0);
+  const size_t n = a.out_c - o0 < 16 ? a.out_c - o0 : 16;
+  const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+  int8_t* y = a.y + 16 * lane * a.y_stride + o0;
+#pragma GCC unroll 16
+  for (int j = 0; j < P; ++j) {
+    if (static_cast<size_t>(j) >= pixels) break;
+    _mm_mask_storeu_epi8(
+        y + j * a.y_stride, m,
+        Requantize16(acc[j], multiplier, shift, zero_point, lo, hi));
   }
 }
 
@@ -75,38 +115,20 @@ void Kernel(const Qs8PatConvArgs& a) {
   const __m512i lo = _mm512_set1_epi32(a.output_min);
   const __m512i hi = _mm512_set1_epi32(a.output_max);
   for (size_t b = 0; b < a.num_blocks; ++b) {
-    const size_t o0 = b * kQs8PatBlockFilters;
-    const __m512i bias = _mm512_loadu_si512(a.bias + o0);
-    __m512i acc[kQs8PatTilePixels];
-#pragma GCC unroll 16
-    for (int j = 0; j < kQs8PatTilePixels; ++j) acc[j] = bias;
-    const int32_t e1 = a.entry_ptr[b + 1];
-    for (int32_t e = a.entry_ptr[b]; e < e1; ++e) {
-      const int32_t* xs = reinterpret_cast<const int32_t*>(
-          a.xbuf + static_cast<size_t>(a.entry_slot[e]) * 64);
-      const __m512i w = _mm512_load_si512(a.weights + static_cast<size_t>(e) * 64);
-#pragma GCC unroll 16
-      for (int j = 0; j < kQs8PatTilePixels; ++j) {
-        acc[j] = _mm512_dpbusd_epi32(acc[j], _mm512_set1_epi32(xs[j]), w);
+    for (size_t lane = 0; 16 * lane < a.num_pixels; ++lane) {
+      const size_t pixels = a.num_pixels - 16 * lane;
+      if (pixels > 8) {
+        SubTile<16>(a, b, lane, pixels, zero_point, lo, hi);
+      } else {
+        SubTile<8>(a, b, lane, pixels, zero_point, lo, hi);
       }
-    }
-    const __m512i multiplier = _mm512_loadu_si512(a.multiplier + o0);
-    const __m512i shift = _mm512_loadu_si512(a.shift + o0);
-    const size_t n = a.out_c - o0 < 16 ? a.out_c - o0 : 16;
-    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
-#pragma GCC unroll 16
-    for (int j = 0; j < kQs8PatTilePixels; ++j) {
-      if (static_cast<size_t>(j) >= a.num_pixels) break;
-      _mm_mask_storeu_epi8(
-          a.y + j * a.y_stride + o0, m,
-          Requantize16(acc[j], multiplier, shift, zero_point, lo, hi));
     }
   }
 }
 
 const Qs8PatConvUkernel kKernel = {
-    &Kernel, "qs8_conv3x3_pattern_minmax_16x16__avx512vnni", Isa::kAvx512,
-    128, false};
+    &Kernel, "qs8_conv3x3_pattern_minmax_64x16__avx512vnni", Isa::kAvx512,
+    128, false, kTile};
 
 }  // namespace
 

@@ -38,7 +38,7 @@ void Kernel(const Qs8PatConvArgs& a) {
 
 const Qs8PatConvUkernel kKernel = {
     &Kernel, "qs8_conv3x3_pattern_minmax_16x16__neondot", Isa::kNeon, 0,
-    false};
+    false, 16};
 
 }  // namespace
 

@@ -50,7 +50,8 @@ void Kernel(const Qs8PatConvArgs& a) {
 }
 
 const Qs8PatConvUkernel kKernel = {
-    &Kernel, "qs8_conv3x3_pattern_minmax_16x16__scalar", Isa::kScalar, 0, false};
+    &Kernel, "qs8_conv3x3_pattern_minmax_16x16__scalar", Isa::kScalar, 0, false,
+    16};
 
 }  // namespace
 

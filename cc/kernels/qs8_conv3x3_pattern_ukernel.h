@@ -1,6 +1,7 @@
 // Int8 micro-kernels of the pattern-sparse 3x3 convolution
-// (qs8_conv3x3_pattern.h): one call computes one tile of up to 16
-// consecutive output pixels of one output row, for every filter.
+// (qs8_conv3x3_pattern.h): one call computes one tile of up to
+// tile_pixels (16 or 64, per kernel) consecutive output pixels of one
+// output row, for every filter.
 //
 // Data the operator hands in (its header documents the packing):
 //  - x: the tile's origin in channel 0's input planes; channel c's planes
@@ -9,26 +10,30 @@
 //    (the operator lays the planes out so that every tap row is
 //    contiguous, for stride 1 and 2). Bytes are the kernel's input form:
 //    int8 x (input_offset 0) or x ^ 0x80, i.e. x + 128 as uint8
-//    (input_offset 128, for vpdpbusd's unsigned operand). 16 bytes are
-//    readable from every tap row even when fewer pixels are valid.
+//    (input_offset 128, for vpdpbusd's unsigned operand). tile_pixels
+//    bytes are readable from every tap row even when fewer pixels are
+//    valid.
 //  - slots: the (channel, pattern) pairs some kept kernel uses; slot s
 //    reads channel slot_channel[s] at taps slot_taps[4 s .. 4 s + 3].
-//  - xbuf: scratch of num_slots * 64 bytes (64-byte aligned) where the
-//    kernel first gathers, for every slot and pixel j < 16, the 4 tap bytes
-//    of pixel j as one 32-bit word (xbuf[64 s + 4 j + k] = tap k), so that
-//    one dot-product group of 4 bytes meets a pattern's 4 weights.
+//  - xbuf: scratch of num_slots * tile_pixels * 4 bytes (64-byte aligned)
+//    where the kernel first gathers, for every slot and pixel of the tile,
+//    the 4 tap bytes of the pixel as one 32-bit word, so that one
+//    dot-product group of 4 bytes meets a pattern's 4 weights (the order
+//    of the words is the kernel's own: 16-pixel kernels store pixel j at
+//    xbuf[64 s + 4 j + k] = tap k; the 64-pixel AVX-512 kernel keeps the
+//    order its in-lane unpacks leave).
 //  - filter blocks of 16 output channels: block b owns entries
 //    [entry_ptr[b], entry_ptr[b + 1]); entry e reads slot entry_slot[e] and
 //    carries 64 weight bytes weights[64 e + 4 f + k] (filter 16 b + f, tap k
 //    of the slot's pattern; 0 for filters without that kernel).
 // For every valid pixel j < num_pixels and filter o < out_c:
-//   acc = bias[o] + sum_e sum_k xbuf[slot(e)][j][k] * w(e)[o][k]
+//   acc = bias[o] + sum_e sum_k x(slot(e), j, tap k) * w(e)[o][k]
 //   y[j * y_stride + o] = RequantizeToInt8(acc, multiplier[o], shift[o],
 //                                          output_zero_point, min, max)
 // bias folds the zero point and the offset (operator), bias, multiplier
 // and shift have 16 * num_blocks entries, and every partial sum fits int32
 // (checked at creation). Kernel names follow XNNPACK's:
-// qs8_conv3x3_pattern_minmax_16x16__avx512vnni (16 pixels x 16 filters).
+// qs8_conv3x3_pattern_minmax_64x16__avx512vnni (64 pixels x 16 filters).
 #ifndef TF_SPARSE_CC_KERNELS_QS8_CONV3X3_PATTERN_UKERNEL_H_
 #define TF_SPARSE_CC_KERNELS_QS8_CONV3X3_PATTERN_UKERNEL_H_
 
@@ -39,7 +44,7 @@
 
 namespace tf_sparse {
 
-// Pixels per tile and filters per block.
+// Pixels per tile of the 16-pixel kernels, and filters per block.
 constexpr int kQs8PatTilePixels = 16;
 constexpr int kQs8PatBlockFilters = 16;
 
@@ -61,7 +66,7 @@ struct Qs8PatConvArgs {
   const int32_t* bias;       // 16 * num_blocks entries each.
   const int32_t* multiplier;
   const int32_t* shift;
-  size_t num_pixels;  // 1..16
+  size_t num_pixels;  // 1..tile_pixels
   size_t out_c;
   int8_t* y;          // Pixel j's out_c outputs at y + j * y_stride.
   size_t y_stride;
@@ -78,6 +83,7 @@ struct Qs8PatConvUkernel {
   Isa isa;
   int32_t input_offset;  // 0: x as int8; 128: as uint8 (x ^ 0x80).
   bool int16_weights;    // Reads weights16.
+  int tile_pixels;       // Pixels per call: 16 or 64.
 };
 
 // One kernel per ISA variant; call only when the CPU supports it (VNNI:

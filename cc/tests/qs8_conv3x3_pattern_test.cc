@@ -31,7 +31,7 @@ const Variant kVariants[] = {
     {Isa::kScalar, true, "qs8_conv3x3_pattern_minmax_16x16__scalar"},
     {Isa::kAvx2, true, "qs8_conv3x3_pattern_minmax_16x16__avx2"},
     {Isa::kAvx512, false, "qs8_conv3x3_pattern_minmax_16x16__avx2"},
-    {Isa::kAvx512, true, "qs8_conv3x3_pattern_minmax_16x16__avx512vnni"},
+    {Isa::kAvx512, true, "qs8_conv3x3_pattern_minmax_64x16__avx512vnni"},
     {Isa::kNeon, false, "qs8_conv3x3_pattern_minmax_16x16__neon"},
     {Isa::kNeon, true, "qs8_conv3x3_pattern_minmax_16x16__neondot"},
     {Isa::kSve, true, "qs8_conv3x3_pattern_minmax_16x16__neondot"},
@@ -265,7 +265,7 @@ TEST_P(Qs8PatternConvTest, MixedStridesAndLongRows) {
     for (ConvPadding pad : {ConvPadding::kSame, ConvPadding::kValid}) {
       Case c;
       c.in_h = 9;
-      c.in_w = 40;  // Several tiles per row, a ragged last one.
+      c.in_w = 150;  // Several tiles per row, a ragged last one.
       c.in_c = 37;  // Two blocks of 16 channels transposed, 5 more.
       c.out_c = 20;
       c.stride_h = sh;
