@@ -2,8 +2,8 @@
 // accumulators; every entry is one 64-byte weight load and, per pixel, one
 // broadcast of the pixel's 4 tap bytes and one vpdpbusd (x as uint8, input
 // offset 128). Tiles of 64 pixels, so that the gathering unpacks run on
-// full 512-bit registers; the blocks then go over 16-pixel sub-tiles (8
-// for a last sub-tile of at most 8 pixels).
+// full 512-bit registers; the blocks then go over 16-pixel sub-tiles (the
+// last one rounded up to 4, 8 or 12 pixels).
 #include <immintrin.h>
 
 #include "cc/kernels/qs8_conv3x3_pattern_ukernel.h"
@@ -117,10 +117,14 @@ void Kernel(const Qs8PatConvArgs& a) {
   for (size_t b = 0; b < a.num_blocks; ++b) {
     for (size_t lane = 0; 16 * lane < a.num_pixels; ++lane) {
       const size_t pixels = a.num_pixels - 16 * lane;
-      if (pixels > 8) {
+      if (pixels > 12) {
         SubTile<16>(a, b, lane, pixels, zero_point, lo, hi);
-      } else {
+      } else if (pixels > 8) {
+        SubTile<12>(a, b, lane, pixels, zero_point, lo, hi);
+      } else if (pixels > 4) {
         SubTile<8>(a, b, lane, pixels, zero_point, lo, hi);
+      } else {
+        SubTile<4>(a, b, lane, pixels, zero_point, lo, hi);
       }
     }
   }
