@@ -3,41 +3,10 @@
 #include <cstring>
 
 #include "cc/bench/qs8_conv3x3_dense.h"
+#include "cc/kernels/qs8_conv3x3_requantize_avx512.h"
 
 namespace tf_sparse {
 namespace {
-
-// requantize.h's RequantizeToInt8 on 16 lanes (qs8_bsr_avx512vnni.cc's).
-inline __m128i Requantize16(__m512i acc, __m512i multiplier, __m512i shift,
-                            __m512i zero_point, __m512i lo, __m512i hi) {
-  const __m512i zero = _mm512_setzero_si512();
-  const __m512i left = _mm512_max_epi32(shift, zero);
-  const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
-  const __m512i x = _mm512_sllv_epi32(acc, left);
-  const __m512i half = _mm512_set1_epi64(int64_t{1} << 30);
-  const __m512i even = _mm512_srai_epi64(
-      _mm512_add_epi64(_mm512_mul_epi32(x, multiplier), half), 31);
-  const __m512i odd = _mm512_srai_epi64(
-      _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32),
-                                        _mm512_srli_epi64(multiplier, 32)),
-                       half),
-      31);
-  const __m512i high =
-      _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-  const __m512i mask =
-      _mm512_sub_epi32(_mm512_sllv_epi32(_mm512_set1_epi32(1), right),
-                       _mm512_set1_epi32(1));
-  const __m512i remainder = _mm512_and_si512(high, mask);
-  const __m512i threshold = _mm512_srli_epi32(mask, 1);
-  __m512i v = _mm512_srav_epi32(high, right);
-  v = _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(remainder, threshold),
-                            v, _mm512_set1_epi32(1));
-  v = _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(-512)),
-                       _mm512_set1_epi32(512));
-  v = _mm512_add_epi32(v, zero_point);
-  v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
-  return _mm512_cvtepi32_epi8(v);
-}
 
 constexpr int kTile = 6;
 
@@ -102,13 +71,19 @@ void Qs8DenseConv3x3Vnni::Run(const int8_t* x, int in_h, int in_w, int8_t* y) {
     for (; i < n; ++i) dst[i] = static_cast<int8_t>(src[i] ^ 0x80);
   }
   const int quads = in_c_ / 4;
-  const __m512i zp = _mm512_set1_epi32(out_zp_);
-  const __m512i lo = _mm512_set1_epi32(out_min_);
-  const __m512i hi = _mm512_set1_epi32(out_max_);
   for (int ob = 0; ob < out_c_ / 64; ++ob) {
     const int8_t* wb = packed_.data() + static_cast<size_t>(ob) * 9 * quads * 256;
     __m512i bias[4];
     for (int v = 0; v < 4; ++v) bias[v] = _mm512_loadu_si512(bias_.data() + ob * 64 + 16 * v);
+    const Qs8Requantize16 rq[4] = {
+        {multiplier_.data() + ob * 64, shift_.data() + ob * 64, out_zp_,
+         out_min_, out_max_},
+        {multiplier_.data() + ob * 64 + 16, shift_.data() + ob * 64 + 16,
+         out_zp_, out_min_, out_max_},
+        {multiplier_.data() + ob * 64 + 32, shift_.data() + ob * 64 + 32,
+         out_zp_, out_min_, out_max_},
+        {multiplier_.data() + ob * 64 + 48, shift_.data() + ob * 64 + 48,
+         out_zp_, out_min_, out_max_}};
     for (int oy = 0; oy < in_h; ++oy) {
       for (int ox = 0; ox < in_w; ox += kTile) {
         __m512i acc[kTile][4];
@@ -141,11 +116,8 @@ void Qs8DenseConv3x3Vnni::Run(const int8_t* x, int in_h, int in_w, int8_t* y) {
         for (int p = 0; p < kTile && ox + p < in_w; ++p) {
           int8_t* out = y + (static_cast<size_t>(oy) * in_w + ox + p) * out_c_ + ob * 64;
           for (int v = 0; v < 4; ++v) {
-            const int o = ob * 64 + 16 * v;
-            _mm_storeu_si128(
-                reinterpret_cast<__m128i*>(out + 16 * v),
-                Requantize16(acc[p][v], _mm512_loadu_si512(multiplier_.data() + o),
-                             _mm512_loadu_si512(shift_.data() + o), zp, lo, hi));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * v),
+                             rq[v](acc[p][v]));
           }
         }
       }

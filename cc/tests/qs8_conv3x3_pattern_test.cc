@@ -107,6 +107,7 @@ struct Case {
   int threads = 1;
   int patterns = 8;
   double removed = 0.3;
+  float output_scale_factor = 1.0f;  // Below 1: multipliers >= 1.
   bool all_zero = false;
   unsigned seed = 1;
 };
@@ -138,7 +139,8 @@ bool RunCase(const Case& c, const Variant& v) {
   // An accumulator's spread is about 17000 sqrt(in_c) (4 taps of |x - zp|
   // ~ 130 times |w| ~ 74 per kept kernel): a multiplier of 60 / that keeps
   // most outputs inside the int8 range.
-  q.output_scale = 0.14f * std::sqrt(static_cast<float>(c.in_c));
+  q.output_scale = 0.14f * std::sqrt(static_cast<float>(c.in_c)) *
+                   c.output_scale_factor;
   q.output_zero_point = c.output_zp;
   EXPECT_EQ(Int8ActivationRange(c.act, q.output_scale, q.output_zero_point,
                                 &q.output_min, &q.output_max),
@@ -166,7 +168,8 @@ bool RunCase(const Case& c, const Variant& v) {
             "");
   // The scales keep outputs spread (a test of saturated outputs could not
   // see a wrong accumulator).
-  if (!c.all_zero && y_size >= 256 && c.act == FusedActivation::kNone) {
+  if (!c.all_zero && y_size >= 256 && c.act == FusedActivation::kNone &&
+      c.output_scale_factor == 1.0f) {
     std::vector<char> seen(256, 0);
     int distinct = 0;
     for (int8_t e : expected) distinct += seen[e + 128]++ == 0;
@@ -298,6 +301,22 @@ TEST_P(Qs8PatternConvTest, ZeroWeightsAndPatternCounts) {
       d.per_channel = true;
       RunCase(d, GetParam());
     }
+  }
+}
+
+// Multipliers from about 2^-12 to 8 (left shifts), and in the flushed
+// range (below 2^-32: every output is the zero point).
+TEST_P(Qs8PatternConvTest, MultiplierRange) {
+  for (float f : {0.05f, 0.002f, 1e-4f, 1e8f}) {
+    Case c;
+    c.in_c = 1;
+    c.out_c = 17;
+    c.in_h = 5;
+    c.in_w = 21;
+    c.per_channel = true;
+    c.output_scale_factor = f;
+    c.input_zp = 1;
+    ASSERT_TRUE(RunCase(c, GetParam()));
   }
 }
 
