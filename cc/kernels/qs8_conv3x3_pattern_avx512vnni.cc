@@ -18,27 +18,58 @@ constexpr int kTile = 64;
 // in-lane unpacks (a 4 x 16 byte transpose per 128-bit lane). Register k
 // of the result holds, in lane L, pixels 16 L + 4 k .. 16 L + 4 k + 3; it
 // is stored at xbuf + 256 s + 64 k, so pixel 16 L + j sits at byte
-// 256 s + 64 (j / 4) + 16 L + 4 (j % 4).
+// 256 s + 64 (j / 4) + 16 L + 4 (j % 4). Tiles of at most 32 (16) pixels
+// take the same steps on 256-bit (128-bit) registers, into the same
+// places.
+template <typename V, V (*Load)(const void*), void (*Store)(void*, V),
+          V (*Lo8)(V, V), V (*Hi8)(V, V), V (*Lo16)(V, V), V (*Hi16)(V, V)>
 inline void GatherSlots(const Qs8PatConvArgs& a) {
   for (size_t s = 0; s < a.num_slots; ++s) {
     const int8_t* xc =
         a.x + static_cast<size_t>(a.slot_channel[s]) * a.channel_stride;
     const uint8_t* t = a.slot_taps + 4 * s;
-    const __m512i r0 = _mm512_loadu_si512(xc + a.tap_offset[t[0]]);
-    const __m512i r1 = _mm512_loadu_si512(xc + a.tap_offset[t[1]]);
-    const __m512i r2 = _mm512_loadu_si512(xc + a.tap_offset[t[2]]);
-    const __m512i r3 = _mm512_loadu_si512(xc + a.tap_offset[t[3]]);
-    const __m512i lo01 = _mm512_unpacklo_epi8(r0, r1);
-    const __m512i hi01 = _mm512_unpackhi_epi8(r0, r1);
-    const __m512i lo23 = _mm512_unpacklo_epi8(r2, r3);
-    const __m512i hi23 = _mm512_unpackhi_epi8(r2, r3);
+    const V r0 = Load(xc + a.tap_offset[t[0]]);
+    const V r1 = Load(xc + a.tap_offset[t[1]]);
+    const V r2 = Load(xc + a.tap_offset[t[2]]);
+    const V r3 = Load(xc + a.tap_offset[t[3]]);
+    const V lo01 = Lo8(r0, r1);
+    const V hi01 = Hi8(r0, r1);
+    const V lo23 = Lo8(r2, r3);
+    const V hi23 = Hi8(r2, r3);
     int8_t* dst = a.xbuf + 256 * s;
-    _mm512_store_si512(dst + 0, _mm512_unpacklo_epi16(lo01, lo23));
-    _mm512_store_si512(dst + 64, _mm512_unpackhi_epi16(lo01, lo23));
-    _mm512_store_si512(dst + 128, _mm512_unpacklo_epi16(hi01, hi23));
-    _mm512_store_si512(dst + 192, _mm512_unpackhi_epi16(hi01, hi23));
+    Store(dst + 0, Lo16(lo01, lo23));
+    Store(dst + 64, Hi16(lo01, lo23));
+    Store(dst + 128, Lo16(hi01, hi23));
+    Store(dst + 192, Hi16(hi01, hi23));
   }
 }
+
+inline __m512i Load512(const void* p) { return _mm512_loadu_si512(p); }
+inline void Store512(void* p, __m512i v) { _mm512_store_si512(p, v); }
+inline __m512i Lo8x512(__m512i a, __m512i b) { return _mm512_unpacklo_epi8(a, b); }
+inline __m512i Hi8x512(__m512i a, __m512i b) { return _mm512_unpackhi_epi8(a, b); }
+inline __m512i Lo16x512(__m512i a, __m512i b) { return _mm512_unpacklo_epi16(a, b); }
+inline __m512i Hi16x512(__m512i a, __m512i b) { return _mm512_unpackhi_epi16(a, b); }
+inline __m256i Load256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+inline void Store256(void* p, __m256i v) {
+  _mm256_store_si256(static_cast<__m256i*>(p), v);
+}
+inline __m256i Lo8x256(__m256i a, __m256i b) { return _mm256_unpacklo_epi8(a, b); }
+inline __m256i Hi8x256(__m256i a, __m256i b) { return _mm256_unpackhi_epi8(a, b); }
+inline __m256i Lo16x256(__m256i a, __m256i b) { return _mm256_unpacklo_epi16(a, b); }
+inline __m256i Hi16x256(__m256i a, __m256i b) { return _mm256_unpackhi_epi16(a, b); }
+inline __m128i Load128(const void* p) {
+  return _mm_loadu_si128(static_cast<const __m128i*>(p));
+}
+inline void Store128(void* p, __m128i v) {
+  _mm_store_si128(static_cast<__m128i*>(p), v);
+}
+inline __m128i Lo8x128(__m128i a, __m128i b) { return _mm_unpacklo_epi8(a, b); }
+inline __m128i Hi8x128(__m128i a, __m128i b) { return _mm_unpackhi_epi8(a, b); }
+inline __m128i Lo16x128(__m128i a, __m128i b) { return _mm_unpacklo_epi16(a, b); }
+inline __m128i Hi16x128(__m128i a, __m128i b) { return _mm_unpackhi_epi16(a, b); }
 
 // Block b's filters for the P (16 or 8) pixels of sub-tile L.
 template <int P>
@@ -76,7 +107,16 @@ inline void SubTile(const Qs8PatConvArgs& a, size_t b, size_t lane,
 }
 
 void Kernel(const Qs8PatConvArgs& a) {
-  GatherSlots(a);
+  if (a.num_pixels > 32) {
+    GatherSlots<__m512i, Load512, Store512, Lo8x512, Hi8x512, Lo16x512,
+                Hi16x512>(a);
+  } else if (a.num_pixels > 16) {
+    GatherSlots<__m256i, Load256, Store256, Lo8x256, Hi8x256, Lo16x256,
+                Hi16x256>(a);
+  } else {
+    GatherSlots<__m128i, Load128, Store128, Lo8x128, Hi8x128, Lo16x128,
+                Hi16x128>(a);
+  }
   for (size_t b = 0; b < a.num_blocks; ++b) {
     for (size_t lane = 0; 16 * lane < a.num_pixels; ++lane) {
       const size_t pixels = a.num_pixels - 16 * lane;

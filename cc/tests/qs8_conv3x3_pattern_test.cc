@@ -264,19 +264,24 @@ TEST_P(Qs8PatternConvTest, EdgeShapes) {
 }
 
 TEST_P(Qs8PatternConvTest, MixedStridesAndLongRows) {
-  for (auto [sh, sw] : {std::pair<int, int>{1, 2}, {2, 1}}) {
-    for (ConvPadding pad : {ConvPadding::kSame, ConvPadding::kValid}) {
-      Case c;
-      c.in_h = 9;
-      c.in_w = 150;  // Several tiles per row, a ragged last one.
-      c.in_c = 37;  // Two blocks of 16 channels transposed, 5 more.
-      c.out_c = 20;
-      c.stride_h = sh;
-      c.stride_w = sw;
-      c.padding = pad;
-      c.input_zp = -7;
-      c.threads = 2;
-      ASSERT_TRUE(RunCase(c, GetParam()));
+  // Rows of 150 and 28 inputs: several tiles per row and ragged last
+  // ones, for 16- and 64-pixel tiles (the 64-pixel kernel gathers 16, 32
+  // or 64 at a time).
+  for (int in_w : {150, 28}) {
+    for (auto [sh, sw] : {std::pair<int, int>{1, 1}, {1, 2}, {2, 1}}) {
+      for (ConvPadding pad : {ConvPadding::kSame, ConvPadding::kValid}) {
+        Case c;
+        c.in_h = 9;
+        c.in_w = in_w;
+        c.in_c = 37;  // Two blocks of 16 channels transposed, 5 more.
+        c.out_c = 20;
+        c.stride_h = sh;
+        c.stride_w = sw;
+        c.padding = pad;
+        c.input_zp = -7;
+        c.threads = 2;
+        ASSERT_TRUE(RunCase(c, GetParam()));
+      }
     }
   }
 }
