@@ -525,8 +525,12 @@ void Qs8PatternConv3x3::Run(const int8_t* x, int8_t* y, ThreadPool* pool) {
   int threads = pool == nullptr ? 1 : pool->num_threads();
   while (threads > 1 && work / threads < kSparseMinWorkPerThread) --threads;
   if (static_cast<size_t>(threads) > units) threads = static_cast<int>(units);
-  const size_t slot_bytes = std::max<size_t>(slot_channel_.size(), 1) *
-                            static_cast<size_t>(kernel_.tile_pixels) * 4;
+  // Per thread: the gathered words and a byte per slot (ukernel.h),
+  // rounded to 64 bytes.
+  const size_t slot_bytes =
+      (std::max<size_t>(slot_channel_.size(), 1) *
+           (static_cast<size_t>(kernel_.tile_pixels) * 4 + 1) +
+       63) / 64 * 64;
   if (xbuf_threads_ < threads) {
     xbuf_.Resize(slot_bytes * threads);
     xbuf_threads_ = threads;

@@ -25,9 +25,9 @@ constexpr int kTile = 64;
 // (one 512-bit load).
 template <typename V, V (*Load)(const void*), void (*Store)(void*, V),
           V (*Lo8)(V, V), V (*Hi8)(V, V), V (*Lo16)(V, V), V (*Hi16)(V, V)>
-inline void GatherSlots(const Qs8PatConvArgs& a) {
+inline void GatherSlot(const Qs8PatConvArgs& a, size_t s) {
   constexpr size_t kBytes = sizeof(V);
-  for (size_t s = 0; s < a.num_slots; ++s) {
+  {
     const int8_t* xc =
         a.x + static_cast<size_t>(a.slot_channel[s]) * a.channel_stride;
     const uint8_t* t = a.slot_taps + 4 * s;
@@ -222,23 +222,36 @@ inline void SubTile(const Qs8PatConvArgs& a, size_t b, size_t v, size_t nl,
   }
 }
 
-void Kernel(const Qs8PatConvArgs& a) {
-  size_t nl;
-  if (a.num_pixels > 32) {
-    nl = 4;
-    GatherSlots<__m512i, Load512, Store512, Lo8x512, Hi8x512, Lo16x512,
-                Hi16x512>(a);
-  } else if (a.num_pixels > 16) {
-    nl = 2;
-    GatherSlots<__m256i, Load256, Store256, Lo8x256, Hi8x256, Lo16x256,
-                Hi16x256>(a);
+void GatherSlot(const Qs8PatConvArgs& a, size_t s, size_t nl) {
+  if (nl == 4) {
+    GatherSlot<__m512i, Load512, Store512, Lo8x512, Hi8x512, Lo16x512,
+               Hi16x512>(a, s);
+  } else if (nl == 2) {
+    GatherSlot<__m256i, Load256, Store256, Lo8x256, Hi8x256, Lo16x256,
+               Hi16x256>(a, s);
   } else {
-    nl = 1;
-    GatherSlots<__m128i, Load128, Store128, Lo8x128, Hi8x128, Lo16x128,
-                Hi16x128>(a);
+    GatherSlot<__m128i, Load128, Store128, Lo8x128, Hi8x128, Lo16x128,
+               Hi16x128>(a, s);
   }
+}
+
+// Slots are gathered when the first block that reads them comes, so that
+// a block's inputs are still in L1 when its sub-tiles read them (most
+// slots serve one block: gathering them all first would send them through
+// L2 on wide layers).
+void Kernel(const Qs8PatConvArgs& a) {
+  const size_t nl = a.num_pixels > 32 ? 4 : (a.num_pixels > 16 ? 2 : 1);
+  uint8_t* gathered = reinterpret_cast<uint8_t*>(a.xbuf) + a.num_slots * 256;
+  __builtin_memset(gathered, 0, a.num_slots);
   FilterConstants k;
   for (size_t b = 0; b < a.num_blocks; ++b) {
+    for (int32_t e = a.entry_ptr[b]; e < a.entry_ptr[b + 1]; ++e) {
+      const size_t s = static_cast<size_t>(a.entry_slot[e]);
+      if (!gathered[s]) {
+        GatherSlot(a, s, nl);
+        gathered[s] = 1;
+      }
+    }
     PrepareConstants(a, b * kQs8PatBlockFilters, &k);
     for (size_t v = 0; v < nl; ++v) SubTile(a, b, v, nl, k);
   }

@@ -15,8 +15,8 @@
 //    valid.
 //  - slots: the (channel, pattern) pairs some kept kernel uses; slot s
 //    reads channel slot_channel[s] at taps slot_taps[4 s .. 4 s + 3].
-//  - xbuf: scratch of num_slots * tile_pixels * 4 bytes (64-byte aligned)
-//    where the kernel first gathers, for every slot and pixel of the tile,
+//  - xbuf: scratch of num_slots * (tile_pixels * 4 + 1) bytes (64-byte
+//    aligned) where the kernel gathers, for every slot and pixel of the tile,
 //    the 4 tap bytes of the pixel as one 32-bit word, so that one
 //    dot-product group of 4 bytes meets a pattern's 4 weights (the order
 //    of the words is the kernel's own: 16-pixel kernels store pixel j at
