@@ -80,12 +80,15 @@ struct FilterConstants {
   int64_t nudge[16];
   int64_t shift[16];  // 31 + right shift.
   int32_t left[16];
+  bool any_left;  // Some multiplier >= 1 (a left shift).
 };
 
 inline void PrepareConstants(const Qs8PatConvArgs& a, size_t o0,
                              FilterConstants* k) {
+  k->any_left = false;
   for (int f = 0; f < 16; ++f) {
     const int32_t shift = a.shift[o0 + f];
+    k->any_left |= shift > 0;
     const int32_t right = shift < 0 ? -shift : 0;
     k->left[f] = shift > 0 ? shift : 0;
     k->multiplier[f] = a.multiplier[o0 + f];
@@ -98,12 +101,14 @@ inline void PrepareConstants(const Qs8PatConvArgs& a, size_t o0,
 // One filter's 16 pixels: requantize.h's RequantizeToInt8 in the single
 // 64-bit rounding of qs8_conv3x3_requantize_avx512.h (bit-exact), with the
 // filter's constants broadcast; lo, hi are the clamp minus the zero point.
+template <bool kLeft>
 inline __m512i RequantizeFilter(__m512i acc, const FilterConstants& k, int f,
                                 __m512i lo, __m512i hi, __m512i zp) {
   const __m512i m = _mm512_set1_epi64(k.multiplier[f]);
   const __m512i nudge = _mm512_set1_epi64(k.nudge[f]);
   const __m512i shift = _mm512_set1_epi64(k.shift[f]);
-  const __m512i x = _mm512_sllv_epi32(acc, _mm512_set1_epi32(k.left[f]));
+  const __m512i x =
+      kLeft ? _mm512_sllv_epi32(acc, _mm512_set1_epi32(k.left[f])) : acc;
   const __m512i even =
       _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), shift);
   const __m512i odd = _mm512_srav_epi64(
@@ -128,6 +133,7 @@ inline void StoreChunk(const Qs8PatConvArgs& a, __m512i w, size_t base,
 // 64 bytes and, per filter, one vpdpbusd with its 4 weights broadcast from
 // memory. The results go back to [pixel][filter] through packs, a 4 x 4
 // byte transpose per word and a 4 x 4 word transpose per lane.
+template <bool kLeft>
 inline void SubTile(const Qs8PatConvArgs& a, size_t b, size_t v, size_t nl,
                     const FilterConstants& k) {
   const size_t o0 = b * kQs8PatBlockFilters;
@@ -177,8 +183,8 @@ inline void SubTile(const Qs8PatConvArgs& a, size_t b, size_t v, size_t nl,
 #pragma GCC unroll 8
   for (int f = 0; f < 8; ++f) {
     p16[f] = _mm512_packs_epi32(
-        RequantizeFilter(acc[f], k, f, lo, hi, zp),
-        RequantizeFilter(acc[f + 8], k, f + 8, lo, hi, zp));
+        RequantizeFilter<kLeft>(acc[f], k, f, lo, hi, zp),
+        RequantizeFilter<kLeft>(acc[f + 8], k, f + 8, lo, hi, zp));
   }
   // Per chunk, the packs leave filters f, f + 8, f + 4, f + 12 of pixels
   // 0..3 in 4-byte groups; after the 4 x 4 byte transpose word i of t[f]
@@ -207,11 +213,13 @@ inline void SubTile(const Qs8PatConvArgs& a, size_t b, size_t v, size_t nl,
   const size_t n = a.out_c - o0 < 16 ? a.out_c - o0 : 16;
   const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
   int8_t* y = a.y + o0;
-  // Chunk c of the sub-tile is chunk q = 4 v + c of the slot.
+  // Chunk c of the sub-tile is chunk q = 4 v + c of the slot (nl is 1, 2
+  // or 4: shifts, not divisions).
+  const size_t nl_log2 = nl >> 1;
   size_t base[4];
   for (size_t c = 0; c < 4; ++c) {
     const size_t q = 4 * v + c;
-    base[c] = 16 * (q % nl) + 4 * (q / nl);
+    base[c] = 16 * (q & (nl - 1)) + 4 * (q >> nl_log2);
   }
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {
@@ -253,7 +261,13 @@ void Kernel(const Qs8PatConvArgs& a) {
       }
     }
     PrepareConstants(a, b * kQs8PatBlockFilters, &k);
-    for (size_t v = 0; v < nl; ++v) SubTile(a, b, v, nl, k);
+    for (size_t v = 0; v < nl; ++v) {
+      if (k.any_left) {
+        SubTile<true>(a, b, v, nl, k);
+      } else {
+        SubTile<false>(a, b, v, nl, k);
+      }
+    }
   }
 }
 
