@@ -430,7 +430,8 @@ inline void Transpose16x16(const int8_t* src, size_t stride, uint8_t flip,
 
 }  // namespace
 
-void Qs8PatternConv3x3::FillPlanes(const int8_t* x) {
+void Qs8PatternConv3x3::FillPlanes(const int8_t* x, int ih_begin,
+                                   int ih_end) {
   const uint8_t flip = kernel_.input_offset == 128 ? 0x80u : 0u;
   const size_t phase = plane_rows_ * plane_cols_;
   const size_t sw = static_cast<size_t>(stride_w_);
@@ -446,7 +447,7 @@ void Qs8PatternConv3x3::FillPlanes(const int8_t* x) {
   // than 16 columns or channels take the scalar loop.
   const bool blocks = in_c >= 16 && inside >= 16;
   alignas(16) int8_t block[16][16];
-  for (int ih = 0; ih < in_h_; ++ih) {
+  for (int ih = ih_begin; ih < ih_end; ++ih) {
     const size_t pr = static_cast<size_t>(ih + pad_top_);
     if (pr >= plane_rows_) break;
     const int8_t* src_row = x + static_cast<size_t>(ih) * in_w_ * in_c;
@@ -538,12 +539,28 @@ void Qs8PatternConv3x3::Run(const int8_t* x, int8_t* y, ThreadPool* pool) {
   const size_t x_image = static_cast<size_t>(in_h_) * in_w_ * in_c_;
   const size_t y_image = static_cast<size_t>(out_h_) * out_w_ * out_c_;
   for (int n = 0; n < batch_; ++n) {
-    FillPlanes(x + n * x_image);
+    const int8_t* xn = x + n * x_image;
     int8_t* yn = y + n * y_image;
     if (threads <= 1) {
-      RunTiles(yn, 0, units, xbuf_.data());
+      // Input rows are laid out just before the first output row that
+      // reads them, so that the planes are still in L1 when gathered.
+      int filled = 0;
+      for (int oy = 0; oy < out_h_; ++oy) {
+        const int need =
+            std::min(in_h_, oy * stride_h_ + 3 - pad_top_);
+        if (need > filled) {
+          FillPlanes(xn, filled, need);
+          filled = need;
+        }
+        RunTiles(yn, oy * tiles_per_row_, (oy + 1) * tiles_per_row_,
+                 xbuf_.data());
+      }
       continue;
     }
+    auto fill = [&](int t) {
+      FillPlanes(xn, in_h_ * t / threads, in_h_ * (t + 1) / threads);
+    };
+    pool->Run(threads, fill);
     auto task = [&](int t) {
       const size_t b = units * t / threads;
       const size_t e = units * (t + 1) / threads;

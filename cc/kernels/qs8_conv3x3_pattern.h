@@ -125,7 +125,8 @@ class Qs8PatternConv3x3 {
 
  private:
   Qs8PatternConv3x3() = default;
-  void FillPlanes(const int8_t* x);
+  // Lays out input rows [ih_begin, ih_end) of one image.
+  void FillPlanes(const int8_t* x, int ih_begin, int ih_end);
   void RunTiles(int8_t* y, size_t begin, size_t end, int8_t* xbuf);
 
   Qs8PatConvUkernel kernel_{};
