@@ -10,20 +10,27 @@
 // and out, filter scales per tensor or per output channel (requantize.h).
 //
 // Why the work is grouped this way. A kept kernel's 4 taps are exactly one
-// 4-byte dot-product group (vpdpbusd, sdot). Vector lanes hold 16 filters
-// (an AVX-512 int32 vector), and the 16 filters of a block that use the
-// same pattern on input channel c form one "entry": 64 weight bytes (16
-// filters x 4 taps). One output pixel's 4 input bytes under that pattern
-// are broadcast and multiplied by the entry: one vpdpbusd computes 16
-// filters' kernels on channel c for that pixel. Per tile of 16 output
-// pixels the kernel first gathers, for every (channel, pattern) pair in
-// use (a "slot"), the 16 pixels' 4 tap bytes into 64 bytes, shared by
-// every block whose filters use that pattern there; the accumulators are
-// the 16 pixels (registers), and the outputs come out in NHWC order
-// without a transpose. Filters of a block that use another pattern on c,
-// or none, make more entries or zero lanes: the cost is entries x pixels
-// dot products, so a model whose 16-filter blocks share their pattern per
-// channel (the pruning the benchmark models) wastes nothing.
+// 4-byte dot-product group (vpdpbusd, sdot). The 16 filters of a block
+// that use the same pattern on input channel c form one "entry": 64 weight
+// bytes (16 filters x 4 taps). Per tile of output pixels (16, or 64 for
+// the AVX-512 VNNI kernel) the kernel first gathers, for every (channel,
+// pattern) pair in use (a "slot"), each pixel's 4 input bytes under that
+// pattern as one 32-bit word; a slot is shared by every block whose
+// filters use that pattern there. Then every entry meets every pixel of
+// the tile once: one dot product of 16 filters x 4 taps per pixel. The
+// cost is entries x pixels dot products, so a model whose 16-filter blocks
+// share their pattern per channel (the pruning the benchmark models)
+// wastes no lane; filters of a block with another pattern on c make more
+// entries, filters without a kernel on c zero lanes.
+// Two arrangements of the lanes:
+//  - filters in lanes (scalar, AVX2, NEON, NEON dot product): a pixel's
+//    word is broadcast (or taken by lane, sdot) against the entry's 16
+//    filters; the accumulators are pixels and come out in NHWC order;
+//  - pixels in lanes (AVX-512 VNNI): 16 pixels' words are one load and
+//    each filter's 4 weights a broadcast memory operand of vpdpbusd (one
+//    fused instruction per dot product instead of a broadcast and a
+//    vpdpbusd); the accumulators are filters, transposed back to NHWC per
+//    block after requantization.
 //
 // Packed weights (built by Create, read by the micro-kernels,
 // qs8_conv3x3_pattern_ukernel.h):
@@ -40,7 +47,8 @@
 //   bias        bias[o] - (input_zero_point + input_offset) * sum of w[o]
 //               (the zero point folded in: padding reads the zero point,
 //               so it contributes nothing), multiplier[o], shift[o].
-// Input planes (built by Run per image): per channel c, stride_w column
+// Input planes (built by Run per image, row by row just ahead of the
+// output rows with one thread): per channel c, stride_w column
 // phases, each (out_h - 1) * stride_h + 3 rows of the zero-point-padded
 // input, phase ph holding padded columns ph, ph + stride_w, ... ; so the
 // tap (kh, kw) of output pixels (oy, ox .. ox + 15) is 16 contiguous bytes
