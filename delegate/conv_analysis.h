@@ -137,6 +137,7 @@ struct ConvDecision : NodeDecision {
   VtapsStats vt_stats;  // VT's view of the weights.
   PixvecStats pv_stats;  // PV's view of the weights.
   long long qs8_groups = 0;  // Int8 1x1: kept groups of 4 input channels.
+  long long qs8_entries = 0;  // Int8 3x3: (channel, pattern, 16 filters).
   bool has_stats = false;  // Every format's stats are filled.
   // Estimates against dense; < 0: not estimated (FKW also when the weights
   // are not pattern-structured).

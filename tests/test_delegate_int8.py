@@ -266,11 +266,43 @@ def test_int8_pointwise_conv_pixel_vectors(tmp_path, runtime, stride, activation
     assert "qs8_conv1x1_pixvec" in report[0]["kernel"], report
 
 
-def test_int8_3x3_conv_is_declined_with_the_reason(tmp_path):
+def _pattern_kernel(kernel, rng, patterns=8):
+    """Keras (3, 3, in, out) kernel with every 3x3 kernel on one of `patterns` 4-tap patterns and
+    half of the kernels removed."""
+    library = [rng.choice(9, 4, replace=False) for _ in range(patterns)]
+    masks = np.zeros((patterns, 9), np.float32)
+    for p, taps in enumerate(library):
+        masks[p, taps] = 1
+    cin, cout = kernel.shape[2:]
+    choice = masks[rng.integers(patterns, size=(cin, cout))] * (rng.random((cin, cout, 1)) < 0.5)
+    return kernel * np.moveaxis(choice, 2, 0).reshape(3, 3, cin, cout)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("stride, padding", [(1, "same"), (2, "valid")])
+def test_int8_pattern_conv(tmp_path, runtime, stride, padding):
+    """int8 3x3 CONV_2D with 4-tap kernel patterns on the int8 pattern kernels (format=patdnn
+    forces them), bit-exact with the built-in kernels."""
+    rng = np.random.default_rng(11)
+    cin, cout = 19, 33
+    model = keras.Sequential(
+        [keras.Input((11, 9, cin)), keras.layers.Conv2D(cout, 3, strides=stride, padding=padding, activation="relu")]
+    )
+    k, b = model.layers[0].get_weights()
+    model.layers[0].set_weights([_pattern_kernel(k, rng), b + 0.1])
+    path = tmp_path / "pat.tflite"
+    path.write_bytes(_convert(model, rng.standard_normal((20, 11, 9, cin)).astype(np.float32)))
+    report = _check(path, tmp_path, rng, runtime, rows=2, expect_claims=1, format="patdnn")
+    assert "qs8" in report[0]["kernel"], report
+
+
+def test_int8_3x3_conv_without_patterns_is_declined_with_the_reason(tmp_path):
     rng = np.random.default_rng(10)
     model = keras.Sequential([keras.Input((8, 8, 16)), keras.layers.Conv2D(16, 3, padding="same")])
     path = tmp_path / "c3.tflite"
     path.write_bytes(_convert(model, rng.standard_normal((10, 8, 8, 16)).astype(np.float32)))
+    report = _check(path, tmp_path, rng, "litert", format="patdnn", min_sparsity=0.0)
+    assert not report[0]["claimed"] and "at most 4" in report[0]["reason"], report
     report = _check(path, tmp_path, rng, "litert", format="pixvec", min_sparsity=0.0)
     assert not report[0]["claimed"] and "1x1" in report[0]["reason"], report
 

@@ -76,7 +76,7 @@ TESTS=(cc/tests/*_test.cc delegate/tests/*_test.cc)
 ISA_TESTS=(f32_bsr_kernels_test f32_csr_nm_gs_test f32_conv_patdnn_test
            f32_dwconv3x3_sparse_test f32_conv3x3_vtaps_test
            f32_conv_pixvec_test qs8_bsr_kernels_test qs8_row_group_test
-           qs8_conv_pixvec_test)
+           qs8_conv_pixvec_test qs8_conv3x3_pattern_test)
 
 mkdir -p "$OUT/obj"
 
