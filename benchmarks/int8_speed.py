@@ -1,5 +1,5 @@
 """Batch-1 full-integer int8 speed: the tf_sparse delegate vs XNNPACK's int8 kernels, for
-FULLY_CONNECTED layers and 1x1 convolutions.
+FULLY_CONNECTED layers, 1x1 convolutions and 3x3 pattern convolutions.
 
 Every number comes from this one process and run. For each layer and structure it builds a
 one-layer Keras model, prunes its kernel with NumPy or a tf_sparse structure, and exports it
@@ -50,6 +50,10 @@ CONV_STRUCTURES = {
     "75% of 16-filter blocks": tfs.Block(0.75, block=(16, 1)),
     "90% unstructured": tfs.Unstructured(0.9),
 }
+# 3x3 convolutions (size, channels): 4-of-9 patterns (a library of 8) shared by blocks of 16
+# filters, half of the kernels removed.
+CONV3_SHAPES = [(56, 64), (28, 128)]
+CONV3_STRUCTURE = tfs.KernelPattern(8, connectivity=0.5, filter_block=16)
 
 
 def export_three(model, in_shape, tmp):
@@ -69,7 +73,11 @@ def main(argv=None):
     ap.add_argument("--structures", nargs="+", default=list(STRUCTURES))
     ap.add_argument("--json", help="also write the rows to this file")
     ap.add_argument("--no-conv", action="store_true", help="only the FULLY_CONNECTED rows")
+    ap.add_argument("--quick", action="store_true", help="small layers (a check that the script runs)")
     args = ap.parse_args(argv)
+    shapes, conv_shapes, conv3_shapes = SHAPES, CONV_SHAPES, CONV3_SHAPES
+    if args.quick:
+        shapes, conv_shapes, conv3_shapes = [(256, 128)], [(14, 64, 32)], [(14, 32)]
     tmp = tempfile.mkdtemp(prefix="tf_sparse_int8_")
     print(f"CPU: {cpu_name()}; delegate ISA: {tfs.delegate_isa()}; batch 1; medians of {args.runs} "
           "interleaved invokes")
@@ -78,13 +86,18 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     cases = [(f"FC {i}->{o}", (i,), (lambda i=i, o=o, n=n: one_layer(i, o, STRUCTURES[n])), n)
-             for i, o in SHAPES for n in args.structures]
+             for i, o in shapes for n in args.structures]
     if not args.no_conv:
-        for size, cin, cout in CONV_SHAPES:
+        for size, cin, cout in conv_shapes:
             for n, structure in CONV_STRUCTURES.items():
                 build = (lambda size=size, cin=cin, cout=cout, structure=structure: conv_model(
                     size, cin, [(1, cout, 1, pruned_kernel((1, 1, cin, cout), structure))]))
                 cases.append((f"Conv 1x1 {size}x{size}x{cin}->{cout}", (size, size, cin), build, n))
+        for size, c in conv3_shapes:
+            build = (lambda size=size, c=c: conv_model(
+                size, c, [(3, c, 1, pruned_kernel((3, 3, c, c), CONV3_STRUCTURE))]))
+            cases.append((f"Conv 3x3 {size}x{size}x{c}", (size, size, c), build,
+                          "4-of-9 patterns per 16-filter block, half the kernels"))
     for layer, in_shape, build, name in cases:
         if True:
             model = build()
@@ -109,11 +122,12 @@ def main(argv=None):
                 fmt = claimed[0]["format"] if claimed else "declined"
                 est = report[0].get("cost_vs_dense") if report else None
                 if layer.startswith("Conv"):
-                    # The int8 pixel-vector kernel forced, whatever the estimate says.
+                    # The int8 kernel of the layer forced, whatever the estimate says.
+                    kind = "pixvec" if layer.startswith("Conv 1x1") else "patdnn"
                     forced, _ = make_interpreter(paths["int8"], backend="tf_sparse", num_threads=threads,
-                                                 format="pixvec")
+                                                 format=kind)
                     (t_forced,) = interleaved_latency_us([forced], x8, runs=args.runs)
-                    fmt += f" (pixvec forced: {t_forced:.1f} us, {t_xnn / t_forced:.2f}x)"
+                    fmt += f" ({kind} forced: {t_forced:.1f} us, {t_xnn / t_forced:.2f}x)"
                 row = dict(layer=layer, structure=name, threads=threads, ours_us=t_ours,
                            xnnpack_us=t_xnn, builtin_compact_us=t_bi, ours_float_us=t_f, format=fmt, estimate=est)
                 rows.append(row)
@@ -124,6 +138,7 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(cpu=cpu_name(), rows=rows), f, indent=1)
+    return rows
 
 
 if __name__ == "__main__":
