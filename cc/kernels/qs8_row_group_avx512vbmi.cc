@@ -76,8 +76,15 @@ void Kernel(const Qs8RowGroupArgs& a) {
 // (2-bit position) | (16k / n + 4 (j / n)) for entry j of a lane: one
 // vpmultishiftqb brings every entry's 2 bits to the bottom of its byte
 // (Qs8Nm4PositionBit), one vpternlogd masks them and adds the constant.
+//
+// Not instrumented by AddressSanitizer: it keeps arrays of 64-byte vectors
+// (pattern, acc) in memory when not unrolled, and the sanitizer's fake stack
+// frames (detect_stack_use_after_return) are not 64-byte aligned, so the
+// compiler's aligned spills would fault. The tests check its every output
+// against the reference; its loads stay inside the packed arrays.
 template <int N>
-void Nm4Kernel(const Qs8Nm4RowGroupArgs& a) {
+__attribute__((no_sanitize_address)) void Nm4Kernel(
+    const Qs8Nm4RowGroupArgs& a) {
   constexpr int kSlices = 4 * N;
   alignas(64) uint8_t control_bytes[64];
   alignas(64) uint8_t pattern_bytes[kSlices][64];
