@@ -158,29 +158,12 @@ bool HasSpecializedF32BsrUkernel(int r, int c, Isa isa) {
 
 const Qs8BsrUkernel& SelectQs8BsrUkernel(int r, int c, Isa isa,
                                          bool use_dot_product) {
-  const CpuFeatures& f = GetCpuFeatures();
-  using Getter = const Qs8BsrUkernel* (*)(size_t*);
-  Getter getter = &Qs8BsrUkernelsScalar;
-  switch (isa) {
-    case Isa::kScalar:
-      break;
-    case Isa::kAvx512:
-      if (use_dot_product && f.avx512vnni) {
-        getter = TF_SPARSE_X86_ONLY(Qs8BsrUkernelsAvx512Vnni);
-        break;
-      }
-      [[fallthrough]];
-    case Isa::kAvx2:
-      getter = TF_SPARSE_X86_ONLY(Qs8BsrUkernelsAvx2);
-      break;
-    case Isa::kNeon:
-    case Isa::kSve:
-      getter = use_dot_product && f.neon_dot
-                   ? TF_SPARSE_ARM_ONLY(Qs8BsrUkernelsNeonDot)
-                   : TF_SPARSE_ARM_ONLY(Qs8BsrUkernelsNeon);
-      break;
-  }
-  if (getter == nullptr) getter = &Qs8BsrUkernelsScalar;
+  const auto getter = SelectQs8Variant(
+      isa, use_dot_product, GetCpuFeatures().avx512vnni,
+      TF_SPARSE_X86_ONLY(Qs8BsrUkernelsAvx512Vnni),
+      TF_SPARSE_X86_ONLY(Qs8BsrUkernelsAvx2),
+      TF_SPARSE_ARM_ONLY(Qs8BsrUkernelsNeon),
+      TF_SPARSE_ARM_ONLY(Qs8BsrUkernelsNeonDot), &Qs8BsrUkernelsScalar);
   size_t count = 0;
   const Qs8BsrUkernel* table = getter(&count);
   for (size_t i = 0; i < count; ++i) {
@@ -194,29 +177,13 @@ const Qs8BsrUkernel& SelectQs8BsrUkernel(int r, int c, Isa isa,
 const Qs8RowGroupUkernel& SelectQs8RowGroupUkernel(Isa isa,
                                                    bool use_dot_product) {
   const CpuFeatures& f = GetCpuFeatures();
-  using Getter = const Qs8RowGroupUkernel& (*)();
-  Getter getter = nullptr;
-  switch (isa) {
-    case Isa::kScalar:
-      break;
-    case Isa::kAvx512:
-      if (use_dot_product && f.avx512vnni && f.avx512vbmi) {
-        getter = TF_SPARSE_X86_ONLY(Qs8RowGroupUkernelAvx512Vbmi);
-        break;
-      }
-      [[fallthrough]];
-    case Isa::kAvx2:
-      getter = TF_SPARSE_X86_ONLY(Qs8RowGroupUkernelAvx2);
-      break;
-    case Isa::kNeon:
-    case Isa::kSve:
-      getter = use_dot_product && f.neon_dot
-                   ? TF_SPARSE_ARM_ONLY(Qs8RowGroupUkernelNeonDot)
-                   : TF_SPARSE_ARM_ONLY(Qs8RowGroupUkernelNeon);
-      break;
-  }
-  if (getter == nullptr) getter = &Qs8RowGroupUkernelScalar;
-  return getter();
+  return SelectQs8Variant(isa, use_dot_product,
+                          f.avx512vnni && f.avx512vbmi,
+                          TF_SPARSE_X86_ONLY(Qs8RowGroupUkernelAvx512Vbmi),
+                          TF_SPARSE_X86_ONLY(Qs8RowGroupUkernelAvx2),
+                          TF_SPARSE_ARM_ONLY(Qs8RowGroupUkernelNeon),
+                          TF_SPARSE_ARM_ONLY(Qs8RowGroupUkernelNeonDot),
+                          &Qs8RowGroupUkernelScalar)();
 }
 
 const Qs8Nm4RowGroupUkernel* SelectQs8Nm4RowGroupUkernel(

@@ -15,6 +15,7 @@
 #include "cc/kernels/f32_bsr_ukernel.h"
 #include "cc/kernels/qs8_bsr_ukernel.h"
 #include "cc/kernels/qs8_row_group_ukernel.h"
+#include "cc/util/cpu_features.h"
 
 namespace tf_sparse {
 
@@ -56,6 +57,47 @@ bool HasSpecializedF32BsrUkernel(int r, int c, Isa isa);
 // without a vector kernel get the scalar generic one.
 const Qs8BsrUkernel& SelectQs8BsrUkernel(int r, int c, Isa isa,
                                          bool use_dot_product = true);
+
+// The variant of an int8 kernel family for `isa` (which must be supported),
+// the rule every int8 family follows: on AVX-512 its AVX-512 variant when
+// `avx512_usable` (the CPU features that variant needs) and
+// use_dot_product, else AVX2's; on NEON (and SVE) the dot-product variant
+// when the CPU has the extension and use_dot_product, else plain NEON's;
+// `scalar` for kScalar and wherever the variant is absent (null: the other
+// architecture's, written TF_SPARSE_X86_ONLY / TF_SPARSE_ARM_ONLY). Getter
+// is whatever the family's variants are reached through.
+// Getter is deduced from `scalar` only: the other variants may be null.
+template <class Getter>
+struct Qs8VariantOf {
+  using type = Getter;
+};
+template <class Getter>
+Getter SelectQs8Variant(Isa isa, bool use_dot_product, bool avx512_usable,
+                        typename Qs8VariantOf<Getter>::type avx512,
+                        typename Qs8VariantOf<Getter>::type avx2,
+                        typename Qs8VariantOf<Getter>::type neon,
+                        typename Qs8VariantOf<Getter>::type neon_dot,
+                        Getter scalar) {
+  Getter getter = nullptr;
+  switch (isa) {
+    case Isa::kScalar:
+      break;
+    case Isa::kAvx512:
+      if (use_dot_product && avx512_usable) {
+        getter = avx512;
+        break;
+      }
+      [[fallthrough]];
+    case Isa::kAvx2:
+      getter = avx2;
+      break;
+    case Isa::kNeon:
+    case Isa::kSve:
+      getter = use_dot_product && GetCpuFeatures().neon_dot ? neon_dot : neon;
+      break;
+  }
+  return getter != nullptr ? getter : scalar;
+}
 
 // The int8 row-group kernel for `isa` (which must be supported): on AVX-512
 // the VBMI + VNNI kernel when the CPU has both, else AVX2's (vpermb has no

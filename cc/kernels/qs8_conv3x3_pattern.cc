@@ -88,30 +88,12 @@ std::string AssignPatterns(const int8_t* w, int out_c, int in_c,
 
 const Qs8PatConvUkernel& SelectQs8PatConvUkernel(Isa isa,
                                                  bool use_dot_product) {
-  const CpuFeatures& f = GetCpuFeatures();
-  using Getter = const Qs8PatConvUkernel& (*)();
-  Getter getter = nullptr;
-  switch (isa) {
-    case Isa::kScalar:
-      break;
-    case Isa::kAvx512:
-      if (use_dot_product && f.avx512vnni) {
-        getter = TF_SPARSE_X86_ONLY(Qs8PatConvUkernelAvx512Vnni);
-        break;
-      }
-      [[fallthrough]];
-    case Isa::kAvx2:
-      getter = TF_SPARSE_X86_ONLY(Qs8PatConvUkernelAvx2);
-      break;
-    case Isa::kNeon:
-    case Isa::kSve:
-      getter = use_dot_product && f.neon_dot
-                   ? TF_SPARSE_ARM_ONLY(Qs8PatConvUkernelNeonDot)
-                   : TF_SPARSE_ARM_ONLY(Qs8PatConvUkernelNeon);
-      break;
-  }
-  if (getter == nullptr) getter = &Qs8PatConvUkernelScalar;
-  return getter();
+  return SelectQs8Variant(isa, use_dot_product, GetCpuFeatures().avx512vnni,
+                          TF_SPARSE_X86_ONLY(Qs8PatConvUkernelAvx512Vnni),
+                          TF_SPARSE_X86_ONLY(Qs8PatConvUkernelAvx2),
+                          TF_SPARSE_ARM_ONLY(Qs8PatConvUkernelNeon),
+                          TF_SPARSE_ARM_ONLY(Qs8PatConvUkernelNeonDot),
+                          &Qs8PatConvUkernelScalar)();
 }
 
 Qs8PatternConv3x3Stats Qs8PatternConv3x3::Analyze(const int8_t* weights,

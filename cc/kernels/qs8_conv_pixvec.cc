@@ -11,29 +11,12 @@
 namespace tf_sparse {
 
 const Qs8PixvecUkernel& SelectQs8PixvecUkernel(Isa isa, bool use_dot_product) {
-  const CpuFeatures& f = GetCpuFeatures();
-  using Getter = const Qs8PixvecUkernel& (*)();
-  Getter getter = nullptr;
-  switch (isa) {
-    case Isa::kScalar:
-      break;
-    case Isa::kAvx512:
-      if (use_dot_product && f.avx512vnni) {
-        getter = TF_SPARSE_X86_ONLY(Qs8PixvecUkernelAvx512Vnni);
-        break;
-      }
-      [[fallthrough]];
-    case Isa::kAvx2:
-      getter = TF_SPARSE_X86_ONLY(Qs8PixvecUkernelAvx2);
-      break;
-    case Isa::kNeon:
-    case Isa::kSve:
-      getter = use_dot_product && f.neon_dot
-                   ? TF_SPARSE_ARM_ONLY(Qs8PixvecUkernelNeonDot)
-                   : TF_SPARSE_ARM_ONLY(Qs8PixvecUkernelNeon);
-      break;
-  }
-  return getter != nullptr ? getter() : Qs8PixvecUkernelScalar();
+  return SelectQs8Variant(isa, use_dot_product, GetCpuFeatures().avx512vnni,
+                          TF_SPARSE_X86_ONLY(Qs8PixvecUkernelAvx512Vnni),
+                          TF_SPARSE_X86_ONLY(Qs8PixvecUkernelAvx2),
+                          TF_SPARSE_ARM_ONLY(Qs8PixvecUkernelNeon),
+                          TF_SPARSE_ARM_ONLY(Qs8PixvecUkernelNeonDot),
+                          &Qs8PixvecUkernelScalar)();
 }
 
 int64_t CountQs8PixvecGroups(const int8_t* weights, int out, int in) {
