@@ -287,11 +287,9 @@ double Qs8PatdnnEstimate(const ConvDecision& d) {
   // slower, scalar 27x (NEON unmeasured on its hardware: taken as AVX2).
   const double pixels = double(shape.out_h) * shape.out_w;
   const double sparse = 1.7 * double(d.qs8_entries) * pixels;
-  const std::string kernel =
-      SelectQs8PatConvUkernel(ActiveIsa(), /*use_dot_product=*/true).name;
-  const double factor = kernel.find("avx512vnni") != std::string::npos ? 1.0
-                        : kernel.find("scalar") != std::string::npos    ? 27.0
-                                                                         : 3.2;
+  const double factor = KernelVariantFactor(
+      SelectQs8PatConvUkernel(ActiveIsa(), /*use_dot_product=*/true).name,
+      "avx512vnni", 3.2, 27.0);
   const double dense =
       DenseMacs(d.info, shape.out_h, shape.out_w, BestSupportedIsa()) /
       (XnnpackLanesPerCycle() * kXnnpackConvEfficiency) /
@@ -443,10 +441,8 @@ double Qs8PixvecEstimate(const ConvDecision& d) {
                         0.07 * double(shape.in_h) * shape.in_w * d.info.in;
   // The AVX2 kernel (vpmaddwd) ran about 3x slower; NEON's is unmeasured on
   // its hardware (taken as AVX2's), scalar a plain loop.
-  const std::string kernel = SelectQs8PixvecUkernel(ActiveIsa()).name;
-  const double factor = kernel.find("avx512vnni") != std::string::npos ? 1.0
-                        : kernel.find("scalar") != std::string::npos    ? 30.0
-                                                                         : 3.0;
+  const double factor = KernelVariantFactor(
+      SelectQs8PixvecUkernel(ActiveIsa()).name, "avx512vnni", 3.0, 30.0);
   const double dense =
       DenseMacs(d.info, shape.out_h, shape.out_w, BestSupportedIsa()) /
       (XnnpackLanesPerCycle() * kXnnpackConvEfficiency) /

@@ -99,11 +99,9 @@ void AddQs8Bsr(const FcWeights& w, std::vector<FcCandidate>* out) {
   // Fitted on the AVX-512 VNNI kernel; the AVX2 one ran 1.6-1.9x slower
   // (cc/bench/qs8_sparse_fc_bench), NEON's is unmeasured on its hardware
   // and taken as AVX2, scalar a plain loop.
-  const std::string kernel =
-      SelectQs8BsrUkernel(1, 4, w.isa, /*use_dot_product=*/true).name;
-  const double factor = kernel.find("avx512vnni") != std::string::npos ? 1.0
-                        : kernel.find("scalar") != std::string::npos    ? 10.0
-                                                                         : 1.9;
+  const double factor = KernelVariantFactor(
+      SelectQs8BsrUkernel(1, 4, w.isa, /*use_dot_product=*/true).name,
+      "avx512vnni", 1.9, 10.0);
   cand.cost = EstimateQs8BsrCost(info.out, info.in, bd.nonzero_blocks) * factor;
   w.decision->candidates.push_back(cand);
   out->push_back(FcCandidate{"bsr:1x4", cand.cost, 1, 4});
@@ -188,14 +186,11 @@ Qs8RowGroupFullyConnected::Options RowGroupOptions(bool nm4) {
 // The row-group kernels' time against the AVX-512 VBMI one the cost model
 // was fitted on (delegate/calibration.cc's fc_qs8 reference ratios, one
 // CPU): AVX2 (also AVX-512 CPUs without VBMI) builds each 64-byte lookup
-// from four vpshufb, scalar is a plain loop. NEON is unmeasured on its
-// hardware and taken as AVX2 (its 64-byte table lookup is one instruction,
-// so this is the cautious side).
+// from four vpshufb, 3.7x; scalar is a plain loop, 33.6x. NEON is taken as
+// AVX2 (its 64-byte table lookup is one instruction, so this is the
+// cautious side).
 double RowGroupKernelFactor(const char* kernel) {
-  const std::string name = kernel;
-  if (name.find("avx512vbmi") != std::string::npos) return 1.0;
-  if (name.find("scalar") != std::string::npos) return 33.6;
-  return 3.7;
+  return KernelVariantFactor(kernel, "avx512vbmi", 3.7, 33.6);
 }
 
 void AddQs8RowGroups(const FcWeights& w, bool nm4, const std::string& name,
@@ -228,14 +223,20 @@ std::string Qs8CsrForced(const FcWeights& w, const DelegateOptions&,
   return out->empty() ? "the int8 row-group operator refuses the weights" : "";
 }
 
+std::unique_ptr<Qs8SparseOperator> CreateQs8RowGroups(
+    const int8_t* w, const FcNodeInfo& info, const int32_t* bias, bool nm4,
+    std::string* error) {
+  return MakeQs8FcOperator(Qs8RowGroupFullyConnected::Create(
+      w, info.out, info.in, bias, KernelQuantization(info.qs8),
+      RowGroupOptions(nm4), error));
+}
+
 std::unique_ptr<Qs8SparseOperator> Qs8CsrCreate(const int8_t* w,
                                                 const FcNodeInfo& info,
                                                 const int32_t* bias,
                                                 const FcDecision&,
                                                 std::string* error) {
-  return MakeQs8FcOperator(Qs8RowGroupFullyConnected::Create(
-      w, info.out, info.in, bias, KernelQuantization(info.qs8),
-      RowGroupOptions(false), error));
+  return CreateQs8RowGroups(w, info, bias, false, error);
 }
 
 const char* Qs8CsrKernel(const FcDecision&, Isa isa) {
@@ -354,9 +355,7 @@ std::unique_ptr<Qs8SparseOperator> Qs8NmCreate(const int8_t* w,
                                                const int32_t* bias,
                                                const FcDecision&,
                                                std::string* error) {
-  return MakeQs8FcOperator(Qs8RowGroupFullyConnected::Create(
-      w, info.out, info.in, bias, KernelQuantization(info.qs8),
-      RowGroupOptions(true), error));
+  return CreateQs8RowGroups(w, info, bias, true, error);
 }
 
 const char* Qs8NmKernel(const FcDecision&, Isa isa) {

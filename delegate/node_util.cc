@@ -195,6 +195,13 @@ std::string PerTensor(const TfLiteTensor& t, const char* name, float* scale,
 
 }  // namespace
 
+double KernelVariantFactor(const char* kernel, const char* fitted,
+                           double other, double scalar) {
+  const std::string name = kernel;
+  if (name.find(fitted) != std::string::npos) return 1.0;
+  return name.find("scalar") != std::string::npos ? scalar : other;
+}
+
 Qs8FcQuantization KernelQuantization(const Qs8NodeQuantization& q) {
   Qs8FcQuantization k;
   k.input_scale = q.input_scale;

@@ -129,6 +129,13 @@ struct WeightedNodeInfo {
 // a constant int32 vector of `channels`; `activation` (TfLiteFusedActivation)
 // is NONE, RELU, RELU_N1_TO_1 or RELU6. Returns an empty string or what is
 // not supported.
+// How much slower the int8 kernel variant named `kernel` runs than the one
+// its cost model was fitted on: 1 when the name carries `fitted` (e.g.
+// "avx512vnni"), `scalar` for the scalar variant, `other` for the rest
+// (AVX2; NEON, unmeasured on its hardware, is taken as AVX2).
+double KernelVariantFactor(const char* kernel, const char* fitted,
+                           double other, double scalar);
+
 // The kernels' form of `q` (points into q.filter_scales: keep q alive).
 Qs8FcQuantization KernelQuantization(const Qs8NodeQuantization& q);
 
