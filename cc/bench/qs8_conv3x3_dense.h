@@ -1,7 +1,7 @@
 // A dense int8 3x3 convolution with vpdpbusd (AVX-512 VNNI), as fast as a
 // direct NHWC kernel gets without assembly: the stand-in for XNNPACK's QS8
 // convolution in qs8_conv3x3_pattern_bench. Bit-exact with
-// Qs8ConvReferenceNhwc (same requantization; the input is copied once per
+// Qs8ConvReference (same requantization; the input is copied once per
 // call into a zero-point-padded, +128-offset buffer, as our operator does).
 //
 // Direct convolution, no im2col: NHWC keeps 4 consecutive input channels

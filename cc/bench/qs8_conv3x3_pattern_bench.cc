@@ -23,7 +23,7 @@
 #include "cc/bench/qs8_conv3x3_dense.h"
 #include "cc/kernels/dispatch.h"
 #include "cc/kernels/qs8_conv3x3_pattern.h"
-#include "cc/kernels/qs8_conv3x3_reference.h"
+#include "cc/kernels/qs8_conv_reference.h"
 #include "cc/util/cpu_features.h"
 
 namespace tf_sparse {
@@ -117,7 +117,7 @@ void Layer(int hw, int c, int reps, double peak_dp_per_s) {
   const size_t y_size = static_cast<size_t>(hw) * hw * out_c;
   std::vector<int8_t> expected(y_size), y(y_size);
   const double t_ref = MedianMs(std::max(1, reps / 7), [&] {
-    Qs8ConvReferenceNhwc(s, x.data(), w.data(), bias.data(), q,
+    Qs8ConvReference(s, x.data(), w.data(), bias.data(), q,
                          expected.data());
   });
 

@@ -1,7 +1,7 @@
 // Int8 3x3 CONV_2D on pattern-sparse weights (PatDNN: every kept 3x3
 // kernel keeps at most 4 of its 9 taps, the 4-tap pattern drawn from a
 // small library; whole kernels may be removed), bit-exact with TFLite's
-// int8 CONV_2D (qs8_conv3x3_reference.h):
+// int8 CONV_2D (qs8_conv_reference.h):
 //   acc[n][oy][ox][o] = bias[o] + sum over in-bounds taps (kh, kw) and
 //                       channels c of (x[n][iy][ix][c] - input_zero_point)
 //                       * w[o][kh][kw][c]

@@ -1,6 +1,8 @@
 #include "cc/kernels/qs8_conv_reference.h"
 
 #include <cstddef>
+#include <string>
+#include <vector>
 
 namespace tf_sparse {
 
@@ -40,6 +42,17 @@ void Qs8ConvReference(const ConvShape& s, const int8_t* x,
       }
     }
   }
+}
+
+std::string Qs8ConvReference(const ConvShape& s, const int8_t* x,
+                             const int8_t* w, const int32_t* bias,
+                             const Qs8FcQuantization& q, int8_t* y) {
+  std::vector<QuantizedMultiplier> rows;
+  const std::string problem = ComputeFcMultipliers(q, s.out_c, &rows);
+  if (!problem.empty()) return problem;
+  Qs8ConvReference(s, x, q.input_zero_point, w, bias, rows.data(),
+                   q.output_zero_point, q.output_min, q.output_max, y);
+  return "";
 }
 
 }  // namespace tf_sparse

@@ -14,6 +14,7 @@
 #define TF_SPARSE_CC_KERNELS_QS8_CONV_REFERENCE_H_
 
 #include <cstdint>
+#include <string>
 
 #include "cc/kernels/f32_conv_reference.h"
 #include "cc/kernels/requantize.h"
@@ -29,6 +30,13 @@ void Qs8ConvReference(const ConvShape& s, const int8_t* x,
                       const int32_t* bias, const QuantizedMultiplier* rows,
                       int32_t output_zero_point, int32_t output_min,
                       int32_t output_max, int8_t* y);
+
+// The same with the multipliers, zero points and clamp of `q` (filter
+// scales per tensor or per output channel). Returns an empty string, or
+// what is wrong with q (ComputeFcMultipliers).
+std::string Qs8ConvReference(const ConvShape& s, const int8_t* x,
+                             const int8_t* w, const int32_t* bias,
+                             const Qs8FcQuantization& q, int8_t* y);
 
 }  // namespace tf_sparse
 

@@ -1,6 +1,6 @@
 // The int8 pattern-sparse 3x3 convolution on every kernel variant (scalar,
 // AVX2, AVX-512 VNNI, NEON, NEON dot product) against the plain int8 conv
-// reference (Qs8ConvReferenceNhwc, TFLite's int8 CONV_2D) bit for bit, and
+// reference (Qs8ConvReference, TFLite's int8 CONV_2D) bit for bit, and
 // against the scalar variant; the reference against a hand-computed case.
 #include <algorithm>
 #include <cmath>
@@ -12,7 +12,7 @@
 
 #include "cc/kernels/dispatch.h"
 #include "cc/kernels/qs8_conv3x3_pattern.h"
-#include "cc/kernels/qs8_conv3x3_reference.h"
+#include "cc/kernels/qs8_conv_reference.h"
 #include "cc/kernels/requantize.h"
 #include "cc/util/cpu_features.h"
 #include "cc/util/thread_pool.h"
@@ -163,7 +163,7 @@ bool RunCase(const Case& c, const Variant& v) {
   const size_t y_size = static_cast<size_t>(c.batch) * s.out_h * s.out_w *
                         c.out_c;
   std::vector<int8_t> expected(y_size);
-  EXPECT_EQ(Qs8ConvReferenceNhwc(s, x.data(), w.data(), bias.data(), q,
+  EXPECT_EQ(Qs8ConvReference(s, x.data(), w.data(), bias.data(), q,
                                  expected.data()),
             "");
   // The scales keep outputs spread (a test of saturated outputs could not
@@ -356,7 +356,7 @@ TEST(Qs8ConvReferenceTest, HandComputedPaddingAndZeroPoint) {
   s.pad_top = s.pad_left = 1;
   const int32_t bias = 3;
   int8_t y[9];
-  ASSERT_EQ(Qs8ConvReferenceNhwc(s, x, w, &bias, q, y), "");
+  ASSERT_EQ(Qs8ConvReference(s, x, w, &bias, q, y), "");
   // Output (0, 0): taps (1,1),(1,2),(2,1),(2,2) read x 1, 2, 4, 5 with
   // weights 5, 6, 8, 9: 3 + (-1)*5 + 0*6 + 2*8 + 3*9 = 41.
   EXPECT_EQ(y[0], 41);
