@@ -21,6 +21,7 @@
 #include "cc/kernels/requantize.h"
 #include "cc/util/cpu_features.h"
 #include "cc/util/thread_pool.h"
+#include "cc/tests/qs8_variants.h"
 #include "gtest/gtest.h"
 
 namespace tf_sparse {
@@ -51,20 +52,7 @@ const Variant kVariants[] = {
 using Layout = Qs8RowGroupFullyConnected::Layout;
 
 bool VariantRuns(const Variant& v, std::string* why) {
-  if (!IsaSupported(v.isa)) {
-    *why = std::string("this CPU lacks ") + IsaName(v.isa);
-    return false;
-  }
-  const CpuFeatures& f = GetCpuFeatures();
-  if (v.dot && v.isa == Isa::kAvx512 && !(f.avx512vnni && f.avx512vbmi)) {
-    *why = "this CPU lacks AVX-512 VNNI or VBMI";
-    return false;
-  }
-  if (v.dot && (v.isa == Isa::kNeon || v.isa == Isa::kSve) && !f.neon_dot) {
-    *why = "this CPU lacks the dot product extension";
-    return false;
-  }
-  return true;
+  return Qs8VariantRuns(v.isa, v.dot, why, /*avx512_needs_vbmi=*/true);
 }
 
 // How the weights are made sparse.
