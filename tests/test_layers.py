@@ -94,19 +94,25 @@ def test_sparsify_warns_for_layers_it_cannot_convert():
         tfs.sparsify(model, {"conv3d": tfs.Block(0.5), "d": tfs.Block(0.5)})
 
 
-def test_sparsify_rejects_subclassed_model():
+def test_sparsify_subclassed_model_copy_and_in_place():
     class Net(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.d = keras.layers.Dense(4)
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.d = keras.layers.Dense(4, name="d")
 
         def call(self, x):
             return self.d(x)
 
     net = Net()
-    net(np.zeros((1, 3), np.float32))
-    with pytest.raises(TypeError, match="subclassed"):
-        tfs.sparsify(net, tfs.Block(0.5))
+    x = np.random.default_rng(0).normal(size=(2, 3)).astype(np.float32)
+    ref = np.asarray(net(x))
+    copy = tfs.sparsify(net, tfs.Block(0.5, block=(1, 2)))
+    assert isinstance(copy, Net) and copy is not net
+    assert type(net.d).__name__ == "Dense"  # the original is untouched
+    np.testing.assert_allclose(np.asarray(copy(x)), ref, rtol=1e-6)
+    same = tfs.sparsify(net, tfs.Block(0.5, block=(1, 2)), inplace=True)
+    assert same is net and type(net.d).__name__ == "SparseDense"
+    assert [layer.sparse_path for layer in tfs.sparse_layers(net)] == ["d"]
 
 
 def test_callback_reaches_scheduled_sparsity_and_keras_round_trip(tmp_path):

@@ -3,9 +3,29 @@
 from tf_sparse.layers.base import SparseLayerMixin
 from tf_sparse.layers.sparse_conv import SparseConv1D, SparseConv2D, SparseDepthwiseConv2D
 from tf_sparse.layers.sparse_dense import SparseDense
-from tf_sparse.layers.surgery import harden, quantize, sparse_layers, sparsify, strip
+from tf_sparse.layers.hosts import (
+    SparseConv2DTranspose,
+    SparseEinsumDense,
+    SparseEmbedding,
+    SparseGRU,
+    SparseLSTM,
+    SparseSeparableConv2D,
+    SparseSimpleRNN,
+)
+from tf_sparse.layers.kernel_unit import SparseKernel
+from tf_sparse.layers.surgery import harden, layer_paths, quantize, sparse_layers, sparsify, strip
+from tf_sparse.layers import saving  # noqa: F401  (registers the loader of wrapped models)
 
 __all__ = [
+    "SparseConv2DTranspose",
+    "SparseEinsumDense",
+    "SparseEmbedding",
+    "SparseGRU",
+    "SparseKernel",
+    "SparseLSTM",
+    "SparseSeparableConv2D",
+    "SparseSimpleRNN",
+    "layer_paths",
     "SparseConv1D",
     "SparseConv2D",
     "SparseDense",

@@ -348,6 +348,25 @@ class SparseLayerMixin:
         codes, step = self.quantizer.integer_codes(self.to_layer_gemm(kernel), scale, self.to_layer_gemm(mask))
         return self.from_layer_gemm(codes, kernel.shape), step
 
+    @property
+    def sparse_name(self) -> str:
+        """The name training logs use for this layer: its name, or its path when several sparse
+        layers of the model share a name (set by ``tfs.sparse_layers``)."""
+        return self.__dict__.get("_tfs_sparse_name", self.name)
+
+    @sparse_name.setter
+    def sparse_name(self, value):
+        self.__dict__["_tfs_sparse_name"] = str(value)
+
+    @property
+    def sparse_path(self) -> str:
+        """The layer's path in its model (set by ``tfs.sparse_layers``)."""
+        return self.__dict__.get("_tfs_sparse_path", self.name)
+
+    @sparse_path.setter
+    def sparse_path(self, value):
+        self.__dict__["_tfs_sparse_path"] = str(value)
+
     def sparsity(self) -> float:
         """Fraction of zero entries of the effective (masked) kernel."""
         k = self.kernel_numpy()

@@ -100,7 +100,7 @@ class SparseDense(SparseLayerMixin, keras.layers.Layer):
     def kernel(self):
         return self._kernel
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         self._add_sparse_losses()
         x = ops.matmul(inputs, self.masked_kernel)
         if self.bias is not None:

@@ -148,7 +148,7 @@ class ADMM(keras.callbacks.Callback):
             if self.rho_max is not None:
                 rho = min(rho, self.rho_max)
             layer.admm_rho.assign(rho)
-            record[layer.name] = (primal, dual, rho)
+            record[layer.sparse_name] = (primal, dual, rho)
         self.history.append(record)
         if self.verbose:
             print("ADMM update: " + ", ".join(f"{k}: |W-Z|={v[0]:.4g} rho={v[2]:.3g}" for k, v in record.items()))
@@ -163,7 +163,7 @@ class ADMM(keras.callbacks.Callback):
             self._update()
         if logs is not None:
             for layer in self._layers:
-                logs[f"admm_residual/{layer.name}"] = layer.admm_residual()
+                logs[f"admm_residual/{layer.sparse_name}"] = layer.admm_residual()
 
 
 def progressive_admm(model, x, y=None, *, targets, admm_epochs, retrain_epochs, rho=1e-3, rho_factor=1.0,
@@ -262,7 +262,7 @@ def progressive_admm(model, x, y=None, *, targets, admm_epochs, retrain_epochs, 
         h2 = model.fit(x, y, epochs=retrain_epochs, callbacks=callbacks, **fit_kwargs) if retrain_epochs else None
         results.append({
             "target": repr(quantizer) if quantizer is not None else "quantize",
-            "sparsity": {layer.name: layer.sparsity() for layer in sparse_layers(model)},
+            "sparsity": {layer.sparse_name: layer.sparsity() for layer in sparse_layers(model)},
             "admm_logs": {k: v[-1] for k, v in h1.history.items()},
             "retrain_logs": {k: v[-1] for k, v in h2.history.items()} if h2 else {},
         })

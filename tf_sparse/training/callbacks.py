@@ -54,4 +54,4 @@ class UpdateMasks(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.log_sparsity and logs is not None:
             for layer in self._layers:
-                logs[f"sparsity/{layer.name}"] = layer.sparsity()
+                logs[f"sparsity/{layer.sparse_name}"] = layer.sparsity()

@@ -45,7 +45,7 @@ class _GroupRegularization(keras.callbacks.Callback):
         for layer in self._layers:
             with _scope(self.model):
                 layer.enable_group_reg()
-            self._ids[layer.name] = layer.group_ids()
+            self._ids[layer.sparse_name] = layer.group_ids()
             layer.group_lambda.assign(self.lam)
             self._reweight(layer)
         _retrace(self.model)
@@ -54,8 +54,8 @@ class _GroupRegularization(keras.callbacks.Callback):
         raise NotImplementedError
 
     def _reweight(self, layer):
-        kernel = check_finite(layer.kernel_numpy(), f"{type(self).__name__}: {type(layer).__name__} '{layer.name}'")
-        ids = self._ids[layer.name]
+        kernel = check_finite(layer.kernel_numpy(), f"{type(self).__name__}: {type(layer).__name__} '{layer.sparse_name}'")
+        ids = self._ids[layer.sparse_name]
         norms = group_sq_norms(kernel, ids)
         alpha_g = self._alpha(layer, kernel, ids, norms)
         layer.group_alpha.assign(alpha_g[ids].astype(np.float32))
@@ -66,7 +66,7 @@ class _GroupRegularization(keras.callbacks.Callback):
                 self._reweight(layer)
         if logs is not None:
             for layer in self._layers:
-                logs[f"group_penalty/{layer.name}"] = float(keras.ops.convert_to_numpy(layer.group_penalty()))
+                logs[f"group_penalty/{layer.sparse_name}"] = float(keras.ops.convert_to_numpy(layer.group_penalty()))
 
 
 class ReweightedGroupLasso(_GroupRegularization):

@@ -37,12 +37,12 @@ class PruningSummaries(keras.callbacks.Callback):
 
         out = {}
         for layer in sparse_layers(self.model):
-            out[f"{layer.name}/sparsity"] = layer.sparsity()
+            out[f"{layer.sparse_name}/sparsity"] = layer.sparsity()
             if layer.admm_enabled:
-                out[f"{layer.name}/admm_residual"] = layer.admm_residual()
-                out[f"{layer.name}/admm_rho"] = float(np.asarray(layer.admm_rho))
+                out[f"{layer.sparse_name}/admm_residual"] = layer.admm_residual()
+                out[f"{layer.sparse_name}/admm_rho"] = float(np.asarray(layer.admm_rho))
             if getattr(layer, "_group_reg", False):
-                out[f"{layer.name}/group_penalty"] = float(keras.ops.convert_to_numpy(layer.group_penalty()))
+                out[f"{layer.sparse_name}/group_penalty"] = float(keras.ops.convert_to_numpy(layer.group_penalty()))
         return out
 
     def _write(self):
