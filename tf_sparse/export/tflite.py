@@ -17,10 +17,18 @@ def layer_grids(model):
     from tf_sparse.export.int8 import WeightGrid
     from tf_sparse.layers.sparse_conv import SparseConv1D, SparseDepthwiseConv2D
 
+    from tf_sparse.layers.kernel_unit import SparseKernel
+
     grids = []
     for layer in sparse_layers(model):
         if not layer.quant_hardened:
             continue
+        if isinstance(layer, SparseKernel):
+            raise ValueError(
+                f"export_tflite: layer '{layer.sparse_path}' ({type(layer.host_layer()).__name__}) has a hardened "
+                "quantizer; int8 files pin learned grids of Dense and Conv layers only. Export with int8=False "
+                "(the float file holds the weights exactly on the grid), or quantize only Dense/Conv layers"
+            )
         kernel = layer.effective_kernel_numpy()
         codes, step = layer.quantized_codes()
         ints, div = layer.quantizer.int_grid()

@@ -16,6 +16,11 @@ from tf_sparse.training.schedules import (
 )
 
 
+def _var_numpy(variable) -> np.ndarray:
+    """A variable's value as a NumPy array (without NumPy 2's copy-keyword fallback warning)."""
+    return np.asarray(variable.numpy() if hasattr(variable, "numpy") else keras.ops.convert_to_numpy(variable))
+
+
 def _named(err: Exception, owner: str) -> Exception:
     """``err`` (a TypeError or ValueError) as the same kind of error prefixed with ``owner``."""
     return (TypeError if isinstance(err, TypeError) else ValueError)(f"{owner}: {err}")
@@ -235,9 +240,9 @@ class SparseLayerMixin:
         Projections start from it, so a weight pruned earlier stays pruned (masks are nested)
         whatever an optimizer's momentum did to the stored value.
         """
-        kernel = np.asarray(keras.ops.convert_to_numpy(self._kernel)) * np.asarray(keras.ops.convert_to_numpy(self.mask))
+        kernel = np.asarray(_var_numpy(self._kernel)) * np.asarray(_var_numpy(self.mask))
         if self._sign_constrained and hasattr(self, "sign_mask"):
-            sign = np.asarray(keras.ops.convert_to_numpy(self.sign_mask))
+            sign = np.asarray(_var_numpy(self.sign_mask))
             kernel = np.where(sign == 0, kernel, np.maximum(kernel * sign, 0) * sign)
         return kernel.astype(np.float32)
 
@@ -305,7 +310,7 @@ class SparseLayerMixin:
         if self.quantizer is None:
             raise ValueError(f"{type(self).__name__} '{self.name}': the layer has no quantizer")
         kernel = self.kernel_numpy()
-        mask = np.asarray(keras.ops.convert_to_numpy(self.mask)) != 0
+        mask = np.asarray(_var_numpy(self.mask)) != 0
         w2, keep = self.to_layer_gemm(kernel), self.to_layer_gemm(mask)
         z, scale = self.quantizer.project(w2, keep)
         self.quant_scale.assign(scale)
@@ -332,8 +337,8 @@ class SparseLayerMixin:
         kernel = self.kernel_numpy()
         if not self.quant_hardened:
             return kernel
-        mask = np.asarray(keras.ops.convert_to_numpy(self.mask)) != 0
-        scale = np.asarray(keras.ops.convert_to_numpy(self.quant_scale))
+        mask = np.asarray(_var_numpy(self.mask)) != 0
+        scale = np.asarray(_var_numpy(self.quant_scale))
         z = self.quantizer.quantize(self.to_layer_gemm(kernel), scale, self.to_layer_gemm(mask))
         return self.from_layer_gemm(z, kernel.shape)
 
@@ -343,8 +348,8 @@ class SparseLayerMixin:
         if not self.quant_hardened:
             raise ValueError(f"{type(self).__name__} '{self.name}': quantization is not hardened; call tfs.harden first")
         kernel = self.kernel_numpy()
-        mask = np.asarray(keras.ops.convert_to_numpy(self.mask)) != 0
-        scale = np.asarray(keras.ops.convert_to_numpy(self.quant_scale))
+        mask = np.asarray(_var_numpy(self.mask)) != 0
+        scale = np.asarray(_var_numpy(self.quant_scale))
         codes, step = self.quantizer.integer_codes(self.to_layer_gemm(kernel), scale, self.to_layer_gemm(mask))
         return self.from_layer_gemm(codes, kernel.shape), step
 
@@ -413,7 +418,7 @@ class SparseLayerMixin:
             z = self._project_with(self._admm_constraints()[index], value, sparsity)
             keep = z != 0
         else:
-            keep = np.asarray(keras.ops.convert_to_numpy(self.mask)) != 0
+            keep = np.asarray(_var_numpy(self.mask)) != 0
             z = value * keep
         if self._admm_quantize:
             # Prune, then put the kept weights on the grid: a point of both constraint sets.
@@ -434,12 +439,12 @@ class SparseLayerMixin:
         Returns ``(primal, dual)``: ``sum_i ||W - Z_i||_F`` and ``rho * sum_i ||Z_i - Z_i_prev||_F``.
         """
         kernel = self.kernel_numpy()
-        rho = float(keras.ops.convert_to_numpy(self.admm_rho))
+        rho = float(_var_numpy(self.admm_rho))
         primal = dual = 0.0
         for i in self._admm_active():
             z, u = self.admm_z[i], self.admm_u[i]
-            u_val = np.asarray(keras.ops.convert_to_numpy(u))
-            z_prev = np.asarray(keras.ops.convert_to_numpy(z))
+            u_val = np.asarray(_var_numpy(u))
+            z_prev = np.asarray(_var_numpy(z))
             z_new = self._admm_project(i, kernel + u_val, sparsity)
             z.assign(z_new)
             u.assign(u_val + kernel - z_new)
@@ -450,7 +455,7 @@ class SparseLayerMixin:
     def admm_residual(self) -> float:
         """Primal residual ``sum_i ||W - Z_i||_F``."""
         kernel = self.kernel_numpy()
-        return float(sum(np.linalg.norm(kernel - np.asarray(keras.ops.convert_to_numpy(self.admm_z[i])))
+        return float(sum(np.linalg.norm(kernel - np.asarray(_var_numpy(self.admm_z[i])))
                          for i in self._admm_active()))
 
     def _project_with(self, structure, kernel, sparsity=None):

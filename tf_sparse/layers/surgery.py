@@ -266,7 +266,9 @@ def _plan(model, config, quantize=None):
         parent = next((inherited[p] for p in _prefixes(path) if p in inherited), None)
         if parent is not None:
             if not found:
-                structure, explicit = parent[0], parent[2]
+                # Inside a container asked for as a whole: its layers without a sparse version
+                # are left dense (noted when they hold a weight matrix), not an error.
+                structure, explicit = parent[0], False
             if not q_found:
                 quantizer = parent[1]
         explicit = explicit or q_explicit
