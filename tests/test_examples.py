@@ -69,7 +69,10 @@ def test_vgg16_int8_example(tmp_path):
          "--int8", "--out", str(tmp_path)]
     )
     assert r["int8"] and r["pruned_dense"] == 2, r
-    assert r["claimed_nodes"] >= 1 and set(r["formats"]) <= {"bsr:1x4", "csr"}, r
+    # The Dense layers run on int8 FC formats; whether the pattern-pruned convolutions are claimed
+    # too (int8 pattern kernels) depends on the CPU's cost model.
+    assert r["claimed_nodes"] >= 1 and set(r["formats"]) & {"bsr:1x4", "csr"}, r
+    assert set(r["formats"]) <= {"bsr:1x4", "csr", "patdnn", "pixvec"}, r
     assert os.path.exists(tmp_path / "vgg16_pruned_int8.tflite")
 
 
@@ -91,19 +94,20 @@ def test_bert_and_jasper_int8_examples(tmp_path):
 
 
 def test_bert_example(tmp_path):
-    # The BERT encoder architecture at a tiny size; 32 tokens a call (>= a 14-row tile) with
-    # feed-forward layers wide enough for the delegate to run them over the rows.
+    # keras_hub's BertBackbone at a tiny size; 32 tokens a call (>= a 14-row tile) with
+    # feed-forward layers wide enough for the delegate to run them over the rows. Reweighted group
+    # lasso over the 16x1 blocks, harden, one step of masked fine-tuning.
     r = _load("bert").main(
         ["--layers", "2", "--hidden", "128", "--heads", "2", "--ffn", "512", "--seq", "32", "--vocab", "100",
-         "--steps", "1", "--batch", "4", "--runs", "2", "--compact", "--out", str(tmp_path)]
+         "--reg-steps", "1", "--steps", "1", "--batch", "4", "--runs", "2", "--compact", "--out", str(tmp_path)]
     )
     assert r["pruned_layers"] == 4 and r["ffn_sparsity"] == pytest.approx(0.9, abs=0.01), r
     assert r["claimed_nodes"] == 4, r
     assert r["max_abs_diff"] < 1e-4, r
-    # The attention's query, key, value and output projections too.
+    # The attention's query, key, value and output projections (EinsumDense) too, on RoBERTa.
     r = _load("bert").main(
-        ["--layers", "1", "--hidden", "128", "--heads", "2", "--ffn", "512", "--seq", "32", "--vocab", "100",
-         "--attention-sparsity", "0.75", "--runs", "2", "--out", str(tmp_path)]
+        ["--family", "roberta", "--layers", "1", "--hidden", "128", "--heads", "2", "--ffn", "512", "--seq", "32",
+         "--vocab", "100", "--attention-sparsity", "0.75", "--runs", "2", "--out", str(tmp_path)]
     )
     # 6 pruned; the 128x128 projections are too small to beat XNNPACK's GEMM on 32 rows at 75%
     # (the cost model declines them), the feed-forward pair is claimed.
