@@ -118,7 +118,8 @@ def _role_property(role):
 
 
 def _init_host(self, tfs_kernels):
-    self._tfs_pending = dict(tfs_kernels) if tfs_kernels else None
+    # Not a Keras-tracked attribute: a plain entry, removed once the units exist.
+    self.__dict__["_tfs_pending"] = dict(tfs_kernels) if tfs_kernels else None
 
 
 def _host_config(self, base):

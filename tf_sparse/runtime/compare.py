@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from tf_sparse.runtime.delegate import delegate_report
-from tf_sparse.runtime.interpreter import _check_count, check_model_path, interleaved_latency_us, make_interpreter
+from tf_sparse.runtime.interpreter import _check_count, check_model_path, interleaved_latency_us, make_interpreter, run
 
 
 def delegate_vs_xnnpack(model_path, sample, num_threads: int = 1, runs: int = 10, warmup: int = 2, **options):
-    """Runs a single-input ``.tflite`` model on ``sample`` with our delegate (``options`` passed to
+    """Runs a ``.tflite`` model on ``sample`` (an array, or ``{input name: array}``) with our delegate (``options`` passed to
     it) and with the stock interpreter (XNNPACK), both on ``num_threads`` threads.
 
     Returns a dict: ``claimed_nodes`` and ``considered_nodes`` (the delegate's report),
@@ -20,17 +20,18 @@ def delegate_vs_xnnpack(model_path, sample, num_threads: int = 1, runs: int = 10
     """
     owner = "delegate_vs_xnnpack"
     check_model_path(model_path, owner)
-    if not isinstance(sample, np.ndarray):
-        raise TypeError(f"{owner}: `sample` must be a NumPy array (one input batch), got {type(sample).__name__}")
+    if not isinstance(sample, (np.ndarray, dict)):
+        raise TypeError(
+            f"{owner}: `sample` must be a NumPy array (one input batch) or a dict {{input name: array}} for a "
+            f"model with several inputs, got {type(sample).__name__}"
+        )
     _check_count(runs, "runs", owner, 1)
     _check_count(warmup, "warmup", owner, 0)
     ours, delegate = make_interpreter(model_path, backend="tf_sparse", num_threads=num_threads, **options)
     stock, _ = make_interpreter(model_path, backend="xnnpack", num_threads=num_threads)
     outputs = []
     for interpreter in (ours, stock):
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], sample)
-        interpreter.invoke()
-        outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy())
+        outputs.append(run(interpreter, sample))
     # In float64: int8 outputs must not wrap around.
     diff = float(np.max(np.abs(outputs[0].astype(np.float64) - outputs[1])))
     report = delegate_report(delegate)

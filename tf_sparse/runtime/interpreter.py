@@ -90,14 +90,48 @@ def make_interpreter(
     return interp, delegate
 
 
-def run(interpreter, x: np.ndarray) -> np.ndarray:
-    """Runs a single-input, single-output model on ``x`` (resizing the batch if needed)."""
-    inp = interpreter.get_input_details()[0]
-    x = np.asarray(x, dtype=inp["dtype"])
-    if tuple(inp["shape"]) != x.shape:
-        interpreter.resize_tensor_input(inp["index"], list(x.shape))
+def _input_for(details, key, owner):
+    """The input detail a model input named ``key`` (its Keras name) corresponds to."""
+    for d in details:
+        name = d["name"]
+        if name in (key, f"serving_default_{key}:0", f"serving_default_{key}"):
+            return d
+    matches = [d for d in details if key in d["name"]]
+    if len(matches) == 1:
+        return matches[0]
+    raise ValueError(
+        f"{owner}: the model has no input named {key!r}; its inputs are {[d['name'] for d in details]}"
+    )
+
+
+def set_inputs(interpreter, x, owner: str = "run") -> None:
+    """Sets the model's inputs from ``x``: an array for a single-input model, or a dict
+    ``{input name: array}`` (Keras input names) for several; resizes and reallocates if needed."""
+    details = interpreter.get_input_details()
+    if isinstance(x, dict):
+        if len(x) != len(details):
+            raise ValueError(f"{owner}: the model has {len(details)} input(s), got {len(x)} arrays ({sorted(x)})")
+        pairs = [(_input_for(details, key, owner), value) for key, value in x.items()]
+    else:
+        if len(details) != 1:
+            raise ValueError(
+                f"{owner}: the model has {len(details)} inputs ({[d['name'] for d in details]}); give a dict "
+                "{input name: array}"
+            )
+        pairs = [(details[0], x)]
+    arrays = [(d, np.asarray(v, dtype=d["dtype"])) for d, v in pairs]
+    if any(tuple(d["shape"]) != a.shape for d, a in arrays):
+        for d, a in arrays:
+            interpreter.resize_tensor_input(d["index"], list(a.shape))
         interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], x)
+    for d, a in arrays:
+        interpreter.set_tensor(d["index"], a)
+
+
+def run(interpreter, x) -> np.ndarray:
+    """Runs a model on ``x`` (an array, or a dict ``{input name: array}`` for several inputs;
+    resizing if needed) and returns its first output."""
+    set_inputs(interpreter, x)
     interpreter.invoke()
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
 
