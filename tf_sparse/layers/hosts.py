@@ -393,6 +393,14 @@ def raw_kernel(layer, role):
 
 def convert_in_place(layer, sparse_cls, kernels):
     """Turns the built Keras ``layer`` into ``sparse_cls`` with units for ``{role: config}``."""
+    owner = layer.cell if isinstance(layer, keras.layers.RNN) else layer
+    if getattr(owner, "lora_enabled", False):
+        raise ValueError(f"sparsify: layer '{layer.name}' uses LoRA (`lora_rank`), which sparse layers do not support")
+    if getattr(owner, "quantization_mode", None):
+        raise ValueError(
+            f"sparsify: layer '{layer.name}' is quantized by Keras ({owner.quantization_mode}); sparsify the float "
+            "model, then quantize with tf_sparse (quantize=...) or at export (int8=True)"
+        )
     if issubclass(sparse_cls, _SparseRNNMixin):
         layer.__class__ = sparse_cls
         layer._tfs_wrap_cell(kernels)
