@@ -374,3 +374,30 @@ def test_mirrored_strategy_with_lstm_and_attention():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]
+
+
+def test_keras_hub_task_keeps_its_preprocessor(tmp_path):
+    """A keras_hub task (classifier with its tokenizer, built from a vocabulary list) still predicts
+    from raw strings after sparsify, after a .keras round trip and after strip."""
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + "the quick brown fox jumps over lazy dog a cat sat on mat".split()
+    tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=vocab)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=SEQ)
+    keras.utils.set_random_seed(7)
+    backbone = keras_hub.models.BertBackbone(vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=32,
+                                             intermediate_dim=64, max_sequence_length=SEQ)
+    task = keras_hub.models.BertTextClassifier(backbone, num_classes=2, preprocessor=preprocessor)
+    texts = ["the quick brown fox", "a cat sat on the mat"]
+    ref = task.predict(texts, verbose=0)
+    sparse = _quiet(tfs.sparsify, task, tfs.Block(0.5, block=(16, 1)))
+    assert type(sparse).__name__ == "BertTextClassifier" and len(tfs.sparse_layers(sparse)) == 6
+    np.testing.assert_allclose(sparse.predict(texts, verbose=0), ref, atol=1e-6)
+    sparse.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    sparse.fit(x=texts, y=np.array([0, 1]), epochs=1, verbose=0, callbacks=[tfs.UpdateMasks()])
+    assert all(layer.sparsity() == pytest.approx(0.5) for layer in tfs.sparse_layers(sparse))
+    out = sparse.predict(texts, verbose=0)
+    _quiet(sparse.save, tmp_path / "task.keras")
+    again = _quiet(keras.saving.load_model, tmp_path / "task.keras")
+    np.testing.assert_array_equal(again.predict(texts, verbose=0), out)
+    plain = tfs.strip(sparse)
+    assert type(plain) is keras_hub.models.BertTextClassifier
+    np.testing.assert_allclose(plain.predict(texts, verbose=0), out, atol=1e-6)

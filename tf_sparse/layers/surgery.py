@@ -508,7 +508,24 @@ def _copy(model, fn_name, as_plain=False):
             elif isinstance(layer, SparseLayerMixin):
                 overrides[id(layer._kernel)] = layer.effective_kernel_numpy()
     _transfer(model, copy, overrides, fn_name)
+    _transfer_assets(model, copy)
     return copy
+
+
+def _transfer_assets(src_model, dst_model):
+    """Vocabularies and other assets (tokenizers, lookup layers) are not in configs: Keras saves
+    them through ``save_assets``; the copy gets them the same way."""
+    import tempfile
+
+    dst = {path: layer for path, layer, _ in _walk(dst_model)}
+    for path, src, _ in _walk(src_model):
+        target = dst.get(path)
+        if target is None or not callable(getattr(src, "save_assets", None)) or not callable(
+                getattr(target, "load_assets", None)):
+            continue
+        with tempfile.TemporaryDirectory() as directory:
+            src.save_assets(directory)
+            target.load_assets(directory)
 
 
 def sparsify(model, config, schedule=None, quantize=None, inplace=False):
