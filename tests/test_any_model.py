@@ -244,7 +244,9 @@ def test_separable_and_transposed_convolutions(tmp_path):
         "up": tfs.Block(0.5, block=(4, 1)), "head": None})
     assert [type(layer).__name__ for layer in sparse.layers[1:3]] == ["SparseSeparableConv2D", "SparseConv2DTranspose"]
     sparse.compile("adam", "mse")
-    sparse.fit(x, np.zeros((4, 2)), epochs=1, verbose=0, callbacks=[tfs.UpdateMasks()])
+    # Dynamic regularization pushes what each structure would remove now towards zero; harden prunes.
+    sparse.fit(x, np.zeros((4, 2)), epochs=2, verbose=0, callbacks=[tfs.DynamicRegularization(lam=1e-3)])
+    tfs.harden(sparse)
     _check_structures(sparse)
     depthwise = tfs.sparse_layers(sparse)[0].kernel_numpy()
     assert np.count_nonzero(depthwise.reshape(9, -1), axis=0).max() <= 4  # 4-entry patterns per channel
@@ -389,11 +391,12 @@ def test_keras_hub_task_keeps_its_preprocessor(tmp_path):
     texts = ["the quick brown fox", "a cat sat on the mat"]
     ref = task.predict(texts, verbose=0)
     sparse = _quiet(tfs.sparsify, task, tfs.Block(0.5, block=(16, 1)))
-    assert type(sparse).__name__ == "BertTextClassifier" and len(tfs.sparse_layers(sparse)) == 6
+    # 4 projections and 2 feed-forward layers, the pooler and the classifier head
+    assert type(sparse).__name__ == "BertTextClassifier" and len(tfs.sparse_layers(sparse)) == 8
     np.testing.assert_allclose(sparse.predict(texts, verbose=0), ref, atol=1e-6)
     sparse.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     sparse.fit(x=texts, y=np.array([0, 1]), epochs=1, verbose=0, callbacks=[tfs.UpdateMasks()])
-    assert all(layer.sparsity() == pytest.approx(0.5) for layer in tfs.sparse_layers(sparse))
+    assert all(layer.sparsity() == pytest.approx(0.5) for layer in tfs.sparse_layers(sparse)[:6])
     out = sparse.predict(texts, verbose=0)
     _quiet(sparse.save, tmp_path / "task.keras")
     again = _quiet(keras.saving.load_model, tmp_path / "task.keras")
