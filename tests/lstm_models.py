@@ -10,6 +10,8 @@ process never imports it and stays on Keras 3.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import subprocess
@@ -84,6 +86,24 @@ def build_lstm_models(specs, out_dir, timeout=600):
     )
     if out.returncode != 0:
         raise RuntimeError(f"building the LSTM models failed:\n{out.stderr[-3000:]}")
+    return {s["name"]: os.path.join(out_dir, s["name"] + ".tflite") for s in specs}
+
+
+def build_lstm_models_shared(specs, root, timeout=600):
+    """build_lstm_models into a directory under `root` named for the specs and this file's
+    source, built once by whichever process gets there first (pytest-xdist workers share
+    `root`; the others wait on a file lock) and reused after that. Returns {name: path}."""
+    with open(os.path.abspath(__file__), "rb") as f:
+        source = f.read()
+    key = hashlib.sha1(json.dumps(specs, sort_keys=True).encode() + source).hexdigest()[:16]
+    out_dir = os.path.join(root, "lstm_models_" + key)
+    with open(os.path.join(root, "lstm_models_" + key + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = os.path.join(out_dir, "done")
+        if not os.path.exists(done):
+            os.makedirs(out_dir, exist_ok=True)
+            build_lstm_models(specs, out_dir, timeout)
+            open(done, "w").close()
     return {s["name"]: os.path.join(out_dir, s["name"] + ".tflite") for s in specs}
 
 
