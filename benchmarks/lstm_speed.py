@@ -11,6 +11,8 @@ state carries over). Our delegate runs with its cost model ("auto"): the decisio
 what it claimed and its estimate of its cost against TFLite's kernel.
 
     python benchmarks/lstm_speed.py [--runs 20] [--threads 1] [--json F] [--md F]
+
+writes benchmarks/results/lstm_speed.{json,md} unless --json / --md say otherwise.
 """
 
 from __future__ import annotations
@@ -70,8 +72,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--json", help="also write the rows to this file")
-    ap.add_argument("--md", help="also write the table to this file")
+    results = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    ap.add_argument("--json", default=os.path.join(results, "lstm_speed.json"), help="rows written here")
+    ap.add_argument("--md", default=os.path.join(results, "lstm_speed.md"), help="table written here")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="tf_sparse_lstm_bench_")
     specs = [

@@ -73,7 +73,9 @@ def build_lstm_models(specs, out_dir, timeout=600):
     """Writes ``<out_dir>/<name>.tflite`` for each spec (a dict with ``name`` and any of
     DEFAULTS's keys) from one subprocess. Returns {name: path}."""
     specs = [dict(DEFAULTS, **s) for s in specs]
-    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    # Neither legacy Keras switched on globally nor a sanitizer runtime preloaded (the build
+    # never loads the delegate).
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_USE_LEGACY_KERAS", "LD_PRELOAD")}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env.setdefault("CUDA_VISIBLE_DEVICES", "")
     out = subprocess.run(

@@ -35,11 +35,11 @@ def _lstm_entries(delegate):
     return [r for r in tfs.delegate_report(delegate) if r["op"] == OP]
 
 
-def _compare(path, invokes=4, runtime="litert", **options):
+def _compare(path, invokes=4, runtime="litert", num_threads=1, **options):
     """Runs `invokes` random inputs through our delegate and the stock kernels (state carried
     over in both); returns the delegate and the outputs."""
     stock, _ = make_interpreter(path, backend="builtin", runtime=runtime)
-    ours, delegate = make_interpreter(path, backend="tf_sparse", runtime=runtime, **options)
+    ours, delegate = make_interpreter(path, backend="tf_sparse", runtime=runtime, num_threads=num_threads, **options)
     inp = stock.get_input_details()[0]
     rng = np.random.default_rng(len(path))
     outs = []
@@ -91,6 +91,12 @@ def test_state_carries_over_and_resets(models):
         it.invoke()
     got = ours.get_tensor(ours.get_output_details()[0]["index"])
     np.testing.assert_allclose(got, first, rtol=1e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", ["last_unstructured_batch3", "stacked_last"])
+def test_two_threads(models, name):
+    delegate, _, _ = _compare(models[name], num_threads=2, format="bsr:16x1")
+    assert all(e["claimed"] for e in _lstm_entries(delegate))
 
 
 def test_tf_lite_runtime(models):
