@@ -28,18 +28,19 @@ constexpr int kCellState = 19;
 constexpr int kLayerNormFirst = 20;   // 20..23, only in 24-input nodes.
 
 // Cost model (EstimateStockLstmCost and the gate-update share below),
-// measured with benchmarks/lstm_speed.py and 90%-sparse layers of 16 to
-// 1024 units on an AVX-512 x86-64 core (AMD EPYC, Zen 5, 2 vCPUs), one
-// thread, against TFLite's float LSTM kernel (LiteRT 2.3). That kernel runs
-// its products as plain loops a step at a time: in cache its time a weight
-// is about one weight of XNNPACK's dense matrix-vector product (the unit
-// of the FULLY_CONNECTED estimates), but once its eight matrices outgrow
-// the caches it streams them from memory at every step, while the sparse
+// measured with benchmarks/lstm_speed.py (1024 units) and the same timing
+// loop on layers of 32 to 512 units (50 to 90% sparse, 1 to 30 steps) on
+// an AVX-512 x86-64 core (AMD EPYC, Zen 5, 2 vCPUs), one thread, against
+// TFLite's float LSTM kernel (LiteRT 2.3). That kernel runs its products
+// as plain loops a step at a time: in cache its time a weight is about one
+// weight of XNNPACK's dense matrix-vector product (the unit of the
+// FULLY_CONNECTED estimates), but once its eight matrices outgrow the
+// caches it streams them from memory at every step, while the sparse
 // copies (a tenth of the bytes) stay cached and the input products of all
 // steps read them once. Its time a weight, by the bytes of its dense
-// weights (interpolated in log2; the ends are held): measured 0.9 at
-// 32 KiB, 0.75 at 128 KiB, 0.9 at 512 KiB, 1.5 at 1.5 MiB, 2 at 2 MiB,
-// 7 at 8 MiB and 5 at 32 MiB; the table keeps below those.
+// weights (interpolated in log2; the ends are held), as the measured
+// speed-ups imply: 0.9 at 32 KiB, 0.75 at 128 KiB, 0.9 at 512 KiB, 1.5 at
+// 1.5 MiB, 2 at 2 MiB, 7 at 8 MiB and 5 at 32 MiB; the table stays below.
 constexpr Log2Point kStockPerWeight[] = {{128 << 10, 0.75},
                                          {512 << 10, 0.85},
                                          {1 << 20, 1.0},

@@ -5,6 +5,7 @@
 // operators in BSR (several block shapes) and CSR.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -140,7 +141,9 @@ void RunCase(const Case& k, const Packing& p, uint32_t seed) {
     for (size_t i = 0; i < h.size(); ++i) {
       ASSERT_NEAR(h[i], h_ref[i], 2e-5) << "call " << call << " h " << i;
       ASSERT_NEAR(c[i], c_ref[i], 5e-5) << "call " << call << " c " << i;
-      if (k.cell_clip > 0.0f) ASSERT_LE(std::fabs(c[i]), k.cell_clip);
+      if (k.cell_clip > 0.0f) {
+        ASSERT_LE(std::fabs(c[i]), k.cell_clip);
+      }
     }
   }
 }
