@@ -155,7 +155,8 @@ std::string ReadLstmNode(const TfLiteContext* context, const TfLiteNode* node,
   }
   for (int i = 0; i < node->inputs->size; ++i) {
     const int t = node->inputs->data[i];
-    if (t != kTfLiteOptionalTensor && (t < 0 || static_cast<size_t>(t) >= context->tensors_size)) {
+    if (t != kTfLiteOptionalTensor &&
+        (t < 0 || static_cast<size_t>(t) >= context->tensors_size)) {
       return "input " + std::to_string(i) + " is out of range";
     }
   }

@@ -39,7 +39,9 @@ inline float SigmoidPoly(float x) { return 1.0f / (1.0f + ExpPoly(-x)); }
 
 // tanh(x) = 2 sigmoid(2x) - 1: absolute error ~1e-7 near 0, where the
 // subtraction cancels (TFLite's own float kernels are no closer).
-inline float TanhPoly(float x) { return 2.0f / (1.0f + ExpPoly(-2.0f * x)) - 1.0f; }
+inline float TanhPoly(float x) {
+  return 2.0f / (1.0f + ExpPoly(-2.0f * x)) - 1.0f;
+}
 
 }  // namespace
 

@@ -102,12 +102,14 @@ void RunCase(const Case& k, const Packing& p, uint32_t seed) {
     wh[g] = GateMatrix(n, n, 0.3, p.r, p.c, 7, rng);
     if (k.zero_recurrent && g == 1) std::fill(wh[g].begin(), wh[g].end(), 0.f);
     bias[g].resize(n);
-    for (float& b : bias[g]) b = std::uniform_real_distribution<float>(-1, 1)(rng);
+    std::uniform_real_distribution<float> bias_value(-1.0f, 1.0f);
+    for (float& b : bias[g]) b = bias_value(rng);
     dense.input[g] = wx[g].data();
     dense.recurrent[g] = wh[g].data();
     dense.bias[g] = g == 2 ? nullptr : bias[g].data();  // One gate without.
   }
-  const std::vector<float> stacked_x = StackLstmGates(dense.input, n, k.n_input);
+  const std::vector<float> stacked_x =
+      StackLstmGates(dense.input, n, k.n_input);
   const std::vector<float> stacked_h = StackLstmGates(dense.recurrent, n, n);
   const std::vector<float> stacked_b = StackLstmBiases(dense.bias, n);
   std::string error;
