@@ -2,6 +2,8 @@
 kernel: block-pruned and unstructured gate weights, return_sequences on and off, one step and
 many, batch 1 and 3, time-major, stacked layers, and the state carried over several invokes."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -26,8 +28,10 @@ SPECS = {
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    # Shared by the pytest-xdist workers of one run: built once.
-    root = tmp_path_factory.getbasetemp().parent
+    # Shared by the pytest-xdist workers of one run (their base directories' parent): built once.
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
     return build_lstm_models_shared([dict(name=k, seed=i, **v) for i, (k, v) in enumerate(SPECS.items())], str(root))
 
 
