@@ -95,6 +95,7 @@ bench: deps delegate
 	$(PY) benchmarks/structures_speed.py
 	$(PY) benchmarks/fine_grained_speed.py
 	$(PY) benchmarks/int8_speed.py
+	$(PY) benchmarks/lstm_speed.py
 
 # Accuracy benchmarks on scikit-learn's digits (training; tens of minutes on 2 cores).
 bench-accuracy: deps delegate

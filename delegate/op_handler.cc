@@ -6,6 +6,8 @@
 #include "delegate/dwconv_kernel.h"
 #include "delegate/fc_analysis.h"
 #include "delegate/fc_partition_kernel.h"
+#include "delegate/lstm_analysis.h"
+#include "delegate/lstm_kernel.h"
 
 namespace tf_sparse {
 
@@ -22,6 +24,9 @@ const std::vector<OpHandler>& OpHandlers() {
       MakeOpHandler<DwConvDecision, &AnalyzeDwConvNode, &DwConvDecisionJson,
                     &LogDwConvDecision, DwConvPartitionKernel>(
           kTfLiteBuiltinDepthwiseConv2d),
+      MakeOpHandler<LstmDecision, &AnalyzeLstmNode, &LstmDecisionJson,
+                    &LogLstmDecision, LstmPartitionKernel>(
+          kTfLiteBuiltinUnidirectionalSequenceLstm),
   };
   return *handlers;
 }

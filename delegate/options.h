@@ -29,7 +29,9 @@
 //                 and M in 2, 4, 8, 16, 32 (N < M); forced GS takes B a
 //                 power of two from 2 to 256 and E dividing B (what the
 //                 kernels run). With a forced FULLY_CONNECTED format,
-//                 CONV_2D and DEPTHWISE_CONV_2D nodes are declined.
+//                 CONV_2D and DEPTHWISE_CONV_2D nodes are declined, and
+//                 UNIDIRECTIONAL_SEQUENCE_LSTM nodes pack both of their
+//                 stacked gate matrices in it whatever the cost estimate.
 //   corrupt_sparsity  "error" (default) or "decline". A constant tensor in
 //                 TFLite's sparse encoding whose encoding is inconsistent
 //                 (traversal_order not a permutation, segments or indices

@@ -112,6 +112,7 @@ TfLiteStatus PartitionKernel::Prepare(TfLiteContext* context,
 }
 
 TfLiteStatus PartitionKernel::DoPrepare(TfLiteContext* context) {
+  context_ = context;
   if (!init_error_.empty()) {
     context->ReportError(context, "tf_sparse: %s\n", init_error_.c_str());
     return kTfLiteError;
@@ -165,6 +166,7 @@ TfLiteStatus PartitionKernel::Invoke(TfLiteContext* context,
 }
 
 TfLiteStatus PartitionKernel::DoInvoke(TfLiteContext* context) {
+  context_ = context;
   ThreadPool* pool = delegate_->AcquirePool();
   TfLiteStatus status = kTfLiteOk;
   int64_t ran = 0;

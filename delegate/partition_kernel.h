@@ -66,6 +66,10 @@ class PartitionKernel {
   };
 
   SparseDelegate* delegate() const { return delegate_; }
+  // The context of the current prepare or invoke (null before the first),
+  // for kernels that read tensors besides their node's input and output
+  // (e.g. an LSTM's state). Only valid during OutputDims and RunNode.
+  tflite_abi::TfLiteContext* context() const { return context_; }
 
   // Reads and packs claimed node `node_index` (`node`), appending it to
   // the subclass's nodes; fills *io. Returns an empty string or what failed.
@@ -125,6 +129,7 @@ class PartitionKernel {
   std::vector<int> detached_outputs_;
 
   SparseDelegate* delegate_ = nullptr;
+  tflite_abi::TfLiteContext* context_ = nullptr;
   std::vector<Slot> slots_;
   std::vector<Scratch> scratch_;
   std::string init_error_;

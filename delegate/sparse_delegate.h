@@ -9,14 +9,16 @@
 //     kTfLiteDelegateFlagsAllowDynamicTensors, resizes do not re-prepare).
 //     Prepare hands every node whose builtin op has an entry in
 //     OpHandlers() (op_handler.h: FULLY_CONNECTED, CONV_2D,
-//     DEPTHWISE_CONV_2D) to that handler's analysis (fc_analysis.h,
-//     conv_analysis.h, dwconv_analysis.h), keeps one list of decisions per
+//     DEPTHWISE_CONV_2D, UNIDIRECTIONAL_SEQUENCE_LSTM) to that handler's
+//     analysis (fc_analysis.h, conv_analysis.h, dwconv_analysis.h,
+//     lstm_analysis.h), keeps one list of decisions per
 //     graph and hands the claimed nodes to TFLite, one replacement per
 //     handler, which groups connected ones into partitions. A DENSIFY node
 //     whose output only a claimed node reads (as its weights) is handed
 //     over with that node (node_util.h).
 //  3. Each partition becomes one kernel of its handler (FcPartitionKernel,
-//     ConvPartitionKernel, DwConvPartitionKernel; partition_kernel.h),
+//     ConvPartitionKernel, DwConvPartitionKernel, LstmPartitionKernel;
+//     partition_kernel.h),
 //     which finds its nodes' decisions with FindDecision: init packs the
 //     weights, prepare sizes outputs, invoke computes.
 #ifndef TF_SPARSE_DELEGATE_SPARSE_DELEGATE_H_

@@ -72,6 +72,7 @@ enum TfLiteBuiltinOperator : int {
   kTfLiteBuiltinDepthwiseConv2d = 4,
   kTfLiteBuiltinFullyConnected = 9,
   kTfLiteBuiltinReshape = 22,
+  kTfLiteBuiltinUnidirectionalSequenceLstm = 44,
   kTfLiteBuiltinDelegate = 51,
   kTfLiteBuiltinDensify = 124,
 };
@@ -316,6 +317,18 @@ struct TfLiteDepthwiseConvParams {
   int dilation_height_factor;
 };
 
+// builtin_op_data.h; fields after time_major were appended by later op
+// versions (asymmetric_quantize_inputs v3, diagonal_recurrent_tensors v4)
+// and are zero for older models.
+struct TfLiteUnidirectionalSequenceLSTMParams {
+  TfLiteFusedActivation activation;  // The cell and output activation.
+  float cell_clip;                   // 0: no clipping.
+  float proj_clip;
+  bool time_major;  // Input [time, batch, ...] rather than [batch, time, ...].
+  bool asymmetric_quantize_inputs;
+  bool diagonal_recurrent_tensors;
+};
+
 // ---- Layout checks (64-bit Linux, checked against both runtimes). ----
 
 static_assert(sizeof(TfLiteIntArray) == 4, "TfLiteIntArray header");
@@ -454,6 +467,17 @@ static_assert(offsetof(TfLiteDepthwiseConvParams, activation) == 16,
 static_assert(offsetof(TfLiteDepthwiseConvParams, dilation_height_factor) ==
                   24,
               "TfLiteDepthwiseConvParams.dilation_height_factor");
+
+static_assert(offsetof(TfLiteUnidirectionalSequenceLSTMParams, cell_clip) == 4,
+              "TfLiteUnidirectionalSequenceLSTMParams.cell_clip");
+static_assert(offsetof(TfLiteUnidirectionalSequenceLSTMParams, proj_clip) == 8,
+              "TfLiteUnidirectionalSequenceLSTMParams.proj_clip");
+static_assert(offsetof(TfLiteUnidirectionalSequenceLSTMParams, time_major) ==
+                  12,
+              "TfLiteUnidirectionalSequenceLSTMParams.time_major");
+static_assert(offsetof(TfLiteUnidirectionalSequenceLSTMParams,
+                       diagonal_recurrent_tensors) == 14,
+              "TfLiteUnidirectionalSequenceLSTMParams.diagonal_recurrent");
 
 static_assert(sizeof(TfLiteSparsity) == 32, "TfLiteSparsity");
 static_assert(offsetof(TfLiteSparsity, traversal_order) == 0,

@@ -108,7 +108,8 @@ def load_delegate(num_threads: int = 1, runtime: str = "litert", **options):
       **options: passed to the delegate as strings: ``min_sparsity`` (least fraction of zero
         weights for a node to be considered, in [0, 1)), ``format`` (``"auto"`` or a forced
         format: ``"bsr:1x4"``, ``"csr"``, ``"nm"``, ``"nm:2:4"``, ``"gs"``, ``"gs:16"``,
-        ``"gs:16:1"`` for FULLY_CONNECTED; ``"patdnn"`` for every pattern-structured 3x3
+        ``"gs:16:1"`` for FULLY_CONNECTED, and for both stacked gate matrices of a float
+        UNIDIRECTIONAL_SEQUENCE_LSTM whatever its cost estimate; ``"patdnn"`` for every pattern-structured 3x3
         CONV_2D, ``"vtaps"`` for every CONV_2D on filter-vector taps (fast when blocks of 16
         filters share their zeros, e.g. ``KernelPattern(..., filter_block=16)``), ``"pixvec"`` for
         every CONV_2D on pixel-vector nonzeros (any fine-grained sparsity: unstructured, 1x4
