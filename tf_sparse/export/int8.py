@@ -793,7 +793,8 @@ def _representative_samples(model, data) -> list:
     return samples
 
 
-def convert_int8(keras_model, representative_data, *, compact: bool = False, int8_io: bool = False) -> bytes:
+def convert_int8(keras_model, representative_data, *, compact: bool = False, int8_io: bool = False,
+                 input_signature=None) -> bytes:
     """Converts a Keras model to a full-integer int8 ``.tflite`` flatbuffer (stock converter).
 
     Weights are int8 per channel, activations int8 per tensor with scales calibrated on
@@ -810,6 +811,8 @@ def convert_int8(keras_model, representative_data, *, compact: bool = False, int
         (``Optimize.EXPERIMENTAL_SPARSITY``).
       int8_io: int8 model input and output; otherwise float32 with QUANTIZE / DEQUANTIZE ops
         at the ends.
+      input_signature: serving signature for ``keras_model.export`` (e.g. a fixed batch of 1
+        for recurrent layers); ``None``: the model's own.
 
     Returns:
       The flatbuffer's bytes.
@@ -838,7 +841,7 @@ def convert_int8(keras_model, representative_data, *, compact: bool = False, int
 
     with tempfile.TemporaryDirectory() as tmp:
         saved = os.path.join(tmp, "saved_model")
-        keras_model.export(saved, format="tf_saved_model", verbose=False)
+        keras_model.export(saved, format="tf_saved_model", verbose=False, input_signature=input_signature)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if compact:

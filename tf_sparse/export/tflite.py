@@ -58,7 +58,7 @@ def layer_grids(model):
 
 
 def export_tflite(model, path, *, compact: bool = False, int8: bool = False, representative_data=None,
-                  int8_io: bool = False) -> int:
+                  int8_io: bool = False, batch_size: int | None = None, sequence_length: int | None = None) -> int:
     """Converts a Keras model to a float32 or full-integer int8 ``.tflite`` file.
 
     Sparse layers are stripped first, so pruned weights are stored as exact zeros, and the
@@ -74,6 +74,12 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
     scales equal the Keras kernels exactly, and pruned weights are zeros. Layers without a
     quantizer keep the converter's own int8 weights.
 
+    Recurrent layers (stateful=False) are exported with a fixed batch size, 1 unless
+    ``batch_size`` says otherwise: an LSTM with tanh / sigmoid activations becomes one
+    ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op; GRU, SimpleRNN and other LSTMs become a ``WHILE`` loop,
+    or one copy of the step per time step for layers built with ``unroll=True``
+    (``tf_sparse/export/rnn.py``, docs/export.md).
+
     Args:
       model: a Keras model (sparse or plain).
       path: output file.
@@ -83,6 +89,10 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
       representative_data: calibration inputs for ``int8``: an array with samples along axis 0
         (up to 200 are used), or a callable / iterator yielding lists of input arrays.
       int8_io: with ``int8``, int8 model inputs and outputs instead of float32.
+      batch_size: fixed batch size of the file's inputs. ``None``: 1 for models with recurrent
+        layers, otherwise the model's own (undefined) batch size. int8 files take batch 1.
+      sequence_length: fixed length of axis 1 (time) of every input that leaves it undefined;
+        ``None`` keeps it undefined.
 
     Returns:
       The file's size in bytes.
@@ -90,7 +100,9 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
     Raises:
       TypeError: ``model`` is not a Keras model, ``path`` not a path, ``compact`` not a bool.
       ValueError: the model is not built, or ``path`` does not end in ``.tflite`` or names a
-        directory.
+        directory; ``batch_size`` / ``sequence_length`` not positive integers, or
+        ``sequence_length`` given for a model that declares every input's length; a stateful
+        recurrent layer.
 
     Example:
       >>> tfs.export_tflite(sparse_model, "/tmp/model.tflite")
@@ -116,15 +128,45 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
     if not int8 and (representative_data is not None or int8_io):
         raise ValueError("export_tflite: `representative_data` and `int8_io` apply only with `int8=True`")
 
+    for arg, value in (("batch_size", batch_size), ("sequence_length", sequence_length)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"export_tflite: `{arg}` must be None or a positive int, got {value!r}")
+    if int8 and batch_size not in (None, 1):
+        raise ValueError(f"export_tflite: int8 files take batch 1 (calibration runs one sample at a time), got `batch_size`={batch_size}")
+
     import tensorflow as tf
 
+    from tf_sparse.export.rnn import (
+        check_recurrent_layers,
+        export_mode,
+        needs_unrolling,
+        recurrent_layers,
+        serving_signature,
+    )
+
+    check_recurrent_layers(model)
+    if batch_size is None and recurrent_layers(model):
+        batch_size = 1
     grids = layer_grids(model) if int8 and sparse_layers(model) else []
     if sparse_layers(model):
         model = strip(model)
+    # Models without recurrent layers keep Keras' own serving signature unless asked otherwise.
+    signature, open_length = None, False
+    if batch_size is not None or sequence_length is not None:
+        signature, open_length = serving_signature(model, batch_size, sequence_length)
     if int8:
         from tf_sparse.export.int8 import check_int8_grids, convert_int8, pin_weight_grids
 
-        flatbuffer = convert_int8(model, representative_data, compact=compact, int8_io=int8_io)
+        unroll = needs_unrolling(model)
+        if unroll and open_length:
+            raise ValueError(
+                f"export_tflite: int8 export unrolls recurrent layer(s) {unroll} (the converter cannot "
+                f"quantize their WHILE loop) and needs a fixed sequence length; model '{model.name}' leaves "
+                f"axis 1 of an input undefined: pass `sequence_length`"
+            )
+        with export_mode(model, unroll=True):
+            flatbuffer = convert_int8(model, representative_data, compact=compact, int8_io=int8_io,
+                                      input_signature=signature)
         if grids:
             flatbuffer = pin_weight_grids(flatbuffer, grids)
             checks = check_int8_grids(flatbuffer, grids)
@@ -135,7 +177,8 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
     with tempfile.TemporaryDirectory() as tmp:
         # Keras 3 models convert through a SavedModel with a fixed serving signature.
         saved = os.path.join(tmp, "saved_model")
-        model.export(saved, format="tf_saved_model", verbose=False)
+        with export_mode(model):
+            model.export(saved, format="tf_saved_model", verbose=False, input_signature=signature)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         if compact:
             converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
