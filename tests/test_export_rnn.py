@@ -97,9 +97,10 @@ def test_recurrent_layer_matches_keras(tmp_path, rng, kind, functional, return_s
         assert "WHILE" in ops and FUSED not in ops, ops
     assert it.get_input_details()[0]["shape_signature"][0] == 1  # batch fixed to 1
     lengths = [steps] if steps else [1, 7]
-    _check_outputs(it, model, [[rng.normal(size=(1, t, features)).astype(np.float32)] for t in lengths for _ in range(2)])
+    inputs = [[rng.normal(size=(1, t, features)).astype(np.float32)] for t in lengths for _ in range(2)]
+    _check_outputs(it, model, inputs)
     # The default runtime (XNNPACK delegate) runs the file too.
-    _check_outputs(_interpreter(path, delegates=True), model, [[rng.normal(size=(1, lengths[0], features)).astype(np.float32)]])
+    _check_outputs(_interpreter(path, delegates=True), model, inputs[:1])
 
 
 @pytest.mark.parametrize("kind", ["GRU", "SimpleRNN"])
@@ -230,3 +231,24 @@ def test_models_without_rnn_keep_their_signature(tmp_path, rng):
     it = _interpreter(tmp_path / "b.tflite")
     assert list(it.get_input_details()[0]["shape_signature"]) == [2, 9, 3]
     _check_outputs(it, model, [[rng.normal(size=(2, 9, 3)).astype(np.float32)]])
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_tf_sparse_delegate_runs_recurrent_files(tmp_path, kind):
+    """A recurrent layer feeding a 90%-sparse Dense head: the delegate takes the head (the
+    fused LSTM / the WHILE loop stay with TFLite) and matches the stock interpreter."""
+    from delegate_check import compare_with_stock
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 8)), _layer(kind, units=64),
+                              keras.layers.Dense(96, activation="relu"), keras.layers.Dense(10)])
+    rng = np.random.default_rng(0)
+    for layer in model.layers[1:]:
+        kernel, bias = layer.get_weights()
+        kernel = np.where(rng.random(kernel.shape) < 0.9, 0.0, rng.standard_normal(kernel.shape)).astype(np.float32)
+        layer.set_weights([kernel, bias])
+    path = tmp_path / "m.tflite"
+    tfs.export_tflite(model, path)
+    delegate = compare_with_stock(str(path), "litert", 1)
+    report = tfs.delegate_report(delegate)
+    assert [r["format"] for r in report if r["claimed"]] == ["csr", "csr"], report

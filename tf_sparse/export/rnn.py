@@ -13,18 +13,21 @@ with ``lstm_`` (the attribute the legacy Keras LSTM put on its implementation) b
 runtime)`` with Keras' gate order (i, f, c, o), and ``time_major`` / ``go_backwards``
 attributes saying how the time axis is read (``go_backwards`` becomes a ``REVERSE_V2`` of the
 input in front of the fused op). While exporting, each LSTM layer whose maths the fused op
-computes (tanh activation, sigmoid recurrent activation, no mask) runs its loop through such a
-function; the function's own body, which the converter drops when it fuses, is the same
-recurrence, so the SavedModel stays correct on its own. An LSTM with ``return_state=True``
-stays Keras' loop: the fused op does not output its cell state.
+computes (tanh activation, sigmoid recurrent activation, no mask, a constant initial state)
+runs its loop through such a function; the function's own body, which the converter drops when
+it fuses, is the same recurrence, so the SavedModel stays correct on its own. An LSTM with
+``return_state=True`` stays Keras' loop: the fused op does not output its cell state. The fused
+op works on its state in place in the tensors feeding it; ``_own_state`` keeps one run of the
+file from starting where the last one ended.
 
 GRU and SimpleRNN have no fused op the converter produces from a SavedModel in TF 2.21, so
 they stay Keras' own loop: ``WHILE`` with the step in a subgraph, or, for a layer built with
 ``unroll=True``, one copy of the step per time step (``FULLY_CONNECTED`` and element-wise ops in
 the main graph, which delegates can take).
 
-Full-integer int8: the converter quantizes the fused LSTM (int8 weights, int16 cell state), but
-TF 2.21's quantizer crashes the process on a ``WHILE`` loop, so int8 files unroll every
+Full-integer int8: the converter quantizes the fused LSTM (int8 weights; with the computed
+state of ``_own_state`` an int8 cell state, TFLite's 8x8_8 kernel), but TF 2.21's quantizer
+crashes the process on a ``WHILE`` loop, so int8 files unroll every
 recurrent layer that is not fused, which needs a fixed sequence length.
 """
 
@@ -35,9 +38,10 @@ import itertools
 import types
 import uuid
 
+
 def recurrent_layers(model) -> list:
-    """Every Keras recurrent layer (LSTM, GRU, SimpleRNN, generic RNN) of ``model`` (nested models and wrappers such as
-    ``Bidirectional`` included), in a stable order."""
+    """Every Keras recurrent layer (LSTM, GRU, SimpleRNN, generic RNN) of ``model``, nested
+    models and wrappers such as ``Bidirectional`` included, in a stable order."""
     import keras
 
     return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
@@ -179,7 +183,8 @@ def export_mode(model, *, unroll: bool = False):
                 # output it: such layers stay Keras' loop.
                 original = layer.inner_loop
                 function = _fused_lstm_function(layer.go_backwards)
-                object.__setattr__(layer, "inner_loop", types.MethodType(_fused_inner_loop(original, function, unroll, counter), layer))
+                inner_loop = _fused_inner_loop(original, function, unroll, counter)
+                object.__setattr__(layer, "inner_loop", types.MethodType(inner_loop, layer))
                 fused.append(layer)
             elif unroll and not layer.unroll:
                 layer.unroll = True

@@ -132,7 +132,9 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"export_tflite: `{arg}` must be None or a positive int, got {value!r}")
     if int8 and batch_size not in (None, 1):
-        raise ValueError(f"export_tflite: int8 files take batch 1 (calibration runs one sample at a time), got `batch_size`={batch_size}")
+        raise ValueError(
+            f"export_tflite: int8 files take batch 1 (calibration runs one sample at a time), got `batch_size`={batch_size}"
+        )
 
     import tensorflow as tf
 
