@@ -116,13 +116,14 @@ def test_unrolled_layers_have_no_loop(tmp_path, rng, kind):
 
 
 def test_stacked_lstms_and_batch_size(tmp_path, rng):
-    model = keras.Sequential([
-        keras.Input((6, 3)),
-        keras.layers.LSTM(8, return_sequences=True),
+    """Three LSTMs, the last two in a nested model, with a fixed batch of 3."""
+    inner = keras.Sequential([
+        keras.Input((6, 8)),
         keras.layers.LSTM(5, return_sequences=True, go_backwards=True),
         keras.layers.LSTM(4, use_bias=False),
-        keras.layers.Dense(2),
     ])
+    model = keras.Sequential([keras.Input((6, 3)), keras.layers.LSTM(8, return_sequences=True), inner,
+                              keras.layers.Dense(2)])
     _randomize(model, rng)
     tfs.export_tflite(model, tmp_path / "m.tflite", batch_size=3)
     it = _interpreter(tmp_path / "m.tflite")
@@ -233,8 +234,8 @@ def test_models_without_rnn_keep_their_signature(tmp_path, rng):
     _check_outputs(it, model, [[rng.normal(size=(2, 9, 3)).astype(np.float32)]])
 
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
-def test_tf_sparse_delegate_runs_recurrent_files(tmp_path, kind):
+@pytest.mark.parametrize("kind,runtime", [("LSTM", "litert"), ("LSTM", "tf"), ("GRU", "litert")])
+def test_tf_sparse_delegate_runs_recurrent_files(tmp_path, kind, runtime):
     """A recurrent layer feeding a 90%-sparse Dense head: the delegate takes the head (the
     fused LSTM / the WHILE loop stay with TFLite) and matches the stock interpreter."""
     from delegate_check import compare_with_stock
@@ -249,6 +250,6 @@ def test_tf_sparse_delegate_runs_recurrent_files(tmp_path, kind):
         layer.set_weights([kernel, bias])
     path = tmp_path / "m.tflite"
     tfs.export_tflite(model, path)
-    delegate = compare_with_stock(str(path), "litert", 1)
+    delegate = compare_with_stock(str(path), runtime, 1)
     report = tfs.delegate_report(delegate)
     assert [r["format"] for r in report if r["claimed"]] == ["csr", "csr"], report
