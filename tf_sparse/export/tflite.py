@@ -76,8 +76,9 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
 
     Recurrent layers (stateful=False) are exported with a fixed batch size, 1 unless
     ``batch_size`` says otherwise: an LSTM with tanh / sigmoid activations becomes one
-    ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op; GRU, SimpleRNN and other LSTMs become a ``WHILE`` loop,
-    or one copy of the step per time step for layers built with ``unroll=True``
+    ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op (unless it returns its state, starts from another
+    layer's states or gets a mask); GRU, SimpleRNN and other LSTMs become a ``WHILE`` loop, or
+    one copy of the step per time step for layers built with ``unroll=True`` and in int8 files
     (``tf_sparse/export/rnn.py``, docs/export.md).
 
     Args:
@@ -102,10 +103,11 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
       ValueError: the model is not built, or ``path`` does not end in ``.tflite`` or names a
         directory; ``batch_size`` / ``sequence_length`` not positive integers, or
         ``sequence_length`` given for a model that declares every input's length; a stateful
-        recurrent layer.
+        recurrent layer; an int8 file that must unroll a layer over an undefined length.
 
     Example:
       >>> tfs.export_tflite(sparse_model, "/tmp/model.tflite")
+      >>> tfs.export_tflite(lstm_model, "/tmp/lstm.tflite", sequence_length=20)
     """
     import keras
 
