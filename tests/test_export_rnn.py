@@ -204,6 +204,18 @@ def test_int8(tmp_path, rng):
         assert np.max(np.abs(got - want)) < 0.05 * spread, (kind, np.max(np.abs(got - want)), spread)
 
 
+def test_int8_fixes_an_undefined_length(tmp_path, rng):
+    model = keras.Sequential([keras.Input((None, 3)), keras.layers.SimpleRNN(6), keras.layers.Dense(2)])
+    _randomize(model, rng)
+    data = rng.normal(size=(32, 4, 3)).astype(np.float32)
+    tfs.export_tflite(model, tmp_path / "q.tflite", int8=True, representative_data=data, sequence_length=4)
+    it = _interpreter(tmp_path / "q.tflite")
+    assert list(it.get_input_details()[0]["shape_signature"]) == [1, 4, 3]
+    assert "WHILE" not in _ops(it)
+    want, got = _keras(model, [data[:1]])[0], _run(it, model, [data[:1]])[0]
+    assert np.max(np.abs(got - want)) < 0.05 * (np.abs(want).max() + 1e-3)
+
+
 def test_errors(tmp_path, rng):
     stateful = keras.Sequential([keras.Input((4, 3), batch_size=1), keras.layers.GRU(2, stateful=True, name="memory")])
     with pytest.raises(ValueError, match=r"layer 'memory' \(GRU\) has stateful=True"):
@@ -218,7 +230,7 @@ def test_errors(tmp_path, rng):
         tfs.export_tflite(model, tmp_path / "m.tflite", int8=True, representative_data=np.zeros((2, 4, 3), np.float32),
                           batch_size=2)
     open_length = keras.Sequential([keras.Input((None, 3)), keras.layers.SimpleRNN(2, name="rnn")])
-    with pytest.raises(ValueError, match=r"unrolls recurrent layer\(s\) \['rnn'\].*pass `sequence_length`"):
+    with pytest.raises(ValueError, match=r"recurrent layer\(s\) \['rnn'\] needs a fixed sequence length.*pass `sequence_length`"):
         tfs.export_tflite(open_length, tmp_path / "m.tflite", int8=True,
                           representative_data=np.zeros((2, 4, 3), np.float32))
 

@@ -118,29 +118,37 @@ def _fused_lstm_function(go_backwards: bool):
     return tf.function(lstm, autograph=False, experimental_attributes=attributes)
 
 
-def _fused_inner_loop(original, function, unroll: bool, counter):
+def _keras_loop(layer, original, sequences, initial_state, mask, training, unroll: bool):
+    """The layer's own loop; with ``unroll`` unrolled where the time axis is known (traces with
+    an undefined length, which Keras' export makes besides the serving one, keep the loop)."""
+    if not unroll or layer.unroll or sequences.shape[1] is None:
+        return original(sequences, initial_state, mask, training=training)
+    # RNN.call has checked `unroll` already; inner_loop reads it again to pick the loop.
+    layer.unroll = True
+    try:
+        return original(sequences, initial_state, mask, training=training)
+    finally:
+        layer.unroll = False
+
+
+def _export_inner_loop(original, function, unroll: bool, counter):
+    """``inner_loop`` of a layer while exporting: the fused LSTM function where it applies
+    (``function`` not None), else Keras' loop, unrolled when asked (int8 files have no WHILE)."""
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
         import tensorflow as tf
 
         # The fused op starts from constant states only (see _own_state); a masked loop, or one
-        # started from computed states (an encoder's), is Keras' own, unrolled when asked (int8
-        # files have no WHILE).
-        if mask is not None or any(tf.get_static_value(s) is None for s in initial_state):
-            if not unroll or self.unroll:
-                return original(sequences, initial_state, mask, training=training)
-            self.unroll = True
-            try:
-                return original(sequences, initial_state, mask, training=training)
-            finally:
-                self.unroll = False
+        # started from computed states (an encoder's), is Keras' own.
+        if function is None or mask is not None or any(tf.get_static_value(s) is None for s in initial_state):
+            return _keras_loop(self, original, sequences, initial_state, mask, training, unroll)
         cell = self.cell
-        units = cell.units
         kernel = tf.convert_to_tensor(cell.kernel)
         recurrent_kernel = tf.convert_to_tensor(cell.recurrent_kernel)
         if cell.use_bias:
             bias = tf.convert_to_tensor(cell.bias)
         else:
-            bias = tf.zeros((4 * units,), kernel.dtype)
+            bias = tf.zeros((4 * cell.units,), kernel.dtype)
         init_h = _own_state(initial_state[0], sequences, next(counter))
         init_c = _own_state(initial_state[1], sequences, next(counter))
         last, outputs, h, c, _ = function(sequences, init_h, init_c, kernel, recurrent_kernel, bias)
@@ -168,39 +176,31 @@ def _own_state(state, sequences, k: int):
     return state + zero * float(k)
 
 
+def _fuses(layer) -> bool:
+    # With return_state the cell state leaves the layer, and the fused op does not output it.
+    return fusable_lstm(layer) and not layer.return_state
+
+
 @contextlib.contextmanager
 def export_mode(model, *, unroll: bool = False):
     """While open, every fusable LSTM layer of ``model`` computes its loop through a function
     the TFLite converter fuses (see the module docstring), and with ``unroll`` every other
-    recurrent layer unrolls its loop (the time axis must be fixed). Yields the names of the
-    fused and of the unrolled layers."""
-    fused, unrolled = [], []
+    recurrent loop is unrolled wherever its length is known. Yields the names of the layers
+    that may fuse."""
+    patched = []
     counter = itertools.count(1)
     try:
         for layer in recurrent_layers(model):
-            if fusable_lstm(layer) and not layer.return_state:
-                # With return_state the cell state leaves the layer, and the fused op does not
-                # output it: such layers stay Keras' loop.
-                original = layer.inner_loop
-                function = _fused_lstm_function(layer.go_backwards)
-                inner_loop = _fused_inner_loop(original, function, unroll, counter)
-                object.__setattr__(layer, "inner_loop", types.MethodType(inner_loop, layer))
-                fused.append(layer)
-            elif unroll and not layer.unroll:
-                layer.unroll = True
-                unrolled.append(layer)
-        yield [layer.name for layer in fused], [layer.name for layer in unrolled]
+            function = _fused_lstm_function(layer.go_backwards) if _fuses(layer) else None
+            if function is None and not unroll:
+                continue
+            inner_loop = _export_inner_loop(layer.inner_loop, function, unroll, counter)
+            object.__setattr__(layer, "inner_loop", types.MethodType(inner_loop, layer))
+            patched.append((layer, function is not None))
+        yield [layer.name for layer, fuses in patched if fuses]
     finally:
-        for layer in fused:
+        for layer, _ in patched:
             object.__delattr__(layer, "inner_loop")
-        for layer in unrolled:
-            layer.unroll = False
-
-
-def needs_unrolling(model) -> list:
-    """Names of the recurrent layers ``export_mode(model, unroll=True)`` unrolls."""
-    return [layer.name for layer in recurrent_layers(model)
-            if not (fusable_lstm(layer) and not layer.return_state) and not layer.unroll]
 
 
 def serving_signature(model, batch_size: int, sequence_length, fn: str = "export_tflite"):

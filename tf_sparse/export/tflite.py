@@ -143,7 +143,6 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
     from tf_sparse.export.rnn import (
         check_recurrent_layers,
         export_mode,
-        needs_unrolling,
         recurrent_layers,
         serving_signature,
     )
@@ -161,12 +160,14 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
     if int8:
         from tf_sparse.export.int8 import check_int8_grids, convert_int8, pin_weight_grids
 
-        unroll = needs_unrolling(model)
-        if unroll and open_length:
+        rnns = [layer.name for layer in recurrent_layers(model)]
+        if rnns and open_length:
+            # Which loops fuse is known only while tracing (a mask, a state from another layer),
+            # and a loop left as WHILE crashes TF's quantizer: every length must be fixed.
             raise ValueError(
-                f"export_tflite: int8 export unrolls recurrent layer(s) {unroll} (the converter cannot "
-                f"quantize their WHILE loop) and needs a fixed sequence length; model '{model.name}' leaves "
-                f"axis 1 of an input undefined: pass `sequence_length`"
+                f"export_tflite: int8 export of recurrent layer(s) {rnns} needs a fixed sequence length "
+                f"(loops that do not fuse are unrolled: TF's quantizer cannot take a WHILE loop); model "
+                f"'{model.name}' leaves axis 1 of an input undefined: pass `sequence_length`"
             )
         with export_mode(model, unroll=True):
             flatbuffer = convert_int8(model, representative_data, compact=compact, int8_io=int8_io,
