@@ -172,6 +172,7 @@ def _own_state(state, sequences, k: int):
     interpreter at invoke.
     """
     import tensorflow as tf
+
     zero = tf.minimum(tf.abs(sequences[:, 0, :1]), 0.0)  # 0 for finite inputs
     return state + zero * float(k)
 
