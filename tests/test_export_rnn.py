@@ -133,6 +133,51 @@ def test_stacked_lstms_and_batch_size(tmp_path, rng):
     _check_outputs(it, model, [[rng.normal(size=(3, 6, 3)).astype(np.float32)] for _ in range(2)])
 
 
+def test_lstms_after_bidirectional_and_concatenation(tmp_path, rng):
+    """Every LSTM fuses when its input comes from fused LSTMs through Bidirectional and
+    Concatenate."""
+    x = keras.Input((6, 3), name="x")
+    a = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True))(x)
+    b = keras.layers.LSTM(5, return_sequences=True)(a)
+    y = keras.layers.LSTM(3)(keras.layers.Concatenate()([a, b]))
+    model = keras.Model(x, y)
+    _randomize(model, rng)
+    tfs.export_tflite(model, tmp_path / "m.tflite")
+    it = _interpreter(tmp_path / "m.tflite")
+    ops = _ops(it)
+    assert ops.count(FUSED) == 4 and "WHILE" not in ops, ops
+    _check_outputs(it, model, [[rng.normal(size=(1, 6, 3)).astype(np.float32)] for _ in range(3)])
+
+
+def test_gnmt_example_pruned_lstms_all_fuse(tmp_path, rng):
+    """examples/gnmt.py's model, small, its LSTMs block-pruned (90%) and stripped: all five LSTMs
+    (two of them tf_sparse's SparseLSTM inside Bidirectional, which stripping keeps) become fused
+    ops holding the pruned gate matrices."""
+    import importlib.util
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("gnmt_example", os.path.join(root, "examples", "gnmt.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.gnmt(src_vocab=30, tgt_vocab=20, src_len=8, tgt_len=6, layers=2, units=64)
+    sparse = tfs.sparsify(model, {keras.layers.LSTM: tfs.Block(0.9, block=(16, 1))})
+    tfs.harden(sparse)
+    model = tfs.strip(sparse)
+    tfs.export_tflite(model, tmp_path / "m.tflite")
+    it = _interpreter(tmp_path / "m.tflite")
+    ops = _ops(it)
+    assert ops.count(FUSED) == 5 and "WHILE" not in ops, ops
+    for op in it._get_ops_details():
+        if op["op_name"] == FUSED:
+            gates = [it.get_tensor(i) for i in op["inputs"][1:9]]
+            zeros = sum(int(np.sum(g == 0)) for g in gates) / sum(g.size for g in gates)
+            assert zeros >= 0.89, zeros
+    xs = [[rng.integers(1, 30, size=(1, 8)).astype(np.int32), rng.integers(1, 20, size=(1, 6)).astype(np.int32)]
+          for _ in range(2)]
+    _check_outputs(it, model, xs)
+
+
 def test_lstm_encoder_decoder(tmp_path, rng):
     """The encoder hands its states to the decoder: an LSTM with return_state stays a loop (the
     fused op does not output its cell state), and so does the decoder, started from computed

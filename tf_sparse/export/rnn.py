@@ -63,9 +63,13 @@ def fusable_lstm(layer) -> bool:
     """Whether TFLite's fused LSTM op computes ``layer``'s maths exactly (given no mask)."""
     import keras
 
-    if type(layer) is not keras.layers.LSTM:
+    # Subclasses that only change where the kernels come from (tf_sparse's SparseLSTM reads them
+    # through masks) keep the maths; a different loop or cell step does not.
+    if not isinstance(layer, keras.layers.LSTM) or type(layer).inner_loop is not keras.layers.LSTM.inner_loop:
         return False
     cell = layer.cell
+    if not isinstance(cell, keras.layers.LSTMCell) or type(cell).call is not keras.layers.LSTMCell.call:
+        return False
     return (
         keras.activations.serialize(cell.activation) == "tanh"
         and keras.activations.serialize(cell.recurrent_activation) == "sigmoid"
@@ -105,6 +109,9 @@ def _fused_lstm_function(go_backwards: bool):
 
         _, h, c, outputs = tf.while_loop(lambda t, *_: t < steps, body, (0, init_h, init_c, outputs))
         outputs = tf.transpose(outputs.stack(), (1, 0, 2))
+        # The stacked TensorArray forgets the length; later layers (and the converter's fusing of
+        # the next LSTM) need it where the input has it.
+        outputs.set_shape((inputs.shape[0], inputs.shape[1], init_h.shape[-1]))
         return outputs[:, -1], outputs, h, c, tf.constant(1.0)
 
     # The converter recognises the legacy Keras LSTM by this attribute's prefix; the suffix
