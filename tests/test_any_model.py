@@ -404,3 +404,26 @@ def test_keras_hub_task_keeps_its_preprocessor(tmp_path):
     plain = tfs.strip(sparse)
     assert type(plain) is keras_hub.models.BertTextClassifier
     np.testing.assert_allclose(plain.predict(texts, verbose=0), out, atol=1e-6)
+
+
+def test_wrappers_bidirectional_and_time_distributed(tmp_path):
+    """Layers inside Bidirectional / TimeDistributed are reached, saved, loaded and stripped."""
+    keras.utils.set_random_seed(8)
+    inp = keras.Input((5, 8))
+    h = keras.layers.Bidirectional(keras.layers.LSTM(16, return_sequences=True), name="bi")(inp)
+    model = keras.Model(inp, keras.layers.TimeDistributed(keras.layers.Dense(4), name="td")(h))
+    x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+    sparse = tfs.sparsify(model, tfs.Block(0.5, block=(16, 1)))
+    assert [layer.sparse_path for layer in tfs.sparse_layers(sparse)] == [
+        "bi/forward_lstm/lstm_cell/kernel", "bi/forward_lstm/lstm_cell/recurrent_kernel",
+        "bi/backward_lstm/lstm_cell/kernel", "bi/backward_lstm/lstm_cell/recurrent_kernel", "td/dense"]
+    sparse.compile("adam", "mse")
+    sparse.fit(x, np.zeros((2, 5, 4)), verbose=0, callbacks=[tfs.UpdateMasks()])
+    out = sparse.predict(x, verbose=0)
+    sparse.save(tmp_path / "bi.keras")
+    again = keras.saving.load_model(tmp_path / "bi.keras")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), out)
+    plain = tfs.strip(sparse)
+    assert not tfs.sparse_layers(plain)
+    assert type(plain.get_layer("bi").forward_layer) is keras.layers.LSTM
+    np.testing.assert_allclose(plain.predict(x, verbose=0), out, atol=1e-6)

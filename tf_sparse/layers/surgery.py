@@ -476,7 +476,9 @@ def _copy(model, fn_name, as_plain=False):
         def clone_fn(layer):
             if as_plain and isinstance(layer, (SparseLayerMixin, hosts.SparseHostMixin, hosts._SparseRNNMixin)):
                 return layer.keras_class.from_config(layer.keras_config())
-            return layer.__class__.from_config(layer.get_config())
+            config = layer.get_config()
+            # Wrappers (Bidirectional, TimeDistributed) carry their inner layers' configs.
+            return layer.__class__.from_config(_plain_config(config) if as_plain else config)
 
         copy = keras.models.clone_model(model, clone_function=clone_fn, recursive=True)
         if not as_plain and saving.records(model):
@@ -510,6 +512,26 @@ def _copy(model, fn_name, as_plain=False):
     _transfer(model, copy, overrides, fn_name)
     _transfer_assets(model, copy)
     return copy
+
+
+_SPARSE_KEYS = ("structure", "schedule", "admm", "hardened", "group_reg", "quantizer", "quant_hardened", "tfs_kernels")
+
+
+def _plain_config(config):
+    """``config`` with every serialized tf_sparse layer inside it replaced by its plain Keras layer."""
+    if isinstance(config, list):
+        return [_plain_config(c) for c in config]
+    if not isinstance(config, dict):
+        return config
+    name = config.get("registered_name")
+    if isinstance(name, str) and name.startswith("tf_sparse>") and isinstance(config.get("config"), dict):
+        cls = keras.saving.get_registered_object(name)
+        plain = getattr(cls, "keras_class", None)
+        if plain is not None:
+            inner = {k: _plain_config(v) for k, v in config["config"].items() if k not in _SPARSE_KEYS}
+            return {"module": "keras.layers", "class_name": plain.__name__, "config": inner, "registered_name": None,
+                    **{k: v for k, v in config.items() if k in ("build_config",)}}
+    return {k: _plain_config(v) for k, v in config.items()}
 
 
 def _transfer_assets(src_model, dst_model):
