@@ -115,6 +115,19 @@ def test_bert_example(tmp_path):
     assert r["max_abs_diff"] < 1e-4, r
 
 
+def test_gnmt_example(tmp_path):
+    # GNMT-style encoder-decoder (bidirectional first layer, attention, residual stacks) at a tiny
+    # size: every LSTM kernel in 16x1 blocks by reweighted group lasso, hardened, fine-tuned,
+    # exported with fused LSTMs that the delegate runs; outputs equal the stock interpreter's.
+    r = _load("gnmt").main(
+        ["--layers", "2", "--units", "64", "--vocab", "50", "--src-len", "6", "--tgt-len", "5", "--reg-steps", "2",
+         "--steps", "1", "--batch", "4", "--runs", "2", "--out", str(tmp_path)]
+    )
+    assert r["pruned_kernels"] == 10 and r["lstm_sparsity"] == pytest.approx(0.9, abs=0.01), r
+    assert r["claimed_nodes"] >= 5, r  # the five fused LSTMs (bidirectional: two)
+    assert r["max_abs_diff"] < 1e-4, r
+
+
 def test_jasper_example(tmp_path):
     # The Jasper architecture (2 blocks x 2 sub-blocks, half the channels: smaller layers are not
     # worth the split a claimed node makes in XNNPACK's graph), 64 frames, one
