@@ -136,23 +136,44 @@ def test_constant_filter_with_bias_is_folded():
     assert any("'c4'" in reason and "padding='same'" in reason for reason in report.kept_constant)
 
 
-def test_sequential_dense_and_zero_bn():
+def test_sequential_dense_and_zero_gamma():
     model = keras.Sequential([keras.Input((10,)), L.Dense(8, name="d1"), L.BatchNormalization(name="bn"),
                               L.Activation("tanh", name="act"), L.Dropout(0.2), L.Dense(3, name="d2")])
     _randomize(model)
     bn = model.get_layer("bn")
     gamma, beta = np.asarray(bn.gamma).copy(), np.asarray(bn.beta).copy()
     gamma[[2, 5]] = 0
-    beta[[2, 5]] = 0.0
+    beta[[2, 5]] = [0.4, 0.0]
     bn.gamma.assign(gamma)
     bn.beta.assign(beta)
     _zero_filters(model.get_layer("d1"), [5])
     small = tfs.shrink(model)
     assert isinstance(small, keras.Sequential)
     _check_equal(model, small)
-    # Channel 5 goes; channel 2 is zero after the batch norm but its filter still varies before it:
-    # it stays (a channel goes only when it is constant everywhere).
-    assert _width(small, "d1") == 7
+    # Channel 5 (zero filter) and channel 2 (zero gamma: the batch norm outputs its beta whatever
+    # the filter computes, and tanh(beta) is folded into d2's bias) go.
+    assert _width(small, "d1") == 6
+
+
+def test_zero_gamma_channels_of_a_conv_net():
+    """Network slimming: batch-norm channels with gamma = 0 go although their filters are alive,
+    when their constant (relu(beta)) can be absorbed downstream."""
+    i = keras.Input((8, 8, 3))
+    x = L.Conv2D(6, 3, padding="same", name="c1")(i)
+    x = L.BatchNormalization(name="bn")(x)
+    x = L.ReLU()(x)
+    x = L.Conv2D(4, 3, padding="same", name="c2")(x)
+    model = _randomize(keras.Model(i, x))
+    bn = model.get_layer("bn")
+    gamma, beta = np.asarray(bn.gamma).copy(), np.asarray(bn.beta).copy()
+    gamma[[0, 1, 2]] = 0
+    beta[[0, 1, 2]] = [-0.5, 0.0, 0.5]  # relu: 0, 0, 0.5; the last meets 3x3 'same' padding
+    bn.gamma.assign(gamma)
+    bn.beta.assign(beta)
+    small, report = tfs.shrink(model, report=True)
+    _check_equal(model, small)
+    assert _width(small, "c1") == 4
+    assert any("'c2'" in r for r in report.kept_constant)
 
 
 def test_sparse_model_is_stripped_and_filter_structure_drives_groups():

@@ -21,9 +21,10 @@ A filter whose kernel slice is zero outputs ``act(bias)`` at every pixel: a cons
 Constants are propagated exactly through the channel-by-channel layers (each layer is applied to
 the constant), merges (all operands constant), DepthwiseConv2D and ZeroPadding2D (only when the
 value stays uniform over the image: a zero value, a 1x1 kernel or ``'valid'`` padding; zero
-padding around a non-zero constant makes the borders differ). A channel class is removed when
-every occurrence of it in the graph is a constant and every layer consuming it can absorb the
-constant into its bias: Dense always (``bias += v * kernel[k]``, summed over the Flatten
+padding around a non-zero constant makes the borders differ). Values nothing depends on do not
+count (a batch norm with a zero gamma outputs its beta whatever its input; a zero depthwise
+kernel slice its bias). A channel class is removed when every occurrence of it that can reach a
+model output is a constant and every layer consuming it can absorb the constant into its bias: Dense always (``bias += v * kernel[k]``, summed over the Flatten
 positions), Conv2D / SeparableConv2D when the value is 0, the kernel is 1x1 or the padding is
 ``'valid'``. Otherwise the channel is kept and the reason is reported. Channels reaching a model
 output or a layer shrink does not know (anything not listed above: it names the layer) are kept.
@@ -139,7 +140,7 @@ class _Analysis:
         self.uf = _UnionFind()
         self.pins = {}  # slot -> reason it must stay
         self.blocks = {}  # slot -> reason a constant channel stays
-        self.live = set()  # slots with a varying occurrence
+        self.back = {}  # layer name -> (needed output positions -> needed positions of each input)
         self.tensors = {}  # (layer name, index) -> _T
         self.entries = _entries(model, fn_name)
         self.layers = {e["name"]: model.get_layer(e["name"]) if e["class_name"] != "InputLayer" else None
@@ -175,13 +176,13 @@ class _Analysis:
         name = e["name"]
         if e["class_name"] == "InputLayer":
             shape = tuple(e["config"].get("batch_shape") or e["config"].get("batch_input_shape"))
-            self.tensors[(name, 0)] = t = self._new(shape, reason=f"'{name}' is a model input")
-            self.live.update(t.slots)
+            self.tensors[(name, 0)] = self._new(shape, reason=f"'{name}' is a model input")
             return
         layer = self.layers[name]
         ins = [self.tensors[ref] for ref in e["inputs"]]
         self.inputs[name] = e["inputs"]
         shapes = self._out_shapes(layer)
+        self._back = None
         try:
             out = self._through(name, layer, ins, shapes)
         except _Unknown as err:
@@ -189,13 +190,19 @@ class _Analysis:
             for t in ins:
                 self._pin(t.slots, reason)
             outs = [self._new(s, reason=reason) for s in shapes]
+            self._back = None
         else:
             outs = [out]
+        sizes = [len(t.slots) for t in ins]
+        self.back[name] = self._back or (lambda needed: [[True] * n for n in sizes])
         for i, t in enumerate(outs):
             self.tensors[(name, i)] = t
-            for s, c in zip(t.slots, t.const):
-                if c is None:
-                    self.live.add(s)
+
+    def _channelwise(self, absorbed=()):
+        """Backward map of a layer working channel by channel; ``absorbed``: the channels whose
+        output does not depend on the input (a batch norm's zero gamma, a zero depthwise kernel)."""
+        absorbed = set(absorbed)
+        self._back = lambda needed: [[n and k not in absorbed for k, n in enumerate(needed)]]
 
     def _through(self, name, layer, ins, shapes):
         cls = type(layer)
@@ -203,10 +210,15 @@ class _Analysis:
             raise _Unknown("a layer with several outputs")
         shape = shapes[0]
         if cls in _MERGE:
-            return self._merge(layer, ins, shape)
+            out = self._merge(layer, ins, shape)
+            n = len(out.slots)
+            self._back = lambda needed: [list(needed) if len(t.slots) == n else [any(needed)] for t in ins]
+            return out
         if cls is keras.layers.Concatenate:
             if layer.axis not in (-1, len(shape) - 1):
                 raise _Unknown(f"Concatenate on axis {layer.axis}, not the channel (last) axis")
+            bounds = np.cumsum([0] + [len(t.slots) for t in ins])
+            self._back = lambda needed: [list(needed[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
             return _T(shape, [s for t in ins for s in t.slots], [c for t in ins for c in t.const])
         if len(ins) != 1:
             raise _Unknown("a layer with several inputs")
@@ -215,10 +227,13 @@ class _Analysis:
         if fmt == "channels_first":
             raise _Unknown("data_format='channels_first'")
         if cls in (keras.layers.Conv2D, keras.layers.Dense, keras.layers.SeparableConv2D):
+            n_in = len(x.slots)
+            self._back = lambda needed: [[any(needed)] * n_in]
             return self._producer(name, layer, x, shape)
         if cls is keras.layers.DepthwiseConv2D:
             return self._depthwise(name, layer, x, shape)
         if cls in _PASS:
+            self._channelwise()
             return _T(shape, list(x.slots), list(x.const))
         if cls in _CALL:
             if cls is keras.layers.BatchNormalization and layer.axis not in (-1, len(x.shape) - 1):
@@ -228,17 +243,29 @@ class _Analysis:
             if cls is keras.layers.Rescaling and (np.ndim(layer.scale) or np.ndim(layer.offset)):
                 raise _Unknown("per-channel Rescaling")
             self.followers[name] = x.slots
-            return _T(shape, list(x.slots), self._call_on(layer, x.const, len(shape)))
+            const = self._call_on(layer, x.const, len(shape))
+            absorbed = []
+            if cls is keras.layers.BatchNormalization and layer.scale:
+                w = self.weights[name]
+                absorbed = [int(k) for k in np.flatnonzero(w["gamma"] == 0)]
+                for k in absorbed:  # gamma = 0: beta whatever the input
+                    const[k] = float(w["beta"][k]) if layer.center else 0.0
+            self._channelwise(absorbed)
+            return _T(shape, list(x.slots), const)
         if cls is keras.layers.ZeroPadding2D:
+            self._channelwise()
             return _T(shape, list(x.slots), [c if c == 0 else None for c in x.const])
         if cls is keras.layers.Flatten:
             reps = int(np.prod(x.shape[1:-1])) if len(x.shape) > 2 else 1
             if None in x.shape[1:]:
                 raise _Unknown("Flatten of an input with unknown dimensions")
+            n_in = len(x.slots)
+            self._back = lambda needed: [[any(needed[k::n_in]) for k in range(n_in)]]
             return _T(shape, list(x.slots) * reps, list(x.const) * reps)
         if cls is keras.layers.Reshape:
             if len(x.shape) < 2 or shape[-1] != x.shape[-1]:
                 raise _Unknown("a Reshape that does not keep the channel (last) axis")
+            self._channelwise()
             return _T(shape, list(x.slots), list(x.const))
         raise _Unknown("not a layer shrink can see through (supported: Conv2D, Dense, DepthwiseConv2D, "
                        "SeparableConv2D, BatchNormalization, activations, pooling, padding, Dropout, Flatten, "
@@ -328,20 +355,37 @@ class _Analysis:
         uniform = layer.padding == "valid" or dk.shape[0] == dk.shape[1] == 1
         bias = w.get("bias", np.zeros(dk.shape[2], np.float32))
         pre = [None] * len(x.slots)
+        absorbed = []
         for k, c in enumerate(x.const):
             if not np.any(dk[..., k, 0]):
                 pre[k] = float(bias[k])
+                absorbed.append(k)
             elif c is not None and (c == 0 or uniform):
                 pre[k] = float(np.float32(c) * dk[..., k, 0].sum(dtype=np.float32) + bias[k])
             elif c is not None:
                 self.blocks.setdefault(x.slots[k], (
                     f"'{name}': a non-zero constant channel meets the zero padding of a {dk.shape[0]}x{dk.shape[1]} "
                     "depthwise kernel with padding='same' (it would vary at the borders)"))
+        self._channelwise(absorbed)
         vals = _np(layer.activation(keras.ops.convert_to_tensor(np.asarray([0 if p is None else p for p in pre],
                                                                            np.float32))))
         return _T(shape, list(x.slots), [None if p is None else float(v) for p, v in zip(pre, vals)])
 
     # --- deciding ---------------------------------------------------------------------------
+    def _needed(self):
+        """Per tensor, the channel positions whose value can reach a model output."""
+        needed = {ref: [False] * len(t.slots) for ref, t in self.tensors.items()}
+        for name, idx in _output_refs(self.model, self.entries):
+            needed[(name, idx)] = [True] * len(self.tensors[(name, idx)].slots)
+        for e in reversed(self.entries):
+            if not e["inputs"]:
+                continue
+            outs = [needed[ref] for ref in needed if ref[0] == e["name"]]
+            out = [any(col) for col in zip(*outs)] if len(outs) > 1 else outs[0]
+            for ref, flags in zip(e["inputs"], self.back[e["name"]](out)):
+                needed[ref] = [a or bool(b) for a, b in zip(needed[ref], flags)]
+        return needed
+
     def _decide(self):
         find = self.uf.find
         self.class_pin, self.class_block, live = {}, {}, set()
@@ -349,8 +393,13 @@ class _Analysis:
             self.class_pin.setdefault(find(s), r)
         for s, r in self.blocks.items():
             self.class_block.setdefault(find(s), r)
-        for s in self.live:
-            live.add(find(s))
+        # A channel varies when a varying value of it can reach an output; values that a later
+        # batch norm (zero gamma) or depthwise kernel (zero slice) ignores do not count.
+        for ref, flags in self._needed().items():
+            t = self.tensors[ref]
+            for s, c, n in zip(t.slots, t.const, flags):
+                if c is None and n:
+                    live.add(find(s))
         self.removed = set()
         for t in self.tensors.values():
             for s in t.slots:
@@ -522,7 +571,7 @@ def _shrunk_weights(an, name, layer, cfg):
     bias = w.get("bias", np.zeros(n_out, np.float32)).astype(np.float64)
     dropped = [(k, c) for k, (c, kept) in enumerate(zip(x.const, keep_in)) if not kept]
     for k, c in dropped:
-        if c == 0:
+        if c is None or c == 0:  # None: a value no output depends on
             continue
         if cls is keras.layers.Dense:
             bias += c * w["kernel"][k].astype(np.float64)
@@ -545,7 +594,7 @@ def _shrunk_weights(an, name, layer, cfg):
         w["depthwise_kernel"] = w["depthwise_kernel"][:, :, keep_in]
         w["pointwise_kernel"] = w["pointwise_kernel"][:, :, np.repeat(keep_in, m)][..., keep_out]
         cfg["filters"] = int(keep_out.sum())
-    folded = any(c != 0 for _, c in dropped)
+    folded = any(c is not None and c != 0 for _, c in dropped)
     if "bias" in w or folded:
         w["bias"] = bias[keep_out].astype(np.float32)
         cfg["use_bias"] = True
