@@ -24,9 +24,9 @@ value stays uniform over the image: a zero value, a 1x1 kernel or ``'valid'`` pa
 padding around a non-zero constant makes the borders differ). Values nothing depends on do not
 count (a batch norm with a zero gamma outputs its beta whatever its input; a zero depthwise
 kernel slice its bias). A channel class is removed when every occurrence of it that can reach a
-model output is a constant and every layer consuming it can absorb the constant into its bias: Dense always (``bias += v * kernel[k]``, summed over the Flatten
-positions), Conv2D / SeparableConv2D when the value is 0, the kernel is 1x1 or the padding is
-``'valid'``. Otherwise the channel is kept and the reason is reported. Channels reaching a model
+model output is a constant and every layer consuming it can absorb the constant into its bias:
+Dense always (``bias += v * kernel[k]``, summed over the Flatten positions), Conv2D /
+SeparableConv2D when the value is 0, the kernel is 1x1 or the padding is ``'valid'``. Otherwise the channel is kept and the reason is reported. Channels reaching a model
 output or a layer shrink does not know (anything not listed above: it names the layer) are kept.
 """
 
@@ -140,6 +140,7 @@ class _Analysis:
         self.uf = _UnionFind()
         self.pins = {}  # slot -> reason it must stay
         self.blocks = {}  # slot -> reason a constant channel stays
+        self.n_outputs = {}
         self.back = {}  # layer name -> (needed output positions -> needed positions of each input)
         self.tensors = {}  # (layer name, index) -> _T
         self.entries = _entries(model, fn_name)
@@ -195,6 +196,7 @@ class _Analysis:
             outs = [out]
         sizes = [len(t.slots) for t in ins]
         self.back[name] = self._back or (lambda needed: [[True] * n for n in sizes])
+        self.n_outputs[name] = len(outs)
         for i, t in enumerate(outs):
             self.tensors[(name, i)] = t
 
@@ -380,7 +382,7 @@ class _Analysis:
         for e in reversed(self.entries):
             if not e["inputs"]:
                 continue
-            outs = [needed[ref] for ref in needed if ref[0] == e["name"]]
+            outs = [needed[(e["name"], i)] for i in range(self.n_outputs[e["name"]])]
             out = [any(col) for col in zip(*outs)] if len(outs) > 1 else outs[0]
             for ref, flags in zip(e["inputs"], self.back[e["name"]](out)):
                 needed[ref] = [a or bool(b) for a, b in zip(needed[ref], flags)]
@@ -451,9 +453,7 @@ class _Analysis:
                     if r in self.class_pin:
                         reason = self.class_pin[r]
                         break
-            followers = [n for n, slots in self.followers.items()
-                         if n not in ps or any(find(s) in rs for s in slots)]
-            followers = [n for n in followers if any(find(s) in rs for s in self.followers[n])]
+            followers = [n for n, slots in self.followers.items() if any(find(s) in rs for s in slots)]
             groups.append(ShrinkGroup(layers=ps, axis=-1, channels=len(roots[ps[0]]), followers=followers,
                                       reason=reason))
         return groups
@@ -504,7 +504,8 @@ def _entries(model, fn):
             if prev is None:
                 shape = model.layers[0].input.shape
                 inp = f"{model.name}_input"
-                entries.append({"name": inp, "class_name": "InputLayer", "config": {"batch_shape": shape}, "inputs": []})
+                entries.append({"name": inp, "class_name": "InputLayer", "config": {"batch_shape": shape},
+                                "inputs": []})
                 prev = (inp, 0)
             entries.append({"name": name, "class_name": layer_cfg["class_name"], "config": layer_cfg["config"],
                             "inputs": [prev]})
@@ -685,7 +686,8 @@ class ShrinkReport:
                 f"{r['params_before']:>9}->{r['params_after']:<9} {r['macs_before']:>11}->{r['macs_after']:<11}")
         lines.append(
             f"{'total':32s} {'':11s} {self.params_before:>9}->{self.params_after:<9} "
-            f"{self.macs_before:>11}->{self.macs_after:<11}  (params x{self.params_before / max(self.params_after, 1):.2f}, "
+            f"{self.macs_before:>11}->{self.macs_after:<11}  "
+            f"(params x{self.params_before / max(self.params_after, 1):.2f}, "
             f"MACs x{self.macs_before / max(self.macs_after, 1):.2f})")
         for reason, n in self.kept_constant.items():
             lines.append(f"kept {n} constant channel(s): {reason}")
