@@ -100,6 +100,22 @@ def test_residual_bn_depthwise_separable_concat_flatten():
     assert "total" in str(report)
 
 
+def test_separable_with_depth_multiplier_and_constant_input():
+    i = keras.Input((7, 7, 3))
+    x = L.Conv2D(6, 1, name="c")(i)
+    x = L.SeparableConv2D(5, 3, depth_multiplier=2, padding="valid", name="sep")(x)
+    x = L.DepthwiseConv2D(1, depth_multiplier=2, name="dw2")(x)
+    o = L.Dense(2, name="d")(L.GlobalAveragePooling2D()(x))
+    model = _randomize(keras.Model(i, o))
+    _zero_filters(model.get_layer("c"), [0, 3], bias=False)  # constants = bias, folded ('valid')
+    _zero_filters(model.get_layer("sep"), [1], bias=True)
+    small, report = tfs.shrink(model, report=True)
+    _check_equal(model, small)
+    assert _width(small, "c") == 4
+    assert small.get_layer("sep").pointwise_kernel.shape == (1, 1, 8, 5)  # dw2 is a barrier: sep stays 5
+    assert any("depth_multiplier=2" in r for r in report.kept_constant)
+
+
 def test_residual_couples_by_intersection():
     i = keras.Input((6, 6, 4))
     a = L.Conv2D(6, 1, name="a")(i)

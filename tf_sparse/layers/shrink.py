@@ -560,6 +560,8 @@ def _shrunk_weights(an, name, layer, cfg):
         return w
     x = an.tensors[refs[0]]
     keep_in = an.keep(refs[0])
+    if keep_in.all() and all(an.keep((name, i)).all() for i in range(an.n_outputs[name])):
+        return w  # untouched (barriers such as a depthwise with a depth multiplier end here)
     if cls is keras.layers.BatchNormalization:
         return {k: v[keep_in] for k, v in w.items()}
     if cls is keras.layers.DepthwiseConv2D:
