@@ -109,7 +109,8 @@ def test_separable_with_depth_multiplier_and_constant_input():
     model = _randomize(keras.Model(i, o))
     _zero_filters(model.get_layer("c"), [0, 3], bias=False)  # constants = bias, folded ('valid')
     _zero_filters(model.get_layer("sep"), [1], bias=True)
-    small, report = tfs.shrink(model, report=True)
+    with pytest.warns(UserWarning, match="depth_multiplier=2"):
+        small, report = tfs.shrink(model, report=True)
     _check_equal(model, small)
     assert _width(small, "c") == 4
     assert small.get_layer("sep").pointwise_kernel.shape == (1, 1, 8, 5)  # dw2 is a barrier: sep stays 5
@@ -144,7 +145,8 @@ def test_constant_filter_with_bias_is_folded():
     for name in ("c1", "c3", "c5"):
         _zero_filters(model.get_layer(name), [1, 3], bias=False)
     model.get_layer("c1").bias.assign(np.array([0.1, 0.5, -0.2, -0.4, 0.3], "float32"))
-    small, report = tfs.shrink(model, report=True)
+    with pytest.warns(UserWarning, match="'c4'"):
+        small, report = tfs.shrink(model, report=True)
     _check_equal(model, small)
     assert _width(small, "c1") == 3 and _width(small, "c5") == 3
     assert small.get_layer("c2").use_bias  # the folded constant needed a bias
@@ -186,7 +188,8 @@ def test_zero_gamma_channels_of_a_conv_net():
     beta[[0, 1, 2]] = [-0.5, 0.0, 0.5]  # relu: 0, 0, 0.5; the last meets 3x3 'same' padding
     bn.gamma.assign(gamma)
     bn.beta.assign(beta)
-    small, report = tfs.shrink(model, report=True)
+    with pytest.warns(UserWarning, match="'c2'"):
+        small, report = tfs.shrink(model, report=True)
     _check_equal(model, small)
     assert _width(small, "c1") == 4
     assert any("'c2'" in r for r in report.kept_constant)
@@ -279,7 +282,8 @@ def test_refusals_name_the_layer():
     group = next(g for g in tfs.shrink_groups(model) if g.name == "c")
     assert "'ln' (LayerNormalization)" in group.reason
     _zero_filters(model.get_layer("c"), [0, 1])
-    small, report = tfs.shrink(model, report=True)
+    with pytest.warns(UserWarning, match="kept 2 constant channel.*'ln' \\(LayerNormalization\\)"):
+        small, report = tfs.shrink(model, report=True)
     assert _width(small, "c") == 6
     assert any("'ln'" in r for r in report.kept_constant)
 

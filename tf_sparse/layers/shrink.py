@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import warnings
 
 import keras
 import numpy as np
@@ -745,6 +746,9 @@ def shrink(model, report: bool = False):
       TypeError: ``model`` is not a Functional or Sequential Keras model.
       ValueError: the model is not built, shares a layer between calls or nests a model.
 
+    Warns:
+      UserWarning: constant (zero-filter) channels that had to stay, with the layer and the reason.
+
     Example:
       >>> tfs.prune_filter_groups(model, 0.5)
       >>> small, rep = tfs.shrink(model, report=True); print(rep)
@@ -754,6 +758,14 @@ def shrink(model, report: bool = False):
     model = _prepare(model, "shrink")
     an = _Analysis(model, "shrink")
     new = _rebuild(an)
+    counts = {}
+    for reason in an.kept_constant.values():
+        counts[reason] = counts.get(reason, 0) + 1
+    if counts:
+        listed = "; ".join(f"{n} x {r}" for r, n in list(counts.items())[:5])
+        more = f"; and {len(counts) - 5} more reason(s)" if len(counts) > 5 else ""
+        warnings.warn(f"shrink: kept {sum(counts.values())} constant channel(s) it could not remove: {listed}{more}",
+                      UserWarning, stacklevel=2)
     if report:
         return new, shrink_report(model, new, an)
     return new
