@@ -98,6 +98,10 @@ def test_residual_bn_depthwise_separable_concat_flatten():
     assert report.params_after < report.params_before and report.macs_after < report.macs_before
     assert {r["layer"] for r in report.layers} >= {"a", "b", "dw", "sep", "c", "out"}
     assert "total" in str(report)
+    again = tfs.shrink_report(model, small)
+    assert (again.params_after, again.macs_after, again.layers) == (report.params_after, report.macs_after,
+                                                                     report.layers)
+    assert next(g for g in report.groups if g["layers"] == ["a", "b"])["removed"] == 4
 
 
 def test_separable_with_depth_multiplier_and_constant_input():
@@ -128,6 +132,24 @@ def test_residual_couples_by_intersection():
     small = tfs.shrink(model)
     _check_equal(model, small)
     assert _width(small, "a") == _width(small, "b") == 5  # only channel 2 is zero in both branches
+
+
+def test_concatenate_feeding_an_add_maps_channel_ranges():
+    i = keras.Input((6, 6, 4))
+    a = L.Conv2D(4, 1, name="a")(i)
+    b = L.Conv2D(4, 1, name="b")(i)
+    c = L.Conv2D(8, 1, name="c")(i)
+    x = L.Add()([L.Concatenate()([a, b]), c])
+    o = L.Conv2D(3, 3, padding="same", name="o")(x)
+    model = _randomize(keras.Model(i, o))
+    group = next(g for g in tfs.shrink_groups(model) if "c" in g.layers)
+    assert sorted(group.layers) == ["a", "b", "c"] and "different channel positions" in group.reason
+    _zero_filters(model.get_layer("a"), [1])
+    _zero_filters(model.get_layer("c"), [1, 6])
+    _zero_filters(model.get_layer("b"), [2])  # b's channel 2 is c's channel 6
+    small = tfs.shrink(model)
+    _check_equal(model, small)
+    assert (_width(small, "a"), _width(small, "b"), _width(small, "c")) == (3, 3, 6)
 
 
 def test_constant_filter_with_bias_is_folded():

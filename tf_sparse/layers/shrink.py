@@ -699,7 +699,8 @@ class ShrinkReport:
 
 def shrink_report(before, after, analysis=None) -> ShrinkReport:
     """Compares a model with its shrunk version (same layer names): parameters and multiply-adds
-    of every Conv2D / DepthwiseConv2D / SeparableConv2D / Dense layer and of the whole model."""
+    of every Conv2D / DepthwiseConv2D / SeparableConv2D / Dense layer and of the whole model.
+    ``groups`` and ``kept_constant`` are filled by ``shrink(model, report=True)`` only."""
     a, b = _costs(before), _costs(after)
     rows = []
     for name, r in a.items():
