@@ -11,7 +11,7 @@ import tf_sparse as tfs
 L = keras.layers
 
 
-def _randomize(model, seed=0):
+def _randomize(model, seed=0, bias=0.3, he=False):
     """Non-trivial biases and batch-norm parameters, so that removed channels are non-zero
     constants that must be folded; the batch-norm statistics are those of a random batch (deep
     random networks would otherwise give outputs that hardly depend on the input)."""
@@ -20,9 +20,11 @@ def _randomize(model, seed=0):
         for v in layer.weights:
             leaf = v.path.split("/")[-1]
             if leaf in ("bias", "beta"):
-                v.assign(rng.uniform(-0.3, 0.3, v.shape).astype("float32"))
+                v.assign(rng.uniform(-bias, bias, v.shape).astype("float32"))
             elif leaf == "gamma":
                 v.assign(rng.uniform(0.5, 1.5, v.shape).astype("float32"))
+            elif leaf == "kernel" and he:  # keeps the signal alive through deep plain networks
+                v.assign(rng.normal(0, np.sqrt(2 / np.prod(v.shape[:-1])), v.shape).astype("float32"))
     bns = [layer for layer in model.layers if isinstance(layer, L.BatchNormalization)]
     momenta = [bn.momentum for bn in bns]
     for bn in bns:
@@ -264,12 +266,12 @@ def test_save_load_without_tf_sparse_and_stock_tflite(tmp_path):
     assert np.abs(np.concatenate(y) - ref).max() <= 1e-4 * np.abs(ref).max()
 
 
-@pytest.mark.parametrize("name", ["ResNet50", "MobileNetV2"])
+@pytest.mark.parametrize("name", ["ResNet50", "MobileNetV2", "VGG16"])
 def test_keras_applications(name):
     keras.utils.set_random_seed(0)
     model = getattr(keras.applications, name)(weights=None, input_shape=(32, 32, 3), classes=5,
                                              classifier_activation=None)
-    _randomize(model)
+    _randomize(model, he=name == "VGG16")  # VGG: no batch norm to rescale
     groups = tfs.shrink_groups(model)
     refused = [g for g in groups if g.reason]
     assert [g.layers for g in refused] == [["predictions"]]
@@ -293,6 +295,21 @@ def test_efficientnet_squeeze_excitation_groups():
     small = tfs.shrink(model)
     _check_equal(model, small, _x(model) * 100, rtol=1e-3)
     assert _width(small, "block2a_se_expand") < _width(model, "block2a_se_expand")
+
+
+def test_barrier_layers_keep_their_weights():
+    i = keras.Input((5, 8))
+    x = L.Dense(8, name="d0")(i)
+    x = L.MultiHeadAttention(2, 4, name="mha")(x, x)
+    x = L.Dense(6, activation="relu", name="d1")(x)
+    o = L.Dense(2, name="d2")(x)
+    model = _randomize(keras.Model(i, o))
+    _zero_filters(model.get_layer("d0"), [0])
+    _zero_filters(model.get_layer("d1"), [1, 2])
+    with pytest.warns(UserWarning, match="'mha' \\(MultiHeadAttention\\)"):
+        small = tfs.shrink(model)
+    _check_equal(model, small)
+    assert _width(small, "d0") == 8 and _width(small, "d1") == 4
 
 
 def test_refusals_name_the_layer():

@@ -58,6 +58,15 @@ _MERGE = {
     keras.layers.Maximum: np.maximum, keras.layers.Minimum: np.minimum, keras.layers.Average: None,
 }
 _MIXING_ACTIVATIONS = ("softmax", "log_softmax")
+# The weights shrink knows how to slice, per layer class (others, e.g. LoRA or quantized
+# kernels, make the layer a barrier).
+_KNOWN_WEIGHTS = {
+    keras.layers.Conv2D: {"kernel", "bias"},
+    keras.layers.Dense: {"kernel", "bias"},
+    keras.layers.DepthwiseConv2D: {"kernel", "bias"},
+    keras.layers.SeparableConv2D: {"depthwise_kernel", "pointwise_kernel", "bias"},
+    keras.layers.BatchNormalization: {"gamma", "beta", "moving_mean", "moving_variance"},
+}
 _FLOP_LAYERS = (keras.layers.Conv2D, keras.layers.Dense, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
 
@@ -212,6 +221,11 @@ class _Analysis:
         if len(shapes) != 1:
             raise _Unknown("a layer with several outputs")
         shape = shapes[0]
+        known = _KNOWN_WEIGHTS.get(cls)
+        if known is not None:
+            names = [_wname(v) for v in layer.weights]
+            if not set(names) <= known or len(set(names)) != len(names):
+                raise _Unknown(f"weights {sorted(set(names) - known)} that shrink cannot slice (quantized or LoRA)")
         if cls in _MERGE:
             out = self._merge(layer, ins, shape)
             n = len(out.slots)
@@ -549,20 +563,20 @@ def _prepare(model, fn):
 
 # --- the rewrite ------------------------------------------------------------------------------
 def _shrunk_weights(an, name, layer, cfg):
-    """New weights {name: array} of one layer and its config edits (in place on ``cfg``)."""
+    """New weights {name: array} of one layer (None: unchanged) and its config edits (in place on
+    ``cfg``)."""
     w = {k: v.copy() for k, v in an.weights[name].items()}
     cls = type(layer)
     refs = an.inputs.get(name, [])
-    if cls not in (keras.layers.Conv2D, keras.layers.Dense, keras.layers.SeparableConv2D,
-                   keras.layers.DepthwiseConv2D, keras.layers.BatchNormalization):
+    if cls not in _KNOWN_WEIGHTS:
         if cls is keras.layers.Reshape and an.removed:
             out = an.keep((name, 0))
             cfg["target_shape"] = list(cfg["target_shape"][:-1]) + [int(out.sum())]
-        return w
+        return None
     x = an.tensors[refs[0]]
     keep_in = an.keep(refs[0])
     if keep_in.all() and all(an.keep((name, i)).all() for i in range(an.n_outputs[name])):
-        return w  # untouched (barriers such as a depthwise with a depth multiplier end here)
+        return None  # untouched (barriers such as a depthwise with a depth multiplier end here)
     if cls is keras.layers.BatchNormalization:
         return {k: v[keep_in] for k, v in w.items()}
     if cls is keras.layers.DepthwiseConv2D:
@@ -623,7 +637,10 @@ def _rebuild(an):
         layer = new.get_layer(name)
         if not layer.weights:
             continue
-        layer.set_weights([w[_wname(v)] for v in layer.weights])
+        if w is None:
+            layer.set_weights(an.layers[name].get_weights())
+        else:
+            layer.set_weights([w[_wname(v)] for v in layer.weights])
     return new
 
 
