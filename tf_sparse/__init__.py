@@ -9,6 +9,7 @@
     # or quantize too: tfs.sparsify(model, tfs.Unstructured(0.9), quantize=tfs.Uniform(4)),
     # tfs.ADMM during fit, then tfs.harden and a short retraining on the levels
     tfs.export_tflite(tfs.strip(sparse), "model.tflite")
+    # filter pruning that removes the filters: tfs.prune_filter_groups(model, 0.5); tfs.shrink(model)
     interpreter = Interpreter("model.tflite", experimental_delegates=[tfs.load_delegate()])
 
 Importing tf_sparse never imports ``tensorflow_model_optimization`` (which would switch the whole
@@ -31,6 +32,12 @@ from tf_sparse.layers import (
     SparseSimpleRNN,
     harden,
     layer_paths,
+    prune_filter_groups,
+    ShrinkGroup,
+    ShrinkReport,
+    shrink,
+    shrink_groups,
+    shrink_report,
     quantize,
     sparse_layers,
     sparsify,
@@ -126,6 +133,12 @@ __all__ = [
     "delegate_stats",
     "export_tflite",
     "harden",
+    "prune_filter_groups",
+    "ShrinkGroup",
+    "ShrinkReport",
+    "shrink",
+    "shrink_groups",
+    "shrink_report",
     "kernel_sparsity",
     "load_delegate",
     "make_interpreter",
