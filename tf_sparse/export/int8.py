@@ -793,7 +793,8 @@ def _representative_samples(model, data) -> list:
     return samples
 
 
-def convert_int8(keras_model, representative_data, *, compact: bool = False, int8_io: bool = False) -> bytes:
+def convert_int8(keras_model, representative_data, *, compact: bool = False, int8_io: bool = False,
+                 input_signature=None) -> bytes:
     """Converts a Keras model to a full-integer int8 ``.tflite`` flatbuffer (stock converter).
 
     Weights are int8 per channel, activations int8 per tensor with scales calibrated on
@@ -810,6 +811,7 @@ def convert_int8(keras_model, representative_data, *, compact: bool = False, int
         (``Optimize.EXPERIMENTAL_SPARSITY``).
       int8_io: int8 model input and output; otherwise float32 with QUANTIZE / DEQUANTIZE ops
         at the ends.
+      input_signature: passed to ``keras_model.export`` (see ``export_tflite``).
 
     Returns:
       The flatbuffer's bytes.
@@ -838,7 +840,7 @@ def convert_int8(keras_model, representative_data, *, compact: bool = False, int
 
     with tempfile.TemporaryDirectory() as tmp:
         saved = os.path.join(tmp, "saved_model")
-        keras_model.export(saved, format="tf_saved_model", verbose=False)
+        keras_model.export(saved, format="tf_saved_model", verbose=False, input_signature=input_signature)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if compact:

@@ -50,7 +50,7 @@ def layer_grids(model):
 
 
 def export_tflite(model, path, *, compact: bool = False, int8: bool = False, representative_data=None,
-                  int8_io: bool = False) -> int:
+                  int8_io: bool = False, input_signature=None) -> int:
     """Converts a Keras model to a float32 or full-integer int8 ``.tflite`` file.
 
     Sparse layers are stripped first, so pruned weights are stored as exact zeros, and the
@@ -75,6 +75,12 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
       representative_data: calibration inputs for ``int8``: an array with samples along axis 0
         (up to 200 are used), or a callable / iterator yielding lists of input arrays.
       int8_io: with ``int8``, int8 model inputs and outputs instead of float32.
+      input_signature: passed to ``model.export`` (a list of ``keras.InputSpec`` or
+        ``tf.TensorSpec``, one per model input). Keras otherwise exports every input with an
+        unknown batch size, and layers applied to rank-3 activations (a Dense on
+        ``[batch, seq, hidden]``) then compute their reshapes at run time (SHAPE, GATHER,
+        REDUCE_PROD, PACK before each RESHAPE), which splits XNNPACK's graph; fixed shapes give
+        a static graph.
 
     Returns:
       The file's size in bytes.
@@ -86,6 +92,8 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
 
     Example:
       >>> tfs.export_tflite(sparse_model, "/tmp/model.tflite")
+      >>> tfs.export_tflite(encoder, "/tmp/encoder.tflite",
+      ...                   input_signature=[keras.InputSpec(shape=(1, 128), dtype="int32")])
     """
     import keras
 
@@ -105,6 +113,11 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
             raise TypeError(f"export_tflite: `{arg}` must be True or False, got {value!r}")
     if int8 and representative_data is None:
         raise ValueError("export_tflite: `int8=True` needs `representative_data` (calibration inputs, e.g. x_train[:200])")
+    if input_signature is not None and not isinstance(input_signature, (list, tuple)):
+        raise TypeError(
+            "export_tflite: `input_signature` must be a list of keras.InputSpec or tf.TensorSpec "
+            f"(one per model input), got {type(input_signature).__name__}: {input_signature!r:.80}"
+        )
     if not int8 and (representative_data is not None or int8_io):
         raise ValueError("export_tflite: `representative_data` and `int8_io` apply only with `int8=True`")
 
@@ -116,7 +129,8 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
     if int8:
         from tf_sparse.export.int8 import check_int8_grids, convert_int8, pin_weight_grids
 
-        flatbuffer = convert_int8(model, representative_data, compact=compact, int8_io=int8_io)
+        flatbuffer = convert_int8(model, representative_data, compact=compact, int8_io=int8_io,
+                                  input_signature=input_signature)
         if grids:
             flatbuffer = pin_weight_grids(flatbuffer, grids)
             checks = check_int8_grids(flatbuffer, grids)
@@ -127,7 +141,7 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
     with tempfile.TemporaryDirectory() as tmp:
         # Keras 3 models convert through a SavedModel with a fixed serving signature.
         saved = os.path.join(tmp, "saved_model")
-        model.export(saved, format="tf_saved_model", verbose=False)
+        model.export(saved, format="tf_saved_model", verbose=False, input_signature=input_signature)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         if compact:
             converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]

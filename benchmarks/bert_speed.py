@@ -1,0 +1,362 @@
+"""Whole-model latency of a keras_hub BERT-base encoder with 90% of every projection's weights zero
+in 16x1 blocks: tf_sparse delegate + XNNPACK against XNNPACK alone, in one process and run.
+
+The model is ``keras_hub.models.BertBackbone`` built from arguments (12 layers, hidden 768, 12
+heads, intermediate 3072, vocabulary 30522; no preset, nothing is downloaded) with random
+weights. Every Dense and EinsumDense kernel of the backbone is viewed as a GEMM of
+``input units x output units`` (query/key/value ``abc,cde->abde``: ``hidden x heads*head_dim``;
+attention output ``abcd,cde->abe``: ``heads*head_dim x hidden``) and 90% of it is zeroed in blocks
+of 16 consecutive output units x 1 input unit, keeping the blocks of largest L2 norm
+(:func:`prune_projection_blocks`). The encoder is wrapped to take ``token_ids`` only (padding mask
+ones, segment ids zeros) and exported at batch 1, sequence 128 with a fixed input signature
+(:func:`export_encoder`).
+
+Every projection becomes a FULLY_CONNECTED node with constant ``[out, in]`` weights (the
+converter folds the EinsumDense reshapes into the weights); the attention's BATCH_MATMUL nodes
+multiply two activations and stay with XNNPACK. The breakdown times each distinct projection
+shape alone (a one-layer model with the same pruned weights, 128 rows) under both backends:
+projections = sum of count x time, the rest of the model = whole model - projections.
+
+    python benchmarks/bert_speed.py [--threads 1 2] [--runs 20] [--layers 12]
+
+Prints the CPU model, threads and medians; writes ``<out>/bert_speed.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+import numpy as np  # noqa: E402
+
+BERT_BASE = dict(vocabulary_size=30522, num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072)
+QKV_EQUATION = "abc,cde->abde"  # kernel (hidden, heads, head_dim)
+ATTENTION_OUTPUT_EQUATION = "abcd,cde->abe"  # kernel (heads, head_dim, hidden)
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def projection_layers(model):
+    """Every Dense and EinsumDense layer inside ``model`` (nested layers included)."""
+    import keras
+
+    return [layer for layer in model._flatten_layers() if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense))]
+
+
+def gemm_kernel(layer, kernel):
+    """``kernel`` of ``layer`` as a 2-D ``[input units, output units]`` array (a view, no copy)."""
+    import keras
+
+    if isinstance(layer, keras.layers.EinsumDense):
+        if layer.equation == QKV_EQUATION:
+            return kernel.reshape(kernel.shape[0], -1)
+        if layer.equation == ATTENTION_OUTPUT_EQUATION:
+            return kernel.reshape(-1, kernel.shape[-1])
+        raise ValueError(
+            f"gemm_kernel: EinsumDense '{layer.path}' has equation {layer.equation!r}; only "
+            f"{QKV_EQUATION!r} and {ATTENTION_OUTPUT_EQUATION!r} are viewed as a GEMM here"
+        )
+    if kernel.ndim != 2:
+        raise ValueError(f"gemm_kernel: Dense '{layer.path}' has a kernel of rank {kernel.ndim}, expected 2")
+    return kernel
+
+
+def prune_projection_blocks(model, sparsity=0.9, block=16):
+    """Zeros ``sparsity`` of every Dense / EinsumDense kernel of ``model`` in blocks of ``block``
+    consecutive output units x 1 input unit of its GEMM view, keeping the blocks of largest L2 norm
+    (ties at the threshold are kept). Biases are left alone.
+
+    Returns ``{layer path: (input units, output units)}``.
+    """
+    shapes = {}
+    for layer in projection_layers(model):
+        weights = layer.get_weights()
+        kernel = np.array(weights[0], dtype=np.float32)
+        g = gemm_kernel(layer, kernel)
+        n_in, n_out = g.shape
+        if n_out % block:
+            raise ValueError(f"prune_projection_blocks: '{layer.path}' has {n_out} output units, not a multiple of {block}")
+        blocks = g.reshape(n_in, n_out // block, block)
+        norms = np.linalg.norm(blocks, axis=-1)
+        keep = max(1, int(round(norms.size * (1.0 - sparsity))))
+        threshold = np.partition(norms.ravel(), norms.size - keep)[norms.size - keep]
+        weights[0] = (blocks * (norms >= threshold)[..., None]).reshape(kernel.shape)
+        layer.set_weights(weights)
+        shapes[layer.path] = (n_in, n_out)
+    return shapes
+
+
+def encoder(family="bert", seq=128, seed=0, weight_scale=None, **config):
+    """A keras_hub backbone built from ``config`` (no preset) and a ``keras.Model`` on it that takes
+    ``token_ids`` of shape ``(1, seq)`` and returns the sequence output ``(1, seq, hidden)``.
+
+    ``family``: ``"bert"`` (BertBackbone: token, padding mask and segment inputs) or
+    ``"distilbert"`` (DistilBertBackbone: token and padding mask). ``weight_scale``: when given,
+    every projection's kernel and bias are redrawn as normal noise of that scale (keras_hub
+    initialises biases to zero, which the converter then drops).
+    """
+    import keras
+    import keras_hub
+
+    families = {"bert": keras_hub.models.BertBackbone, "distilbert": keras_hub.models.DistilBertBackbone}
+    if family not in families:
+        raise ValueError(f"encoder: `family` must be one of {sorted(families)}, got {family!r}")
+    keras.utils.set_random_seed(seed)
+    config.setdefault("max_sequence_length", max(seq, 16))
+    backbone = families[family](**config)
+    if weight_scale is not None:
+        rng = np.random.default_rng(seed)
+        for layer in projection_layers(backbone):
+            layer.set_weights([(weight_scale * rng.standard_normal(w.shape)).astype(np.float32) for w in layer.get_weights()])
+    tokens = keras.Input((seq,), batch_size=1, dtype="int32", name="token_ids")
+    inputs = {"token_ids": tokens, "padding_mask": keras.ops.ones_like(tokens)}
+    if family == "bert":
+        inputs["segment_ids"] = keras.ops.zeros_like(tokens)
+    out = backbone(inputs)
+    if isinstance(out, dict):
+        out = out["sequence_output"]
+    return backbone, keras.Model(tokens, out, name=f"{family}_encoder")
+
+
+def export_encoder(model, path):
+    """``tfs.export_tflite`` with the model's input shape fixed (batch included), so that the file
+    is a static graph; returns the file size."""
+    import keras
+
+    import tf_sparse as tfs
+
+    specs = [keras.InputSpec(shape=tuple(t.shape), dtype=t.dtype) for t in model.inputs]
+    return tfs.export_tflite(model, path, input_signature=specs)
+
+
+def one_projection(kernel, bias, rows, path):
+    """Writes a one-layer model: ``rows`` x in -> FULLY_CONNECTED with ``kernel`` [in, out]."""
+    import keras
+
+    import tf_sparse as tfs
+
+    n_in, n_out = kernel.shape
+    model = keras.Sequential([keras.Input((n_in,)), keras.layers.Dense(n_out)])
+    model.layers[0].set_weights([kernel, bias])
+    tfs.export_tflite(model, path, input_signature=[keras.InputSpec(shape=(rows, n_in), dtype="float32")])
+
+
+def tokens(vocabulary_size, seq, seed=1):
+    return np.random.default_rng(seed).integers(0, vocabulary_size, (1, seq)).astype(np.int32)
+
+
+def measure_model(path, x, threads, runs):
+    """Delegate + XNNPACK against XNNPACK alone on ``path``: medians, output difference, report."""
+    from tf_sparse.runtime import delegate_vs_xnnpack
+
+    r = delegate_vs_xnnpack(path, x, num_threads=threads, runs=runs, warmup=2)
+    claimed = [d for d in r["report"] if d["claimed"]]
+    return {
+        "threads": threads,
+        "xnnpack_ms": r["latency_xnnpack_ms"],
+        "ours_ms": r["latency_ours_ms"],
+        "speedup": r["speedup"],
+        "claimed": len(claimed),
+        "considered": r["considered_nodes"],
+        "formats": r["formats"],
+        "max_abs_diff": r["max_abs_diff"],
+        "max_rel_diff": r["max_rel_diff"],
+        "claimed_shapes": sorted({tuple(d["shape"]) for d in claimed}),
+    }
+
+
+def measure_projections(backbone, rows, threads, runs, tmp):
+    """Each distinct projection shape alone (the weights of its first layer), both backends."""
+    from tf_sparse.runtime import interleaved_latency_us, make_interpreter
+
+    import tf_sparse as tfs
+
+    by_shape = {}
+    for layer in projection_layers(backbone):
+        if "pooled" in layer.path:  # not in the encoder's sequence output
+            continue
+        weights = layer.get_weights()
+        kernel = np.ascontiguousarray(gemm_kernel(layer, weights[0]))
+        bias = weights[1].reshape(-1) if len(weights) > 1 else np.zeros(kernel.shape[1], np.float32)
+        entry = by_shape.setdefault(kernel.shape, {"count": 0, "kernel": kernel, "bias": bias})
+        entry["count"] += 1
+    out = []
+    x_rng = np.random.default_rng(2)
+    for (n_in, n_out), entry in by_shape.items():
+        path = os.path.join(tmp, f"fc_{n_in}_{n_out}.tflite")
+        one_projection(entry["kernel"], entry["bias"], rows, path)
+        x = x_rng.standard_normal((rows, n_in)).astype(np.float32)
+        ours, delegate = make_interpreter(path, backend="tf_sparse", num_threads=threads)
+        xnn, _ = make_interpreter(path, backend="xnnpack", num_threads=threads)
+        t_ours, t_xnn = interleaved_latency_us([ours, xnn], x, runs=runs, warmup=3, rounds=5)
+        report = tfs.delegate_report(delegate)
+        out.append({
+            "shape": f"{n_in}->{n_out}",
+            "count": entry["count"],
+            "ours_us": t_ours,
+            "xnnpack_us": t_xnn,
+            "format": report[0]["format"] if report and report[0]["claimed"] else "declined",
+            "block_density_16x1": _block_density(entry["kernel"], 16),
+        })
+    return out
+
+
+def _block_density(kernel, block):
+    n_in, n_out = kernel.shape
+    blocks = kernel.reshape(n_in, n_out // block, block)
+    return float(np.mean(np.any(blocks != 0, axis=-1)))
+
+
+def breakdown(whole, projections):
+    """Splits the whole-model medians into projections (sum of count x alone) and the rest."""
+    fc_xnn = sum(p["count"] * p["xnnpack_us"] for p in projections) / 1e3
+    fc_ours = sum(p["count"] * p["ours_us"] for p in projections) / 1e3
+    rest_xnn = whole["xnnpack_ms"] - fc_xnn
+    rest_ours = whole["ours_ms"] - fc_ours
+    return {
+        "projections_xnnpack_ms": fc_xnn,
+        "projections_ours_ms": fc_ours,
+        "rest_xnnpack_ms": rest_xnn,
+        "rest_ours_ms": rest_ours,
+        "projection_share_xnnpack": fc_xnn / whole["xnnpack_ms"],
+        "rest_share_ours": rest_ours / whole["ours_ms"],
+        # The whole-model ratio if the rest of the model cost nothing in either run.
+        "projections_speedup": fc_xnn / fc_ours if fc_ours > 0 else float("nan"),
+        # The ratio if the projections cost nothing with the delegate.
+        "ceiling_speedup": whole["xnnpack_ms"] / rest_ours if rest_ours > 0 else float("nan"),
+    }
+
+
+def markdown(result):
+    lines = [
+        f"CPU: {result['cpu']}; delegate ISA: {result['isa']}; load average at start {result['load']}; "
+        f"keras_hub BertBackbone {result['config']}, sequence {result['seq']}, batch 1, float32; "
+        f"every Dense/EinsumDense {result['sparsity']:.0%} zero in 16x1 blocks (16 output units x 1 input); "
+        f"medians of {result['runs']} invokes per backend, interpreters alternating in rounds; "
+        f"ratio = XNNPACK alone / (delegate + XNNPACK)",
+        "",
+        "| model | threads | XNNPACK ms | delegate+XNNPACK ms | ratio | claimed / considered | format(s) | max abs diff (relative) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for w in result["whole"]:
+        lines.append(
+            f"| {w['model']} | {w['threads']} | {w['xnnpack_ms']:.1f} | {w['ours_ms']:.1f} | {w['speedup']:.2f}x | "
+            f"{w['claimed']} / {w['considered']} | {', '.join(w['formats']) or '-'} | "
+            f"{w['max_abs_diff']:.1e} ({w['max_rel_diff']:.0e}) |"
+        )
+    lines += [
+        "",
+        f"Projections alone ({result['seq']} rows, the pruned weights of the first layer of each shape):",
+        "",
+        "| threads | projection in->out | count | 16x1 block density | format | XNNPACK us | delegate us | ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for threads, rows in result["projections"].items():
+        for p in rows:
+            lines.append(
+                f"| {threads} | {p['shape']} | {p['count']} | {p['block_density_16x1']:.3f} | {p['format']} | "
+                f"{p['xnnpack_us']:.0f} | {p['ours_us']:.0f} | {p['xnnpack_us'] / p['ours_us']:.2f}x |"
+            )
+    lines += [
+        "",
+        "Breakdown of the static BERT-base file (projections = sum of count x time alone; rest = whole "
+        "model - projections: embeddings, layer norms, attention BATCH_MATMULs and softmax, GELU, "
+        "transposes, and with the delegate the hand-overs between it and XNNPACK):",
+        "",
+        "| threads | projections XNNPACK ms | projections delegate ms | rest XNNPACK ms | rest with delegate ms | "
+        "projections' share of XNNPACK | rest's share with delegate | projections ratio | ratio if projections were free |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for threads, b in result["breakdown"].items():
+        lines.append(
+            f"| {threads} | {b['projections_xnnpack_ms']:.1f} | {b['projections_ours_ms']:.1f} | {b['rest_xnnpack_ms']:.1f} | "
+            f"{b['rest_ours_ms']:.1f} | {b['projection_share_xnnpack']:.0%} | {b['rest_share_ours']:.0%} | "
+            f"{b['projections_speedup']:.2f}x | {b['ceiling_speedup']:.1f}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=BERT_BASE["num_layers"])
+    ap.add_argument("--vocabulary", type=int, default=BERT_BASE["vocabulary_size"])
+    ap.add_argument("--sparsity", type=float, default=0.9)
+    ap.add_argument("--dynamic", action="store_true",
+                    help="also time the file tfs.export_tflite writes without an input signature (batch size "
+                         "unknown, reshapes computed at run time)")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    args = ap.parse_args(argv)
+
+    import tf_sparse as tfs
+
+    config = dict(BERT_BASE, num_layers=args.layers, vocabulary_size=args.vocabulary)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"CPU: {cpu_name()}; delegate ISA: {tfs.delegate_isa()}; threads {args.threads}; load average {load:.2f}")
+    tmp = tempfile.mkdtemp(prefix="tf_sparse_bert_")
+    t0 = time.perf_counter()
+    # Random weights at BERT's initialiser scale, biases included (keras_hub starts them at zero,
+    # which the converter would drop).
+    backbone, model = encoder("bert", args.seq, weight_scale=0.02, **config)
+    prune_projection_blocks(backbone, args.sparsity, 16)
+    files = {"BERT-base static (1, %d)" % args.seq: os.path.join(tmp, "bert_static.tflite")}
+    export_encoder(model, files["BERT-base static (1, %d)" % args.seq])
+    if args.dynamic:
+        files["BERT-base, batch unknown"] = os.path.join(tmp, "bert_dynamic.tflite")
+        tfs.export_tflite(model, files["BERT-base, batch unknown"])
+    print(f"build, prune and export: {time.perf_counter() - t0:.0f} s")
+    x = tokens(config["vocabulary_size"], args.seq)
+    result = {
+        "cpu": cpu_name(), "isa": tfs.delegate_isa(), "load": round(load, 2), "seq": args.seq, "runs": args.runs,
+        "sparsity": args.sparsity, "config": config, "whole": [], "projections": {}, "breakdown": {},
+    }
+    for threads in args.threads:
+        for name, path in files.items():
+            w = measure_model(path, x, threads, args.runs)
+            w["model"] = name
+            w["claimed_shapes"] = [list(s) for s in w["claimed_shapes"]]
+            result["whole"].append(w)
+            print(f"{name}, {threads} thread(s): XNNPACK {w['xnnpack_ms']:.1f} ms, delegate+XNNPACK {w['ours_ms']:.1f} ms "
+                  f"-> {w['speedup']:.2f}x; claimed {w['claimed']}/{w['considered']} ({', '.join(w['formats'])}); "
+                  f"max diff {w['max_abs_diff']:.1e} ({w['max_rel_diff']:.0e} relative)")
+        rows = measure_projections(backbone, args.seq, threads, max(args.runs, 20), tmp)
+        result["projections"][threads] = rows
+        for p in rows:
+            print(f"  {p['shape']} x{p['count']} ({p['format']}): XNNPACK {p['xnnpack_us']:.0f} us, "
+                  f"delegate {p['ours_us']:.0f} us -> {p['xnnpack_us'] / p['ours_us']:.2f}x")
+        static = next(w for w in result["whole"] if w["threads"] == threads and "static" in w["model"])
+        b = breakdown(static, rows)
+        result["breakdown"][threads] = b
+        print(f"  projections {b['projections_xnnpack_ms']:.1f} -> {b['projections_ours_ms']:.1f} ms "
+              f"({b['projection_share_xnnpack']:.0%} of XNNPACK's time); rest {b['rest_xnnpack_ms']:.1f} / "
+              f"{b['rest_ours_ms']:.1f} ms ({b['rest_share_ours']:.0%} of the delegate's time)")
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "bert_speed.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    text = markdown(result)
+    with open(os.path.join(args.out, "bert_speed.md"), "w") as f:
+        f.write(text)
+    print(text)
+    return result
+
+
+if __name__ == "__main__":
+    main()
