@@ -1,5 +1,7 @@
 #include "delegate/op_handler.h"
 
+#include "delegate/bmm_analysis.h"
+#include "delegate/bmm_kernel.h"
 #include "delegate/conv_analysis.h"
 #include "delegate/conv_kernel.h"
 #include "delegate/dwconv_analysis.h"
@@ -22,6 +24,9 @@ const std::vector<OpHandler>& OpHandlers() {
       MakeOpHandler<DwConvDecision, &AnalyzeDwConvNode, &DwConvDecisionJson,
                     &LogDwConvDecision, DwConvPartitionKernel>(
           kTfLiteBuiltinDepthwiseConv2d),
+      MakeOpHandler<BmmDecision, &AnalyzeBmmNode, &BmmDecisionJson,
+                    &LogBmmDecision, BmmPartitionKernel>(
+          kTfLiteBuiltinBatchMatmul),
   };
   return *handlers;
 }
