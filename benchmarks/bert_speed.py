@@ -166,11 +166,48 @@ def tokens(vocabulary_size, seq, seed=1):
     return np.random.default_rng(seed).integers(0, vocabulary_size, (1, seq)).astype(np.int32)
 
 
-def measure_model(path, x, threads, runs):
+def time_in_process(path, backend, threads, runs, vocabulary, warmup=2):
+    """Times ``runs`` invokes of one interpreter, the only one in this process. Returns the times
+    in microseconds and, for our delegate, the share of them spent inside its kernels."""
+    from tf_sparse.runtime import make_interpreter, run
+    from tf_sparse.runtime.delegate import delegate_stats
+
+    interpreter, delegate = make_interpreter(path, backend=backend, num_threads=threads)
+    x = tokens(vocabulary, int(interpreter.get_input_details()[0]["shape"][-1]))
+    run(interpreter, x)
+    for _ in range(warmup):
+        interpreter.invoke()
+    before = delegate_stats(delegate)["kernel_time_us"] if delegate is not None else 0.0
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        interpreter.invoke()
+        times.append((time.perf_counter() - t0) * 1e6)
+    share = (delegate_stats(delegate)["kernel_time_us"] - before) / sum(times) if delegate is not None else None
+    return {"times_us": times, "kernel_share": share}
+
+
+def _time_isolated(path, backend, threads, runs, vocabulary):
+    """time_in_process in a fresh Python process: no other interpreter's threads (XNNPACK's
+    pthreadpool and ours both busy-wait a while after work) compete for the cores."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--time-one", path, backend, str(threads), str(runs),
+         str(vocabulary)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure_model(path, x, threads, runs, vocabulary, rounds=3):
     """Delegate + XNNPACK against XNNPACK alone on ``path`` (the stock interpreter with its default
-    delegate), alternating in rounds: medians and 10th percentiles (less sensitive to other
-    processes on a shared machine), the output difference, the delegate's decisions."""
-    from tf_sparse.runtime import interleaved_times_us, make_interpreter, run
+    delegate). Each backend is timed in a fresh process of its own, the two alternating for
+    ``rounds`` rounds (so that drift and other load hit both alike): medians and 10th percentiles
+    (less sensitive to other processes on a shared machine). The output difference and the
+    delegate's decisions come from interpreters in this process."""
+    from tf_sparse.runtime import make_interpreter, run
 
     import tf_sparse as tfs
 
@@ -178,28 +215,29 @@ def measure_model(path, x, threads, runs):
     xnn, _ = make_interpreter(path, backend="xnnpack", num_threads=threads)
     y_ours, y_xnn = run(ours, x), run(xnn, x)
     diff = float(np.max(np.abs(y_ours.astype(np.float64) - y_xnn)))
-    times = interleaved_times_us([ours, xnn], x, runs=runs, warmup=2, rounds=5)
-    # The share of an invoke spent inside the delegate's kernels, counted by its library.
-    loops = max(5, runs // 2)
-    before = tfs.delegate_stats(delegate)["kernel_time_us"]
-    t0 = time.perf_counter()
-    for _ in range(loops):
-        ours.invoke()
-    elapsed_us = (time.perf_counter() - t0) * 1e6
-    kernel_share = (tfs.delegate_stats(delegate)["kernel_time_us"] - before) / elapsed_us
     report = tfs.delegate_report(delegate)
+    del ours, xnn, delegate
     claimed = [d for d in report if d["claimed"]]
-    med = np.median(times, axis=1) / 1e3
-    p10 = np.percentile(times, 10, axis=1) / 1e3
+    times = {"tf_sparse": [], "xnnpack": []}
+    shares = []
+    per_round = -(-runs // rounds)
+    for _ in range(rounds):
+        for backend in times:
+            r = _time_isolated(path, backend, threads, per_round, vocabulary)
+            times[backend] += r["times_us"]
+            if r["kernel_share"] is not None:
+                shares.append(r["kernel_share"])
+    med = {b: float(np.median(t)) / 1e3 for b, t in times.items()}
+    p10 = {b: float(np.percentile(t, 10)) / 1e3 for b, t in times.items()}
     return {
         "threads": threads,
-        "xnnpack_ms": float(med[1]),
-        "ours_ms": float(med[0]),
-        "speedup": float(med[1] / med[0]),
-        "xnnpack_p10_ms": float(p10[1]),
-        "ours_p10_ms": float(p10[0]),
-        "speedup_p10": float(p10[1] / p10[0]),
-        "delegate_kernel_share": float(kernel_share),
+        "xnnpack_ms": med["xnnpack"],
+        "ours_ms": med["tf_sparse"],
+        "speedup": med["xnnpack"] / med["tf_sparse"],
+        "xnnpack_p10_ms": p10["xnnpack"],
+        "ours_p10_ms": p10["tf_sparse"],
+        "speedup_p10": p10["xnnpack"] / p10["tf_sparse"],
+        "delegate_kernel_share": float(np.mean(shares)),
         "claimed": len(claimed),
         "considered": len(report),
         "considered_by_op": {op: sum(r["op"] == op for r in report) for op in sorted({r["op"] for r in report})},
@@ -312,7 +350,8 @@ def markdown(result):
         f"{result['load_end']} at end (2 cores, shared); "
         f"keras_hub BertBackbone {result['config']}, sequence {result['seq']}, batch 1, float32; "
         f"every Dense/EinsumDense {result['sparsity']:.0%} zero in 16x1 blocks (16 output units x 1 input); "
-        f"medians of {result['runs']} invokes per backend, interpreters alternating in rounds; "
+        f"medians of {result['runs']} invokes per backend, each backend in a fresh process of its own (3 rounds, "
+        f"alternating; the projections and attention cores alone: one process, interpreters alternating); "
         f"ratio = XNNPACK alone / (delegate + XNNPACK)",
         "",
         "| model | threads | XNNPACK ms | delegate+XNNPACK ms | ratio | ratio of 10th percentiles | claimed / considered "
@@ -364,6 +403,13 @@ def markdown(result):
 
 
 def main(argv=None):
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--time-one"]:  # one backend in this process (see _time_isolated)
+        path, backend, threads, runs, vocabulary = argv[1:6]
+        print(json.dumps(time_in_process(path, backend, int(threads), int(runs), int(vocabulary))))
+        return None
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--runs", type=int, default=20)
@@ -401,7 +447,7 @@ def main(argv=None):
     }
     for threads in args.threads:
         for name, path in files.items():
-            w = measure_model(path, x, threads, args.runs)
+            w = measure_model(path, x, threads, args.runs, config["vocabulary_size"])
             w["model"] = name
             w["claimed_shapes"] = [list(s) for s in w["claimed_shapes"]]
             result["whole"].append(w)
