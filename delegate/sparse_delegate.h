@@ -67,7 +67,9 @@ class SparseDelegate {
   void AddKernelTime(int64_t ns) {
     kernel_ns_.fetch_add(ns, std::memory_order_relaxed);
   }
-  int64_t kernel_ns() const { return kernel_ns_.load(std::memory_order_relaxed); }
+  int64_t kernel_ns() const {
+    return kernel_ns_.load(std::memory_order_relaxed);
+  }
   int64_t nodes_claimed() const;
 
   // The decision Prepare made for node `node_index` of `context`'s graph,

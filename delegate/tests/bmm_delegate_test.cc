@@ -49,7 +49,8 @@ std::vector<float> Reference(const std::vector<float>& x,
     for (int o = 0; o < n; ++o) {
       double acc = 0.0;
       for (int j = 0; j < k; ++j) {
-        acc += static_cast<double>(x[r * k + j]) * fc[static_cast<size_t>(o) * k + j];
+        acc += static_cast<double>(x[r * k + j]) *
+               fc[static_cast<size_t>(o) * k + j];
       }
       y[r * n + o] = static_cast<float>(acc);
     }
