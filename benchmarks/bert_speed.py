@@ -13,9 +13,11 @@ ones, segment ids zeros) and exported at batch 1, sequence 128 with a fixed inpu
 
 Every projection becomes a FULLY_CONNECTED node with constant ``[out, in]`` weights (the
 converter folds the EinsumDense reshapes into the weights); the attention's BATCH_MATMUL nodes
-multiply two activations and stay with XNNPACK. The breakdown times each distinct projection
-shape alone (a one-layer model with the same pruned weights, 128 rows) under both backends:
-projections = sum of count x time, the rest of the model = whole model - projections.
+multiply two activations and stay with XNNPACK. Each backend is timed in a fresh process of its
+own (no other interpreter's worker threads on the cores), the two alternating in rounds. The
+breakdown splits the delegate's run with the time its library counts inside its own kernels
+(``tfs.delegate_stats(d)["kernel_time_us"]``); the attention cores (Q K^T, softmax, P V) and each
+projection shape are also timed alone.
 
     python benchmarks/bert_speed.py [--threads 1 2] [--runs 20] [--layers 12] [--no-dynamic]
 
