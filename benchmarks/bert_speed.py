@@ -1,5 +1,5 @@
 """Whole-model latency of a keras_hub BERT-base encoder with 90% of every projection's weights zero
-in 16x1 blocks: tf_sparse delegate + XNNPACK against XNNPACK alone, in one process and run.
+in 16x1 blocks: tf_sparse delegate + XNNPACK against XNNPACK alone, baseline measured in the same run.
 
 The model is ``keras_hub.models.BertBackbone`` built from arguments (12 layers, hidden 768, 12
 heads, intermediate 3072, vocabulary 30522; no preset, nothing is downloaded) with random
