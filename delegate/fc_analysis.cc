@@ -311,13 +311,9 @@ long long ElementCount(const TfLiteTensor& t) {
   return n;
 }
 
-// Rows of one call: the input's element count over `in` (TFLite flattens
-// every dim but the last). Keras's Dense on a [batch, seq, in] input
-// exports as a RESHAPE whose target shape is computed at run time, so its
-// output has placeholder dims until tensors are allocated: then the count
-// of the tensor the RESHAPE (chain) reads, which is the same. 1 when
-// unknown.
-long long BatchRows(const TfLiteContext* context, const FcNodeInfo& info) {
+}  // namespace
+
+long long FcBatchRows(const TfLiteContext* context, const FcNodeInfo& info) {
   if (info.input < 0 || info.in < 1) return 1;
   int tensor = info.input;
   for (int step = 0; step < 4; ++step) {
@@ -352,8 +348,6 @@ long long BatchRows(const TfLiteContext* context, const FcNodeInfo& info) {
   return 1;
 }
 
-}  // namespace
-
 FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
                          const TfLiteNode* node,
                          const DelegateOptions& options,
@@ -363,7 +357,7 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
   d.reason = ReadFcNode(context, node, &d.info, densify);
   if (d.info.out > 0 && d.info.in > 0) d.has_shape = true;
   if (!d.reason.empty()) return d;
-  d.batch_rows = BatchRows(context, d.info);
+  d.batch_rows = FcBatchRows(context, d.info);
   d.dense_row_factor = d.info.int8 ? XnnpackQs8RowFactor(d.batch_rows)
                                    : XnnpackRowFactor(d.batch_rows);
   if (d.info.tflite_sparse && !d.info.int8) {
@@ -372,14 +366,13 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
   }
 
   const FcNodeInfo& info = d.info;
-  const bool int8 = info.int8;
   // Int8 weights in TFLite's sparse encoding (with or without DENSIFY) are
   // decoded to a dense copy and analysed as dense ones.
   std::vector<float> decoded;
   std::vector<int8_t> decoded8;
   const float* w = nullptr;
   const int8_t* w8 = nullptr;
-  if (int8) {
+  if (info.int8) {
     w8 = DenseInt8Weights(context, info.weights, info.densify_input,
                           &decoded8, &d.reason);
     if (w8 == nullptr) return d;
@@ -388,6 +381,15 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
                      &d.reason);
     if (w == nullptr) return d;
   }
+  ChooseFcFormat(w, w8, options, &d);
+  return d;
+}
+
+void ChooseFcFormat(const float* w, const int8_t* w8,
+                    const DelegateOptions& options, FcDecision* decision) {
+  FcDecision& d = *decision;
+  const FcNodeInfo& info = d.info;
+  const bool int8 = info.int8;
   const double total = static_cast<double>(info.out) * info.in;
   const Isa isa = ActiveIsa();
   // Per row: a dense row costs `total`, times XNNPACK's batching gain.
@@ -406,7 +408,7 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
   if (d.sparsity < options.min_sparsity) {
     d.reason = Fmt("sparsity %.3f is below min_sparsity %.3f", d.sparsity,
                    options.min_sparsity);
-    return d;
+    return;
   }
 
   // Each candidate: its report entry, its format and parameters.
@@ -450,7 +452,7 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
   if (choices.empty()) {
     d.reason = "cannot pack as " + options.FormatName() + ": " +
                (problem.empty() ? "no format fits" : problem);
-    return d;
+    return;
   }
   const Choice* best = &choices[0];
   for (const Choice& ch : choices) {
@@ -484,7 +486,7 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
                   d.cost_ratio,
                   kDenseMargin);
     d.reason = buf + others;
-    return d;
+    return;
   }
   d.claimed = true;
   std::snprintf(buf, sizeof(buf),
@@ -493,7 +495,6 @@ FcDecision AnalyzeFcNode(const TfLiteContext* context, int node_index,
                 options.auto_format() ? "is the cheapest format" : "forced",
                 d.cost_ratio);
   d.reason = buf + others;
-  return d;
 }
 
 namespace {
@@ -598,9 +599,15 @@ std::string FcFormatName(const FcDecision& d) {
 }
 
 std::string FcDecisionJson(const FcDecision& d) {
+  return FcDecisionJsonAs(d, "FULLY_CONNECTED", "");
+}
+
+std::string FcDecisionJsonAs(const FcDecision& d, const char* op,
+                             const std::string& extra) {
   const Isa isa = ActiveIsa();
   std::string out = "{\"node\": " + std::to_string(d.node_index);
-  out += ", \"op\": \"FULLY_CONNECTED\"";
+  out += std::string(", \"op\": \"") + op + "\"";
+  out += extra;
   out += std::string(", \"dtype\": ") +
          (d.info.int8 ? "\"int8\"" : "\"float32\"");
   out += std::string(", \"claimed\": ") + (d.claimed ? "true" : "false");
@@ -640,6 +647,10 @@ std::string FcDecisionJson(const FcDecision& d) {
 }
 
 void LogFcDecision(const FcDecision& d, int verbose) {
+  LogFcDecisionAs(d, "FULLY_CONNECTED", verbose);
+}
+
+void LogFcDecisionAs(const FcDecision& d, const char* op, int verbose) {
   if (verbose < 1) return;
   std::string shape =
       d.has_shape
@@ -647,14 +658,12 @@ void LogFcDecision(const FcDecision& d, int verbose) {
                 "]"
           : "[?]";
   if (d.claimed) {
-    std::fprintf(stderr,
-                 "tf_sparse: node %d FULLY_CONNECTED %s: claimed as %s (%s)\n",
-                 d.node_index, shape.c_str(), FcFormatName(d).c_str(),
+    std::fprintf(stderr, "tf_sparse: node %d %s %s: claimed as %s (%s)\n",
+                 d.node_index, op, shape.c_str(), FcFormatName(d).c_str(),
                  d.reason.c_str());
   } else {
-    std::fprintf(stderr,
-                 "tf_sparse: node %d FULLY_CONNECTED %s: declined (%s)\n",
-                 d.node_index, shape.c_str(), d.reason.c_str());
+    std::fprintf(stderr, "tf_sparse: node %d %s %s: declined (%s)\n",
+                 d.node_index, op, shape.c_str(), d.reason.c_str());
   }
   if (verbose >= 2) {
     for (const BlockCandidate& c : d.candidates) {

@@ -34,6 +34,7 @@
 #ifndef TF_SPARSE_DELEGATE_FC_ANALYSIS_H_
 #define TF_SPARSE_DELEGATE_FC_ANALYSIS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -156,6 +157,24 @@ FcDecision AnalyzeFcNode(const tflite_abi::TfLiteContext* context,
                          const DelegateOptions& options,
                          const DensifySource* densify = nullptr);
 
+// Rows of one call of node `info`: its input's element count over `in`
+// (TFLite flattens every dim but the last). Keras's Dense on a [batch, seq,
+// in] input exports as a RESHAPE whose target shape is computed at run time,
+// so its output has placeholder dims until tensors are allocated: then the
+// count of the tensor the RESHAPE (chain) reads, which is the same. 1 when
+// unknown.
+long long FcBatchRows(const tflite_abi::TfLiteContext* context,
+                      const FcNodeInfo& info);
+
+// Chooses the packed format of a node from its dense weights [out][in]: `w`
+// for float nodes, `w8` for int8 ones (the other null). d->info,
+// d->batch_rows and d->dense_row_factor must be set; fills the sparsity,
+// every candidate's estimate, the chosen format and whether it is claimed
+// (the rules above: min_sparsity, a forced format, or "auto" at most 0.8 of
+// dense), with the reason.
+void ChooseFcFormat(const float* w, const int8_t* w8,
+                    const DelegateOptions& options, FcDecision* d);
+
 // The chosen format's name ("bsr:1x4", "csr", "nm:2:4", "gs:16:1", "vtaps").
 std::string FcFormatName(const FcDecision& d);
 
@@ -164,6 +183,13 @@ std::string FcDecisionJson(const FcDecision& d);
 
 // One line (verbose >= 1) or more (verbose 2) on stderr.
 void LogFcDecision(const FcDecision& d, int verbose);
+
+// The same for another op run on the FULLY_CONNECTED formats (e.g.
+// BATCH_MATMUL with constant weights): `op` names it, and `extra` (", "
+// followed by JSON members, or empty) adds its own fields to the object.
+std::string FcDecisionJsonAs(const FcDecision& d, const char* op,
+                             const std::string& extra);
+void LogFcDecisionAs(const FcDecision& d, const char* op, int verbose);
 
 }  // namespace tf_sparse
 

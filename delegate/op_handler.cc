@@ -1,5 +1,7 @@
 #include "delegate/op_handler.h"
 
+#include "delegate/bmm_analysis.h"
+#include "delegate/bmm_kernel.h"
 #include "delegate/conv_analysis.h"
 #include "delegate/conv_kernel.h"
 #include "delegate/dwconv_analysis.h"
@@ -27,6 +29,9 @@ const std::vector<OpHandler>& OpHandlers() {
       MakeOpHandler<LstmDecision, &AnalyzeLstmNode, &LstmDecisionJson,
                     &LogLstmDecision, LstmPartitionKernel>(
           kTfLiteBuiltinUnidirectionalSequenceLstm),
+      MakeOpHandler<BmmDecision, &AnalyzeBmmNode, &BmmDecisionJson,
+                    &LogBmmDecision, BmmPartitionKernel>(
+          kTfLiteBuiltinBatchMatmul),
   };
   return *handlers;
 }

@@ -1,5 +1,6 @@
 #include "delegate/partition_kernel.h"
 
+#include <chrono>
 #include <cstring>
 #include <exception>
 
@@ -167,6 +168,7 @@ TfLiteStatus PartitionKernel::Invoke(TfLiteContext* context,
 
 TfLiteStatus PartitionKernel::DoInvoke(TfLiteContext* context) {
   context_ = context;
+  const auto start = std::chrono::steady_clock::now();
   ThreadPool* pool = delegate_->AcquirePool();
   TfLiteStatus status = kTfLiteOk;
   int64_t ran = 0;
@@ -190,6 +192,9 @@ TfLiteStatus PartitionKernel::DoInvoke(TfLiteContext* context) {
   }
   if (pool != nullptr) delegate_->ReleasePool();
   delegate_->AddInvocations(ran);
+  delegate_->AddKernelTime(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now() - start)
+                               .count());
   return status;
 }
 

@@ -16,6 +16,10 @@
 //       library for it (a partition of k nodes adds k per Invoke). Either
 //       pointer may be NULL. Returns 0, or -1 if `delegate` is not a live
 //       delegate of this library.
+//   int tf_sparse_delegate_kernel_time(void* delegate, int64_t* ns)
+//       *ns: wall time spent inside this delegate's partition kernels so far
+//       (summed over their invocations; the rest of a model's invoke is
+//       TFLite's and XNNPACK's). Returns 0, or -1 if `delegate` is unknown.
 //   int tf_sparse_delegate_report(void* delegate, char* buf, size_t n)
 //       Writes a NUL-terminated JSON array (truncated to n - 1 characters),
 //       one object per considered node:
@@ -87,6 +91,14 @@ TF_SPARSE_EXPORT int tf_sparse_delegate_stats(void* delegate,
   if (d == nullptr) return -1;
   if (nodes_claimed != nullptr) *nodes_claimed = d->nodes_claimed();
   if (invocations != nullptr) *invocations = d->invocations();
+  return 0;
+}
+
+TF_SPARSE_EXPORT int tf_sparse_delegate_kernel_time(void* delegate,
+                                                    int64_t* ns) {
+  SparseDelegate* d = SparseDelegate::FromHandle(delegate);
+  if (d == nullptr || ns == nullptr) return -1;
+  *ns = d->kernel_ns();
   return 0;
 }
 

@@ -64,6 +64,14 @@ class SparseDelegate {
   int64_t invocations() const {
     return invocations_.load(std::memory_order_relaxed);
   }
+  // Wall time spent inside this delegate's partition kernels (their
+  // invoke), summed over calls and threads that invoke them.
+  void AddKernelTime(int64_t ns) {
+    kernel_ns_.fetch_add(ns, std::memory_order_relaxed);
+  }
+  int64_t kernel_ns() const {
+    return kernel_ns_.load(std::memory_order_relaxed);
+  }
   int64_t nodes_claimed() const;
 
   // The decision Prepare made for node `node_index` of `context`'s graph,
@@ -99,6 +107,7 @@ class SparseDelegate {
 
   const DelegateOptions options_;
   std::atomic<int64_t> invocations_{0};
+  std::atomic<int64_t> kernel_ns_{0};
 
   std::mutex pool_mutex_;  // Guards pool_ creation.
   std::unique_ptr<ThreadPool> pool_;

@@ -75,6 +75,7 @@ enum TfLiteBuiltinOperator : int {
   kTfLiteBuiltinUnidirectionalSequenceLstm = 44,
   kTfLiteBuiltinDelegate = 51,
   kTfLiteBuiltinDensify = 124,
+  kTfLiteBuiltinBatchMatmul = 126,
 };
 
 // builtin_op_data.h
@@ -294,6 +295,13 @@ struct TfLiteFullyConnectedParams {
   bool asymmetric_quantize_inputs;
 };
 
+// The whole struct (the runtime allocates it).
+struct TfLiteBatchMatMulParams {
+  bool adj_x;
+  bool adj_y;
+  bool asymmetric_quantize_inputs;
+};
+
 // Prefix (the runtime allocates it); quantized_bias_type since CONV_2D v7.
 struct TfLiteConvParams {
   TfLitePadding padding;
@@ -445,6 +453,9 @@ static_assert(offsetof(TfLiteFullyConnectedParams, weights_format) == 4,
               "weights_format");
 static_assert(offsetof(TfLiteFullyConnectedParams, keep_num_dims) == 8,
               "keep_num_dims");
+
+static_assert(offsetof(TfLiteBatchMatMulParams, adj_x) == 0, "adj_x");
+static_assert(offsetof(TfLiteBatchMatMulParams, adj_y) == 1, "adj_y");
 
 static_assert(offsetof(TfLiteConvParams, padding) == 0, "padding");
 static_assert(offsetof(TfLiteConvParams, stride_width) == 4, "stride_width");

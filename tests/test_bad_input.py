@@ -392,6 +392,8 @@ CASES = [
      ValueError, r"export_tflite: `path` .* is a directory"),
     ("export-compact", lambda: tfs.export_tflite(_mlp(), "m.tflite", compact="yes"), TypeError,
      r"export_tflite: `compact` must be True or False"),
+    ("export-signature", lambda: tfs.export_tflite(_mlp(), "m.tflite", input_signature="(1, 8)"), TypeError,
+     r"export_tflite: `input_signature` must be a list of keras.InputSpec or tf.TensorSpec"),
     # Runtime (checked before the delegate library is needed).
     ("interp-missing", lambda: tfs.make_interpreter("/nonexistent/m.tflite"), FileNotFoundError,
      r"make_interpreter: `model_path` '/nonexistent/m.tflite' does not exist; expected a .tflite file"),

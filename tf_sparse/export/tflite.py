@@ -58,7 +58,8 @@ def layer_grids(model):
 
 
 def export_tflite(model, path, *, compact: bool = False, int8: bool = False, representative_data=None,
-                  int8_io: bool = False, batch_size: int | None = None, sequence_length: int | None = None) -> int:
+                  int8_io: bool = False, batch_size: int | None = None, sequence_length: int | None = None,
+                  input_signature=None) -> int:
     """Converts a Keras model to a float32 or full-integer int8 ``.tflite`` file.
 
     Sparse layers are stripped first, so pruned weights are stored as exact zeros, and the
@@ -94,6 +95,13 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
         layers, otherwise the model's own (undefined) batch size. int8 files take batch 1.
       sequence_length: fixed length of axis 1 (time) of every input that leaves it undefined;
         ``None`` keeps it undefined.
+      input_signature: passed to ``model.export`` (a list of ``keras.InputSpec`` or
+        ``tf.TensorSpec``, one per model input). Keras otherwise exports every input with an
+        unknown batch size, and layers applied to rank-3 activations (a Dense on
+        ``[batch, seq, hidden]``) then compute their reshapes at run time (SHAPE, GATHER,
+        REDUCE_PROD, PACK before each RESHAPE), which splits XNNPACK's graph; fixed shapes give
+        a static graph. Not together with
+        ``batch_size`` / ``sequence_length``.
 
     Returns:
       The file's size in bytes.
@@ -108,6 +116,8 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
     Example:
       >>> tfs.export_tflite(sparse_model, "/tmp/model.tflite")
       >>> tfs.export_tflite(lstm_model, "/tmp/lstm.tflite", sequence_length=20)
+      >>> tfs.export_tflite(encoder, "/tmp/encoder.tflite",
+      ...                   input_signature=[keras.InputSpec(shape=(1, 128), dtype="int32")])
     """
     import keras
 
@@ -127,6 +137,11 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
             raise TypeError(f"export_tflite: `{arg}` must be True or False, got {value!r}")
     if int8 and representative_data is None:
         raise ValueError("export_tflite: `int8=True` needs `representative_data` (calibration inputs, e.g. x_train[:200])")
+    if input_signature is not None and not isinstance(input_signature, (list, tuple)):
+        raise TypeError(
+            "export_tflite: `input_signature` must be a list of keras.InputSpec or tf.TensorSpec "
+            f"(one per model input), got {type(input_signature).__name__}: {input_signature!r:.80}"
+        )
     if not int8 and (representative_data is not None or int8_io):
         raise ValueError("export_tflite: `representative_data` and `int8_io` apply only with `int8=True`")
 
@@ -148,14 +163,21 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
     )
 
     check_recurrent_layers(model)
-    if batch_size is None and recurrent_layers(model):
+    if input_signature is not None and (batch_size is not None or sequence_length is not None):
+        raise ValueError(
+            "export_tflite: give either `input_signature` or `batch_size` / `sequence_length`, not both"
+        )
+    if batch_size is None and input_signature is None and recurrent_layers(model):
         batch_size = 1
     grids = layer_grids(model) if int8 and sparse_layers(model) else []
     if sparse_layers(model):
         model = strip(model)
     # Models without recurrent layers keep Keras' own serving signature unless asked otherwise.
     signature, open_length = None, False
-    if batch_size is not None or sequence_length is not None:
+    if input_signature is not None:
+        signature = list(input_signature)
+        open_length = any(len(getattr(spec, "shape", ()) or ()) >= 2 and spec.shape[1] is None for spec in signature)
+    elif batch_size is not None or sequence_length is not None:
         signature, open_length = serving_signature(model, batch_size, sequence_length)
     if int8:
         from tf_sparse.export.int8 import check_int8_grids, convert_int8, pin_weight_grids

@@ -167,6 +167,8 @@ def _open_library(path):
         ctypes.POINTER(ctypes.c_int64),
     ]
     lib.tf_sparse_delegate_stats.restype = ctypes.c_int
+    lib.tf_sparse_delegate_kernel_time.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64)]
+    lib.tf_sparse_delegate_kernel_time.restype = ctypes.c_int
     lib.tf_sparse_delegate_report.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
     lib.tf_sparse_delegate_report.restype = ctypes.c_int  # -1: not a tf_sparse delegate
     lib.tf_sparse_delegate_calibration.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
@@ -184,13 +186,18 @@ def _pointer(delegate, owner):
 
 
 def delegate_stats(delegate) -> dict:
-    """``{"nodes_claimed": n, "invocations": k}`` counted inside the delegate's library."""
+    """``{"nodes_claimed": n, "invocations": k, "kernel_time_us": t}`` counted inside the delegate's
+    library: nodes it runs, node computations done so far, and the wall time spent inside its
+    kernels so far (the rest of a model's invoke is TFLite's and XNNPACK's)."""
     ptr = _pointer(delegate, "delegate_stats")
-    claimed, invocations = ctypes.c_int64(0), ctypes.c_int64(0)
-    rc = _library().tf_sparse_delegate_stats(ptr, ctypes.byref(claimed), ctypes.byref(invocations))
+    claimed, invocations, ns = ctypes.c_int64(0), ctypes.c_int64(0), ctypes.c_int64(0)
+    lib = _library()
+    rc = lib.tf_sparse_delegate_stats(ptr, ctypes.byref(claimed), ctypes.byref(invocations))
+    if rc == 0:
+        rc = lib.tf_sparse_delegate_kernel_time(ptr, ctypes.byref(ns))
     if rc != 0:
         raise RuntimeError("delegate_stats: not a tf_sparse delegate")
-    return {"nodes_claimed": claimed.value, "invocations": invocations.value}
+    return {"nodes_claimed": claimed.value, "invocations": invocations.value, "kernel_time_us": ns.value / 1e3}
 
 
 def _library_json(delegate, name) -> str:
