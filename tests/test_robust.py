@@ -230,3 +230,17 @@ def test_adversarial_training_with_admm_and_save_resume(tmp_path):
     assert tfs.kernel_sparsity(t2.model.layers[-1].kernel_numpy()) >= 0.49
     png = tfs.robust.plot_domain_weights(t.weight_history, t.threat_names, str(tmp_path / "w.png"))
     assert open(png, "rb").read(4) == b"\x89PNG"
+
+
+def test_adversarial_trainer_includes_admm_penalty():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(32, 9)).astype(np.float32)
+    y = (x.sum(1) > 4.5).astype(np.int32)
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((9,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2)])
+    s = tfs.sparsify(m, tfs.Unstructured(0.5))
+    t = tfs.AdversarialTrainer(s, [tfs.Threat("linf", 0.05, steps=1)])
+    t.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    h = t.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[tfs.ADMM(rho=10.0)])
+    # the ADMM term rho/2 ||W - Z + U||^2 is part of the optimized loss
+    assert h.history["loss"][-1] > 2 * h.history["loss/linf(0.05)"][-1]
