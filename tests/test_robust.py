@@ -225,6 +225,7 @@ def test_adversarial_training_with_admm_and_save_resume(tmp_path):
     t.save(path)
     t2 = keras.models.load_model(path)
     np.testing.assert_allclose(t2.domain_weights, t.domain_weights)
+    assert int(t2.optimizer.iterations.numpy()) == int(t.optimizer.iterations.numpy()) > 0
     np.testing.assert_allclose(t2.predict(x, verbose=0), t.predict(x, verbose=0), atol=1e-5)
     t2.fit(x, y, epochs=1, batch_size=16, verbose=0)  # resumes
     assert tfs.kernel_sparsity(t2.model.layers[-1].kernel_numpy()) >= 0.49

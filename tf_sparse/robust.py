@@ -613,6 +613,8 @@ class AdversarialTrainer(keras.Model):
         self.w = self.add_weight(name="domain_weights", shape=(K,), initializer=keras.initializers.Constant(1.0 / K),
                                  trainable=False)
         self.weight_history = []
+        if model.built:
+            self.built = True  # saved files then carry (and restore) the optimizer state
 
     @property
     def threat_names(self):
