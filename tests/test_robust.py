@@ -29,7 +29,7 @@ def _simplex_ref(v):
     return np.maximum(v - hi, 0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(hnp.arrays(np.float64, st.integers(1, 7), elements=floats))
 def test_simplex_projection_matches_reference(v):
     p = robust.project_simplex(v[None].astype(np.float32)).numpy()[0]
@@ -59,7 +59,7 @@ def _check_projection_optimal(v, p, eps, norm, c, e):
         assert np.dot(v - p, z - p) <= 1e-3 * (1 + np.abs(v).sum())
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.integers(1, 6).flatmap(lambda n: st.tuples(
     hnp.arrays(np.float64, n, elements=floats), hnp.arrays(np.float64, n, elements=st.floats(0, 1, width=32)),
     st.floats(0.05, 2.0), st.sampled_from(["linf", "l2", "l1"]))))
@@ -130,8 +130,8 @@ def test_ensemble_attack_stays_in_ball_and_box(norm, eps):
     x = np.random.default_rng(0).uniform(size=(6, 3, 3, 1)).astype(np.float32)
     x[0] = 0.0
     x[1] = 1.0
-    for method in ("apgda", "avg", 1):
-        r = tfs.ensemble_attack(models, x, eps=eps, norm=norm, steps=8, method=method)
+    for method in ("apgda", "avg", 1) if norm == "linf" else ("apgda",):
+        r = tfs.ensemble_attack(models, x, eps=eps, norm=norm, steps=5, method=method)
         d = (r.x_adv - x).reshape(6, -1)
         size = {"linf": np.abs(d).max(1), "l2": np.linalg.norm(d, axis=1), "l1": np.abs(d).sum(1),
                 "l0": (np.abs(d) > 1e-7).sum(1)}[norm]
@@ -200,7 +200,7 @@ def test_adversarial_training_step(strategy):
     t = tfs.AdversarialTrainer(m, threats, strategy=strategy)
     t.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
     before = [w.copy() for w in m.get_weights()]
-    h = t.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    h = t.fit(x, y, epochs=2, batch_size=32, verbose=0)
     assert any(not np.allclose(a, b) for a, b in zip(before, m.get_weights()))
     w = t.domain_weights
     assert abs(w.sum() - 1) < 1e-5 and w.min() >= 0
