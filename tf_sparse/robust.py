@@ -130,11 +130,8 @@ def project_ball_box(delta, eps, norm, lower, upper):
         gain = tf.square(v) - tf.square(v - p0)
         n = tf.shape(v)[1]
         k = tf.minimum(tf.cast(eps, tf.int32), n)
-        kth = tf.gather(tf.sort(gain, axis=1, direction="DESCENDING"), tf.maximum(k - 1, 0), axis=1)[:, None]
-        # ties: keep exactly k by ranking
-        order = tf.argsort(tf.argsort(-gain, axis=1, stable=True), axis=1)
-        keep = tf.logical_and(order < k, gain >= tf.minimum(kth, gain))
-        out = tf.where(keep, p0, 0.0)
+        rank = tf.argsort(tf.argsort(-gain, axis=1, stable=True), axis=1)  # exactly k kept on ties
+        out = tf.where(rank < k, p0, 0.0)
     return tf.reshape(out, shape)
 
 
