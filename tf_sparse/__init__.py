@@ -53,6 +53,17 @@ from tf_sparse.runtime import (
     make_interpreter,
 )
 from tf_sparse import formats
+from tf_sparse import robust
+from tf_sparse.robust import (
+    AdversarialTrainer,
+    MinMaxResult,
+    Threat,
+    apgda,
+    ensemble_attack,
+    plot_domain_weights,
+    transformation_attack,
+    universal_perturbation,
+)
 from tf_sparse.quantization import Binary, DeviceLevels, PowerOfTwo, Quantizer, Ternary, Uniform
 from tf_sparse.quantization import memristor
 from tf_sparse.structures import (
@@ -84,6 +95,15 @@ from tf_sparse.training import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdversarialTrainer",
+    "MinMaxResult",
+    "Threat",
+    "apgda",
+    "ensemble_attack",
+    "plot_domain_weights",
+    "robust",
+    "transformation_attack",
+    "universal_perturbation",
     "ADMM",
     "Binary",
     "DeviceLevels",
