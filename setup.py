@@ -9,4 +9,5 @@ setup(
     packages=find_packages(include=["tf_sparse", "tf_sparse.*"]),
     python_requires=">=3.10",
     install_requires=["tensorflow>=2.21", "keras>=3.10", "ai-edge-litert>=2.3", "numpy"],
+    entry_points={"console_scripts": ["tf-sparse=tf_sparse.__main__:main"]},
 )
