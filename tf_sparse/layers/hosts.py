@@ -24,6 +24,10 @@ class SparseHostMixin:
     # become properties backed by ``_tfs_raw_<role>``.
     _tfs_property_roles = ()
 
+    def __init__(self, *args, tfs_kernels=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        _init_host(self, tfs_kernels)
+
     # --- units -------------------------------------------------------------------------------
     def _tfs_raw(self, role):
         if role in self._tfs_property_roles:
@@ -122,9 +126,11 @@ def _init_host(self, tfs_kernels):
     self.__dict__["_tfs_pending"] = dict(tfs_kernels) if tfs_kernels else None
 
 
-def _host_config(self, base):
+def _host_config(self, base, owner=None):
+    """``base``'s config of the layer plus the units' configs of ``owner`` (the layer, or an RNN's
+    cell) under ``tfs_kernels``."""
     config = base.get_config(self)
-    config["tfs_kernels"] = self.tfs_kernels_config()
+    config["tfs_kernels"] = (owner or self).tfs_kernels_config()
     return config
 
 
@@ -140,10 +146,6 @@ class SparseEinsumDense(SparseHostMixin, keras.layers.EinsumDense):
     """
 
     keras_class = keras.layers.EinsumDense
-
-    def __init__(self, *args, tfs_kernels=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        _init_host(self, tfs_kernels)
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -173,10 +175,6 @@ class SparseConv2DTranspose(SparseHostMixin, keras.layers.Conv2DTranspose):
     _tfs_property_roles = ("kernel",)
     kernel = _role_property("kernel")
 
-    def __init__(self, *args, tfs_kernels=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        _init_host(self, tfs_kernels)
-
     def build(self, input_shape):
         super().build(input_shape)
         self._tfs_build_pending()
@@ -204,10 +202,6 @@ class SparseSeparableConv2D(SparseHostMixin, keras.layers.SeparableConv2D):
     depthwise_kernel = _role_property("depthwise_kernel")
     pointwise_kernel = _role_property("pointwise_kernel")
 
-    def __init__(self, *args, tfs_kernels=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        _init_host(self, tfs_kernels)
-
     def build(self, input_shape):
         super().build(input_shape)
         self._tfs_build_pending()
@@ -230,10 +224,6 @@ class SparseEmbedding(SparseHostMixin, keras.layers.Embedding):
 
     keras_class = keras.layers.Embedding
     _tfs_roles = ("embeddings",)
-
-    def __init__(self, *args, tfs_kernels=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        _init_host(self, tfs_kernels)
 
     def build(self, input_shape=None):
         super().build(input_shape)
@@ -281,6 +271,10 @@ class _SparseRNNMixin:
     keras_class = None
     cell_class = None
 
+    def __init__(self, *args, tfs_kernels=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._tfs_wrap_cell(tfs_kernels)
+
     def _tfs_wrap_cell(self, tfs_kernels=None):
         cell = self.cell
         if not isinstance(cell, self.cell_class):
@@ -299,18 +293,13 @@ class _SparseRNNMixin:
     def tfs_units(self):
         return self.cell.tfs_units()
 
-    def keras_config(self):
-        config = self.keras_class.get_config(self)
-        config.pop("tfs_kernels", None)
-        return config
+    keras_config = SparseHostMixin.keras_config
 
     def plain_values(self) -> dict:
         return self.cell.plain_values()
 
     def get_config(self):
-        config = self.keras_class.get_config(self)
-        config["tfs_kernels"] = self.cell.tfs_kernels_config()
-        return config
+        return _host_config(self, self.keras_class, self.cell)
 
 
 @keras.saving.register_keras_serializable(package="tf_sparse")
@@ -322,10 +311,6 @@ class SparseLSTM(_SparseRNNMixin, keras.layers.LSTM):
     keras_class = keras.layers.LSTM
     cell_class = SparseLSTMCell
 
-    def __init__(self, *args, tfs_kernels=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._tfs_wrap_cell(tfs_kernels)
-
 
 @keras.saving.register_keras_serializable(package="tf_sparse")
 class SparseGRU(_SparseRNNMixin, keras.layers.GRU):
@@ -334,10 +319,6 @@ class SparseGRU(_SparseRNNMixin, keras.layers.GRU):
     keras_class = keras.layers.GRU
     cell_class = SparseGRUCell
 
-    def __init__(self, *args, tfs_kernels=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._tfs_wrap_cell(tfs_kernels)
-
 
 @keras.saving.register_keras_serializable(package="tf_sparse")
 class SparseSimpleRNN(_SparseRNNMixin, keras.layers.SimpleRNN):
@@ -345,10 +326,6 @@ class SparseSimpleRNN(_SparseRNNMixin, keras.layers.SimpleRNN):
 
     keras_class = keras.layers.SimpleRNN
     cell_class = SparseSimpleRNNCell
-
-    def __init__(self, *args, tfs_kernels=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._tfs_wrap_cell(tfs_kernels)
 
 
 # Keras layer class -> (sparse class, kernel roles)
