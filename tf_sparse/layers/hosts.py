@@ -103,10 +103,6 @@ class SparseHostMixin:
         config.pop("tfs_kernels", None)
         return config
 
-    def plain_values(self) -> dict:
-        """``{id(variable): value}`` overrides for stripping: each pruned kernel's effective value."""
-        return {id(unit._kernel): unit.effective_kernel_numpy() for unit in self.tfs_units()}
-
 
 def _role_property(role):
     storage = f"_tfs_raw_{role}"
@@ -294,9 +290,6 @@ class _SparseRNNMixin:
         return self.cell.tfs_units()
 
     keras_config = SparseHostMixin.keras_config
-
-    def plain_values(self) -> dict:
-        return self.cell.plain_values()
 
     def get_config(self):
         return _host_config(self, self.keras_class, self.cell)

@@ -94,9 +94,7 @@ def _walk(model, prefix="", reachable=None, seen=None):
 
 def layer_units(layer):
     """The ``SparseKernel`` units of a sparse layer (its cell's for RNN layers)."""
-    if isinstance(layer, hosts._SparseRNNMixin):
-        return layer.cell.tfs_units()
-    if isinstance(layer, hosts.SparseHostMixin):
+    if isinstance(layer, (hosts.SparseHostMixin, hosts._SparseRNNMixin)):
         return layer.tfs_units()
     return []
 
@@ -505,9 +503,7 @@ def _copy(model, fn_name, as_plain=False):
     overrides = {}
     if as_plain:
         for _, layer, _ in _walk(model):
-            if isinstance(layer, SparseKernel):
-                overrides[id(layer._kernel)] = layer.effective_kernel_numpy()
-            elif isinstance(layer, SparseLayerMixin):
+            if isinstance(layer, SparseLayerMixin):  # SparseDense & co. and SparseKernel units
                 overrides[id(layer._kernel)] = layer.effective_kernel_numpy()
     _transfer(model, copy, overrides, fn_name)
     _transfer_assets(model, copy)
