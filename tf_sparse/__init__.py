@@ -49,8 +49,10 @@ from tf_sparse.runtime import (
     delegate_path,
     delegate_report,
     delegate_stats,
+    delegate_vs_xnnpack,
     load_delegate,
     make_interpreter,
+    median_latency_us,
 )
 from tf_sparse import formats
 from tf_sparse import robust
@@ -151,6 +153,8 @@ __all__ = [
     "delegate_path",
     "delegate_report",
     "delegate_stats",
+    "delegate_vs_xnnpack",
+    "median_latency_us",
     "export_tflite",
     "harden",
     "prune_filter_groups",
