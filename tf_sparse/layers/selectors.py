@@ -186,6 +186,8 @@ class Select:
                     want is not None and want != got for want, got in zip(self.kernel_shape, shape)):
                 return False
         if self.min_params is not None or self.max_params is not None:
+            if not isinstance(layer, keras.layers.RNN) and layer._flatten_layers(include_self=False, recursive=False):
+                return False  # a container: its layers are sized one by one
             params = layer.count_params() if layer.built else 0
             if self.min_params is not None and params < self.min_params:
                 return False
@@ -221,7 +223,8 @@ def select(cls=None, *, kernel_size=None, kernel_shape=None, min_params=None, ma
       kernel_shape: the shape of the layer's kernel weight, ``None`` for any size:
         ``(3, 3, None, 64)``; ``(None, None)`` is every 2-D kernel (Dense).
       min_params, max_params: bounds on ``layer.count_params()`` (e.g. leave small layers dense
-        with ``{tfs.select(max_params=4096): None}``).
+        with ``{tfs.select(max_params=4096): None}``); containers (MultiHeadAttention, nested
+        models) never match them, their layers are sized one by one.
       path: a glob over the layer's path (``"block4_*"``).
       where: any further predicate ``callable(layer) -> bool``.
 
