@@ -165,8 +165,9 @@ def test_auto_progress_appears_once_work_takes_long(capsys, monkeypatch):
     monkeypatch.setattr(notices, "AUTO_SECONDS", 0.0)
     progress = notices.Progress("work 'x'", 3, verbose=None)
     assert not progress.shown
+    progress.lead_done()  # a one-off first unit: the rate counts from here
     progress.add()
-    assert progress.shown
+    assert progress.shown and progress._bar._time_after_first_step == progress._rate_from
     progress.done()
     out = capsys.readouterr().out
     assert out.startswith("work 'x'\n") and "3/3" in out
@@ -209,6 +210,8 @@ def test_layer_specs_from_callables_and_globs_and_bad_specs():
     assert {layer.sparse_name: layer.schedule.begin_step for layer in tfs.sparse_layers(sparse)} == {"d0": 2, "d1": 2}
     sparse = tfs.sparsify(_mlp(), {"d*": spec})
     assert len(tfs.sparse_layers(sparse)) == 2
+    sparse = tfs.sparsify(_mlp(), spec)  # one spec for every layer
+    assert [layer.schedule.begin_step for layer in tfs.sparse_layers(sparse)] == [2, 2, 2]
     with pytest.raises(TypeError, match=r"sparsify: `config\[d0\]` as a tuple must be \(structure, schedule\)"):
         tfs.sparsify(_mlp(), {"d0": (tfs.Block(0.5), 0.5)})
     with pytest.raises(TypeError, match=r"LayerSpec: `schedule` must be None or a pruning schedule"):

@@ -86,6 +86,7 @@ class Progress:
         self.size = self.target if size is None else int(size)
         self._start = time.time()
         self._current = 0
+        self._rate_from = None
         self._bar = None
         if self.level == 1 or (self.level == "auto" and self.size >= AUTO_LAYERS):
             self._show()
@@ -98,6 +99,18 @@ class Progress:
         self._bar = keras.utils.Progbar(self.target, verbose=2 if self.level == 2 else 1, unit_name=self.unit)
         self._bar._start = self._start  # timings count from the start of the work, not the bar's
         self._bar._time_at_epoch_start = self._start
+        if self._rate_from is not None:
+            self._bar._time_after_first_step = self._rate_from
+            self._bar._seen_so_far = self._current
+
+    def lead_done(self):
+        """The first unit, a one-off piece of work unlike the rest (fitting a pattern library),
+        is done: it counts in the elapsed time but not in the time per unit and the ETA."""
+        self._current = max(self._current, 1)
+        self._rate_from = time.time()
+        if self._bar is not None:
+            self._bar._time_after_first_step = self._rate_from
+            self._bar._seen_so_far = self._current
 
     @property
     def shown(self) -> bool:

@@ -662,8 +662,9 @@ def sparsify(model, config, schedule=None, quantize=None, inplace=False, verbose
     copies = 0 if inplace else 2 * len(layers_by_path)
     progress = notices.Progress(
         f"sparsify '{model.name}': {len(plan)} of {len(layers_by_path)} layers made sparse",
-        copies + len(plan) + 1, verbose=level, owner="sparsify", size=len(layers_by_path))
+        1 + copies + len(plan) + 1, verbose=level, owner="sparsify", size=len(layers_by_path))
     fitted = _fit_libraries(layers_by_path, plan)
+    progress.lead_done()
     target = model if inplace else _copy(model, "sparsify", progress=progress)
     _apply_plan(target, plan, schedule, fitted, progress)
     from tf_sparse.layers import saving
