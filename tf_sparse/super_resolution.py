@@ -155,7 +155,8 @@ def sr_model(
         x = keras.layers.Add(name=f"block{i}_add")([x, y])
     if blocks:
         x = keras.layers.Add(name="body_add")([head, x])
-    x = conv(out_channels * scale * scale, "tail")(x)
+    # A zero tail starts the network at its input residual (or at zero without one).
+    x = keras.layers.Conv2D(out_channels * scale * scale, 3, padding="same", kernel_initializer="zeros", name="tail")(x)
     if residual == "nearest":
         repeated = keras.layers.Concatenate(axis=-1, name="residual_repeat")([inputs] * (scale * scale))
         x = keras.layers.Add(name="residual_add")([x, repeated])
@@ -424,6 +425,90 @@ def random_patches(images, scale: int, patch_size: int = 96, count: int = 1024, 
     return downscale(hr, scale), hr
 
 
+class PatchBatches(keras.utils.PyDataset):
+    """Batches of fresh random training pairs (:func:`random_patches`) for ``model.fit``: batch
+    ``i`` of a dataset with ``seed`` is always the same, and no two batches share a seed."""
+
+    def __init__(self, images, scale: int, patch_size: int = 64, batch_size: int = 16, steps: int = 100,
+                 seed: int = 0, augment: bool = True):
+        super().__init__()
+        self.images = [to_float(im, "PatchBatches") for im in images]
+        self.scale = _check_scale(scale, "PatchBatches")
+        self.patch_size, self.batch_size = patch_size, _check_positive(batch_size, "batch_size", "PatchBatches")
+        self.steps, self.seed, self.augment = _check_positive(steps, "steps", "PatchBatches"), seed, augment
+        random_patches(self.images, self.scale, patch_size, 1, seed, augment)  # checks the arguments once
+
+    def __len__(self):
+        return self.steps
+
+    def __getitem__(self, index):
+        return random_patches(self.images, self.scale, self.patch_size, self.batch_size,
+                              seed=(self.seed, int(index)), augment=self.augment)
+
+
+def train(model, images, scale: int, steps: int, *, learning_rate: float = 1e-3, final_learning_rate: float = 1e-5,
+          patch_size: int = 64, batch_size: int = 16, seed: int = 0, callbacks=None, verbose=0):
+    """Trains ``model`` (plain or sparse) for ``steps`` batches of random patches of ``images`` with
+    an L1 loss and Adam, the learning rate decaying from ``learning_rate`` to
+    ``final_learning_rate`` (cosine). Returns the Keras ``History``."""
+    steps = _check_positive(steps, "steps", "train")
+    schedule = keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=steps, alpha=final_learning_rate / learning_rate
+    )
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mae")
+    data = PatchBatches(images, scale, patch_size, batch_size, steps, seed)
+    return model.fit(data, epochs=1, callbacks=list(callbacks or []), verbose=verbose)
+
+
+def pruning_config(config) -> dict:
+    """A per-layer pruning config for ``tfs.sparsify`` from JSON-like data: ``{layer name or glob:
+    {"class_name": "KernelPattern", "config": {...}} | null}`` (a ``str`` is a path to such a JSON
+    file). Structures given as objects pass through unchanged."""
+    import json
+
+    from tf_sparse.structures import deserialize_structure
+
+    if isinstance(config, (str, os.PathLike)):
+        with open(config) as f:
+            config = json.load(f)
+    if not isinstance(config, dict) or not config:
+        raise ValueError(f"pruning_config: expected a non-empty dict {{layer name: structure}}, got {config!r:.120}")
+    return {k: None if v is None else deserialize_structure(v) for k, v in config.items()}
+
+
+def prune(model, config, images, scale: int, *, admm_steps: int = 300, retrain_steps: int = 300,
+          rho: float = 1e-2, rho_factor: float = 1.3, update_every: int = 50, learning_rate: float = 5e-4,
+          patch_size: int = 64, batch_size: int = 16, seed: int = 1, verbose=0):
+    """Prunes a trained ``model`` to a per-layer ``config`` and fine-tunes it: ADMM for
+    ``admm_steps`` (Z/U update every ``update_every`` steps, rho growing by ``rho_factor``), hard
+    pruning, then masked retraining for ``retrain_steps``.
+
+    ``KernelPattern`` structures without a library get one extracted from the trained 3x3 kernels
+    of the layers they apply to (so ADMM projects onto a fixed library). Returns the plain model
+    (``tfs.strip``) with exact zeros.
+    """
+    from tf_sparse.layers import harden, sparse_layers, sparsify, strip
+    from tf_sparse.structures import KernelPattern
+    from tf_sparse.training import ADMM
+
+    config = pruning_config(config) if not isinstance(config, dict) or any(
+        isinstance(v, dict) for v in config.values()) else dict(config)
+    sparse = sparsify(model, config)
+    for layer in sparse_layers(sparse):
+        st = layer.structure
+        if isinstance(st, KernelPattern) and st.library is None:
+            layer.structure = st.fit_library([layer.kernel_numpy()])
+    if admm_steps:
+        train(sparse, images, scale, admm_steps, learning_rate=learning_rate, final_learning_rate=learning_rate,
+              patch_size=patch_size, batch_size=batch_size, seed=seed, verbose=verbose,
+              callbacks=[ADMM(rho=rho, update_every=update_every, update_unit="step", rho_factor=rho_factor)])
+    harden(sparse)
+    if retrain_steps:
+        train(sparse, images, scale, retrain_steps, learning_rate=learning_rate, final_learning_rate=learning_rate / 50,
+              patch_size=patch_size, batch_size=batch_size, seed=seed + 1, verbose=verbose)
+    return strip(sparse)
+
+
 # --------------------------------------------------------------------------------------------
 # Metrics (Y of YCbCr)
 # --------------------------------------------------------------------------------------------
@@ -456,7 +541,7 @@ def psnr_y(reference, output, border: int = 0) -> float:
     """
     ref, out = _y_pair(reference, output, border, "psnr_y")
     mse = float(np.mean((ref - out) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
 
 
 def ssim_y(reference, output, border: int = 0) -> float:
@@ -554,6 +639,10 @@ def tflite_runner(interpreter):
 
 __all__ = [
     "HELD_OUT",
+    "PatchBatches",
+    "prune",
+    "pruning_config",
+    "train",
     "PixelShuffle",
     "SCALES",
     "bicubic_upscale",
