@@ -82,6 +82,8 @@ def structure_sweep(args, frame, test_images, out):
     """x2 network, block convolutions projected (untrained) onto each structure: what is claimed, how fast."""
     h, w = FRAMES[2]
     model = sr.sr_model(2, args.channels, args.blocks, residual=args.residual)
+    tail = model.get_layer("tail")  # zero-initialised: random weights, so the delegate sees a dense tail
+    tail.kernel.assign(np.random.default_rng(0).normal(0, 0.05, tail.kernel.shape).astype(np.float32))
     base = os.path.join(out, "sweep_dense.tflite")
     tfs.export_tflite(sr.fixed_size(model, h, w), base)
     rows = []
