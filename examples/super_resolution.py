@@ -50,7 +50,9 @@ def parse_frame(text):
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--frame must be HEIGHTxWIDTH of the low-resolution input, e.g. 360x640, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--frame must be HEIGHTxWIDTH of the low-resolution input, e.g. 360x640, got {text!r}"
+        ) from None
     if h < 1 or w < 1:
         raise argparse.ArgumentTypeError(f"--frame must be positive, got {text!r}")
     return h, w
@@ -166,13 +168,15 @@ def main(argv=None):
 
     print(f"x{args.scale}, {args.channels} channels, {args.blocks} blocks, residual {args.residual}: "
           f"{sr.macs_per_output_pixel(dense):.0f} multiply-adds per output pixel; trained {args.steps} steps "
-          f"in {t_train:.0f} s, pruned ({args.prune_steps} ADMM + {args.prune_steps} retraining steps) in {t_prune:.0f} s")
+          f"in {t_train:.0f} s, pruned ({args.prune_steps} ADMM + {args.prune_steps} retraining steps) "
+          f"in {t_prune:.0f} s")
     print(f"held-out images ({len(test_images)}), Y channel, border {args.scale}:")
     print(f"  {'':<34} {'PSNR dB':>8} {'SSIM':>7}")
     print(f"  {'bicubic':<34} {e_dense['bicubic_psnr']:8.2f} {e_dense['bicubic_ssim']:7.4f}")
     print(f"  {'dense':<34} {e_dense['psnr']:8.2f} {e_dense['ssim']:7.4f}")
     sp = layer_sparsity(pruned, [n for n in convs if n.startswith("block")]) if args.blocks else 0.0
-    print(f"  {'pruned (block convs ' + format(sp, '.0%') + ' zeros)':<34} {e_pruned['psnr']:8.2f} {e_pruned['ssim']:7.4f}")
+    label = f"pruned (block convs {sp:.0%} zeros)"
+    print(f"  {label:<34} {e_pruned['psnr']:8.2f} {e_pruned['ssim']:7.4f}")
     print(f"frame {h}x{w} -> {h * args.scale}x{w * args.scale}, {args.threads} thread(s), median of "
           f"{args.runs} interleaved runs:")
     print(f"  XNNPACK dense     {t_dense:8.2f} ms")

@@ -20,7 +20,8 @@ def test_model_shapes(scale, residual):
     model = sr.sr_model(scale, channels=8, blocks=2, residual=residual)
     x = np.random.default_rng(0).random((2, 7, 11, 3), dtype=np.float32)
     assert tuple(model(x).shape) == (2, 7 * scale, 11 * scale, 3)
-    assert sr.conv_layer_names(model) == ["head", "block0_conv0", "block0_conv1", "block1_conv0", "block1_conv1", "tail"]
+    names = ["head", "block0_conv0", "block0_conv1", "block1_conv0", "block1_conv1", "tail"]
+    assert sr.conv_layer_names(model) == names
     assert model.get_layer("tail").filters == 3 * scale * scale
     assert sr.model_spec(model) == {"scale": scale, "channels": 8, "blocks": 2, "convs_per_block": 2,
                                     "out_channels": 3, "residual": residual}

@@ -407,7 +407,9 @@ def random_patches(images, scale: int, patch_size: int = 96, count: int = 1024, 
         raise ValueError(f"{owner}: `images` is empty")
     for im in images:
         if im.ndim != 3 or min(im.shape[:2]) < patch_size:
-            raise ValueError(f"{owner}: every image must be (H, W, 3) with H, W >= patch_size {patch_size}, got {im.shape}")
+            raise ValueError(
+                f"{owner}: every image must be (H, W, 3) with H, W >= patch_size {patch_size}, got {im.shape}"
+            )
     rng = np.random.default_rng(seed)
     areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
     which = rng.choice(len(images), size=count, p=areas / areas.sum())
@@ -483,21 +485,19 @@ def prune(model, config, images, scale: int, *, admm_steps: int = 300, retrain_s
     ``admm_steps`` (Z/U update every ``update_every`` steps, rho growing by ``rho_factor``), hard
     pruning, then masked retraining for ``retrain_steps``.
 
-    ``KernelPattern`` structures without a library get one extracted from the trained 3x3 kernels
-    of the layers they apply to (so ADMM projects onto a fixed library). Returns the plain model
-    (``tfs.strip``) with exact zeros.
+    ``config`` is anything ``tfs.sparsify`` takes, or JSON-like data / a JSON file for
+    :func:`pruning_config`. A ``KernelPattern`` without a library gets one extracted from the
+    trained 3x3 kernels of all the layers it applies to (``tfs.sparsify``), so ADMM projects onto
+    a fixed library. Returns the plain model (``tfs.strip``) with exact zeros.
     """
-    from tf_sparse.layers import harden, sparse_layers, sparsify, strip
-    from tf_sparse.structures import KernelPattern
+    from tf_sparse.layers import harden, sparsify, strip
     from tf_sparse.training import ADMM
 
-    config = pruning_config(config) if not isinstance(config, dict) or any(
-        isinstance(v, dict) for v in config.values()) else dict(config)
-    sparse = sparsify(model, config)
-    for layer in sparse_layers(sparse):
-        st = layer.structure
-        if isinstance(st, KernelPattern) and st.library is None:
-            layer.structure = st.fit_library([layer.kernel_numpy()])
+    if isinstance(config, (str, os.PathLike)) or (
+        isinstance(config, dict) and any(isinstance(v, dict) for v in config.values())
+    ):
+        config = pruning_config(config)
+    sparse = sparsify(model, config)  # fits one pattern library per structure over all its layers
     if admm_steps:
         train(sparse, images, scale, admm_steps, learning_rate=learning_rate, final_learning_rate=learning_rate,
               patch_size=patch_size, batch_size=batch_size, seed=seed, verbose=verbose,
