@@ -135,7 +135,7 @@ def main(argv=None):
         f"{args.steps} dense training steps, {args.prune_steps} ADMM + {args.prune_steps} retraining steps; "
         f"PSNR / SSIM on Y over {', '.join(sorted(test))}. Head and tail stay dense.",
         "",
-        "| width | structure | block nonzeros | PSNR | SSIM | tf_sparse ms | XNNPACK ms | load |",
+        "| width | structure | nonzeros, all block convs | PSNR | SSIM | tf_sparse ms | XNNPACK ms | load |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
