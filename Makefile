@@ -97,10 +97,12 @@ bench: deps delegate
 	$(PY) benchmarks/int8_speed.py
 	$(PY) benchmarks/lstm_speed.py
 
-# Accuracy benchmarks on scikit-learn's digits (training; tens of minutes on 2 cores).
+# Accuracy benchmarks on scikit-learn's digits (training; tens of minutes on 2 cores), and the
+# super-resolution one (training on bundled photographs, PSNR and 720p frame latency).
 bench-accuracy: deps delegate
 	$(PY) benchmarks/accuracy_digits.py
 	$(PY) benchmarks/quantization_digits.py
+	$(PY) benchmarks/sr_realtime.py --structures
 
 # Model-file fuzzer (tests/fuzz/): FUZZ_CASES mutants of exported models on the stock
 # interpreter and with the delegate; prints the outcome table and keeps crashing inputs in

@@ -60,6 +60,7 @@ from tf_sparse.runtime import (
 )
 from tf_sparse import formats
 from tf_sparse import robust
+from tf_sparse import super_resolution
 from tf_sparse.robust import (
     AdversarialTrainer,
     MinMaxResult,
@@ -108,6 +109,7 @@ __all__ = [
     "ensemble_attack",
     "plot_domain_weights",
     "robust",
+    "super_resolution",
     "transformation_attack",
     "universal_perturbation",
     "ADMM",
