@@ -237,12 +237,11 @@ _SKIMAGE_PHOTOS = (
     "coffee",
     "chelsea",
     "rocket",
-    "motorcycle_left",
     "hubble_deep_field",
     "immunohistochemistry",
     "retina",
 )
-HELD_OUT = ("grace_hopper", "chelsea", "motorcycle_left")
+HELD_OUT = ("grace_hopper", "chelsea")
 
 
 def _package_photo(package, relpath):
@@ -263,7 +262,7 @@ def builtin_images() -> dict:
 
     Always: ``china`` and ``flower`` (scikit-learn, 427x640) and ``grace_hopper`` (matplotlib,
     600x512). With scikit-image installed, also those of its sample photographs its installation
-    holds offline (``astronaut``, ``coffee``, ``chelsea``, ``rocket``, ``motorcycle_left``,
+    holds offline (``astronaut``, ``coffee``, ``chelsea``, ``rocket``,
     ``hubble_deep_field``, ``immunohistochemistry``, ``retina``); ones it would have to download
     are skipped.
     """
@@ -291,7 +290,7 @@ def builtin_images() -> dict:
 def split_images(images: dict | None = None, held_out=HELD_OUT) -> tuple:
     """``(train, held_out)`` dicts of :func:`builtin_images` (or ``images``) by the fixed split.
 
-    Held out: ``grace_hopper`` (always available), ``chelsea`` and ``motorcycle_left`` (with
+    Held out: ``grace_hopper`` (always available), ``chelsea`` (with
     scikit-image). Everything else is for training.
     """
     images = builtin_images() if images is None else images
