@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import time
 import warnings
 
@@ -50,6 +51,16 @@ def config(model_name):
     return {"default": tfs.Block(0.9, block=(1, 4)), "logits": None}
 
 
+def _warning_summary(messages):
+    """Short labels of the callback's warnings: which kind, and the layers each names."""
+    out = []
+    for m in messages:
+        layers = re.findall(r"(\w+) \((?:\|\||\d)", m.split(" in ", 1)[1])
+        kind = "residual grew" if "grew at" in m else "far from structure at the end" if "still far" in m else "other"
+        out.append(f"{kind}: {', '.join(layers)}")
+    return out
+
+
 def run(dense, model_name, lr, kwargs, split, seed, admm_epochs=10, retrain_epochs=5):
     x_tr, x_te, y_tr, y_te = split
     keras.utils.set_random_seed(seed + 1)
@@ -65,7 +76,7 @@ def run(dense, model_name, lr, kwargs, split, seed, admm_epochs=10, retrain_epoc
     out = {"model": model_name, "lr": lr, "setting": None, "residual_first": res[0], "residual_last": res[1],
            "worst_relative_residual": float(rel),
            "rho_last": max(h.history[f"admm_rho/{layer.sparse_name}"][-1] for layer in layers),
-           "warnings": [str(w.message).split(":")[1].strip()[:40] for w in caught if "ADMM" in str(w.message)],
+           "warnings": _warning_summary([str(w.message) for w in caught if str(w.message).startswith("ADMM")]),
            "acc_admm": sparse.evaluate(x_te, y_te, verbose=0)[1]}
     tfs.harden(sparse)
     out["acc_harden"] = sparse.evaluate(x_te, y_te, verbose=0)[1]

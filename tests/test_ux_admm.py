@@ -78,6 +78,9 @@ def test_automatic_rho_rule_both_directions_and_dual_rescaling():
     assert cb._next_rho(1.0, primal=1.0, dual=1.0, previous=1.5) == pytest.approx(2.0)
     # dual >> primal while the primal falls fast: shrinks
     assert cb._next_rho(1.0, primal=0.01, dual=1.0, previous=1.0) == pytest.approx(0.5)
+    # W within tol * ||W|| of its structure: no more growth
+    assert cb._next_rho(1.0, primal=1.0, dual=0.0, previous=1.0, norm=100.0) == 1.0
+    assert cb._next_rho(1.0, primal=3.0, dual=0.0, previous=3.0, norm=100.0) > 1.0
     # balanced and falling: unchanged
     assert cb._next_rho(1.0, primal=1.0, dual=1.0, previous=3.0) == 1.0
     assert cb._next_rho(1e3 * 9, primal=10.0, dual=0.0, previous=1.0) == pytest.approx(1e4)  # rho_max

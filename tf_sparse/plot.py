@@ -153,9 +153,12 @@ def _tflite_weights(path) -> list:
             _, kh, kw, ch = w.shape
             form, matrix, taps = "depthwise", w.reshape(kh * kw, ch).T, kh * kw
         # Converter names look like "<model>/<layer>/<op>": the layer's name is the middle part.
-        outs = op.outputs if op.outputs is not None else []
-        parts = _name(graph.tensors[int(outs[0])]).split("/") if len(outs) else []
-        layer = parts[-2] if len(parts) >= 3 else None
+        layer = None
+        for t in list(op.outputs if op.outputs is not None else []) + [index]:
+            parts = _name(graph.tensors[int(t)]).split("/")
+            if len(parts) >= 3:
+                layer = parts[-2]
+                break
         name = f"{layer} ({kind} #{i})" if layer else f"{kind} #{i}"
         out.append(LayerWeights(name, form, tuple(w.shape), matrix, taps))
     return out
@@ -187,7 +190,7 @@ def layer_weights(model) -> list:
 
 
 def _find(layers, name):
-    matches = [w for w in layers if w.name == name] or [w for w in layers if name in w.name]
+    matches = [w for w in layers if w.name == name] or [w for w in layers if name.lower() in w.name.lower()]
     if not matches:
         raise ValueError(f"plot: no weighted layer named {name!r}; the model has: "
                          + ", ".join(repr(w.name) for w in layers))
@@ -235,7 +238,7 @@ def layer_mask(model, layer, out, max_pixels=1024) -> str:
         keep = padded.reshape(padded.shape[0] // fr, fr, padded.shape[1] // fc, fc).mean(axis=(1, 3))
     plt = _pyplot()
     aspect = keep.shape[1] / max(1, keep.shape[0])
-    width = float(np.clip(3 + 5 * min(aspect, 3), 4, 16))
+    width = float(np.clip(3 + 5 * min(aspect, 3), 6, 16))
     fig, ax = plt.subplots(figsize=(width, float(np.clip(width / max(aspect, 0.3), 3, 12))))
     ax.imshow(keep, cmap="Greys", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
     if w.taps > 1 and fc == 1 and cols // w.taps <= 64:
@@ -245,7 +248,7 @@ def layer_mask(model, layer, out, max_pixels=1024) -> str:
     ax.set_xlabel(f"{what} ({cols})" + (f", {fc} per pixel" if fc > 1 else ""))
     ax.set_ylabel(("filters" if w.kind in ("conv", "depthwise") else "output units") + f" ({rows})"
                   + (f", {fr} per pixel" if fr > 1 else ""))
-    ax.set_title(f"{w.name}: weight {'x'.join(map(str, w.shape))}, {w.sparsity:.1%} zeros (dark = kept)", fontsize=9)
+    ax.set_title(f"{w.name}\nweight {'x'.join(map(str, w.shape))}, {w.sparsity:.1%} zeros (dark = kept)", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
