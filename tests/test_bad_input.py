@@ -344,7 +344,8 @@ CASES = [
     ("sparsify-config-value", lambda: tfs.sparsify(_mlp(), {"d1": "block"}), TypeError,
      r"sparsify: `config\[d1\]` must be a tf_sparse Structure.*or None, got 'block'"),
     ("sparsify-config-key", lambda: tfs.sparsify(_mlp(), {3: tfs.Block(0.5)}), TypeError,
-     r"sparsify: `config` keys must be layer paths, layer names, glob patterns over paths, Keras layer classes or 'default'; got 3"),
+     r"sparsify: `config` keys must be layer paths, layer names, glob patterns over paths, tfs.select\(...\) selectors, "
+     r"Keras layer classes or 'default'; got 3"),
     ("sparsify-config-key-class", lambda: tfs.sparsify(_mlp(), {int: tfs.Block(0.5)}), TypeError,
      r"`config` key int is a class but not a Keras layer class"),
     ("sparsify-nothing", lambda: tfs.sparsify(_mlp(), {"default": None}), ValueError,

@@ -70,6 +70,41 @@ def test_ball_box_projection_is_optimal(args):
     _check_projection_optimal(v, p, eps, norm, c, e)
 
 
+def _ball_box_ref(v, eps, norm, c, e):
+    """The projection as a smooth QP solved by SciPy's SLSQP (l1 through z = a - b, a, b >= 0)."""
+    from scipy.optimize import minimize
+
+    n = v.size
+    if norm == "l2":
+        res = minimize(lambda z: np.sum((z - v) ** 2), np.zeros(n), jac=lambda z: 2 * (z - v), method="SLSQP",
+                       bounds=list(zip(c, e)),
+                       constraints=[{"type": "ineq", "fun": lambda z: eps ** 2 - z @ z, "jac": lambda z: -2 * z}],
+                       options={"ftol": 1e-12, "maxiter": 500})
+        return res.x
+    split = lambda ab: ab[:n] - ab[n:]  # noqa: E731
+    cons = [{"type": "ineq", "fun": lambda ab: eps - ab.sum(), "jac": lambda ab: -np.ones(2 * n)},
+            {"type": "ineq", "fun": lambda ab: split(ab) - c, "jac": lambda ab: np.hstack([np.eye(n), -np.eye(n)])},
+            {"type": "ineq", "fun": lambda ab: e - split(ab), "jac": lambda ab: np.hstack([-np.eye(n), np.eye(n)])}]
+    res = minimize(lambda ab: np.sum((split(ab) - v) ** 2), np.zeros(2 * n),
+                   jac=lambda ab: np.hstack([2 * (split(ab) - v), -2 * (split(ab) - v)]), method="SLSQP",
+                   bounds=[(0, None)] * (2 * n), constraints=cons, options={"ftol": 1e-12, "maxiter": 500})
+    return split(res.x)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 6).flatmap(lambda n: st.tuples(
+    hnp.arrays(np.float64, n, elements=floats), hnp.arrays(np.float64, n, elements=st.floats(0, 1, width=32)),
+    st.floats(0.05, 2.0), st.sampled_from(["l2", "l1"]))))
+def test_ball_box_projection_matches_qp_solver(args):
+    v, x, eps, norm = args
+    c, e = -x, 1 - x
+    p = robust.project_ball_box(v[None].astype(np.float32), eps, norm, c[None], e[None]).numpy()[0].astype(np.float64)
+    ref = _ball_box_ref(v, eps, norm, c, e)
+    # the objective is strictly convex, so the minimizer is unique: compare points and distances
+    assert np.sum((p - v) ** 2) <= np.sum((ref - v) ** 2) + 1e-4
+    np.testing.assert_allclose(p, ref, atol=2e-3)
+
+
 def test_l0_projection_brute_force():
     rng = np.random.default_rng(1)
     for _ in range(20):
@@ -148,8 +183,19 @@ def test_universal_and_transformation_attacks():
     r = tfs.universal_perturbation(m, x, eps=0.2, norm="linf", steps=10)
     assert r.delta.shape == (1, 3, 3, 1) and r.weights.shape == (1, 5) and r.success.shape == (1, 5)
     assert np.abs(r.delta).max() <= 0.2 + 1e-6
-    assert np.all(x + r.delta >= -1e-6) and np.all(x + r.delta <= 1 + 1e-6)
+    np.testing.assert_allclose(r.x_adv, np.clip(x + r.delta, 0, 1))
+    ri = tfs.universal_perturbation(m, x, eps=0.2, norm="linf", steps=10, box="intersect")
+    assert np.all(x + ri.delta >= -1e-6) and np.all(x + ri.delta <= 1 + 1e-6)
     assert 0 <= tfs.robust.apply_perturbation(m, x, np.zeros(5), r.delta) <= 1
+    # the default box="clip" lets delta reach pixels that are 0 in one image and 1 in another
+    sat = np.zeros((2, 3, 3, 1), np.float32)
+    sat[1] = 1.0
+    ri = tfs.universal_perturbation(m, sat, eps=0.3, norm="linf", steps=5, box="intersect")
+    assert np.abs(ri.delta).max() <= 1e-6
+    rc = tfs.universal_perturbation(m, sat, eps=0.3, norm="linf", steps=5)
+    assert np.abs(rc.delta).max() > 0.1 and np.abs(rc.delta).max() <= 0.3 + 1e-6
+    with pytest.raises(ValueError, match="box"):
+        tfs.universal_perturbation(m, x, eps=0.2, box="wrap")
     t = tfs.transformation_attack(m, x, eps=0.2, steps=5)
     assert t.success.shape == (5, len(robust.default_transforms())) and len(t.names) == t.success.shape[1]
     # rotation by 0 is the identity, shift moves content
@@ -161,6 +207,10 @@ def test_universal_and_transformation_attacks():
 def test_bad_arguments():
     m = _mlp(0)
     x = np.zeros((2, 3, 3, 1), np.float32)
+    with pytest.raises(ValueError, match="gamma.*2 \\* `beta`"):
+        tfs.ensemble_attack([m], x, eps=0.1, beta=10.0, gamma=20.0)
+    with pytest.raises(ValueError, match="gamma.*2 \\* `beta`"):
+        tfs.AdversarialTrainer(m, [tfs.Threat("linf", 0.1)], beta=1.0, gamma=5.0)
     with pytest.raises(ValueError, match="eps"):
         tfs.ensemble_attack([m], x, eps=0.0)
     with pytest.raises(ValueError, match="eps"):

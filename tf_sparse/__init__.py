@@ -17,6 +17,7 @@ process to legacy Keras).
 """
 
 from tf_sparse.export import export_tflite
+from tf_sparse.notices import LeftDenseWarning, UnprunedWarning, get_verbosity, set_verbosity
 from tf_sparse.layers import (
     SparseConv1D,
     SparseConv2D,
@@ -27,12 +28,15 @@ from tf_sparse.layers import (
     SparseEmbedding,
     SparseGRU,
     SparseKernel,
+    LayerSpec,
     SparseLSTM,
     SparseSeparableConv2D,
     SparseSimpleRNN,
     harden,
     layer_paths,
+    fastest,
     prune_filter_groups,
+    select,
     ShrinkGroup,
     ShrinkReport,
     shrink,
@@ -49,8 +53,10 @@ from tf_sparse.runtime import (
     delegate_path,
     delegate_report,
     delegate_stats,
+    delegate_vs_xnnpack,
     load_delegate,
     make_interpreter,
+    median_latency_us,
 )
 from tf_sparse import formats
 from tf_sparse import robust
@@ -151,7 +157,16 @@ __all__ = [
     "delegate_path",
     "delegate_report",
     "delegate_stats",
+    "delegate_vs_xnnpack",
+    "median_latency_us",
     "export_tflite",
+    "fastest",
+    "get_verbosity",
+    "LayerSpec",
+    "LeftDenseWarning",
+    "select",
+    "set_verbosity",
+    "UnprunedWarning",
     "harden",
     "prune_filter_groups",
     "ShrinkGroup",

@@ -267,6 +267,11 @@ def apgda(loss_fn, delta0, num_domains, *, eps, norm="linf", lower, upper, steps
         span = float(tf.reduce_max(lo_hi[1] - lo_hi[0]).numpy())
         lr = _default_lr(norm, eps, steps, 0.0, span)
     lr = _check_pos(lr, "lr", owner)
+    if fixed is None and not math.isinf(gamma) and gamma >= 2.0 * beta:
+        # w_t - 1/K = (1 - gamma/beta)(w_{t-1} - 1/K) + f/beta before the projection: the pull
+        # toward uniform overshoots and oscillates once gamma/beta >= 2.
+        raise ValueError(f"{owner}: `gamma` ({gamma}) must be below 2 * `beta` ({beta}); the weight ascent "
+                         "oscillates otherwise (raise beta, the inverse step on w, with gamma)")
     if fixed is not None:
         w0 = tf.broadcast_to(fixed, tuple(weight_shape) + (K,))
     elif weights0 is not None:
@@ -385,12 +390,20 @@ def ensemble_attack(models, x, y=None, *, eps, norm="linf", method="apgda", loss
 
 
 def universal_perturbation(model, x, y=None, *, eps, norm="linf", method="apgda", loss="cw", steps=100,
-                           lr=None, beta=50.0, gamma=4.0, kappa=50.0, lo=0.0, hi=1.0, from_logits=True):
-    """One perturbation shared by the ``K`` images ``x`` (the domains), clipped into the box per image.
+                           lr=None, beta=50.0, gamma=4.0, kappa=50.0, lo=0.0, hi=1.0, from_logits=True,
+                           box="clip"):
+    """One perturbation shared by the ``K`` images ``x`` (the domains).
 
-    The feasible set is the ball intersected with ``[max_i(lo - x_i), min_i(hi - x_i)]``, so
-    ``x_i + delta`` is valid for every ``i``. ``delta`` has shape ``(1,) + x.shape[1:]``; apply it
-    to unseen images with :func:`apply_perturbation`.
+    ``delta`` has shape ``(1,) + x.shape[1:]``; apply it to unseen images with
+    :func:`apply_perturbation`. ``box`` says how the input box ``[lo, hi]`` constrains it:
+
+    - ``"clip"`` (default): ``delta`` lies in the ball (and within ``hi - lo`` per coordinate), and
+      each image sees ``clip(x_i + delta, lo, hi)``, during the attack as when the perturbation is
+      applied later. This is the usual convention for universal perturbations.
+    - ``"intersect"``: ``delta`` lies in the ball intersected with every image's box,
+      ``[max_i(lo - x_i), min_i(hi - x_i)]``, so ``x_i + delta`` needs no clipping. On images with
+      saturated pixels (digits, MNIST) this freezes every pixel that is ``lo`` in one image and
+      ``hi`` in another, and the attack is far weaker.
     """
     owner = "universal_perturbation"
     if not isinstance(model, keras.Model):
@@ -404,11 +417,20 @@ def universal_perturbation(model, x, y=None, *, eps, norm="linf", method="apgda"
     K = x.shape[0]
     xt, yt = tf.constant(x), tf.constant(y)
 
-    def loss_fn(delta):
-        return attack_loss(model(xt + delta, training=False), yt, loss, kappa, from_logits)[None, :]
+    if box not in ("clip", "intersect"):
+        raise ValueError(f"{owner}: unknown `box` {box!r}; allowed: 'clip', 'intersect'")
+    clip = box == "clip"
 
-    lower = (lo - x).max(axis=0, keepdims=True)
-    upper = (hi - x).min(axis=0, keepdims=True)
+    def loss_fn(delta):
+        xa = tf.clip_by_value(xt + delta, lo, hi) if clip else xt + delta
+        return attack_loss(model(xa, training=False), yt, loss, kappa, from_logits)[None, :]
+
+    if clip:
+        upper = np.full((1,) + x.shape[1:], hi - lo, np.float32)
+        lower = -upper
+    else:
+        lower = (lo - x).max(axis=0, keepdims=True)
+        upper = (hi - x).min(axis=0, keepdims=True)
     r = apgda(loss_fn, np.zeros((1,) + x.shape[1:], np.float32), K, eps=eps, norm=norm, lower=lower, upper=upper,
               steps=steps, lr=lr, beta=beta, gamma=gamma, method=method, weight_shape=(1,))
     r.x_adv = np.clip(x + r.delta, lo, hi)
@@ -606,6 +628,9 @@ class AdversarialTrainer(keras.Model):
         self.beta = _check_pos(beta, "beta", "AdversarialTrainer")
         self.gamma = _check_pos(gamma, "gamma", "AdversarialTrainer", allow_inf=True, allow_zero=True)
         self.clean_weight = _check_pos(clean_weight, "clean_weight", "AdversarialTrainer", allow_zero=True)
+        if strategy == "apgda" and not math.isinf(self.gamma) and self.gamma >= 2.0 * self.beta:
+            raise ValueError(f"AdversarialTrainer: `gamma` ({self.gamma}) must be below 2 * `beta` ({self.beta}); "
+                             "the weight ascent oscillates otherwise (raise beta, the inverse step on w, with gamma)")
         K = len(threats)
         self.w = self.add_weight(name="domain_weights", shape=(K,), initializer=keras.initializers.Constant(1.0 / K),
                                  trainable=False)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 
-from tf_sparse.layers.surgery import sparse_layers, strip
+from tf_sparse import notices
+from tf_sparse.layers.surgery import _strip, layer_paths, sparse_layers
 
 
 def layer_grids(model):
@@ -59,7 +60,7 @@ def layer_grids(model):
 
 def export_tflite(model, path, *, compact: bool = False, int8: bool = False, representative_data=None,
                   int8_io: bool = False, batch_size: int | None = None, sequence_length: int | None = None,
-                  input_signature=None) -> int:
+                  input_signature=None, verbose=None) -> int:
     """Converts a Keras model to a float32 or full-integer int8 ``.tflite`` file.
 
     Sparse layers are stripped first, so pruned weights are stored as exact zeros, and the
@@ -102,6 +103,8 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
         REDUCE_PROD, PACK before each RESHAPE), which splits XNNPACK's graph; fixed shapes give
         a static graph. Not together with
         ``batch_size`` / ``sequence_length``.
+      verbose: progress bar over the stages (strip, trace, convert), as for ``tfs.sparsify``;
+        ``"auto"`` shows it for models of 100 layers or more, or once 2 s have passed.
 
     Returns:
       The file's size in bytes.
@@ -162,6 +165,7 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
         serving_signature,
     )
 
+    level = notices.resolve(verbose, "export_tflite")
     check_recurrent_layers(model)
     if input_signature is not None and (batch_size is not None or sequence_length is not None):
         raise ValueError(
@@ -170,8 +174,12 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
     if batch_size is None and input_signature is None and recurrent_layers(model):
         batch_size = 1
     grids = layer_grids(model) if int8 and sparse_layers(model) else []
+    size = len(layer_paths(model))
+    progress = notices.Progress(f"export_tflite '{model.name}' -> {path}: strip, trace, convert", 3, unit="stage",
+                                verbose=level, owner="export_tflite", size=size)
     if sparse_layers(model):
-        model = strip(model)
+        model = _strip(model, "export_tflite", verbose=0)
+    progress.update(1)
     # Models without recurrent layers keep Keras' own serving signature unless asked otherwise.
     signature, open_length = None, False
     if input_signature is not None:
@@ -194,23 +202,29 @@ def export_tflite(model, path, *, compact: bool = False, int8: bool = False, rep
         with export_mode(model, unroll=True):
             flatbuffer = convert_int8(model, representative_data, compact=compact, int8_io=int8_io,
                                       input_signature=signature)
+        progress.update(2)
         if grids:
             flatbuffer = pin_weight_grids(flatbuffer, grids)
             checks = check_int8_grids(flatbuffer, grids)
             bad = [name for name, c in checks.items() if not c["exact"] or c["zeros_file"] != c["zeros_kernel"]]
             if bad:
                 raise RuntimeError(f"export_tflite: the int8 file does not hold the learned grid of layer(s) {bad}: {checks}")
-        return _write(path, flatbuffer)
+        size = _write(path, flatbuffer)
+        progress.done()
+        return size
     with tempfile.TemporaryDirectory() as tmp:
         # Keras 3 models convert through a SavedModel with a fixed serving signature.
         saved = os.path.join(tmp, "saved_model")
         with export_mode(model):
             model.export(saved, format="tf_saved_model", verbose=False, input_signature=signature)
+        progress.update(2)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         if compact:
             converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
         flatbuffer = converter.convert()
-    return _write(path, flatbuffer)
+    size = _write(path, flatbuffer)
+    progress.done()
+    return size
 
 
 def _write(path, flatbuffer) -> int:

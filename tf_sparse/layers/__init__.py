@@ -13,6 +13,7 @@ from tf_sparse.layers.hosts import (
     SparseSimpleRNN,
 )
 from tf_sparse.layers.kernel_unit import SparseKernel
+from tf_sparse.layers.selectors import LayerSpec, fastest, select
 from tf_sparse.layers.shrink import ShrinkGroup, ShrinkReport, prune_filter_groups, shrink, shrink_groups, shrink_report
 from tf_sparse.layers.surgery import harden, layer_paths, quantize, sparse_layers, sparsify, strip
 from tf_sparse.layers import saving  # noqa: F401  (registers the loader of wrapped models)
@@ -27,6 +28,9 @@ __all__ = [
     "SparseSeparableConv2D",
     "SparseSimpleRNN",
     "layer_paths",
+    "LayerSpec",
+    "fastest",
+    "select",
     "SparseConv1D",
     "SparseConv2D",
     "SparseDense",

@@ -20,8 +20,10 @@ import keras
 import numpy as np
 
 from tf_sparse.layers import hosts
-from tf_sparse.layers.base import SparseLayerMixin
+from tf_sparse import notices
+from tf_sparse.layers.base import SparseLayerMixin, _var_numpy
 from tf_sparse.layers.kernel_unit import SparseKernel, layout_view
+from tf_sparse.layers.selectors import Fastest, LayerSpec, Select, _LeftDense, as_spec
 from tf_sparse.layers.sparse_conv import SparseConv1D, SparseConv2D, SparseDepthwiseConv2D
 from tf_sparse.layers.sparse_dense import SparseDense
 from tf_sparse.quantization.quantizers import Quantizer
@@ -50,8 +52,9 @@ _QUANT_FORMS = (
 )
 
 _CONFIG_FORMS = (
-    "a Structure for every supported layer, a dict {layer path | layer name | glob over paths | layer class | "
-    "'default': Structure, None or {kernel name: Structure or None}}, or a callable(layer) -> Structure or None"
+    "a Structure for every supported layer, a dict {layer path | layer name | glob over paths | tfs.select(...) | "
+    "layer class | 'default': Structure, None, {kernel name: Structure or None}, tfs.LayerSpec(structure, "
+    "schedule=...) or (structure, schedule)}, a callable(layer) -> any of these values, or tfs.fastest() / 'fastest'"
 )
 
 
@@ -128,6 +131,8 @@ def _is_pattern(key: str) -> bool:
 
 
 def _check_value(value, kind, arg, key):
+    if kind is Structure and isinstance(value, (LayerSpec, tuple)):
+        value, _ = as_spec(value, f"`{arg}[{key}]`")
     if value is None or isinstance(value, kind):
         return
     if kind is Structure and isinstance(value, dict):
@@ -148,6 +153,10 @@ def _check_config(config, paths, names, kind=Structure, arg="config"):
     forms = _CONFIG_FORMS if kind is Structure else _QUANT_FORMS
     if isinstance(config, kind) or (callable(config) and not isinstance(config, (dict, type))):
         return
+    if kind is Structure and isinstance(config, (Fastest, LayerSpec, tuple)):
+        if not isinstance(config, Fastest):
+            as_spec(config, f"`{arg}`")
+        return
     if isinstance(config, type) and issubclass(config, kind):
         raise TypeError(
             f"sparsify: `{arg}` is the class {config.__name__}; pass a "
@@ -160,15 +169,17 @@ def _check_config(config, paths, names, kind=Structure, arg="config"):
         if isinstance(key, type):
             if not issubclass(key, keras.layers.Layer):
                 raise TypeError(f"sparsify: `config` key {key.__name__} is a class but not a Keras layer class")
+        elif isinstance(key, Select):
+            pass
         elif not isinstance(key, str):
             raise TypeError(
-                f"sparsify: `{arg}` keys must be layer paths, layer names, glob patterns over paths, Keras "
-                f"layer classes or 'default'; got {key!r}"
+                f"sparsify: `{arg}` keys must be layer paths, layer names, glob patterns over paths, "
+                f"tfs.select(...) selectors, Keras layer classes or 'default'; got {key!r}"
             )
         elif key != "default" and key not in paths and key not in names:
             if not (_is_pattern(key) and any(fnmatch.fnmatchcase(p, key) for p in paths)):
                 unmatched.append(key)
-        _check_value(value, kind, arg, key if isinstance(key, str) else key.__name__)
+        _check_value(value, kind, arg, key if isinstance(key, (str, Select)) else key.__name__)
     if unmatched:
         hints = []
         known = sorted(set(names) | set(paths))
@@ -186,13 +197,14 @@ def _resolve(config, path, layer, kind=Structure):
     """``(value, explicit, found)`` requested for the layer at ``path`` by a sparsify config.
 
     ``explicit``: asked for by path, name or exact class: such a request for a layer that cannot
-    be made sparse is an error, while a broad rule (one structure, ``"default"``, a glob, a base
-    class, a callable) leaves it dense with a warning. ``found``: a rule matched this very layer
+    be made sparse is an error, while a broad rule (one structure, ``"default"``, a glob, a
+    selector, a base class, a callable) leaves it dense with a warning. Precedence: path, name,
+    glob, selector (in the dict's order), class, ``"default"``. ``found``: a rule matched this very layer
     (not only ``"default"`` or a whole-model structure), which also reaches the layers inside it.
     """
     if config is None:
         return None, False, False
-    if isinstance(config, kind):
+    if isinstance(config, kind) or (kind is Structure and isinstance(config, (LayerSpec, tuple))):
         return config, False, False
     if isinstance(config, dict):
         if path in config:
@@ -201,6 +213,9 @@ def _resolve(config, path, layer, kind=Structure):
             return config[layer.name], True, True
         for key, value in config.items():
             if isinstance(key, str) and key != "default" and _is_pattern(key) and fnmatch.fnmatchcase(path, key):
+                return value, False, True
+        for key, value in config.items():
+            if isinstance(key, Select) and key.matches(layer, path):
                 return value, False, True
         for key, value in config.items():
             if isinstance(key, type) and isinstance(layer, key):
@@ -231,14 +246,17 @@ def _view_for(layer, sparse_cls, role):
 
 
 def _plan(model, config, quantize=None):
-    """``({path: (sparse class, {role: (structure, quantizer)})}, [left-dense notes])``.
+    """``({path: (sparse class, {role: (structure, quantizer)}, schedule)}, [left-dense notes])``.
 
     Raises for explicit requests (by path, name or exact class) that cannot be honoured; broad
     rules leave unsupported layers dense and note why. A kernel that only a quantizer reaches gets
     the structure ``Unstructured(0.0)`` (nothing pruned). A rule that names a layer without a
     sparse version of its own (MultiHeadAttention, a keras_hub TransformerEncoder, a custom
-    block) applies to the prunable layers inside it.
+    block) applies to the prunable layers inside it. ``schedule``: the layer's own (a
+    ``LayerSpec``'s), None for ``sparsify``'s.
     """
+    if isinstance(config, str) and config == "fastest":
+        config = Fastest()
     entries = list(_walk(model))
     paths = [p for p, layer, _ in entries if not isinstance(layer, SparseKernel)]
     names = sorted({layer.name for _, layer, _ in entries})
@@ -246,8 +264,10 @@ def _plan(model, config, quantize=None):
         _check_config(config, paths, names)
     if quantize is not None:
         _check_config(quantize, paths, names, kind=Quantizer, arg="quantize")
+    if isinstance(config, Fastest):
+        config = config.bind(model)
     plan, left_dense = {}, []
-    inherited = {}  # path prefix -> (structure, quantizer, explicit) from a container rule
+    inherited = {}  # path prefix -> (structure, quantizer, explicit, schedule) from a container rule
     callable_config = callable(config) and not isinstance(config, (Structure, dict))
     callable_quant = callable(quantize) and not isinstance(quantize, (Quantizer, dict))
 
@@ -255,18 +275,24 @@ def _plan(model, config, quantize=None):
     for path, layer, _ in entries:
         if isinstance(layer, SparseKernel) or any(path.startswith(p + "/") for p in whole):
             continue
-        if type(layer) in _CONVERTIBLE or type(layer) in _HOSTS or isinstance(
+        rnn = isinstance(layer, keras.layers.RNN)  # its cell is reported as the RNN layer
+        if type(layer) in _CONVERTIBLE or type(layer) in _HOSTS or rnn or isinstance(
                 layer, (SparseLayerMixin, hosts.SparseHostMixin, hosts._SparseRNNMixin)):
             whole.append(path)
         kind = type(layer).__name__
         structure, explicit, found = _resolve(config, path, layer)
+        if isinstance(structure, _LeftDense):
+            if _has_weight_matrix(layer):
+                left_dense.append(f"'{path}' ({kind}: {structure.why})")
+            continue
+        structure, layer_schedule = as_spec(structure, f"the value for layer '{path}'")
         quantizer, q_explicit, q_found = _resolve(quantize, path, layer, kind=Quantizer)
         parent = next((inherited[p] for p in _prefixes(path) if p in inherited), None)
         if parent is not None:
             if not found:
                 # Inside a container asked for as a whole: its layers without a sparse version
                 # are left dense (noted when they hold a weight matrix), not an error.
-                structure, explicit = parent[0], False
+                structure, explicit, layer_schedule = parent[0], False, parent[3]
             if not q_found:
                 quantizer = parent[1]
         explicit = explicit or q_explicit
@@ -280,16 +306,17 @@ def _plan(model, config, quantize=None):
             )
         sparse_cls = _CONVERTIBLE.get(type(layer)) or _HOSTS.get(type(layer))
         if sparse_cls is None:
-            if _children(layer) and not isinstance(layer, SparseLayerMixin) and (found or q_found or parent):
+            if _children(layer) and not rnn and not isinstance(layer, SparseLayerMixin) and (
+                    found or q_found or parent):
                 # A container asked for as a whole: its prunable layers take the rule.
                 if structure is not None or quantizer is not None:
-                    inherited[path] = (structure, quantizer, explicit)
+                    inherited[path] = (structure, quantizer, explicit, layer_schedule)
                 continue
             if structure is None and quantizer is None:
                 continue
             if isinstance(layer, (SparseLayerMixin, hosts.SparseHostMixin, hosts._SparseRNNMixin)):
                 why = f"{kind}: already a tf_sparse layer; tfs.strip(model) first to re-sparsify it"
-            elif _children(layer):
+            elif _children(layer) and not rnn:
                 continue  # a container reached by a broad rule: its layers are visited on their own
             else:
                 why = f"{kind}: no sparse version"
@@ -336,7 +363,7 @@ def _plan(model, config, quantize=None):
             kernels[role] = (s, quantizer)
         left_dense.extend(notes)
         if kernels:
-            plan[path] = (sparse_cls, kernels)
+            plan[path] = (sparse_cls, kernels, layer_schedule)
     return plan, left_dense
 
 
@@ -350,15 +377,15 @@ def _fit_libraries(layers_by_path, plan):
     now, once, from all the layers they are requested for: one library per network, as in
     PatDNN, fixed for the whole of training."""
     groups = {}
-    for path, (sparse_cls, kernels) in plan.items():
+    for path, (sparse_cls, kernels, _) in plan.items():
         layer = layers_by_path[path]
         for role, (structure, _) in kernels.items():
             if not hasattr(structure, "fit_library") or getattr(structure, "library", 1) is not None:
                 continue
             if sparse_cls in _CONVERTIBLE.values():
-                view = sparse_cls.structure_view_of(keras.ops.convert_to_numpy(layer.kernel))
+                view = sparse_cls.structure_view_of(_var_numpy(layer.kernel))
             else:
-                raw = keras.ops.convert_to_numpy(hosts.raw_kernel(layer, role))
+                raw = _var_numpy(hosts.raw_kernel(layer, role))
                 layout, spec = hosts.layout_of(sparse_cls, layer, role, raw.shape)
                 view = layout_view(raw, layout, spec)
             if view.ndim == 4 and view.shape[:2] == (3, 3):
@@ -400,19 +427,22 @@ def _mask_from_zeros(layer):
         unit.mask.assign((unit.kernel_numpy() != 0).astype(np.float32))
 
 
-def _apply_plan(model, plan, schedule, fitted):
+def _apply_plan(model, plan, schedule, fitted, progress=None):
     layers = {path: layer for path, layer, _ in _walk(model)}
     converted = []
-    for path, (sparse_cls, kernels) in plan.items():
+    for path, (sparse_cls, kernels, own_schedule) in plan.items():
         layer = layers[path]
+        schedule_here = own_schedule if own_schedule is not None else schedule
         if sparse_cls in _CONVERTIBLE.values():
             structure, quantizer = kernels["kernel"]
-            _convert_mixin(layer, sparse_cls, fitted.get(id(structure), structure), schedule, quantizer)
+            _convert_mixin(layer, sparse_cls, fitted.get(id(structure), structure), schedule_here, quantizer)
         else:
-            units = {role: _unit_config(fitted.get(id(s), s), schedule, q) for role, (s, q) in kernels.items()}
+            units = {role: _unit_config(fitted.get(id(s), s), schedule_here, q) for role, (s, q) in kernels.items()}
             hosts.convert_in_place(layer, sparse_cls, units)
         _mask_from_zeros(layer)
         converted.append(layer)
+        if progress is not None:
+            progress.add()
     return converted
 
 
@@ -424,13 +454,15 @@ def _own_variables(layer):
     return list(layer._trainable_variables) + list(layer._non_trainable_variables)
 
 
-def _transfer(src_model, dst_model, overrides=None, fn_name="sparsify"):
+def _transfer(src_model, dst_model, overrides=None, fn_name="sparsify", progress=None):
     """Copies every layer's own variables from ``src_model`` to the layer at the same path in
     ``dst_model``, by variable name; ``overrides`` maps ``id(source variable)`` to a value."""
     overrides = overrides or {}
     dst = {path: layer for path, layer, _ in _walk(dst_model)}
     pairs = [("", src_model, dst_model)] + [(p, s, dst.get(p)) for p, s, _ in _walk(src_model)]
     for path, s, d in pairs:
+        if progress is not None:
+            progress.add()
         if d is None:
             continue
         src_vars = _own_variables(s)
@@ -465,13 +497,18 @@ def _serialized_as(model, cls):
     }
 
 
-def _copy(model, fn_name, as_plain=False):
+def _copy(model, fn_name, as_plain=False, progress=None):
     """A new model of the same architecture with the same weights (sparse layers included unless
-    ``as_plain``: then their plain Keras versions, kernels as they compute)."""
+    ``as_plain``: then their plain Keras versions, kernels as they compute). ``progress`` advances
+    by about two units per layer (one cloned, one whose weights are copied)."""
     from tf_sparse.layers import saving
 
+    start = progress._current if progress is not None else 0
+    layer_count = sum(1 for _ in _walk(model)) if progress is not None else 0
     if _is_graph(model):
         def clone_fn(layer):
+            if progress is not None:
+                progress.add()
             if as_plain and isinstance(layer, (SparseLayerMixin, hosts.SparseHostMixin, hosts._SparseRNNMixin)):
                 return layer.keras_class.from_config(layer.keras_config())
             config = layer.get_config()
@@ -505,8 +542,12 @@ def _copy(model, fn_name, as_plain=False):
         for _, layer, _ in _walk(model):
             if isinstance(layer, SparseLayerMixin):  # SparseDense & co. and SparseKernel units
                 overrides[id(layer._kernel)] = layer.effective_kernel_numpy()
-    _transfer(model, copy, overrides, fn_name)
+    if progress is not None:
+        progress.update(start + layer_count)
+    _transfer(model, copy, overrides, fn_name, progress)
     _transfer_assets(model, copy)
+    if progress is not None:
+        progress.update(start + 2 * layer_count)
     return copy
 
 
@@ -546,7 +587,7 @@ def _transfer_assets(src_model, dst_model):
             target.load_assets(directory)
 
 
-def sparsify(model, config, schedule=None, quantize=None, inplace=False):
+def sparsify(model, config, schedule=None, quantize=None, inplace=False, verbose=None):
     """Makes the Dense, EinsumDense, convolution, attention and recurrent layers of ``model`` sparse.
 
     Any Keras 3 model: Sequential, Functional, subclassed, keras_hub backbones and tasks. Nested
@@ -563,22 +604,31 @@ def sparsify(model, config, schedule=None, quantize=None, inplace=False):
       config: which layers get which structure: a ``Structure`` for every supported layer; a dict
         whose keys are layer paths (``"encoder/block_0/query"``, see ``tfs.layer_paths``), layer
         names (every layer of that name), glob patterns over paths (``"transformer_layer_*/*"``),
-        layer classes or ``"default"``, and whose values are structures, ``None`` (left dense) or
-        ``{kernel name: structure or None}`` for layers with several kernels
-        (``{"kernel": tfs.Block(0.9, block=(16, 1)), "recurrent_kernel": tfs.Block(0.8, block=(16, 1))}``);
-        or a callable ``layer -> Structure or None``. A key that reaches a layer without a sparse
-        version of its own (MultiHeadAttention, TransformerEncoder, a custom block) applies to the
-        prunable layers inside it. Precedence: path, name, glob, class, ``"default"``.
+        selectors (``tfs.select(keras.layers.Conv2D, kernel_size=(3, 3))``, ``tfs.select(min_params=...)``),
+        layer classes or ``"default"``, and whose values are structures, ``None`` (left dense, not
+        reported), ``{kernel name: structure or None}`` for layers with several kernels
+        (``{"kernel": tfs.Block(0.9, block=(16, 1)), "recurrent_kernel": tfs.Block(0.8, block=(16, 1))}``),
+        or ``tfs.LayerSpec(structure, schedule=...)`` / ``(structure, schedule)`` for a layer with
+        its own schedule; or a callable ``layer -> any such value``; or ``tfs.fastest(...)`` /
+        ``"fastest"``: the structures the delegate runs fastest, layer by layer. A key that
+        reaches a layer without a sparse version of its own (MultiHeadAttention,
+        TransformerEncoder, a custom block) applies to the prunable layers inside it.
+        Precedence: path, name, glob, selector (in the dict's order), class, ``"default"``.
         ``None`` prunes nothing (with ``quantize``: quantization only).
-      schedule: optional pruning schedule for every converted kernel (see ``tfs.UpdateMasks``).
+      schedule: optional pruning schedule for every converted kernel without one of its own
+        (see ``tfs.UpdateMasks``).
       quantize: optional weight grids, in the same forms as ``config`` with quantizers as values.
       inplace: change ``model`` itself and return it. By default a copy is changed (through the
         model's config: a subclassed model needs ``get_config``/``from_config``, as for saving).
+      verbose: progress bar: ``None`` follows ``tfs.set_verbosity`` (``"auto"``: shown for models
+        of 100 layers or more, or once the work has taken 2 s), ``0`` silent, ``1`` always,
+        ``2`` one line at the end.
 
     Returns:
       The sparse model, of the model's own class. Layers with weights that a broad rule reaches
       but that have no sparse version, or whose kernel the structure cannot take, are left dense,
-      with one warning listing them all by path.
+      with one ``tfs.LeftDenseWarning`` listing them all by path, with why (layers a config maps
+      to ``None`` are not listed).
 
     Raises:
       TypeError: ``model`` is not a Keras 3 model, or ``config``/``schedule`` has the wrong type.
@@ -598,6 +648,7 @@ def sparsify(model, config, schedule=None, quantize=None, inplace=False):
         )
     if not isinstance(inplace, bool):
         raise TypeError(f"sparsify: `inplace` must be True or False, got {inplace!r}")
+    level = notices.resolve(verbose, "sparsify")
     if config is None and quantize is None:
         raise ValueError(f"sparsify: give a `config` (structures), a `quantize` config, or both; `config` must be {_CONFIG_FORMS}")
     plan, left_dense = _plan(model, config, quantize)
@@ -607,18 +658,25 @@ def sparsify(model, config, schedule=None, quantize=None, inplace=False):
             + (f"; left dense: {'; '.join(left_dense)}" if left_dense else "")
             + f". Supported layers: {_SUPPORTED}; `config` must be {_CONFIG_FORMS}"
         )
-    fitted = _fit_libraries({p: layer for p, layer, _ in _walk(model)}, plan)
-    target = model if inplace else _copy(model, "sparsify")
-    _apply_plan(target, plan, schedule, fitted)
+    layers_by_path = {p: layer for p, layer, _ in _walk(model)}
+    copies = 0 if inplace else 2 * len(layers_by_path)
+    progress = notices.Progress(
+        f"sparsify '{model.name}': {len(plan)} of {len(layers_by_path)} layers made sparse",
+        1 + copies + len(plan) + 1, verbose=level, owner="sparsify", size=len(layers_by_path))
+    fitted = _fit_libraries(layers_by_path, plan)
+    progress.lead_done()
+    target = model if inplace else _copy(model, "sparsify", progress=progress)
+    _apply_plan(target, plan, schedule, fitted, progress)
     from tf_sparse.layers import saving
 
     saving.wrap_if_needed(target)
     _retrace_if_compiled(target)
+    progress.done()
     if left_dense:
         warnings.warn(
             f"sparsify: {len(left_dense)} layer(s) left dense: {'; '.join(left_dense)}. Layers with a "
             f"sparse version: {_SUPPORTED}",
-            UserWarning,
+            notices.LeftDenseWarning,
             stacklevel=2,
         )
     return target
@@ -632,17 +690,80 @@ def _retrace_if_compiled(model):
                 setattr(model, attr, None)
 
 
-def strip(model):
+def strip(model, verbose=None):
     """Returns a plain Keras copy of ``model``: sparse layers become their Keras layers with the
     mask baked into the kernel (pruned weights are exact zeros) and, where quantization is
     hardened, the kernel exactly on its grid. The copy has the model's own class (a keras_hub
     backbone stays that backbone) and needs no tf_sparse to load.
 
+    A ``tfs.UnprunedWarning`` names the sparse layers that were never pruned although the model
+    was trained (its optimizer took steps, but no ``tfs.UpdateMasks``, ADMM, regularization or
+    ``tfs.harden`` touched them): their kernels go out as dense as they came in.
+
+    ``verbose``: progress bar, as for ``tfs.sparsify``.
+
     Example:
       >>> deploy = tfs.strip(sparse_model)
     """
-    _check_model(model, "strip")
-    return _copy(model, "strip", as_plain=True)
+    return _strip(model, "strip", verbose)
+
+
+def _strip(model, fn_name, verbose=None):
+    _check_model(model, fn_name)
+    level = notices.resolve(verbose, fn_name)
+    check_pruning_ran(model, fn_name, stacklevel=4)
+    size = sum(1 for _ in _walk(model))
+    progress = notices.Progress(f"{fn_name} '{model.name}': {size} layers", 2 * size + 1, verbose=level,
+                                owner=fn_name, size=size)
+    copy = _copy(model, fn_name, as_plain=True, progress=progress)
+    progress.done()
+    return copy
+
+
+def _optimizer_steps(model) -> int:
+    optimizer = getattr(model, "optimizer", None)
+    iterations = getattr(optimizer, "iterations", None)
+    if iterations is None:
+        return 0
+    try:
+        return int(_var_numpy(iterations))
+    except (TypeError, ValueError, AttributeError):
+        return 0
+
+
+def _never_pruned(layer) -> bool:
+    """No mask update ever ran on the layer: no ``UpdateMasks`` step, not hardened, no ADMM or
+    group-regularization state."""
+    return not (layer.hardened or layer._admm or layer._group_reg) and int(_var_numpy(layer.pruning_step)) == 0
+
+
+def check_pruning_ran(model, fn_name, layers=None, scheduled_only=False, stacklevel=3):
+    """Warns (``tfs.UnprunedWarning``) when ``model`` was trained (its optimizer took steps) but
+    sparse layers were never pruned; ``scheduled_only``: only layers given a schedule."""
+    steps = _optimizer_steps(model)
+    if not steps:
+        return []
+    layers = sparse_layers(model) if layers is None else layers
+    idle = [layer for layer in layers if _never_pruned(layer) and (layer._schedule_given or not scheduled_only)]
+    if not idle:
+        return []
+    shown = ", ".join(f"'{layer.sparse_name}' ({layer.sparsity():.0%} zeros)" for layer in idle[:10])
+    shown += f", ... ({len(idle) - 10} more)" if len(idle) > 10 else ""
+    if scheduled_only:
+        what = (f"the pruning schedules of {len(idle)} of its {len(layers)} sparse layer(s) never ran: {shown}. "
+                "They are pruned now, at once, to their targets; for gradual pruning pass "
+                "callbacks=[tfs.UpdateMasks()] to fit (it runs each layer's schedule)")
+    else:
+        what = (f"{len(idle)} of its {len(layers)} sparse layer(s) were never pruned (masks as tfs.sparsify "
+                f"left them): {shown}; they go out as dense as they are. Pass callbacks=[tfs.UpdateMasks()] "
+                "to fit (it runs each layer's schedule), or call tfs.harden(model) to prune at once")
+    warnings.warn(
+        f"{fn_name}: model '{model.name}' was trained for {steps} optimizer step(s) without tfs.UpdateMasks, "
+        f"and {what}",
+        notices.UnprunedWarning,
+        stacklevel=stacklevel,
+    )
+    return idle
 
 
 def sparse_layers(model):
@@ -659,7 +780,7 @@ def sparse_layers(model):
     return [layer for _, layer in found]
 
 
-def harden(model, sparsity=None, quantize=True):
+def harden(model, sparsity=None, quantize=True, verbose=None):
     """Projects every sparse layer's kernel onto its structure and freezes its mask.
 
     The end of an ADMM or regularization phase: from here on ``model.fit`` is masked retraining
@@ -672,9 +793,13 @@ def harden(model, sparsity=None, quantize=True):
       quantize: also put the kept weights of layers with a quantizer on their grid (frozen
         scale; retraining then keeps mask and levels). ``False`` hardens the masks only, for
         "prune first, quantize the survivors later".
+      verbose: progress bar, as for ``tfs.sparsify``.
 
     Returns:
       ``{layer name: sparsity after hardening}``.
+
+    A ``tfs.UnprunedWarning`` names the layers given a schedule that never ran although the model
+    was trained (``fit`` without ``tfs.UpdateMasks``): they are pruned here at once instead.
     """
     _check_model_type(model, "harden")
     if sparsity is not None:
@@ -686,10 +811,17 @@ def harden(model, sparsity=None, quantize=True):
         )
     if not isinstance(quantize, bool):
         raise TypeError(f"harden: `quantize` must be True or False, got {quantize!r}")
+    level = notices.resolve(verbose, "harden")
+    check_pruning_ran(model, "harden", layers, scheduled_only=True)
+    size = sum(1 for _ in _walk(model))
+    progress = notices.Progress(f"harden '{model.name}': {len(layers)} sparse kernels", len(layers),
+                                unit="kernel", verbose=level, owner="harden", size=size)
     result = {}
     for layer in layers:
         layer.harden(sparsity, quantize=quantize)
         result[layer.sparse_name] = layer.sparsity()
+        progress.add()
+    progress.done()
     # Layers whose quantization was just hardened compute differently (straight-through on the
     # grid): functions traced before would not know.
     from tf_sparse.training.admm import _retrace
