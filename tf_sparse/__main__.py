@@ -6,6 +6,9 @@
     tf-sparse bench MODEL.tflite [--threads N] [--runs R] [--json]
         batch-1 latency with the delegate against the stock interpreter (XNNPACK), medians of
         interleaved invokes on random inputs, the CPU named
+    tf-sparse plot MODEL(.tflite|.keras) --out DIR [--layer NAME] [--results FILE.json]
+        PNGs: sparsity per layer, the nonzero pattern of one layer (default: the sparsest), and
+        with --results accuracy against sparsity from a benchmark's JSON; prints their paths
 """
 
 from __future__ import annotations
@@ -122,7 +125,15 @@ def main(argv=None) -> int:
         p.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "bench":
             p.add_argument("--runs", type=int, default=20)
+    p = sub.add_parser("plot", help="PNGs: sparsity per layer, one layer's nonzero pattern, accuracy vs sparsity")
+    p.add_argument("model", nargs="?", default=None, help="a .tflite or .keras file")
+    p.add_argument("--out", required=True, help="directory for the PNG files (created if missing)")
+    p.add_argument("--layer", default=None, help="the layer whose pattern to draw (default: the sparsest)")
+    p.add_argument("--results", default=None, help="a benchmark's JSON with accuracy and sparsity records "
+                   "(e.g. benchmarks/results/accuracy_digits.json)")
     args = ap.parse_args(argv)
+    if args.command == "plot":
+        return _plot(ap, args)
     if args.threads < 1:
         ap.error(f"--threads must be >= 1, got {args.threads}")
     if not os.path.isfile(args.model):
@@ -141,6 +152,30 @@ def main(argv=None) -> int:
                   f"tf_sparse {result['tf_sparse_ms']:.3f} ms, XNNPACK {result['xnnpack_ms']:.3f} ms -> "
                   f"{result['speedup']:.2f}x ({result['nodes_claimed']} nodes claimed; largest output difference "
                   f"{result['max_abs_diff']:.2e})")
+    return 0
+
+
+def _plot(ap, args) -> int:
+    if args.model is None and args.results is None:
+        ap.error("plot: give a MODEL (.tflite or .keras), --results FILE.json, or both")
+    if args.model is not None:
+        if not os.path.isfile(args.model):
+            ap.error(f"no such file: {args.model}")
+        if not args.model.endswith((".tflite", ".keras")):
+            ap.error(f"plot: MODEL must be a .tflite or .keras file, got {args.model}")
+    if args.results is not None and not os.path.isfile(args.results):
+        ap.error(f"no such file: {args.results}")
+    if os.path.isfile(args.out):
+        ap.error(f"--out {args.out} is a file; give a directory")
+    from tf_sparse.plot import plot_model
+
+    try:
+        paths = plot_model(args.model, args.out, layer=args.layer, results=args.results)
+    except ValueError as err:
+        print(f"tf-sparse plot: {err}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
     return 0
 
 

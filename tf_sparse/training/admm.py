@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import keras
+import numpy as np
 
 
 def _check_positive(value, name, owner, allow_zero=False):
@@ -65,47 +67,86 @@ class ADMM(keras.callbacks.Callback):
     * W-step: the layer adds ``rho / 2 * sum_i ||W - Z_i + U_i||_F^2`` to the loss, so plain
       ``model.fit`` minimizes ``f(W)`` plus the ADMM term;
     * every ``update_every`` epochs (or steps): ``Z_i = project_i(W + U_i)``, ``U_i += W - Z_i``,
-      then ``rho *= rho_factor`` (capped at ``rho_max``).
+      then rho changes (see below).
 
     At the start of training, ``Z_i = project_i(W)`` and ``U_i = 0`` (unless the layer already
     carries ADMM state with ``rho > 0``, i.e. training resumes from a checkpoint or ``.keras``
     file). After the ADMM phase call ``tfs.harden(model)`` and retrain with the masks fixed.
 
-    Quantization (layers with a quantizer, ``tfs.quantize`` / ``sparsify(..., quantize=)``) is
-    a constraint set of the same machinery. While a layer's mask is open, each ``Z_i`` is the
-    structure's projection with its kept weights then put on the grid (optimal scale): a point
-    of both sets at once. Once the mask is hardened, the one constraint is the grid on the kept
-    weights ("prune first, then quantize the survivors"). ``quantize=False`` leaves the grids
-    out of this phase. The papers grow rho by 1.5x per update for quantization
-    (``rho_factor=1.5``).
+    rho, per layer. By default (``rho_factor=None``) it follows the residuals. After each
+    update, with the primal residual ``r = sum_i ||W - Z_i||_F`` and the dual residual
+    ``s = rho * sum_i ||Z_i - Z_i_prev||_F``:
 
-    Logs ``admm_residual/<layer>`` (primal residual ``||W - Z||_F``) at each epoch's end. Watch
-    it: it should fall well below ``||W||`` before hardening. With Adam the W-step moves a weight
-    by at most about the learning rate per step, so an ADMM phase at lr 1e-3 often ends with W far
-    from Z (and hardening then costs accuracy); 1e-2 for the ADMM phase, as in the reference code,
-    worked on digits (``benchmarks/accuracy_digits.py``).
+    * residual balancing (Boyd et al. 2011, section 3.4.1, with Wohlberg's 2017 adaptive
+      factor): when ``r > balance * s``, rho grows by ``sqrt(r / (balance * s))``, at most
+      ``rho_growth_max``; when ``s > balance * r`` it is divided by ``rho_growth``;
+    * and, as in progressive ADMM pruning, where ``W`` must reach its structure by the end of
+      the phase: when ``r`` did not at least halve since the previous update, rho grows by at
+      least ``rho_growth``;
+    * rho does not grow once ``r <= tol * ||W||`` (Boyd's stopping criterion, relative
+      tolerance ``tol``): W is then close enough to its structure for ``harden``.
+
+    The scaled duals ``U_i`` are rescaled by ``rho_old / rho_new`` so that the ADMM term keeps
+    its dual part. rho stops at ``rho_max``. A number ``rho_factor`` instead multiplies rho by
+    that factor after each update (1 = constant rho; co_lib's schedule uses 2, the
+    quantization papers 1.5), ``U`` unscaled, as in the reference code.
+
+    Learning rate: with Adam the W-step moves a weight by at most about the learning rate per
+    step, so the phase must be long enough for the pruned weights to travel to zero: on the
+    digits CNN (45 steps per epoch), 10 epochs at 1e-2 bring W to its structure and at 1e-3 not
+    yet, which the end-of-training warning reports (``benchmarks/admm_first_try.py``).
+
+    The primal residual should fall. When it grows at ``patience`` updates in a row in some
+    layers, a ``RuntimeWarning`` names them: the W-step moves ``W`` away from its structure
+    faster than the ADMM term pulls it back (learning rate too high for this rho, or rho too
+    low). At the end of training a warning names the layers whose ``W`` is still far from their
+    structure (``||W - Z|| > far * ||W||``): ``harden`` would change them a lot and cost accuracy.
+
+    Logs at each epoch's end, per layer: ``admm_residual/<layer>`` (primal residual,
+    ``||W - Z||_F``), ``admm_dual_residual/<layer>`` (at the last update) and
+    ``admm_rho/<layer>``.
 
     Args:
       rho: initial penalty (co_lib uses 1e-3).
       update_every: Z/U update period.
       update_unit: ``"epoch"`` or ``"step"``.
-      rho_factor: multiplier of rho after each update (1 = constant; co_lib's schedule uses 2).
-      rho_max: upper bound on rho.
+      rho_factor: ``None`` (default): rho driven by the residuals as above; a number: fixed
+        multiplier of rho after each update (1 = constant).
+      rho_max: upper bound on rho (default: ``1e4 * rho`` with the automatic schedule, none
+        with a fixed factor).
+      rho_growth: least growth of the automatic schedule when the residual does not halve, and
+        its decrease factor (> 1, default 2).
+      rho_growth_max: largest growth per update of the automatic schedule (>= rho_growth,
+        default 10).
+      balance: ratio of the residuals that moves rho in the automatic schedule (> 1; Boyd's mu,
+        default 10).
       sparsity: overrides every layer's structure target (used by the progressive driver).
       quantize: include the quantizers' grids (default True).
+      verbose: 1 prints the residuals and rho of every layer at each update.
+      warn: warn about growing residuals and about ``W`` far from its structure (default True).
+      patience: consecutive growing updates before the growth warning (default 3).
+      far: relative residual above which the end-of-training warning names a layer (default 0.1).
+      tol: relative primal residual (``||W - Z|| / ||W||``) at which the automatic schedule stops
+        raising rho: ``W`` is then close enough to its structure (Boyd's relative tolerance,
+        default 0.02).
 
     Example:
-      >>> sparse.fit(x, y, epochs=10, callbacks=[tfs.ADMM(rho=1e-3)])
+      >>> sparse.compile(keras.optimizers.Adam(1e-2), loss)
+      >>> sparse.fit(x, y, epochs=10, callbacks=[tfs.ADMM()])
       >>> tfs.harden(sparse)
       >>> sparse.fit(x, y, epochs=5)
     """
 
-    def __init__(self, rho=1e-3, update_every=1, update_unit="epoch", rho_factor=1.0, rho_max=None,
-                 sparsity=None, verbose=0, quantize=True):
+    def __init__(self, rho=1e-3, update_every=1, update_unit="epoch", rho_factor=None, rho_max=None,
+                 sparsity=None, verbose=0, quantize=True, rho_growth=2.0, rho_growth_max=10.0, balance=10.0,
+                 warn=True, patience=3, far=0.1, tol=0.02):
         super().__init__()
         if not isinstance(quantize, bool):
             raise TypeError(f"ADMM: `quantize` must be True or False, got {quantize!r}")
+        if not isinstance(warn, bool):
+            raise TypeError(f"ADMM: `warn` must be True or False, got {warn!r}")
         self.quantize = quantize
+        self.warn = warn
         self.rho = _check_positive(rho, "rho", "ADMM")
         if isinstance(update_every, bool) or not isinstance(update_every, numbers.Integral) or update_every < 1:
             raise ValueError(f"ADMM: `update_every` must be an integer >= 1, got {update_every!r}")
@@ -113,10 +154,23 @@ class ADMM(keras.callbacks.Callback):
         if update_unit not in ("epoch", "step"):
             raise ValueError(f"ADMM: `update_unit` must be 'epoch' or 'step', got {update_unit!r}")
         self.update_unit = update_unit
-        self.rho_factor = _check_positive(rho_factor, "rho_factor", "ADMM")
+        self.rho_factor = None if rho_factor is None else _check_positive(rho_factor, "rho_factor", "ADMM")
+        self.rho_growth = _check_positive(rho_growth, "rho_growth", "ADMM")
+        self.balance = _check_positive(balance, "balance", "ADMM")
+        self.rho_growth_max = _check_positive(rho_growth_max, "rho_growth_max", "ADMM")
+        for name, value in (("rho_growth", self.rho_growth), ("balance", self.balance)):
+            if value <= 1:
+                raise ValueError(f"ADMM: `{name}` must be > 1, got {value!r}")
+        if self.rho_growth_max < self.rho_growth:
+            raise ValueError(f"ADMM: `rho_growth_max` ({rho_growth_max!r}) must be >= `rho_growth` ({rho_growth!r})")
+        self.patience = _check_int(patience, "patience", "ADMM", 1)
+        self.far = _check_positive(far, "far", "ADMM")
+        self.tol = _check_positive(tol, "tol", "ADMM")
         self.rho_max = None if rho_max is None else _check_positive(rho_max, "rho_max", "ADMM")
         if self.rho_max is not None and self.rho_max < self.rho:
             raise ValueError(f"ADMM: `rho_max` ({rho_max!r}) must be >= `rho` ({rho!r})")
+        if self.rho_max is None and self.rho_factor is None:
+            self.rho_max = 1e4 * self.rho
         if sparsity is not None:
             from tf_sparse.structures.base import check_sparsity
 
@@ -125,7 +179,17 @@ class ADMM(keras.callbacks.Callback):
         self.verbose = verbose
         self._layers = []
         self._step = 0
+        self._last = {}
+        self._first = {}
+        self._growing = {}
+        self._run_start = {}
+        self._warned = set()
         self.history = []
+
+    @property
+    def automatic(self) -> bool:
+        """Whether rho follows the residuals (``rho_factor=None``)."""
+        return self.rho_factor is None
 
     def on_train_begin(self, logs=None):
         self._layers = _target_layers(self.model, "ADMM", self.quantize)
@@ -138,20 +202,80 @@ class ADMM(keras.callbacks.Callback):
                 layer.admm_reset(self.sparsity)
                 layer.admm_rho.assign(self.rho)
         self._step = 0
+        self._last = {layer.sparse_name: (layer.admm_residual(), 0.0) for layer in self._layers}
+        self._first = {name: value[0] for name, value in self._last.items()}
+        self._growing = {}
+        self._run_start = {}
+        self._warned = set()
         _retrace(self.model)
+
+    def _next_rho(self, rho, primal, dual, previous, norm=None):
+        """rho after an update with residuals ``primal`` and ``dual`` (``previous``: the primal
+        residual at the update before; ``norm``: ``||W||`` times the number of constraint sets)."""
+        if self.rho_factor is not None:
+            rho = rho * self.rho_factor
+        else:
+            factor = 1.0
+            converged = norm is not None and primal <= self.tol * norm
+            if converged:
+                pass
+            elif primal > self.balance * dual:
+                factor = min(self.rho_growth_max, math.sqrt(primal / (self.balance * max(dual, 1e-30))))
+            if not converged and previous is not None and primal > 0.5 * previous:
+                factor = max(factor, self.rho_growth)
+            if factor > 1.0:
+                rho = rho * factor
+            elif dual > self.balance * primal:
+                rho = rho / self.rho_growth
+        if self.rho_max is not None:
+            rho = min(rho, self.rho_max)
+        return rho
 
     def _update(self):
         record = {}
         for layer in self._layers:
+            name = layer.sparse_name
+            before = self._last.get(name, (None, 0.0))[0]
             primal, dual = layer.admm_update(self.sparsity)
-            rho = float(layer.admm_rho.numpy()) * self.rho_factor
-            if self.rho_max is not None:
-                rho = min(rho, self.rho_max)
+            old = float(layer.admm_rho.numpy())
+            norm = float(np.linalg.norm(layer.kernel_numpy())) * max(1, len(layer._admm_active()))
+            rho = self._next_rho(old, primal, dual, before, norm)
+            if self.automatic and rho != old:
+                # Scaled form: U = y / rho, so the dual y is kept when rho changes.
+                for i in layer._admm_active():
+                    layer.admm_u[i].assign(layer.admm_u[i].numpy() * (old / rho))
             layer.admm_rho.assign(rho)
-            record[layer.sparse_name] = (primal, dual, rho)
+            record[name] = (primal, dual, rho)
+            self._last[name] = (primal, dual)
+            grew = before is not None and primal > before * 1.01 + 1e-12
+            if grew and not self._growing.get(name):
+                self._run_start[name] = before
+            self._growing[name] = self._growing.get(name, 0) + 1 if grew else 0
         self.history.append(record)
         if self.verbose:
-            print("ADMM update: " + ", ".join(f"{k}: |W-Z|={v[0]:.4g} rho={v[2]:.3g}" for k, v in record.items()))
+            print("ADMM update: " + ", ".join(f"{k}: |W-Z|={v[0]:.4g} dual={v[1]:.3g} rho={v[2]:.3g}"
+                                              for k, v in record.items()))
+        self._warn_growing()
+
+    def _warn_growing(self):
+        if not self.warn:
+            return
+        grown = [name for name, n in self._growing.items() if n >= self.patience and name not in self._warned]
+        if not grown:
+            return
+        self._warned.update(grown)
+        lr = _learning_rate(self.model)
+        rho_now = {layer.sparse_name: float(layer.admm_rho.numpy()) for layer in self._layers}
+        listed = ", ".join(f"{name} (||W - Z|| {self._run_start[name]:.3g} -> {self._last[name][0]:.3g}, "
+                           f"rho {rho_now[name]:.3g})" for name in grown)
+        fix = ("lower the learning rate" + (f" (now {lr:.3g})" if lr is not None else "")
+               + (" or let rho follow the residuals (tfs.ADMM(rho_factor=None))" if not self.automatic
+                  else " or start from a larger rho (tfs.ADMM(rho=...))"))
+        warnings.warn(
+            f"ADMM: the primal residual ||W - Z|| grew at {self.patience} updates in a row in {listed}: "
+            f"the W-step moves the weights away from their structure faster than the ADMM term pulls them "
+            f"back, and tfs.harden would cost accuracy; {fix}",
+            RuntimeWarning, stacklevel=2)
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
@@ -163,10 +287,48 @@ class ADMM(keras.callbacks.Callback):
             self._update()
         if logs is not None:
             for layer in self._layers:
-                logs[f"admm_residual/{layer.sparse_name}"] = layer.admm_residual()
+                name = layer.sparse_name
+                logs[f"admm_residual/{name}"] = layer.admm_residual()
+                logs[f"admm_dual_residual/{name}"] = self._last.get(name, (0.0, 0.0))[1]
+                logs[f"admm_rho/{name}"] = float(layer.admm_rho.numpy())
+
+    def on_train_end(self, logs=None):
+        if not self.warn:
+            return
+        far, falling = [], True
+        for layer in self._layers:
+            if not layer._admm_active():
+                continue
+            w = float(np.linalg.norm(layer.kernel_numpy()))
+            r = layer.admm_residual()
+            if w > 0 and r / len(layer._admm_active()) > self.far * w:
+                far.append(f"{layer.sparse_name} ({r / len(layer._admm_active()) / w:.0%})")
+                falling = falling and r < self._first.get(layer.sparse_name, float("inf"))
+        if not far:
+            return
+        lr = _learning_rate(self.model)
+        lr = f" (now {lr:.3g})" if lr is not None else ""
+        advice = (f"the residual fell but not enough: train the ADMM phase longer, or with a larger learning "
+                  f"rate{lr} (with Adam a weight moves by about the learning rate per step)" if falling else
+                  f"the residual grew during training: lower the learning rate{lr} or raise rho")
+        warnings.warn(
+            "ADMM: at the end of training W is still far from its structure (||W - Z|| / ||W||) in "
+            + ", ".join(far) + f"; tfs.harden will change these layers a lot and cost accuracy; {advice}",
+            RuntimeWarning, stacklevel=2)
 
 
-def progressive_admm(model, x, y=None, *, targets, admm_epochs, retrain_epochs, rho=1e-3, rho_factor=1.0,
+def _learning_rate(model):
+    """The optimizer's current learning rate as a float, or None when it cannot be read."""
+    try:
+        lr = model.optimizer.learning_rate
+        if callable(lr) and not hasattr(lr, "numpy"):
+            lr = lr(model.optimizer.iterations)
+        return float(np.asarray(keras.ops.convert_to_numpy(lr)))
+    except Exception:  # noqa: BLE001 - a schedule or optimizer we cannot read: leave it out
+        return None
+
+
+def progressive_admm(model, x, y=None, *, targets, admm_epochs, retrain_epochs, rho=1e-3, rho_factor=None,
                      update_every=1, batch_size=None, validation_data=None, callbacks=None, verbose=0,
                      quantizers=None):
     """Progressive (multi-step) ADMM: reaches an extreme target through increasing ones.
