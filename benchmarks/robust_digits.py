@@ -288,7 +288,8 @@ def main():
     base = os.path.join(args.out, "robust_digits")
     if args.update and os.path.exists(base + ".json"):  # rerun only --parts, keep the other parts' results
         with open(base + ".json") as f:
-            runs = {int(k): v for k, v in json.load(f)["runs"].items()}
+            runs = {int(k): {part: r for part, r in v.items() if part not in args.parts}
+                    for k, v in json.load(f)["runs"].items()}
 
     def write():
         with open(base + ".json", "w") as f:
